@@ -1,0 +1,18 @@
+//! What the pure core asks the runtime to do. The runtime executes effects in order: a `Persist` is made durable
+//! before `Core::persisted` is called for it, and a connection's `Send`s are written in the order given.
+
+use bytes::Bytes;
+
+use crate::types::{ConnId, Zxid};
+
+/// One thing for the runtime to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Write these bytes (one or more whole frames, length prefixes included) to the connection.
+    Send { conn: ConnId, frame: Bytes },
+    /// Close the connection once everything sent before has been written.
+    Close { conn: ConnId },
+    /// Append this txn entry (TxnHeader, body and TxnDigest, as Apache ZooKeeper logs them) to the log, then call
+    /// `Core::persisted` with its zxid once it is durable.
+    Persist { zxid: Zxid, entry: Bytes },
+}
