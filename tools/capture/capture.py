@@ -68,7 +68,8 @@ def run_a(proxy, port, build_dir, work):
 
 def run_b(proxy, port, build_dir, out_dir):
     server = RealServer(port, "b", extra_cfg={"snapCount": "10"},
-                        jvm_flags=SMALL_LOGS + ["-Dzookeeper.extendedTypesEnabled=true"])
+                        jvm_flags=SMALL_LOGS + ["-Dzookeeper.extendedTypesEnabled=true",
+                                               "-Dznode.container.checkIntervalMs=1000"])
     server.start()
     proxy.target_port = port
     log(f"run B: server on {port} (extendedTypesEnabled, snapCount=10)")
@@ -108,6 +109,7 @@ def copy_datadir(server, out_dir):
     manifest = {
         "source": "Apache ZooKeeper 3.8.0 standalone, zoo.cfg snapCount=10, "
                   "-Dzookeeper.preAllocSize=16 -Dzookeeper.extendedTypesEnabled=true "
+                  "-Dznode.container.checkIntervalMs=1000 "
                   "(capture run B)",
         "files": files,
     }

@@ -61,7 +61,6 @@ quit
 TTL_SCRIPT = """
 create +t=60000 /c-ttl
 create +st=5000 /c-sttl-
-create +t=2000000000000 /c-ttl-too-long
 quit
 """
 

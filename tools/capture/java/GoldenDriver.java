@@ -320,6 +320,10 @@ public final class GoldenDriver {
         } catch (KeeperException e) {
             System.out.println("multi failed as planned: " + e.code());
         }
+        // once emptied, the container (and later the expired TTL node) is
+        // removed by the server's own ContainerManager: deleteContainer txns
+        zk.delete("/t/cont/kid", -1);
+        Thread.sleep(7000);
         for (int i = 0; i < 8; i++) {
             zk.setData("/t", b("tick-" + i), -1);
         }
