@@ -9,6 +9,7 @@
 
 pub mod auth;
 mod connect;
+pub mod containers;
 pub mod effects;
 mod pending;
 mod prep;
@@ -50,6 +51,8 @@ pub struct CoreConfig {
     pub super_digest: Option<String>,
     /// `zookeeper.extendedTypesEnabled`: TTL nodes.
     pub extended_types: bool,
+    /// `znode.container.*`.
+    pub containers: containers::ContainerConfig,
 }
 
 impl Default for CoreConfig {
@@ -63,6 +66,7 @@ impl Default for CoreConfig {
             skip_acl: false,
             super_digest: None,
             extended_types: false,
+            containers: Default::default(),
         }
     }
 }
@@ -128,6 +132,8 @@ pub struct Core {
     inflight: VecDeque<InFlight>,
     /// The zxid handed to the last prepared txn.
     next_zxid: i64,
+    /// When the container manager runs next (monotonic ms).
+    next_container_check_ms: u64,
 }
 
 impl Core {
@@ -144,6 +150,7 @@ impl Core {
             conns: HashMap::new(),
             inflight: VecDeque::new(),
             next_zxid: 0,
+            next_container_check_ms: now.mono_ms + config.containers.check_interval_ms,
             policy,
             config,
         }
@@ -280,13 +287,12 @@ impl Core {
                     out,
                 );
             }
-            Request::DeleteContainer(_) => {
-                // Only the container manager sends this; a client's is treated as an unknown request.
-                out.push(Effect::Send {
-                    conn,
-                    frame: reply::header_only(header.xid, -1, ErrorCode::Unimplemented.code()),
-                });
-                self.close_conn(conn, out);
+            Request::DeleteContainer(ref d) => {
+                // Valid from a client too (`Request.isValid`), and executed without an ACL check.
+                let p = String::from_utf8_lossy(&d.path).into_owned();
+                let (txn_type, body) =
+                    containers::prepare_delete(&self.tree, &mut self.pending, self.next_zxid + 1, &p);
+                self.propose(now, conn, header.xid, op, session, txn_type, body, out);
             }
             ref r if is_write(op) => {
                 let zxid = self.next_zxid + 1;
@@ -418,6 +424,7 @@ impl Core {
                 &mut out,
             );
         }
+        self.check_containers(now, &mut out);
         out
     }
 

@@ -18,7 +18,7 @@ use super::tree::{owner_kind, path, DataTree, OwnerKind, CONTAINER_OWNER, EXTEND
 use super::txn::TxnBody;
 
 /// The paths nobody may delete (`ZKDatabase.isSpecialPath`).
-const SPECIAL_PATHS: [&str; 4] = ["/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"];
+pub(super) const SPECIAL_PATHS: [&str; 4] = ["/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"];
 
 /// Everything a write is validated against.
 pub struct Prep<'a> {

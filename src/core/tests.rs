@@ -520,3 +520,44 @@ fn reads_wait_for_earlier_writes_of_their_session() {
     let rh: ReplyHeader = d.read().expect("header");
     assert_eq!(rh.err, 0);
 }
+
+#[test]
+fn empty_containers_that_had_children_are_deleted_by_the_manager() {
+    let mut h = Harness::new();
+    h.connect(1);
+    let req = CreateRequest {
+        path: "/c".into(),
+        data: None,
+        acl: Acl::open_unsafe(),
+        flags: 4,
+    };
+    let (rh, _) = h.send(1, Request::Create(OpCode::CreateContainer, req));
+    assert_eq!(rh.err, 0);
+    h.create(1, "/c/x", 0);
+    h.send(
+        1,
+        Request::Delete(DeleteRequest {
+            path: "/c/x".into(),
+            version: -1,
+        }),
+    );
+    let never = CreateRequest {
+        path: "/never".into(),
+        data: None,
+        acl: Acl::open_unsafe(),
+        flags: 4,
+    };
+    h.send(1, Request::Create(OpCode::CreateContainer, never));
+    assert!(h.stat(1, "/c").is_some());
+    h.now.mono_ms += 61_000;
+    h.now.wall_ms += 61_000;
+    // keep the session alive across the jump
+    h.send(1, Request::Ping);
+    let effects = h.core.tick(h.now);
+    h.run(effects);
+    assert_eq!(h.stat(1, "/c"), None);
+    assert!(
+        h.stat(1, "/never").is_some(),
+        "a container that never had a child stays"
+    );
+}
