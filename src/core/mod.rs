@@ -248,6 +248,21 @@ impl Core {
                 return;
             }
             Ok(Request::Auth(packet)) => return self.auth(conn, header, &packet, out),
+            Ok(Request::Sasl(_)) => {
+                // Without SASL configured the server has no SASL peer: it answers out of band, zxid 0, with a
+                // null token (observed on Apache ZooKeeper 3.8 standalone).
+                let rsp = jute::records::proto::SetSaslResponse { token: None };
+                let header = jute::records::proto::ReplyHeader {
+                    xid: header.xid,
+                    zxid: 0,
+                    err: 0,
+                };
+                out.push(Effect::Send {
+                    conn,
+                    frame: reply::frame(header, Some(&rsp)),
+                });
+                return;
+            }
             Ok(r) => r,
             Err(RequestError::Marshalling { op, .. }) => {
                 let op = OpCode::from_code(op).unwrap_or(OpCode::Error);

@@ -131,10 +131,6 @@ impl Core {
                 self.set_watches(conn, r, out);
                 Ok(reply::header_only(header.xid, zxid, 0))
             }
-            Request::Sasl(_) => {
-                // No SASL is configured: the token exchange cannot start (as a server without a SASL login).
-                Err(ErrorCode::AuthFailed)
-            }
             Request::Create(..)
             | Request::CreateTtl(_)
             | Request::Delete(_)
@@ -145,6 +141,7 @@ impl Core {
             | Request::Reconfig(_)
             | Request::DeleteContainer(_)
             | Request::Auth(_)
+            | Request::Sasl(_)
             | Request::CloseSession => Err(ErrorCode::Unimplemented),
         };
         let frame = result.unwrap_or_else(|code| reply::header_only(header.xid, zxid, code.code()));

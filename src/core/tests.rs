@@ -561,3 +561,41 @@ fn empty_containers_that_had_children_are_deleted_by_the_manager() {
         "a container that never had a child stays"
     );
 }
+
+#[test]
+fn sasl_without_a_configured_mechanism_answers_a_null_token_out_of_band() {
+    let mut h = Harness::new();
+    h.connect(1);
+    let (rh, body) = h.send(
+        1,
+        Request::Sasl(GetSaslRequest {
+            token: Some(Bytes::from_static(b"abc")),
+        }),
+    );
+    assert_eq!((rh.zxid, rh.err, body), (0, 0, vec![0xff, 0xff, 0xff, 0xff]));
+}
+
+#[test]
+fn the_config_node_has_empty_data_and_aversion_minus_one() {
+    let mut h = Harness::new();
+    h.connect(1);
+    let (rh, body) = h.send(
+        1,
+        Request::GetData(ExistsRequest {
+            path: "/zookeeper/config".into(),
+            watch: false,
+        }),
+    );
+    assert_eq!(rh.err, 0);
+    let rsp: GetDataResponse = jute::from_slice(&body).expect("data");
+    assert_eq!(rsp.data, Some(Bytes::new()));
+    assert_eq!(rsp.stat.aversion, -1);
+    let (_, body) = h.send(
+        1,
+        Request::GetAcl(PathRequest {
+            path: "/zookeeper".into(),
+        }),
+    );
+    let acl: GetAclResponse = jute::from_slice(&body).expect("acl");
+    assert_eq!((acl.stat.cversion, acl.stat.num_children), (-2, 2));
+}

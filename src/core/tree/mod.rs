@@ -91,6 +91,10 @@ impl DataTree {
         tree.insert_system_node("/zookeeper/quota", OPEN_UNSAFE_REF, 0);
         let read = tree.acls.acquire(&Acl::read_unsafe());
         tree.insert_system_node("/zookeeper/config", read, -1);
+        // A standalone server's config node holds empty (not null) data.
+        if let Some(config) = tree.nodes.get_mut("/zookeeper/config") {
+            config.data = Some(Bytes::new());
+        }
         tree
     }
 
