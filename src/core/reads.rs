@@ -307,7 +307,7 @@ impl Core {
             Some(WatcherType::Any) => &[(Table::Data, 0xff), (Table::Child, 0xff)],
             Some(WatcherType::Persistent) => &[(Table::Data, persistent), (Table::Child, persistent)],
             Some(WatcherType::PersistentRecursive) => &[(Table::Data, recursive)],
-            None => return Err(ErrorCode::BadArguments),
+            None => return Err(ErrorCode::MarshallingError),
         };
         let mut found = false;
         for &(table, mask) in targets {

@@ -599,3 +599,47 @@ fn the_config_node_has_empty_data_and_aversion_minus_one() {
     let acl: GetAclResponse = jute::from_slice(&body).expect("acl");
     assert_eq!((acl.stat.cversion, acl.stat.num_children), (-2, 2));
 }
+
+#[test]
+fn malformed_multi_requests_are_marshalling_errors_as_in_zookeeper() {
+    let mut h = Harness::new();
+    h.connect(1);
+    let read = MultiOp::GetData(ExistsRequest {
+        path: "/".into(),
+        watch: false,
+    });
+    let write = MultiOp::Delete(DeleteRequest {
+        path: "/x".into(),
+        version: -1,
+    });
+    let before = h.core.last_zxid().0;
+    let (rh, body) = h.send(
+        1,
+        Request::Multi(MultiRequest {
+            ops: vec![read.clone()],
+        }),
+    );
+    assert_eq!(
+        (rh.err, rh.zxid, body.len()),
+        (-5, before + 1, 0),
+        "a write multi with a read consumes a zxid"
+    );
+    let (rh, body) = h.send(
+        1,
+        Request::MultiRead(MultiRequest {
+            ops: vec![read, write],
+        }),
+    );
+    assert_eq!(
+        (rh.err, body),
+        (-5, vec![0xff, 0xff, 0xff, 0xff, 1, 0xff, 0xff, 0xff, 0xff])
+    );
+    let (rh, _) = h.send(
+        1,
+        Request::CheckWatches(CheckWatchesRequest {
+            path: "/".into(),
+            watcher_type: 9,
+        }),
+    );
+    assert_eq!(rh.err, -5);
+}
