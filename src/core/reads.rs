@@ -61,10 +61,19 @@ impl Core {
         let request = match request {
             Ok(r) => r,
             Err(code) => {
-                out.push(Effect::Send {
-                    conn,
-                    frame: reply::header_only(header.xid, zxid, code.code()),
-                });
+                // A malformed multiRead is answered with an empty result list after the error header, as
+                // `FinalRequestProcessor` has already built its response when decoding fails.
+                let frame = if header.op == jute::codes::OpCode::MultiRead.code() {
+                    let header = ReplyHeader {
+                        xid: header.xid,
+                        zxid,
+                        err: code.code(),
+                    };
+                    reply::frame(header, Some(&MultiResponse::default()))
+                } else {
+                    reply::header_only(header.xid, zxid, code.code())
+                };
+                out.push(Effect::Send { conn, frame });
                 return;
             }
         };
