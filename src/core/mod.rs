@@ -51,6 +51,8 @@ pub struct CoreConfig {
     pub super_digest: Option<String>,
     /// `zookeeper.extendedTypesEnabled`: TTL nodes.
     pub extended_types: bool,
+    /// `zookeeper.enforceQuota`.
+    pub enforce_quota: bool,
     /// `znode.container.*`.
     pub containers: containers::ContainerConfig,
 }
@@ -66,6 +68,7 @@ impl Default for CoreConfig {
             skip_acl: false,
             super_digest: None,
             extended_types: false,
+            enforce_quota: false,
             containers: Default::default(),
         }
     }
@@ -323,6 +326,7 @@ impl Core {
                     ids: &ids,
                     policy: &self.policy,
                     extended_types: self.config.extended_types,
+                    enforce_quota: self.config.enforce_quota,
                     session_check,
                     session_id: session.0,
                     zxid,

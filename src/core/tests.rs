@@ -643,3 +643,37 @@ fn malformed_multi_requests_are_marshalling_errors_as_in_zookeeper() {
     );
     assert_eq!(rh.err, -5);
 }
+
+#[test]
+fn quota_usage_is_tracked_and_hard_limits_refuse_writes_when_enforced() {
+    let mut h = Harness::new();
+    h.core.config.enforce_quota = true;
+    h.connect(1);
+    h.create(1, "/q", 0);
+    h.create(1, "/zookeeper/quota/q", 0);
+    let limits = CreateRequest {
+        path: "/zookeeper/quota/q/zookeeper_limits".into(),
+        data: Some(Bytes::from_static(b"count=-1,bytes=-1=;countHardLimit=3")),
+        acl: Acl::open_unsafe(),
+        flags: 0,
+    };
+    assert_eq!(h.send(1, Request::Create(OpCode::Create, limits)).0.err, 0);
+    let stats = CreateRequest {
+        path: "/zookeeper/quota/q/zookeeper_stats".into(),
+        data: Some(Bytes::from_static(b"count=0,bytes=0")),
+        acl: Acl::open_unsafe(),
+        flags: 0,
+    };
+    assert_eq!(h.send(1, Request::Create(OpCode::Create, stats)).0.err, 0);
+    assert_eq!(h.create(1, "/q/a", 0).0, 0);
+    assert_eq!(h.create(1, "/q/b", 0).0, 0);
+    assert_eq!(h.create(1, "/q/c", 0).0, ErrorCode::QuotaExceeded.code());
+    let get = Request::GetData(ExistsRequest {
+        path: "/zookeeper/quota/q/zookeeper_stats".into(),
+        watch: false,
+    });
+    let (_, body) = h.send(1, get);
+    let rsp: GetDataResponse = jute::from_slice(&body).expect("stats");
+    assert_eq!(rsp.data.as_deref(), Some(&b"count=3,bytes=3"[..]));
+    assert_eq!(rsp.stat.version, 0, "usage updates do not bump the version");
+}

@@ -195,6 +195,7 @@ impl DataTree {
             }
             OwnerKind::Persistent => {}
         }
+        self.quota_created(new.path, new.data);
         triggers.push(Trigger {
             path: new.path.to_string(),
             kind: TriggerKind::Created,
@@ -233,6 +234,7 @@ impl DataTree {
             }
             OwnerKind::Persistent => {}
         }
+        self.quota_deleted(p, &node.data);
         if let Some(parent) = self.nodes.get_mut(parent_path) {
             parent.children.remove(name);
             if zxid > parent.stat.pzxid {
@@ -262,7 +264,7 @@ impl DataTree {
         let Some(node) = self.nodes.get_mut(p) else {
             return ApplyResult::Error(ErrorCode::NoNode.code());
         };
-        node.data = data.clone();
+        let old = std::mem::replace(&mut node.data, data.clone());
         node.stat.version = version;
         node.stat.mzxid = zxid;
         node.stat.mtime = time;
@@ -270,6 +272,7 @@ impl DataTree {
             Some(n) => self.client_stat(n),
             None => return ApplyResult::Error(ErrorCode::NoNode.code()),
         };
+        self.quota_changed(p, &old, data);
         triggers.push(Trigger {
             path: p.to_string(),
             kind: TriggerKind::DataChanged,

@@ -5,6 +5,7 @@
 mod acl_cache;
 mod apply;
 pub mod path;
+pub mod quota;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -65,6 +66,8 @@ pub struct DataTree {
     acls: AclCache,
     extended_types: bool,
     last_processed_zxid: Zxid,
+    /// Paths with a quota (ZooKeeper's `pTrie`).
+    quota_paths: BTreeSet<String>,
 }
 
 impl DataTree {
@@ -79,6 +82,7 @@ impl DataTree {
             acls: AclCache::new(),
             extended_types,
             last_processed_zxid: Zxid(0),
+            quota_paths: BTreeSet::new(),
         };
         tree.nodes.insert(
             "/".into(),
