@@ -62,10 +62,10 @@ impl DataTree {
         match body {
             TxnBody::CreateSession(_) => ApplyResult::Session,
             TxnBody::CloseSession(close) => {
-                let paths: Vec<String> = if close.paths2_delete.is_empty() {
-                    self.ephemerals_of(h.client_id).cloned().collect()
-                } else {
-                    close.paths2_delete.clone()
+                // Logs written without the CloseSessionTxn body: the session's ephemerals come from the tree.
+                let paths: Vec<String> = match close {
+                    Some(c) => c.paths2_delete.clone(),
+                    None => self.ephemerals_of(h.client_id).cloned().collect(),
                 };
                 for p in paths {
                     // A node already gone (replay) is skipped, as killSession does.
