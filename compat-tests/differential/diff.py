@@ -27,6 +27,7 @@ import ops as opsmod  # noqa: E402
 import zkconn  # noqa: E402
 
 SESSION_TIMEOUT_MS = 30000
+CLOSE_WAIT_S = 2.0  # how long a connection the server should close may stay open
 REPLY_MARKER = "<reply>"
 
 
@@ -85,6 +86,7 @@ class Side:
         self._connect(slot, index, obs, raw, resume=True)
 
     def _connect(self, slot, index, obs, raw, resume):
+        resume = resume and slot.sid != 0  # a session that never opened is opened, not resumed
         what = "resume" if resume else "open"
         try:
             conn, payload, decoded = zkconn.handshake(self.host, self.port, self.timeout_s, slot.sid, slot.passwd,
@@ -141,11 +143,17 @@ class Side:
                 slot.conn.close()
             return
         state["decoded"] = decode_reply(op.opcode, frame)
+        if op.after in ("reopen", "closes"):
+            # The server closes the connection right after this reply; a barrier read could race with that.
+            closed, later = zkconn.wait_closed(slot.conn, CLOSE_WAIT_S)
+            obs["closedAfterReply"] = closed
+            state["frames"][slot.label] = events + [REPLY_MARKER] + later
+            slot.conn.close()
 
     def send_barriers(self, op, state):
         state["barrier"] = {}
         for index, slot in enumerate(self.slots):
-            if slot is None or not slot.live() or (index == op.slot and op.after == "reopen"):
+            if slot is None or not slot.live():
                 continue
             body = jute.encode_request(jute.EXISTS, {"path": "/", "watch": False})
             err = zkconn.send_request(slot.conn, slot.xid(), jute.EXISTS, body)
@@ -292,6 +300,10 @@ class Judge:
             label = self.label()
             for side, state in zip(self.sides, first):
                 side.open(index, label, state["obs"], state["raw"])
+                if not side.slots[index].live():
+                    print(f"error: cannot open a session on server {side.name}: {state['raw']['sessions'][-1]}",
+                          file=sys.stderr)
+                    return 2
         self.check_empty()
         start = time.monotonic()
         for i in range(self.args.ops):
