@@ -705,6 +705,14 @@ fn notifications_go_only_to_connections_that_may_read_the_node() {
         }),
     );
     assert_eq!(rh.err, ErrorCode::NoAuth.code());
+    // addWatch checks no ACL, so connection 2 holds a watch it may not be told about.
+    let watch = |path: &str| {
+        Request::AddWatch(AddWatchRequest {
+            path: path.into(),
+            mode: 0,
+        })
+    };
+    h.send(2, watch("/private"));
     h.send(
         2,
         Request::GetChildren(ExistsRequest {
@@ -712,22 +720,25 @@ fn notifications_go_only_to_connections_that_may_read_the_node() {
             watch: true,
         }),
     );
-    h.send(
-        1,
-        Request::AddWatch(AddWatchRequest {
-            path: "/private".into(),
-            mode: 0,
-        }),
-    );
-    h.send(
-        1,
-        Request::Delete(DeleteRequest {
-            path: "/private".into(),
-            version: -1,
-        }),
-    );
+    h.send(1, watch("/private"));
+    h.next_xid += 1;
+    let header = RequestHeader {
+        xid: h.next_xid,
+        op: OpCode::Delete.code(),
+    };
+    let delete = Request::Delete(DeleteRequest {
+        path: "/private".into(),
+        version: -1,
+    });
+    let effects = h.core.request(h.now, ConnId(1), header, Ok(delete));
+    h.run(effects);
     assert_eq!(
         h.events(2),
         vec![(EventType::NodeChildrenChanged.code(), "/".to_string())]
+    );
+    assert_eq!(
+        h.take(ConnId(1)).len(),
+        2,
+        "the owner sees NodeDeleted, then the reply"
     );
 }
