@@ -156,19 +156,21 @@ class Side:
             if slot is None or not slot.live():
                 continue
             body = jute.encode_request(jute.EXISTS, {"path": "/", "watch": False})
-            err = zkconn.send_request(slot.conn, slot.xid(), jute.EXISTS, body)
-            state["barrier"][index] = err
+            xid = slot.xid()
+            state["barrier"][index] = (xid, zkconn.send_request(slot.conn, xid, jute.EXISTS, body))
 
     def read_barriers(self, op, state):
         frames = state["frames"]
-        closed = []
-        for index, send_err in state["barrier"].items():
+        closed, stray = [], []
+        for index, (xid, send_err) in state["barrier"].items():
             slot = self.slots[index]
             if send_err:
                 closed.append(slot.label)
                 continue
             frame, events, error = zkconn.read_reply(slot.conn)
             slot.saw(frame)
+            if frame is not None and jute.Reader(frame).int() != xid:
+                stray.append(slot.label)  # a frame that is neither a notification nor the barrier's reply
             if index == op.slot:
                 frames.setdefault(slot.label, []).append(REPLY_MARKER)
             frames.setdefault(slot.label, []).extend(events)
@@ -176,6 +178,8 @@ class Side:
                 closed.append(slot.label)
                 slot.conn.close()
         state["obs"]["closedByServer"] = sorted(closed)
+        if stray:
+            state["obs"]["unexpectedFrame"] = sorted(stray)
 
     def after_op(self, op, state, next_label):
         """Reopen or resume sessions as the operation asks, and resume any session whose socket was closed."""

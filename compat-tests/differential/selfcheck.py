@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Validate the judge itself: run diff.py with A and B both a real Apache ZooKeeper.
 
-    selfcheck.py [--seeds 1,2,3] [--ops 10000] [--ports 23001,23002] [--mutate-op 500]
+    selfcheck.py [--seeds 1,2,3] [--ops 10000] [--sessions 4] [--ports 23001,23002] [--mutate-op 500]
 
 For each seed, two fresh ZooKeeper servers (zkserver.py) are started and diff.py must report failed=0: any
 divergence between two identical servers is a normalisation bug in the judge. Then one more run flips one bit of
@@ -51,11 +51,12 @@ def main():
     p.add_argument("--ops", type=int, default=10000)
     p.add_argument("--ports", default="23001,23002")
     p.add_argument("--mutate-op", type=int, default=500)
+    p.add_argument("--sessions", type=int, default=4)
     args = p.parse_args()
     ports = [int(x) for x in args.ports.split(",")]
     ok = True
     for seed in [int(s) for s in args.seeds.split(",")]:
-        passed, failed, rc, elapsed, out = run_pair(ports, seed, args.ops, [])
+        passed, failed, rc, elapsed, out = run_pair(ports, seed, args.ops, ["--sessions", str(args.sessions)])
         good = failed == 0 and rc == 0
         ok &= good
         print(f"seed {seed}: passed={passed} failed={failed} exit={rc} in {elapsed:.1f}s "
