@@ -97,10 +97,12 @@ impl Prep<'_> {
         if mode.is_ttl() && !self.extended_types {
             return Err(ErrorCode::Unimplemented);
         }
+        // Deliberate divergence: ZooKeeper accepts createTTL (21) with a non-TTL mode and a negative ttl, then fails
+        // to apply the txn and cannot restart past it; here that request is BADARGUMENTS like other bad TTLs.
         let ttl_ok = if mode.is_ttl() {
             ttl > 0 && ttl <= TTL_MAX_MS
         } else {
-            ttl < 0
+            ttl < 0 && op != OpCode::CreateTtl
         };
         if !ttl_ok {
             return Err(ErrorCode::BadArguments);

@@ -742,3 +742,23 @@ fn notifications_go_only_to_connections_that_may_read_the_node() {
         "the owner sees NodeDeleted, then the reply"
     );
 }
+
+#[test]
+fn create_ttl_needs_a_ttl_mode() {
+    let mut h = Harness::new();
+    h.core.config.extended_types = true;
+    h.connect(1);
+    let ttl = |flags, ttl| {
+        Request::CreateTtl(CreateTtlRequest {
+            path: "/t".into(),
+            data: None,
+            acl: Acl::open_unsafe(),
+            flags,
+            ttl,
+        })
+    };
+    assert_eq!(h.send(1, ttl(0, -1)).0.err, ErrorCode::BadArguments.code());
+    assert_eq!(h.send(1, ttl(5, 0)).0.err, ErrorCode::BadArguments.code());
+    assert_eq!(h.send(1, ttl(5, 1000)).0.err, 0);
+    assert_eq!(h.stat(1, "/t").map(|s| s.ephemeral_owner), Some(0));
+}
