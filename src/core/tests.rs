@@ -21,16 +21,21 @@ struct Harness {
 
 impl Harness {
     fn new() -> Harness {
+        Harness::with(|_| {})
+    }
+
+    fn with(adjust: impl FnOnce(&mut CoreConfig)) -> Harness {
         let now = Now {
             wall_ms: 1_700_000_000_000,
             mono_ms: 1000,
         };
-        let config = CoreConfig {
+        let mut config = CoreConfig {
             tick_time_ms: 2000,
             min_session_timeout_ms: 4000,
             max_session_timeout_ms: 40000,
             ..Default::default()
         };
+        adjust(&mut config);
         Harness {
             core: Core::new(config, now),
             now,
@@ -745,8 +750,7 @@ fn notifications_go_only_to_connections_that_may_read_the_node() {
 
 #[test]
 fn create_ttl_needs_a_ttl_mode() {
-    let mut h = Harness::new();
-    h.core.config.extended_types = true;
+    let mut h = Harness::with(|c| c.extended_types = true);
     h.connect(1);
     let ttl = |flags, ttl| {
         Request::CreateTtl(CreateTtlRequest {
