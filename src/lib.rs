@@ -8,4 +8,5 @@
 
 pub mod config;
 pub mod core;
+pub mod net;
 pub mod types;
