@@ -15,6 +15,7 @@ pub mod frame;
 pub mod records;
 pub mod request;
 pub mod ser;
+pub mod txn_entry;
 
 pub use de::{from_slice, Decoder, DEFAULT_MAX_BUFFER};
 pub use error::{Error, Result};
