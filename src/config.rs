@@ -3,7 +3,8 @@
 //! zoo.cfg is a Java properties file, read as `QuorumPeerConfig.parseProperties` reads it: values are trimmed,
 //! numbers are Java ints, and a key that names no setting is not an error (Apache ZooKeeper turns it into the
 //! system property `zookeeper.<key>`; we warn and go on). A value that does not parse is an error naming the key
-//! and the value. `jute.maxbuffer` cannot be set from zoo.cfg: like the JVM, we read it from the `-D` flags in
+//! and the value. Settings Apache ZooKeeper reads only as JVM system properties (`jute.maxbuffer`,
+//! `znode.container.*`) cannot be set from zoo.cfg: like the JVM, we read them from the `-D` flags in
 //! `SERVER_JVMFLAGS` and `JVMFLAGS`, the variables `zkServer.sh` passes to java.
 
 use std::collections::BTreeSet;
@@ -14,6 +15,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
 use jute::frame::FOUR_LETTER_WORDS;
+
+use crate::core::containers::ContainerConfig;
 
 /// tickTime when zoo.cfg does not set it (`ZooKeeperServer.DEFAULT_TICK_TIME`).
 pub const DEFAULT_TICK_TIME_MS: u32 = 3000;
@@ -91,8 +94,14 @@ pub struct ServerConfig {
     pub skip_acl: bool,
     /// `DigestAuthenticationProvider.superDigest`: `super:<base64 sha1>`.
     pub super_digest: Option<String>,
-    /// `jute.maxbuffer`: the largest frame and the largest field accepted.
+    /// `extendedTypesEnabled`: TTL nodes.
+    pub extended_types: bool,
+    /// `enforceQuota`: hard quota limits.
+    pub enforce_quota: bool,
+    /// `-Djute.maxbuffer`: the largest frame and the largest field accepted.
     pub jute_max_buffer: usize,
+    /// `-Dznode.container.checkIntervalMs`, `maxPerMinute`, `maxNeverUsedIntervalMs`.
+    pub containers: ContainerConfig,
     pub sessionless_cnxn_timeout_ms: u32,
     /// The cap on bytes queued for one connection (no ZooKeeper equivalent, see the constant).
     pub outbound_queue_bytes_max: usize,
@@ -114,13 +123,16 @@ impl ServerConfig {
             four_letter_whitelist: FourLetterWhitelist::default(),
             skip_acl: false,
             super_digest: None,
+            extended_types: false,
+            enforce_quota: false,
             jute_max_buffer: jute::DEFAULT_MAX_BUFFER,
+            containers: ContainerConfig::default(),
             sessionless_cnxn_timeout_ms: DEFAULT_SESSIONLESS_CNXN_TIMEOUT_MS,
             outbound_queue_bytes_max: DEFAULT_OUTBOUND_QUEUE_BYTES_MAX,
         }
     }
 
-    /// Reads zoo.cfg at `path`, with `jute.maxbuffer` from the environment's JVM flags.
+    /// Reads zoo.cfg at `path`, with the JVM-only settings from the environment's JVM flags.
     pub fn from_file(path: &Path) -> Result<ServerConfig, ConfigError> {
         let file = File::open(path).map_err(|e| ConfigError::Read {
             path: path.to_owned(),
@@ -133,20 +145,20 @@ impl ServerConfig {
                 path: path.to_owned(),
                 message: e.to_string(),
             })?;
-        let jute_max_buffer = jute_max_buffer_from_env()?;
-        ServerConfig::from_properties(&entries, jute_max_buffer)
+        ServerConfig::from_properties(&entries, &JvmFlags::from_env())
     }
 
-    /// Builds the configuration from zoo.cfg's entries, in file order (a later duplicate wins, as in Java).
+    /// Builds the configuration from zoo.cfg's entries, in file order (a later duplicate wins, as in Java),
+    /// and the JVM flags.
     pub fn from_properties(
         entries: &[(String, String)],
-        jute_max_buffer: Option<usize>,
+        jvm: &JvmFlags,
     ) -> Result<ServerConfig, ConfigError> {
         let mut raw = RawConfig::default();
         for (key, value) in entries {
             raw.set(key.trim(), value.trim())?;
         }
-        raw.validate(jute_max_buffer.unwrap_or(jute::DEFAULT_MAX_BUFFER))
+        raw.validate(jvm)
     }
 }
 
@@ -221,6 +233,8 @@ struct RawConfig {
     four_letter_whitelist: Option<FourLetterWhitelist>,
     skip_acl: bool,
     super_digest: Option<String>,
+    extended_types: bool,
+    enforce_quota: bool,
     sessionless_cnxn_timeout_ms: Option<u32>,
 }
 
@@ -243,12 +257,14 @@ impl RawConfig {
             "4lw.commands.whitelist" => self.four_letter_whitelist = Some(FourLetterWhitelist::parse(value)),
             "skipACL" => self.skip_acl = parse_yes_no(key, value),
             "DigestAuthenticationProvider.superDigest" => self.super_digest = Some(value.to_owned()),
+            "extendedTypesEnabled" => self.extended_types = parse_java_bool(key, value),
+            "enforceQuota" => self.enforce_quota = parse_java_bool(key, value),
             "nio.sessionlessCnxnTimeout" => {
                 self.sessionless_cnxn_timeout_ms = Some(parse_u32(key, value, 1)?)
             }
-            "jute.maxbuffer" => tracing::warn!(
-                "jute.maxbuffer in zoo.cfg has no effect (as in ZooKeeper); set -Djute.maxbuffer=N in \
-                 SERVER_JVMFLAGS"
+            _ if JVM_ONLY.contains(&key) => tracing::warn!(
+                key,
+                "this setting has no effect in zoo.cfg (as in ZooKeeper); set it as -D{key}=... in SERVER_JVMFLAGS"
             ),
             _ if key.starts_with("server.") || key.starts_with("group.") || key.starts_with("weight.") => {
                 tracing::warn!(
@@ -264,7 +280,7 @@ impl RawConfig {
         Ok(())
     }
 
-    fn validate(self, jute_max_buffer: usize) -> Result<ServerConfig, ConfigError> {
+    fn validate(self, jvm: &JvmFlags) -> Result<ServerConfig, ConfigError> {
         let tick_time_ms = self.tick_time_ms.unwrap_or(DEFAULT_TICK_TIME_MS);
         let data_dir = self.data_dir.ok_or(ConfigError::Missing { key: "dataDir" })?;
         let data_log_dir = self.data_log_dir.unwrap_or_else(|| data_dir.clone());
@@ -299,7 +315,10 @@ impl RawConfig {
             four_letter_whitelist: self.four_letter_whitelist.unwrap_or_default(),
             skip_acl: self.skip_acl,
             super_digest: self.super_digest,
-            jute_max_buffer,
+            extended_types: self.extended_types,
+            enforce_quota: self.enforce_quota,
+            jute_max_buffer: jvm.jute_max_buffer()?,
+            containers: jvm.containers()?,
             sessionless_cnxn_timeout_ms: self
                 .sessionless_cnxn_timeout_ms
                 .unwrap_or(DEFAULT_SESSIONLESS_CNXN_TIMEOUT_MS),
@@ -318,6 +337,17 @@ fn parse_yes_no(key: &str, value: &str) -> bool {
             false
         }
     }
+}
+
+/// `Boolean.parseBoolean`: "true" in any case is true, anything else false.
+fn parse_java_bool(key: &str, value: &str) -> bool {
+    if value.eq_ignore_ascii_case("true") {
+        return true;
+    }
+    if !value.eq_ignore_ascii_case("false") {
+        tracing::warn!(key, value, "ZooKeeper reads any value but \"true\" as false");
+    }
+    false
 }
 
 /// A session timeout bound: as set, or `ticks` × tickTime when absent or -1.
@@ -340,33 +370,96 @@ fn resolve(host: &str, port: u16) -> Result<IpAddr, ConfigError> {
         .ok_or_else(|| invalid("clientPortAddress", host, "resolves to no address"))
 }
 
-/// `jute.maxbuffer` from `SERVER_JVMFLAGS` and `JVMFLAGS`, in the order `zkServer.sh` puts them on the java
-/// command line (the last `-D` wins, as in the JVM).
-pub fn jute_max_buffer_from_env() -> Result<Option<usize>, ConfigError> {
-    let server = std::env::var("SERVER_JVMFLAGS").unwrap_or_default();
-    let common = std::env::var("JVMFLAGS").unwrap_or_default();
-    jute_max_buffer_from_flags(&format!("{server} {common}"))
+/// JVM system properties that zoo.cfg cannot set.
+const JVM_ONLY: &[&str] = &[
+    "jute.maxbuffer",
+    "znode.container.checkIntervalMs",
+    "znode.container.maxPerMinute",
+    "znode.container.maxNeverUsedIntervalMs",
+];
+
+/// The `-Dname=value` system properties of a JVM command line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JvmFlags {
+    properties: Vec<(String, String)>,
 }
 
-/// Finds the last `-Djute.maxbuffer=N` in JVM flags. N is decimal or `0x` hex, as `Integer.decode` reads it,
-/// and must be positive.
-pub fn jute_max_buffer_from_flags(flags: &str) -> Result<Option<usize>, ConfigError> {
-    const KEY: &str = "jute.maxbuffer";
-    let Some(value) = flags
-        .split_whitespace()
-        .filter_map(|flag| flag.strip_prefix("-Djute.maxbuffer="))
-        .next_back()
-    else {
-        return Ok(None);
-    };
-    let parsed = match value.strip_prefix("0x").or_else(|| value.strip_prefix("0X")) {
-        Some(hex) => i32::from_str_radix(hex, 16),
-        None => value.parse::<i32>(),
-    };
-    match parsed {
-        Ok(n) if n > 0 => Ok(usize::try_from(n).ok()),
-        Ok(_) => Err(invalid(KEY, value, "must be positive")),
-        Err(e) => Err(invalid(KEY, value, e)),
+impl JvmFlags {
+    /// The flags of `SERVER_JVMFLAGS` then `JVMFLAGS`, in the order `zkServer.sh` puts them on the java
+    /// command line.
+    pub fn from_env() -> JvmFlags {
+        let server = std::env::var("SERVER_JVMFLAGS").unwrap_or_default();
+        let common = std::env::var("JVMFLAGS").unwrap_or_default();
+        JvmFlags::parse(&format!("{server} {common}"))
+    }
+
+    /// Collects the `-D` flags of a whitespace-separated command line.
+    pub fn parse(flags: &str) -> JvmFlags {
+        let properties = flags
+            .split_whitespace()
+            .filter_map(|flag| flag.strip_prefix("-D"))
+            .map(|p| match p.split_once('=') {
+                Some((name, value)) => (name.to_owned(), value.to_owned()),
+                None => (p.to_owned(), String::new()),
+            })
+            .collect();
+        JvmFlags { properties }
+    }
+
+    /// The value of property `name`; the last flag wins, as in the JVM.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.properties
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A positive integer property, decimal or `0x` hex as `Integer.decode` reads it.
+    fn positive(&self, name: &str) -> Result<Option<u64>, ConfigError> {
+        let Some(value) = self.get(name) else {
+            return Ok(None);
+        };
+        let parsed = match value.strip_prefix("0x").or_else(|| value.strip_prefix("0X")) {
+            Some(hex) => i64::from_str_radix(hex, 16),
+            None => value.parse::<i64>(),
+        };
+        match parsed {
+            Ok(n) if n > 0 && n <= i64::from(i32::MAX) => Ok(Some(n as u64)),
+            Ok(_) => Err(invalid(name, value, "must be a positive int")),
+            Err(e) => Err(invalid(name, value, e)),
+        }
+    }
+
+    /// `jute.maxbuffer` (default 0xfffff).
+    pub fn jute_max_buffer(&self) -> Result<usize, ConfigError> {
+        Ok(self
+            .positive("jute.maxbuffer")?
+            .map_or(jute::DEFAULT_MAX_BUFFER, |n| n as usize))
+    }
+
+    /// `znode.container.*` (`ContainerManager` settings).
+    pub fn containers(&self) -> Result<ContainerConfig, ConfigError> {
+        let defaults = ContainerConfig::default();
+        let max_per_minute = match self.positive("znode.container.maxPerMinute")? {
+            Some(n) => {
+                u32::try_from(n).map_err(|e| invalid("znode.container.maxPerMinute", &n.to_string(), e))?
+            }
+            None => defaults.max_per_minute,
+        };
+        let never_used = match self.get("znode.container.maxNeverUsedIntervalMs") {
+            None => defaults.max_never_used_interval_ms,
+            Some(v) => v
+                .parse::<u64>()
+                .map_err(|e| invalid("znode.container.maxNeverUsedIntervalMs", v, e))?,
+        };
+        Ok(ContainerConfig {
+            check_interval_ms: self
+                .positive("znode.container.checkIntervalMs")?
+                .unwrap_or(defaults.check_interval_ms),
+            max_per_minute,
+            max_never_used_interval_ms: never_used,
+        })
     }
 }
 
@@ -379,7 +472,7 @@ mod tests {
         java_properties::PropertiesIter::new(text.as_bytes())
             .read_into(|k, v| entries.push((k, v)))
             .expect("properties");
-        ServerConfig::from_properties(&entries, None)
+        ServerConfig::from_properties(&entries, &JvmFlags::default())
     }
 
     #[test]
@@ -473,21 +566,41 @@ mod tests {
 
     #[test]
     fn jute_maxbuffer_comes_from_the_last_jvm_flag() {
-        assert_eq!(jute_max_buffer_from_flags(""), Ok(None));
+        let max = |flags: &str| JvmFlags::parse(flags).jute_max_buffer();
+        assert_eq!(max(""), Ok(0xfffff));
+        assert_eq!(max("-Xmx1g -Djute.maxbuffer=4096"), Ok(4096));
         assert_eq!(
-            jute_max_buffer_from_flags("-Xmx1g -Djute.maxbuffer=4096"),
-            Ok(Some(4096))
-        );
-        assert_eq!(
-            jute_max_buffer_from_flags("-Djute.maxbuffer=10 -Dother=1 -Djute.maxbuffer=0x200000"),
-            Ok(Some(0x200000))
+            max("-Djute.maxbuffer=10 -Dother=1 -Djute.maxbuffer=0x200000"),
+            Ok(0x200000)
         );
         assert!(matches!(
-            jute_max_buffer_from_flags("-Djute.maxbuffer=lots"),
+            max("-Djute.maxbuffer=lots"),
             Err(ConfigError::Invalid { key, value, .. }) if key == "jute.maxbuffer" && value == "lots"
         ));
-        assert!(jute_max_buffer_from_flags("-Djute.maxbuffer=-1").is_err());
-        assert_eq!(jute_max_buffer_from_flags("-Djute.maxbuffer.extra=5"), Ok(None));
+        assert!(max("-Djute.maxbuffer=-1").is_err());
+        assert!(max("-Djute.maxbuffer=4294967296").is_err());
+        assert_eq!(max("-Djute.maxbuffer.extra=5"), Ok(0xfffff));
+    }
+
+    #[test]
+    fn container_settings_come_from_jvm_flags() {
+        let flags =
+            JvmFlags::parse("-Dznode.container.checkIntervalMs=3600000 -Dznode.container.maxPerMinute=5");
+        let c = flags.containers().expect("containers");
+        assert_eq!((c.check_interval_ms, c.max_per_minute), (3_600_000, 5));
+        assert_eq!(c.max_never_used_interval_ms, 0);
+        let bad = JvmFlags::parse("-Dznode.container.maxNeverUsedIntervalMs=soon").containers();
+        assert!(
+            matches!(bad, Err(ConfigError::Invalid { key, .. }) if key == "znode.container.maxNeverUsedIntervalMs")
+        );
+    }
+
+    #[test]
+    fn java_booleans_for_extended_types_and_quota() {
+        let c =
+            cfg("dataDir=d\nclientPort=1\nextendedTypesEnabled=TRUE\nenforceQuota=yes\n").expect("config");
+        assert!(c.extended_types);
+        assert!(!c.enforce_quota, "Boolean.parseBoolean reads \"yes\" as false");
     }
 
     #[test]
