@@ -9,4 +9,5 @@
 pub mod config;
 pub mod core;
 pub mod net;
+pub mod server;
 pub mod types;

@@ -55,6 +55,7 @@ pub struct ServerFacts {
     pub node_count: u64,
     pub watch_count: u64,
     pub ephemerals_count: u64,
+    pub approximate_data_size: u64,
     pub global_sessions: u64,
     pub uptime_ms: u64,
     pub connections_rejected: u64,
@@ -63,6 +64,11 @@ pub struct ServerFacts {
 /// The answer to a command that is not in `4lw.commands.whitelist`.
 pub fn not_whitelisted(word: &str) -> String {
     format!("{word} is not executed because it is not in the whitelist.\n")
+}
+
+/// `wchs`: the data-watch table's summary (`WatchesSummary`).
+pub fn wchs(connections: usize, paths: usize, watches: usize) -> String {
+    format!("{connections} connections watching {paths} paths\nTotal watches:{watches}\n")
 }
 
 /// `ruok`.
@@ -249,6 +255,7 @@ pub fn mntr(f: &ServerFacts) -> String {
     line("znode_count", &f.node_count);
     line("watch_count", &f.watch_count);
     line("ephemerals_count", &f.ephemerals_count);
+    line("approximate_data_size", &f.approximate_data_size);
     line("global_sessions", &f.global_sessions);
     line("local_sessions", &0);
     line("uptime", &f.uptime_ms);
@@ -334,6 +341,12 @@ mod tests {
         assert_eq!(digits, ZOOKEEPER_COMPAT_VERSION);
         assert!(FULL_VERSION.contains(", built on "));
         assert!(envi().contains(&format!("\nzookeeper.version={FULL_VERSION}\n")));
+    }
+
+    #[test]
+    fn wchs_matches_zookeeper() {
+        assert_eq!(wchs(0, 0, 0), "0 connections watching 0 paths\nTotal watches:0\n");
+        assert_eq!(wchs(1, 1, 1), "1 connections watching 1 paths\nTotal watches:1\n");
     }
 
     #[test]
