@@ -142,6 +142,19 @@ async fn connection_without_a_handshake_is_dropped_after_the_sessionless_timeout
 }
 
 #[tokio::test]
+async fn established_session_outlives_the_sessionless_timeout() {
+    let mut config = test_config();
+    config.sessionless_cnxn_timeout_ms = 200;
+    let server = start(config).await;
+    let (mut stream, response) = connect_session(server.addr).await;
+    assert_eq!(response.len(), 37);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stream.write_all(&ping_frame()).await.expect("write");
+    let reply = read_frame(&mut stream).await;
+    assert_eq!(&reply[..4], &(-2i32).to_be_bytes(), "ping reply xid");
+}
+
+#[tokio::test]
 async fn four_letter_word_split_across_packets_is_recognised() {
     let mut config = test_config();
     config.four_letter_whitelist = FourLetterWhitelist::All;

@@ -30,8 +30,9 @@ use runtime::Runtime;
 use txnlog::{MemTxnLog, TxnLog};
 
 /// Messages from connections waiting for the core task, at most. When it is full, connection tasks wait,
-/// and so stop reading their sockets.
-const INBOUND_QUEUE_MAX: usize = 1024;
+/// and so stop reading their sockets. With frames of at most jute.maxbuffer, this bounds the memory held in
+/// the queue to INBOUND_QUEUE_MAX × jute.maxbuffer.
+const INBOUND_QUEUE_MAX: usize = 256;
 
 /// A bound, not yet running, server.
 #[derive(Debug)]
