@@ -378,7 +378,11 @@ impl Core {
             time: now.wall_ms,
             txn_type: txn_type.code(),
         };
-        let txn = Txn { header, body };
+        let txn = Txn {
+            header,
+            body,
+            digest: None,
+        };
         match txn.encode() {
             Ok(entry) => out.push(Effect::Persist {
                 zxid: Zxid(self.next_zxid),
@@ -400,7 +404,7 @@ impl Core {
         for p in &paths {
             self.pending.delete_for_close(&self.tree, zxid, p);
         }
-        TxnBody::CloseSession(jute::records::txn::CloseSessionTxn { paths2_delete: paths })
+        TxnBody::CloseSession(Some(jute::records::txn::CloseSessionTxn { paths2_delete: paths }))
     }
 
     /// The connection went away: its watches go, its session stays until it expires.

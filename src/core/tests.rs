@@ -677,3 +677,68 @@ fn quota_usage_is_tracked_and_hard_limits_refuse_writes_when_enforced() {
     assert_eq!(rsp.data.as_deref(), Some(&b"count=3,bytes=3"[..]));
     assert_eq!(rsp.stat.version, 0, "usage updates do not bump the version");
 }
+
+#[test]
+fn notifications_go_only_to_connections_that_may_read_the_node() {
+    let mut h = Harness::new();
+    h.connect(1);
+    h.connect(2);
+    let auth = AuthPacket {
+        auth_type: 0,
+        scheme: "digest".into(),
+        auth: Bytes::from_static(b"bob:pw"),
+    };
+    h.send(1, Request::Auth(auth));
+    let req = CreateRequest {
+        path: "/private".into(),
+        data: None,
+        acl: Acl::creator_all(),
+        flags: 0,
+    };
+    assert_eq!(h.send(1, Request::Create(OpCode::Create, req)).0.err, 0);
+    // Connection 2 cannot read /private, so its exists watch is silent when the node goes.
+    let (rh, _) = h.send(
+        2,
+        Request::Exists(ExistsRequest {
+            path: "/private".into(),
+            watch: true,
+        }),
+    );
+    assert_eq!(rh.err, ErrorCode::NoAuth.code());
+    // addWatch checks no ACL, so connection 2 holds a watch it may not be told about.
+    let watch = |path: &str| {
+        Request::AddWatch(AddWatchRequest {
+            path: path.into(),
+            mode: 0,
+        })
+    };
+    h.send(2, watch("/private"));
+    h.send(
+        2,
+        Request::GetChildren(ExistsRequest {
+            path: "/".into(),
+            watch: true,
+        }),
+    );
+    h.send(1, watch("/private"));
+    h.next_xid += 1;
+    let header = RequestHeader {
+        xid: h.next_xid,
+        op: OpCode::Delete.code(),
+    };
+    let delete = Request::Delete(DeleteRequest {
+        path: "/private".into(),
+        version: -1,
+    });
+    let effects = h.core.request(h.now, ConnId(1), header, Ok(delete));
+    h.run(effects);
+    assert_eq!(
+        h.events(2),
+        vec![(EventType::NodeChildrenChanged.code(), "/".to_string())]
+    );
+    assert_eq!(
+        h.take(ConnId(1)).len(),
+        2,
+        "the owner sees NodeDeleted, then the reply"
+    );
+}

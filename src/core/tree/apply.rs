@@ -24,6 +24,8 @@ pub enum TriggerKind {
 pub struct Trigger {
     pub path: String,
     pub kind: TriggerKind,
+    /// For NodeDeleted: the ACL the node had, which decides who may be told (the node is gone by delivery).
+    pub deleted_acl: Option<Vec<Acl>>,
 }
 
 /// What applying one txn (or one op of a multi) produced.
@@ -62,10 +64,10 @@ impl DataTree {
         match body {
             TxnBody::CreateSession(_) => ApplyResult::Session,
             TxnBody::CloseSession(close) => {
-                let paths: Vec<String> = if close.paths2_delete.is_empty() {
-                    self.ephemerals_of(h.client_id).cloned().collect()
-                } else {
-                    close.paths2_delete.clone()
+                // Logs written without the CloseSessionTxn body: the session's ephemerals come from the tree.
+                let paths: Vec<String> = match close {
+                    Some(c) => c.paths2_delete.clone(),
+                    None => self.ephemerals_of(h.client_id).cloned().collect(),
                 };
                 for p in paths {
                     // A node already gone (replay) is skipped, as killSession does.
@@ -199,10 +201,12 @@ impl DataTree {
         triggers.push(Trigger {
             path: new.path.to_string(),
             kind: TriggerKind::Created,
+            deleted_acl: None,
         });
         triggers.push(Trigger {
             path: parent_path.to_string(),
             kind: TriggerKind::ChildrenChanged,
+            deleted_acl: None,
         });
         ApplyResult::Created {
             path: new.path.to_string(),
@@ -216,6 +220,7 @@ impl DataTree {
             return Err(ErrorCode::NoNode);
         }
         let node = self.nodes.remove(p).ok_or(ErrorCode::NoNode)?;
+        let mut deleted_acl = Some(self.acls.get(node.acl).to_vec());
         self.acls.release(node.acl);
         match super::owner_kind(node.stat.ephemeral_owner, self.extended_types) {
             OwnerKind::Ephemeral(session) => {
@@ -244,10 +249,12 @@ impl DataTree {
         triggers.push(Trigger {
             path: p.to_string(),
             kind: TriggerKind::Deleted,
+            deleted_acl: deleted_acl.take(),
         });
         triggers.push(Trigger {
             path: parent_path.to_string(),
             kind: TriggerKind::ChildrenChanged,
+            deleted_acl: None,
         });
         Ok(())
     }
@@ -276,6 +283,7 @@ impl DataTree {
         triggers.push(Trigger {
             path: p.to_string(),
             kind: TriggerKind::DataChanged,
+            deleted_acl: None,
         });
         ApplyResult::SetData { stat }
     }
