@@ -21,7 +21,7 @@ use jute::records::data::{Acl, StatPersisted};
 use jute::records::persistence::{FileHeader, FILE_VERSION, SNAPSHOT_MAGIC, TXNLOG_MAGIC};
 use jute::records::txn::MultiTxn;
 use jute::txn_entry::{TxnBody, TxnEntry};
-use jute::{to_writer, Decoder, DEFAULT_MAX_BUFFER};
+use jute::{to_writer, Decoder, Error, DEFAULT_MAX_BUFFER};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -144,8 +144,11 @@ fn read_log(bytes: &[u8]) -> Result<Log<'_>, String> {
         if d.peek_i32() == Ok(0) {
             break (offset, "zero record (preallocated padding)");
         }
-        let (Ok(txn), Ok(marker)) = (d.read::<&[u8]>(), d.read::<u8>()) else {
-            break (offset, "eof");
+        // A record cut short by the end of the file is a partial write: the log ends before it.
+        let (txn, marker) = match (d.read::<&[u8]>(), d.read::<u8>()) {
+            (Ok(txn), Ok(marker)) => (txn, marker),
+            (Err(Error::Eof { .. }), _) | (_, Err(Error::Eof { .. })) => break (offset, "eof"),
+            (Err(e), _) | (_, Err(e)) => return Err(format!("record at {offset}: {e}")),
         };
         if marker != END_OF_RECORD {
             return Err(format!("record at {offset}: end marker {marker:#04x}"));
