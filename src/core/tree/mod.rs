@@ -87,6 +87,7 @@ impl DataTree {
         tree.nodes.insert(
             "/".into(),
             Node {
+                data: Some(Bytes::new()),
                 acl: OPEN_UNSAFE_REF,
                 ..Default::default()
             },
@@ -95,10 +96,6 @@ impl DataTree {
         tree.insert_system_node("/zookeeper/quota", OPEN_UNSAFE_REF, 0);
         let read = tree.acls.acquire(&Acl::read_unsafe());
         tree.insert_system_node("/zookeeper/config", read, -1);
-        // A standalone server's config node holds empty (not null) data.
-        if let Some(config) = tree.nodes.get_mut("/zookeeper/config") {
-            config.data = Some(Bytes::new());
-        }
         tree
     }
 
@@ -111,14 +108,14 @@ impl DataTree {
             aversion,
             ..Default::default()
         };
-        self.nodes.insert(
-            path.into(),
-            Node {
-                acl,
-                stat,
-                ..Default::default()
-            },
-        );
+        // The system nodes hold empty (not null) data, as `DataTree`'s constructor makes them.
+        let node = Node {
+            data: Some(Bytes::new()),
+            acl,
+            stat,
+            ..Default::default()
+        };
+        self.nodes.insert(path.into(), node);
     }
 
     /// The node at `path`.
