@@ -312,6 +312,8 @@ class Judge:
         self.check_empty()
         for i in range(self.args.ops):
             op = self.gen.next()
+            if os.environ.get("DIFF_TRACE"):
+                print("op %d: %s" % (i, op.describe()), file=sys.stderr)
             states = first if i == 0 else [new_state(), new_state()]
             if self.args.self_test_mutate is not None and i >= self.args.self_test_mutate and not self.mutated:
                 self.sides[1].mutate_next = True

@@ -101,6 +101,37 @@ fn valid_id(scheme: &str, id: &str) -> bool {
     }
 }
 
+/// Java's `String.hashCode` over UTF-16 code units.
+fn java_string_hash(s: &str) -> i32 {
+    s.encode_utf16()
+        .fold(0i32, |h, unit| h.wrapping_mul(31).wrapping_add(i32::from(unit)))
+}
+
+/// The jute-generated `Id.hashCode`.
+fn java_id_hash(id: &Id) -> i32 {
+    let h = 37i32.wrapping_mul(17).wrapping_add(java_string_hash(&id.scheme));
+    37i32.wrapping_mul(h).wrapping_add(java_string_hash(&id.id))
+}
+
+/// A connection's ids in the order Apache ZooKeeper iterates them: its `authInfo` is a set backed by a
+/// `ConcurrentHashMap`, so the order is by hash bin, then insertion. The order is visible wherever the ids are
+/// listed, e.g. in the ACL an `auth` entry expands to.
+pub fn java_set_order(ids: &[Id]) -> Vec<&Id> {
+    let mut table = 16usize;
+    while ids.len() >= table * 3 / 4 {
+        table *= 2;
+    }
+    let bin = |id: &Id| {
+        let h = java_id_hash(id);
+        let spread = (h ^ ((h as u32) >> 16) as i32) & 0x7fff_ffff;
+        spread as usize & (table - 1)
+    };
+    let mut ordered: Vec<(usize, usize, &Id)> =
+        ids.iter().enumerate().map(|(i, id)| (bin(id), i, id)).collect();
+    ordered.sort_by_key(|(b, i, _)| (*b, *i));
+    ordered.into_iter().map(|(_, _, id)| id).collect()
+}
+
 /// Whether a connection id of `scheme` is an authenticated identity that an `auth` ACL expands to.
 fn is_authenticated(scheme: &str) -> bool {
     scheme == "digest"
@@ -148,7 +179,10 @@ pub fn fixup(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
             "world" if a.id.id == "anyone" => out.push(a.clone()),
             "auth" => {
                 let mut any = false;
-                for own in ids.iter().filter(|i| is_authenticated(&i.scheme)) {
+                for own in java_set_order(ids)
+                    .into_iter()
+                    .filter(|i| is_authenticated(&i.scheme))
+                {
                     any = true;
                     out.push(Acl {
                         perms: a.perms,
@@ -267,6 +301,23 @@ mod tests {
         assert_eq!(fixup(&[acl(1, "super", "x")], &ids), Err(ErrorCode::InvalidAcl));
         let dup = [acl(1, "ip", "1.2.3.4"), acl(1, "ip", "1.2.3.4")];
         assert_eq!(fixup(&dup, &ids).map(|v| v.len()), Ok(1));
+    }
+
+    #[test]
+    fn auth_acls_expand_in_java_hash_set_order() {
+        // Observed on Apache ZooKeeper 3.8: a connection authenticated as carol, bob, nocolon and alice (in that
+        // order) expands `auth` to bob, nocolon, alice, carol.
+        let ids: Vec<Id> = ["carol:", "bob:pw2", "nocolon", "alice:wrong"]
+            .iter()
+            .map(|c| Id::new("digest", digest_id(c)))
+            .chain(std::iter::once(Id::new("ip", "127.0.0.1")))
+            .collect();
+        let fixed = fixup(&Acl::creator_all(), &ids).expect("expands");
+        let users: Vec<&str> = fixed
+            .iter()
+            .map(|a| a.id.id.split(':').next().unwrap_or(""))
+            .collect();
+        assert_eq!(users, ["bob", "nocolon", "alice", "carol"]);
     }
 
     #[test]

@@ -288,7 +288,10 @@ impl Core {
                 });
                 self.propose(now, conn, header.xid, op, session, OpCode::Error, body, out);
             }
-            Request::MultiRead(ref m) if m.ops.iter().any(|o| !o.is_read()) => {
+            Request::MultiRead(ref m)
+                if m.ops.iter().any(|o| o.is_read()) && m.ops.iter().any(|o| !o.is_read()) =>
+            {
+                // Mixed read and write ops fail to decode (`MultiOperationRecord`): an error with no body.
                 self.queue_read(conn, header, Err(ErrorCode::MarshallingError), out);
             }
             Request::CloseSession => {

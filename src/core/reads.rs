@@ -61,18 +61,7 @@ impl Core {
         let request = match request {
             Ok(r) => r,
             Err(code) => {
-                // A malformed multiRead is answered with an empty result list after the error header, as
-                // `FinalRequestProcessor` has already built its response when decoding fails.
-                let frame = if header.op == jute::codes::OpCode::MultiRead.code() {
-                    let header = ReplyHeader {
-                        xid: header.xid,
-                        zxid,
-                        err: code.code(),
-                    };
-                    reply::frame(header, Some(&MultiResponse::default()))
-                } else {
-                    reply::header_only(header.xid, zxid, code.code())
-                };
+                let frame = reply::header_only(header.xid, zxid, code.code());
                 out.push(Effect::Send { conn, frame });
                 return;
             }
@@ -114,6 +103,15 @@ impl Core {
             }),
             Request::GetEphemerals(r) => Ok(reply::frame(ok, Some(&self.ephemerals(conn, r)))),
             Request::WhoAmI => Ok(reply::frame(ok, Some(&self.who_am_i(conn)))),
+            Request::MultiRead(m) if m.ops.iter().any(|o| !o.is_read()) => {
+                // Only write ops: the record decodes, the response list is started, then the first op is
+                // refused, so the error header carries an empty result list (`FinalRequestProcessor`).
+                let header = ReplyHeader {
+                    err: ErrorCode::MarshallingError.code(),
+                    ..ok
+                };
+                Ok(reply::frame(header, Some(&MultiResponse::default())))
+            }
             Request::MultiRead(m) => Ok(reply::frame(ok, Some(&self.multi_read(conn, &m.ops)))),
             Request::AddWatch(r) => self
                 .add_watch(conn, r)
@@ -250,9 +248,9 @@ impl Core {
     }
 
     fn who_am_i(&self, conn: ConnId) -> WhoAmIResponse {
-        let client_info = self
-            .ids(conn)
-            .iter()
+        // Listed in the order of ZooKeeper's hash set of connection ids.
+        let client_info = auth::java_set_order(self.ids(conn))
+            .into_iter()
             .map(|id| {
                 let user = match id.scheme.as_str() {
                     "digest" => id.id.split(':').next().unwrap_or("").to_string(),

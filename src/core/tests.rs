@@ -629,15 +629,21 @@ fn malformed_multi_requests_are_marshalling_errors_as_in_zookeeper() {
         (-5, before + 1, 0),
         "a write multi with a read consumes a zxid"
     );
-    let (rh, body) = h.send(
-        1,
-        Request::MultiRead(MultiRequest {
-            ops: vec![read, write],
-        }),
+    let mixed = Request::MultiRead(MultiRequest {
+        ops: vec![read, write.clone()],
+    });
+    let (rh, body) = h.send(1, mixed);
+    assert_eq!(
+        (rh.err, body.len()),
+        (-5, 0),
+        "mixed kinds fail to decode: no body"
     );
+    let (rh, body) = h.send(1, Request::MultiRead(MultiRequest { ops: vec![write] }));
+    let empty_results = vec![0xff, 0xff, 0xff, 0xff, 1, 0xff, 0xff, 0xff, 0xff];
     assert_eq!(
         (rh.err, body),
-        (-5, vec![0xff, 0xff, 0xff, 0xff, 1, 0xff, 0xff, 0xff, 0xff])
+        (-5, empty_results),
+        "only writes: an empty result list follows the error"
     );
     let (rh, _) = h.send(
         1,

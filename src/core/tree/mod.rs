@@ -119,8 +119,10 @@ impl DataTree {
     }
 
     /// The node at `path`.
+    /// The node at `path`. The empty path is the root too: ZooKeeper's node map holds the root under both `""`
+    /// and `"/"`, so reads of `""` see the root.
     pub fn get(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(path)
+        self.nodes.get(if path.is_empty() { "/" } else { path })
     }
 
     /// The ACL list of a node.
