@@ -7,4 +7,5 @@
 //! clock or random number: time and I/O results come in as inputs, and what to do comes out as `Effect`s.
 
 pub mod core;
+pub mod storage;
 pub mod types;
