@@ -12,9 +12,11 @@ pub mod codes;
 pub mod de;
 pub mod error;
 pub mod frame;
+mod java_utf8;
 pub mod records;
 pub mod request;
 pub mod ser;
+pub mod txn_entry;
 
 pub use de::{from_slice, Decoder, DEFAULT_MAX_BUFFER};
 pub use error::{Error, Result};
