@@ -71,3 +71,32 @@ impl Txn {
         Ok(out)
     }
 }
+
+impl Txn {
+    /// The txn of a logged or proposed entry, as read by `jute::txn_entry` (its TxnDigest is not part of it).
+    /// A closeSession without a record becomes one with no paths: the tree then removes the session's
+    /// ephemerals itself, as Apache ZooKeeper does for such older entries.
+    pub fn from_entry(entry: jute::txn_entry::TxnEntry) -> Txn {
+        Txn {
+            header: entry.header,
+            body: body_from_entry(entry.body),
+        }
+    }
+}
+
+fn body_from_entry(body: jute::txn_entry::TxnBody) -> TxnBody {
+    use jute::txn_entry::TxnBody as E;
+    match body {
+        E::CreateSession(r) => TxnBody::CreateSession(r),
+        E::CloseSession(r) => TxnBody::CloseSession(r.unwrap_or_default()),
+        E::Create(r) => TxnBody::Create(r),
+        E::CreateContainer(r) => TxnBody::CreateContainer(r),
+        E::CreateTtl(r) => TxnBody::CreateTtl(r),
+        E::Delete(r) => TxnBody::Delete(r),
+        E::SetData(r) => TxnBody::SetData(r),
+        E::SetAcl(r) => TxnBody::SetAcl(r),
+        E::Error(r) => TxnBody::Error(r),
+        E::Multi(subs) => TxnBody::Multi(subs.into_iter().map(|(op, b)| (op, body_from_entry(b))).collect()),
+        E::Check(r) => TxnBody::Check(r),
+    }
+}

@@ -4,6 +4,7 @@
 
 mod acl_cache;
 mod apply;
+pub mod digest;
 pub mod path;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -65,6 +66,8 @@ pub struct DataTree {
     acls: AclCache,
     extended_types: bool,
     last_processed_zxid: Zxid,
+    /// The sum of the node digests (`digest`), kept up to date by every change.
+    digest: u64,
 }
 
 impl DataTree {
@@ -79,10 +82,12 @@ impl DataTree {
             acls: AclCache::new(),
             extended_types,
             last_processed_zxid: Zxid(0),
+            digest: 0,
         };
         tree.nodes.insert(
             "/".into(),
             Node {
+                data: Some(Bytes::new()),
                 acl: OPEN_UNSAFE_REF,
                 ..Default::default()
             },
@@ -91,7 +96,31 @@ impl DataTree {
         tree.insert_system_node("/zookeeper/quota", OPEN_UNSAFE_REF, 0);
         let read = tree.acls.acquire(&Acl::read_unsafe());
         tree.insert_system_node("/zookeeper/config", read, -1);
+        tree.digest = tree.compute_digest();
         tree
+    }
+
+    /// The tree digest (`DataTree.getTreeDigest`).
+    pub fn digest(&self) -> u64 {
+        self.digest
+    }
+
+    /// The digest computed from scratch over every node.
+    pub fn compute_digest(&self) -> u64 {
+        self.nodes
+            .iter()
+            .fold(0u64, |sum, (p, n)| sum.wrapping_add(digest::node_digest(p, n)))
+    }
+
+    /// The digest of the node at `path` (0 if absent).
+    fn node_digest_at(&self, path: &str) -> u64 {
+        self.nodes.get(path).map_or(0, |n| digest::node_digest(path, n))
+    }
+
+    /// Replaces `before` (a node's digest before a change) by its digest now.
+    fn redigest(&mut self, path: &str, before: u64) {
+        let after = self.node_digest_at(path);
+        self.digest = self.digest.wrapping_sub(before).wrapping_add(after);
     }
 
     fn insert_system_node(&mut self, path: &str, acl: i64, aversion: i32) {
@@ -106,6 +135,7 @@ impl DataTree {
         self.nodes.insert(
             path.into(),
             Node {
+                data: Some(Bytes::new()),
                 acl,
                 stat,
                 ..Default::default()
