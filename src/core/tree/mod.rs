@@ -6,6 +6,7 @@ mod acl_cache;
 mod apply;
 pub mod digest;
 pub mod path;
+pub mod snapshot;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
