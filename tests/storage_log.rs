@@ -133,7 +133,7 @@ fn replay_all(
     repair: bool,
 ) -> Result<(Vec<Zxid>, logread::ReplayEnd), StorageError> {
     let mut zxids = Vec::new();
-    let end = logread::replay(fs, dir, Zxid(0), repair, |z, _| {
+    let end = logread::replay(fs, dir, Zxid(0), repair, |_, _, z, _| {
         zxids.push(z);
         Ok(())
     })?;

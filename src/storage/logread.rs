@@ -188,14 +188,14 @@ pub struct ReplayEnd {
     pub torn_tail: Option<(PathBuf, u64)>,
 }
 
-/// Replays every entry newer than `after`, in zxid order, through `apply`. With `repair`, a torn tail of the
+/// Replays every entry newer than `after`, in zxid order, through `apply(file, offset, zxid, entry)`. With `repair`, a torn tail of the
 /// newest log is cut off (the file removed if nothing is left in it) and made durable.
 pub fn replay(
     fs: &dyn Fs,
     dir: &Path,
     after: Zxid,
     repair: bool,
-    mut apply: impl FnMut(Zxid, &[u8]) -> Result<(), StorageError>,
+    mut apply: impl FnMut(&Path, u64, Zxid, &[u8]) -> Result<(), StorageError>,
 ) -> Result<ReplayEnd, StorageError> {
     let files = files_after(fs, dir, after)?;
     let mut end = ReplayEnd::default();
@@ -215,7 +215,7 @@ pub fn replay(
             if zxid.0 != last.0 + 1 && zxid.epoch() == last.epoch() {
                 tracing::warn!(file = %path.display(), offset, from = %last, to = %zxid, "gap in the txn log");
             }
-            apply(zxid, bytes)?;
+            apply(path, offset, zxid, bytes)?;
             last = zxid;
             end.last_zxid = Some(zxid);
             end.replayed += 1;

@@ -14,7 +14,12 @@
 pub mod faulty;
 pub mod fs;
 pub mod logread;
+pub mod epoch;
 pub mod names;
+pub mod purge;
+pub mod recovery;
+pub mod snapfile;
+pub mod snappy;
 pub mod txnlog;
 
 use std::io;

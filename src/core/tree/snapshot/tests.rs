@@ -24,7 +24,7 @@ fn manifest_file(name: &str) -> serde_json::Value {
 /// Every txn of the golden logs with the TxnDigest Apache ZooKeeper logged after it.
 fn golden_txns() -> Vec<(Txn, Option<i64>)> {
     let mut out = Vec::new();
-    logread::replay(&RealFs, &golden(), Zxid(0), false, |_, bytes| {
+    logread::replay(&RealFs, &golden(), Zxid(0), false, |_, _, _, bytes| {
         let entry = jute::txn_entry::TxnEntry::decode(bytes, 1 << 20).expect("entry");
         let digest = entry.digest.map(|d| d.tree_digest);
         out.push((Txn::from_entry(entry), digest));
