@@ -27,6 +27,8 @@ import ops as opsmod  # noqa: E402
 import zkconn  # noqa: E402
 
 SESSION_TIMEOUT_MS = 30000
+UNREACHABLE_OPS = 50  # stop the run when a server answers none of this many operations in a row
+CLOSE_WAIT_S = 2.0  # how long a connection the server should close may stay open
 REPLY_MARKER = "<reply>"
 
 
@@ -85,6 +87,7 @@ class Side:
         self._connect(slot, index, obs, raw, resume=True)
 
     def _connect(self, slot, index, obs, raw, resume):
+        resume = resume and slot.sid != 0  # a session that never opened is opened, not resumed
         what = "resume" if resume else "open"
         try:
             conn, payload, decoded = zkconn.handshake(self.host, self.port, self.timeout_s, slot.sid, slot.passwd,
@@ -133,7 +136,6 @@ class Side:
             state["mutated"] = True
         slot.saw(frame)
         state["frames"] = {slot.label: events}
-        state["op_frame"] = frame
         raw["reply"] = frame.hex() if frame is not None else error
         if frame is None:
             obs["reply"] = {"error": error}
@@ -141,26 +143,34 @@ class Side:
                 slot.conn.close()
             return
         state["decoded"] = decode_reply(op.opcode, frame)
+        if op.after in ("reopen", "closes"):
+            # The server closes the connection right after this reply; a barrier read could race with that.
+            closed, later = zkconn.wait_closed(slot.conn, CLOSE_WAIT_S)
+            obs["closedAfterReply"] = closed
+            state["frames"][slot.label] = events + [REPLY_MARKER] + later
+            slot.conn.close()
 
     def send_barriers(self, op, state):
         state["barrier"] = {}
         for index, slot in enumerate(self.slots):
-            if slot is None or not slot.live() or (index == op.slot and op.after == "reopen"):
+            if slot is None or not slot.live():
                 continue
             body = jute.encode_request(jute.EXISTS, {"path": "/", "watch": False})
-            err = zkconn.send_request(slot.conn, slot.xid(), jute.EXISTS, body)
-            state["barrier"][index] = err
+            xid = slot.xid()
+            state["barrier"][index] = (xid, zkconn.send_request(slot.conn, xid, jute.EXISTS, body))
 
     def read_barriers(self, op, state):
         frames = state["frames"]
-        closed = []
-        for index, send_err in state["barrier"].items():
+        closed, stray = [], []
+        for index, (xid, send_err) in state["barrier"].items():
             slot = self.slots[index]
             if send_err:
                 closed.append(slot.label)
                 continue
             frame, events, error = zkconn.read_reply(slot.conn)
             slot.saw(frame)
+            if frame is not None and jute.Reader(frame).int() != xid:
+                stray.append(slot.label)  # a frame that is neither a notification nor the barrier's reply
             if index == op.slot:
                 frames.setdefault(slot.label, []).append(REPLY_MARKER)
             frames.setdefault(slot.label, []).extend(events)
@@ -168,6 +178,8 @@ class Side:
                 closed.append(slot.label)
                 slot.conn.close()
         state["obs"]["closedByServer"] = sorted(closed)
+        if stray:
+            state["obs"]["unexpectedFrame"] = sorted(stray)
 
     def after_op(self, op, state, next_label):
         """Reopen or resume sessions as the operation asks, and resume any session whose socket was closed."""
@@ -287,13 +299,17 @@ class Judge:
         return label
 
     def run(self):
+        self.start = time.monotonic()
         first = [new_state(), new_state()]
         for index in range(self.args.sessions):
             label = self.label()
             for side, state in zip(self.sides, first):
                 side.open(index, label, state["obs"], state["raw"])
+                if not side.slots[index].live():
+                    print(f"error: cannot open a session on server {side.name}: {state['raw']['sessions'][-1]}",
+                          file=sys.stderr)
+                    return self.abort(0)
         self.check_empty()
-        start = time.monotonic()
         for i in range(self.args.ops):
             op = self.gen.next()
             states = first if i == 0 else [new_state(), new_state()]
@@ -302,13 +318,35 @@ class Judge:
             self.step(i, op, states)
             if self.failed and self.args.stop_on_first:
                 break
-        elapsed = time.monotonic() - start
+            if self.unreachable(states):
+                print(f"error: a server has answered nothing for {UNREACHABLE_OPS} operations", file=sys.stderr)
+                return self.abort(i + 1)
+        elapsed = time.monotonic() - self.start
         for side in self.sides:
             side.close_all()
         self.summary(elapsed)
         return 0 if self.failed == 0 else 1
 
     mutated = False
+
+    def abort(self, done):
+        """Stop early: the operations not run count as failed, since nothing about them was verified."""
+        self.failed += self.args.ops - done
+        print(f"aborted after {done} of {self.args.ops} operations; the {self.args.ops - done} not run count as "
+              "failed")
+        for side in self.sides:
+            side.close_all()
+        self.summary(time.monotonic() - self.start)
+        return 1
+    silent_ops = 0
+
+    def unreachable(self, states):
+        """True when one server has left UNREACHABLE_OPS operations in a row without a reply."""
+        if any("decoded" not in state for state in states):
+            self.silent_ops += 1
+        else:
+            self.silent_ops = 0
+        return self.silent_ops >= UNREACHABLE_OPS
 
     def step(self, i, op, states):
         pairs = list(zip(self.sides, states))
@@ -345,7 +383,11 @@ class Judge:
             return
         self.failed += 1
         self.fail_counts[op.kind] += 1
-        self.report(i, op, states)
+        if self.failed <= self.args.max_reports:
+            self.report(i, op, states)
+        else:
+            print(f"=== DIVERGENCE seed={self.args.seed} op={i}: {op.describe()} (details omitted after "
+                  f"{self.args.max_reports} reports)")
 
     def report(self, i, op, states):
         out = sys.stdout
@@ -379,8 +421,9 @@ class Judge:
                 print(f"warning: server {side.name} does not start empty: / has {children}", file=sys.stderr)
 
     def summary(self, elapsed):
-        print(f"seed={self.args.seed} ops={self.passed + self.failed} sessions={self.args.sessions} "
-              f"elapsed={elapsed:.1f}s ({(self.passed + self.failed) / max(elapsed, 1e-9):.0f} ops/s)")
+        run = sum(self.counts.values())
+        print(f"seed={self.args.seed} ops run={run} sessions={self.args.sessions} "
+              f"elapsed={elapsed:.1f}s ({run / max(elapsed, 1e-9):.0f} ops/s)")
         print("op counts (kind: ops, diverged):")
         for kind, n in sorted(self.counts.items(), key=lambda kv: -kv[1]):
             print(f"  {kind:22s} {n:6d} {self.fail_counts.get(kind, 0):6d}")
@@ -405,6 +448,8 @@ def parse_args(argv):
     p.add_argument("--ops", type=int, default=10000)
     p.add_argument("--sessions", type=int, default=4)
     p.add_argument("--stop-on-first", action="store_true", help="stop at the first divergence")
+    p.add_argument("--max-reports", type=int, default=50,
+                   help="print full details for this many divergences, one line for the later ones")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for one reply")
     p.add_argument("--self-test-mutate", type=int, metavar="OP", default=None,
                    help="flip one bit in server B's reply to the first operation at or after index OP "

@@ -18,7 +18,7 @@ Watch notification zxids are compared loosely (on 3.8 they are always -1): see l
 import bisect
 import time
 
-import jute
+from zkconn import java_session_password
 
 
 class Normalizer:
@@ -97,7 +97,6 @@ class Normalizer:
 
     def connect(self, decoded, label):
         """A ConnectResponse: session id to label, password checked against ZooKeeperServer.generatePasswd."""
-        from zkconn import java_session_password
         sid = decoded["sessionId"]
         out = dict(decoded)
         out["sessionId"] = label if sid != 0 else 0
@@ -119,6 +118,3 @@ def loose_event_zxids(events_a, events_b):
         if isinstance(ea, dict) and isinstance(eb, dict) and -1 in (ea.get("zxid"), eb.get("zxid")):
             ea["zxid"] = eb["zxid"] = "-1 or a zxid"
 
-
-OPCODE_NAMES = {v: k.lower() for k, v in vars(jute).items() if k.isupper() and isinstance(v, int)
-                and not k.endswith("_XID")}

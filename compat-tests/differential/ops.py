@@ -84,7 +84,10 @@ class Op:
         self.opcode = opcode
         self.args = args
         self.xid = xid        # fixed xid (ping -2, auth -4) or None for the session's next xid
-        self.after = after    # None, "reopen" (new session in the slot) or "resume" (same session, new socket)
+        # None; "reopen": the server closes the connection after the reply (closeSession), a new session takes the
+        # slot; "closes": the server closes the connection after the reply (AUTHFAILED, UNIMPLEMENTED), the session
+        # is resumed on a new one; "resume": the client drops the connection and resumes the session.
+        self.after = after
 
     def body(self):
         return jute.encode_request(self.opcode, self.args)
@@ -287,7 +290,7 @@ class Generator:
         if self.rng.random() < 0.07:
             # Unknown scheme: AUTHFAILED, then the server closes the connection; the session is resumed.
             return Op(kind, slot, jute.AUTH, {"type": 0, "scheme": "foo", "auth": b"x"}, xid=jute.AUTH_XID,
-                      after="resume")
+                      after="closes")
         cred = self.rng.choice(CREDS).encode()
         return Op(kind, slot, jute.AUTH, {"type": 0, "scheme": "digest", "auth": cred}, xid=jute.AUTH_XID)
 
@@ -324,7 +327,7 @@ class Generator:
 
     def op_badOpcode(self, kind, slot):
         # Unknown opcode: UNIMPLEMENTED, then the server closes the connection; the session is resumed.
-        return Op(kind, slot, self.rng.choice((99, 10, 0)), {"raw": b""}, after="resume")
+        return Op(kind, slot, self.rng.choice((99, 10, 0)), {"raw": b""}, after="closes")
 
 
 def _bisect(cum, x):

@@ -126,3 +126,19 @@ def read_reply(conn):
         return None, events, "closed"
     except TimedOut:
         return None, events, "timeout"
+
+
+def wait_closed(conn, timeout_s):
+    """After a reply the server is expected to close the connection on: read until EOF or timeout_s.
+
+    Returns (closed, frames read meanwhile). A server that answers something else first is visible in the frames.
+    """
+    frames = []
+    conn.sock.settimeout(timeout_s)
+    try:
+        while True:
+            frames.append(conn.read_frame())
+    except Closed:
+        return True, frames
+    except TimedOut:
+        return False, frames

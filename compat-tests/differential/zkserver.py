@@ -54,9 +54,10 @@ class ZkServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"ZooKeeper on port {self.port} exited; see {self.dir}/server.log")
             try:
+                # ruok answers before the server takes sessions; srvr says "not currently serving" until then.
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
-                    s.sendall(b"ruok")
-                    if s.recv(16) == b"imok":
+                    s.sendall(b"srvr")
+                    if s.recv(4096).startswith(b"Zookeeper version"):
                         return
             except OSError:
                 pass

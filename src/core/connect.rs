@@ -228,7 +228,7 @@ impl Core {
                 continue;
             }
             let acl = match trigger.kind {
-                TriggerKind::Deleted => None,
+                TriggerKind::Deleted => trigger.deleted_acl.clone(),
                 _ => self.tree.get(&trigger.path).map(|n| self.tree.acl_of(n).to_vec()),
             };
             for f in fired {

@@ -9,6 +9,7 @@
 
 pub mod auth;
 mod connect;
+pub mod containers;
 pub mod effects;
 mod pending;
 mod prep;
@@ -50,6 +51,10 @@ pub struct CoreConfig {
     pub super_digest: Option<String>,
     /// `zookeeper.extendedTypesEnabled`: TTL nodes.
     pub extended_types: bool,
+    /// `zookeeper.enforceQuota`.
+    pub enforce_quota: bool,
+    /// `znode.container.*`.
+    pub containers: containers::ContainerConfig,
 }
 
 impl Default for CoreConfig {
@@ -63,6 +68,8 @@ impl Default for CoreConfig {
             skip_acl: false,
             super_digest: None,
             extended_types: false,
+            enforce_quota: false,
+            containers: Default::default(),
         }
     }
 }
@@ -128,6 +135,8 @@ pub struct Core {
     inflight: VecDeque<InFlight>,
     /// The zxid handed to the last prepared txn.
     next_zxid: i64,
+    /// When the container manager runs next (monotonic ms).
+    next_container_check_ms: u64,
 }
 
 impl Core {
@@ -144,6 +153,7 @@ impl Core {
             conns: HashMap::new(),
             inflight: VecDeque::new(),
             next_zxid: 0,
+            next_container_check_ms: now.mono_ms + config.containers.check_interval_ms,
             policy,
             config,
         }
@@ -241,6 +251,21 @@ impl Core {
                 return;
             }
             Ok(Request::Auth(packet)) => return self.auth(conn, header, &packet, out),
+            Ok(Request::Sasl(_)) => {
+                // Without SASL configured the server has no SASL peer: it answers out of band, zxid 0, with a
+                // null token (observed on Apache ZooKeeper 3.8 standalone).
+                let rsp = jute::records::proto::SetSaslResponse { token: None };
+                let header = jute::records::proto::ReplyHeader {
+                    xid: header.xid,
+                    zxid: 0,
+                    err: 0,
+                };
+                out.push(Effect::Send {
+                    conn,
+                    frame: reply::frame(header, Some(&rsp)),
+                });
+                return;
+            }
             Ok(r) => r,
             Err(RequestError::Marshalling { op, .. }) => {
                 let op = OpCode::from_code(op).unwrap_or(OpCode::Error);
@@ -280,13 +305,12 @@ impl Core {
                     out,
                 );
             }
-            Request::DeleteContainer(_) => {
-                // Only the container manager sends this; a client's is treated as an unknown request.
-                out.push(Effect::Send {
-                    conn,
-                    frame: reply::header_only(header.xid, -1, ErrorCode::Unimplemented.code()),
-                });
-                self.close_conn(conn, out);
+            Request::DeleteContainer(ref d) => {
+                // Valid from a client too (`Request.isValid`), and executed without an ACL check.
+                let p = String::from_utf8_lossy(&d.path).into_owned();
+                let (txn_type, body) =
+                    containers::prepare_delete(&self.tree, &mut self.pending, self.next_zxid + 1, &p);
+                self.propose(now, conn, header.xid, op, session, txn_type, body, out);
             }
             ref r if is_write(op) => {
                 let zxid = self.next_zxid + 1;
@@ -302,6 +326,7 @@ impl Core {
                     ids: &ids,
                     policy: &self.policy,
                     extended_types: self.config.extended_types,
+                    enforce_quota: self.config.enforce_quota,
                     session_check,
                     session_id: session.0,
                     zxid,
@@ -353,7 +378,11 @@ impl Core {
             time: now.wall_ms,
             txn_type: txn_type.code(),
         };
-        let txn = Txn { header, body };
+        let txn = Txn {
+            header,
+            body,
+            digest: None,
+        };
         match txn.encode() {
             Ok(entry) => out.push(Effect::Persist {
                 zxid: Zxid(self.next_zxid),
@@ -375,7 +404,7 @@ impl Core {
         for p in &paths {
             self.pending.delete_for_close(&self.tree, zxid, p);
         }
-        TxnBody::CloseSession(jute::records::txn::CloseSessionTxn { paths2_delete: paths })
+        TxnBody::CloseSession(Some(jute::records::txn::CloseSessionTxn { paths2_delete: paths }))
     }
 
     /// The connection went away: its watches go, its session stays until it expires.
@@ -418,6 +447,7 @@ impl Core {
                 &mut out,
             );
         }
+        self.check_containers(now, &mut out);
         out
     }
 

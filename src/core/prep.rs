@@ -14,11 +14,11 @@ use jute::request::Request;
 
 use super::auth::{self, AclPolicy};
 use super::pending::{ChangeRecord, Pending, Saved};
-use super::tree::{owner_kind, path, DataTree, OwnerKind, CONTAINER_OWNER, EXTENDED_MASK, TTL_MAX_MS};
+use super::tree::{owner_kind, path, quota, DataTree, OwnerKind, CONTAINER_OWNER, EXTENDED_MASK, TTL_MAX_MS};
 use super::txn::TxnBody;
 
 /// The paths nobody may delete (`ZKDatabase.isSpecialPath`).
-const SPECIAL_PATHS: [&str; 4] = ["/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"];
+pub(super) const SPECIAL_PATHS: [&str; 4] = ["/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"];
 
 /// Everything a write is validated against.
 pub struct Prep<'a> {
@@ -27,6 +27,8 @@ pub struct Prep<'a> {
     pub ids: &'a [Id],
     pub policy: &'a AclPolicy,
     pub extended_types: bool,
+    /// `zookeeper.enforceQuota`: hard quota limits refuse writes.
+    pub enforce_quota: bool,
     /// The session's state: Ok, or the error a session check raises (SESSIONEXPIRED while closing).
     pub session_check: Result<(), ErrorCode>,
     pub session_id: i64,
@@ -41,6 +43,10 @@ fn version_check(current: i32, expected: i32) -> Result<i32, ErrorCode> {
         return Err(ErrorCode::BadVersion);
     }
     Ok(current.wrapping_add(1))
+}
+
+fn data_len(data: &Option<bytes::Bytes>) -> i64 {
+    data.as_ref().map_or(0, |d| d.len() as i64)
 }
 
 fn validate(p: &str) -> Result<(), ErrorCode> {
@@ -91,10 +97,12 @@ impl Prep<'_> {
         if mode.is_ttl() && !self.extended_types {
             return Err(ErrorCode::Unimplemented);
         }
+        // Deliberate divergence: ZooKeeper accepts createTTL (21) with a non-TTL mode and a negative ttl, then fails
+        // to apply the txn and cannot restart past it; here that request is BADARGUMENTS like other bad TTLs.
         let ttl_ok = if mode.is_ttl() {
             ttl > 0 && ttl <= TTL_MAX_MS
         } else {
-            ttl < 0
+            ttl < 0 && op != OpCode::CreateTtl
         };
         if !ttl_ok {
             return Err(ErrorCode::BadArguments);
@@ -123,6 +131,9 @@ impl Prep<'_> {
             OwnerKind::Ephemeral(_)
         ) {
             return Err(ErrorCode::NoChildrenForEphemerals);
+        }
+        if self.enforce_quota && quota::exceeds_hard_limit(self.tree, &full, data_len(&r.data), 1) {
+            return Err(ErrorCode::QuotaExceeded);
         }
         let new_cversion = cversion.wrapping_add(1);
         let (body, owner) = match op {
@@ -214,6 +225,12 @@ impl Prep<'_> {
         validate(&r.path)?;
         let mut node = self.record(&r.path)?;
         self.check_acl(&node.acl, perms::WRITE)?;
+        if self.enforce_quota {
+            let old = self.tree.get(&r.path).map_or(0, |n| data_len(&n.data));
+            if quota::exceeds_hard_limit(self.tree, &r.path, data_len(&r.data) - old, 0) {
+                return Err(ErrorCode::QuotaExceeded);
+            }
+        }
         let version = version_check(node.stat.version, r.version)?;
         node.stat.version = version;
         node.stat.mzxid = self.zxid;

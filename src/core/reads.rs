@@ -61,10 +61,19 @@ impl Core {
         let request = match request {
             Ok(r) => r,
             Err(code) => {
-                out.push(Effect::Send {
-                    conn,
-                    frame: reply::header_only(header.xid, zxid, code.code()),
-                });
+                // A malformed multiRead is answered with an empty result list after the error header, as
+                // `FinalRequestProcessor` has already built its response when decoding fails.
+                let frame = if header.op == jute::codes::OpCode::MultiRead.code() {
+                    let header = ReplyHeader {
+                        xid: header.xid,
+                        zxid,
+                        err: code.code(),
+                    };
+                    reply::frame(header, Some(&MultiResponse::default()))
+                } else {
+                    reply::header_only(header.xid, zxid, code.code())
+                };
+                out.push(Effect::Send { conn, frame });
                 return;
             }
         };
@@ -131,10 +140,6 @@ impl Core {
                 self.set_watches(conn, r, out);
                 Ok(reply::header_only(header.xid, zxid, 0))
             }
-            Request::Sasl(_) => {
-                // No SASL is configured: the token exchange cannot start (as a server without a SASL login).
-                Err(ErrorCode::AuthFailed)
-            }
             Request::Create(..)
             | Request::CreateTtl(_)
             | Request::Delete(_)
@@ -145,6 +150,7 @@ impl Core {
             | Request::Reconfig(_)
             | Request::DeleteContainer(_)
             | Request::Auth(_)
+            | Request::Sasl(_)
             | Request::CloseSession => Err(ErrorCode::Unimplemented),
         };
         let frame = result.unwrap_or_else(|code| reply::header_only(header.xid, zxid, code.code()));
@@ -310,7 +316,7 @@ impl Core {
             Some(WatcherType::Any) => &[(Table::Data, 0xff), (Table::Child, 0xff)],
             Some(WatcherType::Persistent) => &[(Table::Data, persistent), (Table::Child, persistent)],
             Some(WatcherType::PersistentRecursive) => &[(Table::Data, recursive)],
-            None => return Err(ErrorCode::BadArguments),
+            None => return Err(ErrorCode::MarshallingError),
         };
         let mut found = false;
         for &(table, mask) in targets {

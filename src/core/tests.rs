@@ -21,16 +21,21 @@ struct Harness {
 
 impl Harness {
     fn new() -> Harness {
+        Harness::with(|_| {})
+    }
+
+    fn with(adjust: impl FnOnce(&mut CoreConfig)) -> Harness {
         let now = Now {
             wall_ms: 1_700_000_000_000,
             mono_ms: 1000,
         };
-        let config = CoreConfig {
+        let mut config = CoreConfig {
             tick_time_ms: 2000,
             min_session_timeout_ms: 4000,
             max_session_timeout_ms: 40000,
             ..Default::default()
         };
+        adjust(&mut config);
         Harness {
             core: Core::new(config, now),
             now,
@@ -519,4 +524,245 @@ fn reads_wait_for_earlier_writes_of_their_session() {
     let mut d = Decoder::new(&frames[1][4..]);
     let rh: ReplyHeader = d.read().expect("header");
     assert_eq!(rh.err, 0);
+}
+
+#[test]
+fn empty_containers_that_had_children_are_deleted_by_the_manager() {
+    let mut h = Harness::new();
+    h.connect(1);
+    let req = CreateRequest {
+        path: "/c".into(),
+        data: None,
+        acl: Acl::open_unsafe(),
+        flags: 4,
+    };
+    let (rh, _) = h.send(1, Request::Create(OpCode::CreateContainer, req));
+    assert_eq!(rh.err, 0);
+    h.create(1, "/c/x", 0);
+    h.send(
+        1,
+        Request::Delete(DeleteRequest {
+            path: "/c/x".into(),
+            version: -1,
+        }),
+    );
+    let never = CreateRequest {
+        path: "/never".into(),
+        data: None,
+        acl: Acl::open_unsafe(),
+        flags: 4,
+    };
+    h.send(1, Request::Create(OpCode::CreateContainer, never));
+    assert!(h.stat(1, "/c").is_some());
+    h.now.mono_ms += 61_000;
+    h.now.wall_ms += 61_000;
+    // keep the session alive across the jump
+    h.send(1, Request::Ping);
+    let effects = h.core.tick(h.now);
+    h.run(effects);
+    assert_eq!(h.stat(1, "/c"), None);
+    assert!(
+        h.stat(1, "/never").is_some(),
+        "a container that never had a child stays"
+    );
+}
+
+#[test]
+fn sasl_without_a_configured_mechanism_answers_a_null_token_out_of_band() {
+    let mut h = Harness::new();
+    h.connect(1);
+    let (rh, body) = h.send(
+        1,
+        Request::Sasl(GetSaslRequest {
+            token: Some(Bytes::from_static(b"abc")),
+        }),
+    );
+    assert_eq!((rh.zxid, rh.err, body), (0, 0, vec![0xff, 0xff, 0xff, 0xff]));
+}
+
+#[test]
+fn the_config_node_has_empty_data_and_aversion_minus_one() {
+    let mut h = Harness::new();
+    h.connect(1);
+    let (rh, body) = h.send(
+        1,
+        Request::GetData(ExistsRequest {
+            path: "/zookeeper/config".into(),
+            watch: false,
+        }),
+    );
+    assert_eq!(rh.err, 0);
+    let rsp: GetDataResponse = jute::from_slice(&body).expect("data");
+    assert_eq!(rsp.data, Some(Bytes::new()));
+    assert_eq!(rsp.stat.aversion, -1);
+    let (_, body) = h.send(
+        1,
+        Request::GetAcl(PathRequest {
+            path: "/zookeeper".into(),
+        }),
+    );
+    let acl: GetAclResponse = jute::from_slice(&body).expect("acl");
+    assert_eq!((acl.stat.cversion, acl.stat.num_children), (-2, 2));
+}
+
+#[test]
+fn malformed_multi_requests_are_marshalling_errors_as_in_zookeeper() {
+    let mut h = Harness::new();
+    h.connect(1);
+    let read = MultiOp::GetData(ExistsRequest {
+        path: "/".into(),
+        watch: false,
+    });
+    let write = MultiOp::Delete(DeleteRequest {
+        path: "/x".into(),
+        version: -1,
+    });
+    let before = h.core.last_zxid().0;
+    let (rh, body) = h.send(
+        1,
+        Request::Multi(MultiRequest {
+            ops: vec![read.clone()],
+        }),
+    );
+    assert_eq!(
+        (rh.err, rh.zxid, body.len()),
+        (-5, before + 1, 0),
+        "a write multi with a read consumes a zxid"
+    );
+    let (rh, body) = h.send(
+        1,
+        Request::MultiRead(MultiRequest {
+            ops: vec![read, write],
+        }),
+    );
+    assert_eq!(
+        (rh.err, body),
+        (-5, vec![0xff, 0xff, 0xff, 0xff, 1, 0xff, 0xff, 0xff, 0xff])
+    );
+    let (rh, _) = h.send(
+        1,
+        Request::CheckWatches(CheckWatchesRequest {
+            path: "/".into(),
+            watcher_type: 9,
+        }),
+    );
+    assert_eq!(rh.err, -5);
+}
+
+#[test]
+fn quota_usage_is_tracked_and_hard_limits_refuse_writes_when_enforced() {
+    let mut h = Harness::new();
+    h.core.config.enforce_quota = true;
+    h.connect(1);
+    h.create(1, "/q", 0);
+    h.create(1, "/zookeeper/quota/q", 0);
+    let limits = CreateRequest {
+        path: "/zookeeper/quota/q/zookeeper_limits".into(),
+        data: Some(Bytes::from_static(b"count=-1,bytes=-1=;countHardLimit=3")),
+        acl: Acl::open_unsafe(),
+        flags: 0,
+    };
+    assert_eq!(h.send(1, Request::Create(OpCode::Create, limits)).0.err, 0);
+    let stats = CreateRequest {
+        path: "/zookeeper/quota/q/zookeeper_stats".into(),
+        data: Some(Bytes::from_static(b"count=0,bytes=0")),
+        acl: Acl::open_unsafe(),
+        flags: 0,
+    };
+    assert_eq!(h.send(1, Request::Create(OpCode::Create, stats)).0.err, 0);
+    assert_eq!(h.create(1, "/q/a", 0).0, 0);
+    assert_eq!(h.create(1, "/q/b", 0).0, 0);
+    assert_eq!(h.create(1, "/q/c", 0).0, ErrorCode::QuotaExceeded.code());
+    let get = Request::GetData(ExistsRequest {
+        path: "/zookeeper/quota/q/zookeeper_stats".into(),
+        watch: false,
+    });
+    let (_, body) = h.send(1, get);
+    let rsp: GetDataResponse = jute::from_slice(&body).expect("stats");
+    assert_eq!(rsp.data.as_deref(), Some(&b"count=3,bytes=3"[..]));
+    assert_eq!(rsp.stat.version, 0, "usage updates do not bump the version");
+}
+
+#[test]
+fn notifications_go_only_to_connections_that_may_read_the_node() {
+    let mut h = Harness::new();
+    h.connect(1);
+    h.connect(2);
+    let auth = AuthPacket {
+        auth_type: 0,
+        scheme: "digest".into(),
+        auth: Bytes::from_static(b"bob:pw"),
+    };
+    h.send(1, Request::Auth(auth));
+    let req = CreateRequest {
+        path: "/private".into(),
+        data: None,
+        acl: Acl::creator_all(),
+        flags: 0,
+    };
+    assert_eq!(h.send(1, Request::Create(OpCode::Create, req)).0.err, 0);
+    // Connection 2 cannot read /private, so its exists watch is silent when the node goes.
+    let (rh, _) = h.send(
+        2,
+        Request::Exists(ExistsRequest {
+            path: "/private".into(),
+            watch: true,
+        }),
+    );
+    assert_eq!(rh.err, ErrorCode::NoAuth.code());
+    // addWatch checks no ACL, so connection 2 holds a watch it may not be told about.
+    let watch = |path: &str| {
+        Request::AddWatch(AddWatchRequest {
+            path: path.into(),
+            mode: 0,
+        })
+    };
+    h.send(2, watch("/private"));
+    h.send(
+        2,
+        Request::GetChildren(ExistsRequest {
+            path: "/".into(),
+            watch: true,
+        }),
+    );
+    h.send(1, watch("/private"));
+    h.next_xid += 1;
+    let header = RequestHeader {
+        xid: h.next_xid,
+        op: OpCode::Delete.code(),
+    };
+    let delete = Request::Delete(DeleteRequest {
+        path: "/private".into(),
+        version: -1,
+    });
+    let effects = h.core.request(h.now, ConnId(1), header, Ok(delete));
+    h.run(effects);
+    assert_eq!(
+        h.events(2),
+        vec![(EventType::NodeChildrenChanged.code(), "/".to_string())]
+    );
+    assert_eq!(
+        h.take(ConnId(1)).len(),
+        2,
+        "the owner sees NodeDeleted, then the reply"
+    );
+}
+
+#[test]
+fn create_ttl_needs_a_ttl_mode() {
+    let mut h = Harness::with(|c| c.extended_types = true);
+    h.connect(1);
+    let ttl = |flags, ttl| {
+        Request::CreateTtl(CreateTtlRequest {
+            path: "/t".into(),
+            data: None,
+            acl: Acl::open_unsafe(),
+            flags,
+            ttl,
+        })
+    };
+    assert_eq!(h.send(1, ttl(0, -1)).0.err, ErrorCode::BadArguments.code());
+    assert_eq!(h.send(1, ttl(5, 0)).0.err, ErrorCode::BadArguments.code());
+    assert_eq!(h.send(1, ttl(5, 1000)).0.err, 0);
+    assert_eq!(h.stat(1, "/t").map(|s| s.ephemeral_owner), Some(0));
 }

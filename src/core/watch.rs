@@ -275,6 +275,7 @@ mod tests {
         Trigger {
             path: path.into(),
             kind,
+            deleted_acl: None,
         }
     }
 

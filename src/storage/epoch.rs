@@ -40,7 +40,8 @@ pub fn read_epoch(fs: &dyn Fs, dir: &Path, name: &str) -> Result<Option<i64>, St
 /// Writes an epoch file atomically (`QuorumPeer.writeLongToFile`).
 pub fn write_epoch(fs: &dyn Fs, dir: &Path, name: &str, value: i64) -> Result<(), StorageError> {
     let path = dir.join(name);
-    write_atomic(fs, &path, value.to_string().as_bytes()).map_err(|source| StorageError::Io { file: path, source })
+    write_atomic(fs, &path, value.to_string().as_bytes())
+        .map_err(|source| StorageError::Io { file: path, source })
 }
 
 /// Loads (creating when missing) the epochs after recovery reached `last_zxid` (`QuorumPeer.loadDataBase`):
@@ -57,7 +58,10 @@ pub fn load_epochs(fs: &dyn Fs, dir: &Path, last_zxid: Zxid) -> Result<Epochs, S
     let mut current = match read_epoch(fs, dir, CURRENT_EPOCH)? {
         Some(e) => e,
         None => {
-            tracing::info!(epoch = of_zxid, "currentEpoch not found, creating it from the last zxid");
+            tracing::info!(
+                epoch = of_zxid,
+                "currentEpoch not found, creating it from the last zxid"
+            );
             write_epoch(fs, dir, CURRENT_EPOCH, of_zxid)?;
             of_zxid
         }
@@ -81,7 +85,10 @@ pub fn load_epochs(fs: &dyn Fs, dir: &Path, last_zxid: Zxid) -> Result<Epochs, S
     let accepted = match read_epoch(fs, dir, ACCEPTED_EPOCH)? {
         Some(e) => e,
         None => {
-            tracing::info!(epoch = of_zxid, "acceptedEpoch not found, creating it from the last zxid");
+            tracing::info!(
+                epoch = of_zxid,
+                "acceptedEpoch not found, creating it from the last zxid"
+            );
             write_epoch(fs, dir, ACCEPTED_EPOCH, of_zxid)?;
             of_zxid
         }
@@ -105,7 +112,13 @@ mod tests {
         let fs = FaultyFs::new();
         let dir = Path::new("/d/version-2");
         let e = load_epochs(&fs, dir, Zxid::new(3, 7)).expect("load");
-        assert_eq!(e, Epochs { current: 3, accepted: 3 });
+        assert_eq!(
+            e,
+            Epochs {
+                current: 3,
+                accepted: 3
+            }
+        );
         assert_eq!(fs.contents(&dir.join(CURRENT_EPOCH)).expect("file"), b"3");
     }
 
@@ -119,7 +132,10 @@ mod tests {
         fs.put(&dir.join("currentEpoch.tmp"), b"4");
         assert_eq!(load_epochs(&fs, dir, Zxid::new(4, 1)).expect("tmp").current, 4);
         fs.put(&dir.join(ACCEPTED_EPOCH), b"3");
-        assert!(load_epochs(&fs, dir, Zxid::new(4, 1)).is_err(), "accepted < current");
+        assert!(
+            load_epochs(&fs, dir, Zxid::new(4, 1)).is_err(),
+            "accepted < current"
+        );
     }
 
     #[test]
@@ -131,7 +147,11 @@ mod tests {
             fs.fail(point, 1, Fault::Io, false);
             assert!(write_epoch(&fs, dir, CURRENT_EPOCH, 2).is_err(), "{point}");
             fs.crash(Crash::PowerLoss);
-            assert_eq!(read_epoch(&fs, dir, CURRENT_EPOCH).expect("read"), Some(1), "{point}");
+            assert_eq!(
+                read_epoch(&fs, dir, CURRENT_EPOCH).expect("read"),
+                Some(1),
+                "{point}"
+            );
         }
     }
 }

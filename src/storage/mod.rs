@@ -11,10 +11,10 @@
 //! On the request path, storage sits between `Effect::Persist` and `Core::persisted`: a write is answered only
 //! after its log entry is fsynced.
 
+pub mod epoch;
 pub mod faulty;
 pub mod fs;
 pub mod logread;
-pub mod epoch;
 pub mod names;
 pub mod purge;
 pub mod recovery;

@@ -25,7 +25,10 @@ pub fn purge(fs: &dyn Fs, dirs: &DataDirs, retain: usize) -> Result<Vec<PathBuf>
     let Some((least, _)) = valid.last().cloned() else {
         return Ok(Vec::new());
     };
-    let keep_logs: Vec<PathBuf> = files_after(fs, &dirs.log_dir, least)?.into_iter().map(|(_, p)| p).collect();
+    let keep_logs: Vec<PathBuf> = files_after(fs, &dirs.log_dir, least)?
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect();
     let mut doomed = Vec::new();
     let logs = fs.list(&dirs.log_dir).unwrap_or_default();
     for (z, name) in sorted(&logs, LOG_PREFIX) {

@@ -99,7 +99,11 @@ fn load_newest_snapshot(
 ) -> Result<Loaded, StorageError> {
     let snaps = list_snapshots(fs, &dirs.snap_dir)?;
     let mut first_error = None;
-    for (zxid, path) in snaps.iter().filter(|(_, p)| looks_valid(fs, p)).take(SNAPSHOTS_TRIED) {
+    for (zxid, path) in snaps
+        .iter()
+        .filter(|(_, p)| looks_valid(fs, p))
+        .take(SNAPSHOTS_TRIED)
+    {
         tracing::info!(file = %path.display(), "reading snapshot");
         let loaded = read_snapshot(fs, path).and_then(|bytes| {
             snapshot::decode(&bytes, opts.extended_types).map_err(|e| StorageError::Corrupt {
@@ -172,39 +176,48 @@ pub fn recover(fs: &dyn Fs, dirs: &DataDirs, opts: RecoveryOptions) -> Result<Re
         digest = None;
     }
     let start = tree.last_processed_zxid();
-    let end = logread::replay(fs, &dirs.log_dir, start, opts.repair, |file, offset, zxid, bytes| {
-        let entry = jute::txn_entry::TxnEntry::decode(bytes, MAX_ENTRY).map_err(|e| StorageError::Corrupt {
-            file: file.to_path_buf(),
-            offset,
-            message: format!("txn {zxid} does not decode: {e}"),
-        })?;
-        let logged = entry.digest;
-        let txn = Txn::from_entry(entry);
-        match &txn.body {
-            TxnBody::CreateSession(c) => {
-                sessions.insert(txn.header.client_id, c.time_out);
+    let end = logread::replay(
+        fs,
+        &dirs.log_dir,
+        start,
+        opts.repair,
+        |file, offset, zxid, bytes| {
+            let entry =
+                jute::txn_entry::TxnEntry::decode(bytes, MAX_ENTRY).map_err(|e| StorageError::Corrupt {
+                    file: file.to_path_buf(),
+                    offset,
+                    message: format!("txn {zxid} does not decode: {e}"),
+                })?;
+            let logged = entry.digest;
+            let txn: Txn = entry;
+            match &txn.body {
+                TxnBody::CreateSession(c) => {
+                    sessions.insert(txn.header.client_id, c.time_out);
+                }
+                TxnBody::CloseSession(_) => {
+                    sessions.remove(&txn.header.client_id);
+                }
+                _ => {}
             }
-            TxnBody::CloseSession(_) => {
-                sessions.remove(&txn.header.client_id);
-            }
-            _ => {}
-        }
-        tree.apply(&txn, &mut Vec::new());
-        match digest {
-            Some(d) if d.zxid == zxid => {
-                check_digest(&tree, d, &mut mismatches);
-                digest = None;
-            }
-            Some(_) => {}
-            None => {
-                if let Some(l) = logged.filter(|l| l.version == d_version() && l.tree_digest != tree.digest() as i64) {
-                    tracing::warn!(zxid = %zxid, logged = l.tree_digest, actual = tree.digest(), "digest mismatch");
-                    mismatches.push(zxid);
+            tree.apply(&txn, &mut Vec::new());
+            match digest {
+                Some(d) if d.zxid == zxid => {
+                    check_digest(&tree, d, &mut mismatches);
+                    digest = None;
+                }
+                Some(_) => {}
+                None => {
+                    if let Some(l) =
+                        logged.filter(|l| l.version == d_version() && l.tree_digest != tree.digest() as i64)
+                    {
+                        tracing::warn!(zxid = %zxid, logged = l.tree_digest, actual = tree.digest(), "digest mismatch");
+                        mismatches.push(zxid);
+                    }
                 }
             }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        },
+    )?;
     let dead = remove_dead_ephemerals(&mut tree, &sessions);
     let mut sessions: Vec<(i64, i32)> = sessions.into_iter().collect();
     sessions.sort();
@@ -254,7 +267,8 @@ fn remove_dead_ephemerals(tree: &mut DataTree, sessions: &HashMap<i64, i32>) -> 
                 time: 0,
                 txn_type: jute::codes::OpCode::CloseSession.code(),
             },
-            body: TxnBody::CloseSession(Default::default()),
+            body: TxnBody::CloseSession(None),
+            digest: None,
         };
         tree.apply(&txn, &mut Vec::new());
     }

@@ -74,7 +74,9 @@ impl<W: Write> Write for SnappyWriter<W> {
 /// Decompresses a whole snappy-java stream (concatenated streams, each with its header, are accepted as
 /// `SnappyInputStream` accepts them).
 pub fn decompress(input: &[u8]) -> io::Result<Vec<u8>> {
-    let bad = |what: &str, at: usize| io::Error::new(io::ErrorKind::InvalidData, format!("snappy {what} at byte {at}"));
+    let bad = |what: &str, at: usize| {
+        io::Error::new(io::ErrorKind::InvalidData, format!("snappy {what} at byte {at}"))
+    };
     if input.len() < HEADER_LEN || input[..8] != MAGIC {
         return Err(bad("magic header missing", 0));
     }

@@ -22,13 +22,13 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import check  # noqa: E402
 import datadir  # noqa: E402
 import drive_c  # noqa: E402
 import drive_java  # noqa: E402
 import drive_kazoo  # noqa: E402
 import drive_raw  # noqa: E402
 import fixtures  # noqa: E402
-import jutedec  # noqa: E402
 from proxy import RecordingProxy  # noqa: E402
 from zkserver import RealServer  # noqa: E402
 
@@ -77,6 +77,8 @@ def run_b(proxy, port, build_dir, out_dir):
         proxy.phase = "run B (extendedTypesEnabled=true, snapCount=10)"
         drive_java.run(proxy, port, build_dir, "ttl", log)
         drive_c.run(proxy, drive_c.TTL_SCRIPT, log)
+        proxy.phase = "run B, hand-built TTL requests (clients check these locally)"
+        drive_raw.run_ttl(proxy, log)
         time.sleep(1)
     finally:
         proxy.drop_all()
@@ -146,13 +148,14 @@ def main():
         for note in proxy.notes:
             log(f"proxy: {note}")
         b = fixtures.build(proxy.frames, os.path.join(args.out, "client"))
-        b.save(proxy.notes)
+        b.save()
         bad = [e for e in b.entries if "decode_error" in e]
         for e in bad:
             log(f"DECODE ERROR {e['file']}: {e['decode_error']}")
         log(f"{len(proxy.frames)} frames recorded, {len(b.entries)} fixture files")
         summary(b.entries)
-        return 1 if bad else 0
+        mismatches = check.verify(args.out)
+        return 1 if bad or mismatches else 0
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

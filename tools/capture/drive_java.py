@@ -10,7 +10,7 @@ import subprocess
 
 from kazoo.client import KazooClient
 
-from zkserver import JAVA_DIR, classpath
+from zkserver import classpath
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.join(HERE, "java", "GoldenDriver.java")
@@ -89,5 +89,3 @@ def run(proxy, server_port, build_dir, scenario, log, label="java",
     log(f"java {scenario}: {len(output)} lines of output")
     return output
 
-
-__all__ = ["compile_driver", "run", "JAVA_DIR"]

@@ -57,6 +57,31 @@ def _call(sock, xid, opcode, body=b""):
     return _read_frame(sock)
 
 
+def _create_body(path, flags, ttl=None):
+    acl = struct.pack(">ii", 1, 31) + _ustring("world") + _ustring("anyone")
+    body = _ustring(path) + struct.pack(">i", 1) + b"x" + acl + struct.pack(">i", flags)
+    if ttl is not None:
+        body += struct.pack(">q", ttl)
+    return body
+
+
+def run_ttl(proxy, log):
+    """On the extendedTypesEnabled server: TTL requests the clients refuse to send."""
+    proxy.label = "handmade"
+    sock = _connect(proxy.address(), with_read_only=True)
+    for xid, (op, body) in enumerate([
+            (21, _create_body("/h-ttl-zero", 5, ttl=0)),
+            (21, _create_body("/h-ttl-huge", 5, ttl=1 << 40)),
+            (1, _create_body("/h-ttl-flags-no-ttl", 5)),
+            (1, _create_body("/h-bad-flags", 9)),
+    ], start=1):
+        resp = _call(sock, xid, op, body)
+        log(f"handmade opcode {op}: {resp.hex() if resp else None}")
+    _call(sock, 5, -11)
+    sock.close()
+    proxy.wait_quiet()
+
+
 def run(proxy, log):
     proxy.label = "handmade"
     # 1. short ConnectRequest, then a read and an orderly close

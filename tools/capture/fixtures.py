@@ -113,7 +113,7 @@ class Builder:
         self.keys = set()
         self.errors = []
 
-    def _write(self, frame, what, direction, extra_note, pair_entry=None):
+    def _write(self, frame, what, extra_note, pair_entry=None):
         digest = hashlib.sha256(frame.raw).hexdigest()
         if digest in self.by_hash:
             entry = self.by_hash[digest]
@@ -148,16 +148,16 @@ class Builder:
         if key in self.keys:
             return
         self.keys.add(key)
-        a = self._write(first, what, None, note)
+        a = self._write(first, what, note)
         if second is not None:
             what2 = what
             if second.err:
                 what2 += "-" + _slug(J.ERRORS.get(second.err, str(second.err)))
-            b = self._write(second, what2, None, note, pair_entry=a)
+            b = self._write(second, what2, note, pair_entry=a)
             if a["pair"] is None and a["file"] != b["file"]:
                 a["pair"] = b["file"]
 
-    def save(self, notes):
+    def save(self):
         path = os.path.join(self.out_dir, "manifest.json")
         with open(path, "w") as fh:
             json.dump(self.entries, fh, indent=1)
@@ -186,13 +186,15 @@ def build(frames, out_dir):
         if old.endswith(".bin") or old == "manifest.json":
             os.remove(os.path.join(out_dir, old))
     annotate(frames)
-    by_seq = {f.seq: f for f in frames}
     answered = {f.pair: f for f in frames if f.role == "response" and f.pair}
     connect_req = {}
     fourletter_in = {}
+    catching_up = set()   # connections whose setWatches has not been answered yet
     b = Builder(out_dir)
     for f in frames:
         note = f.phase
+        if f.role == "response" and f.opcode in (101, 105):
+            catching_up.discard(f.conn)
         if f.role == "connect_request":
             connect_req[f.conn] = f
         elif f.role == "connect_response":
@@ -200,6 +202,8 @@ def build(frames, out_dir):
             what = _connect_what(req.fields) if req and req.fields else "connect"
             b.add_exchange((f.label, what), what, req, f, note)
         elif f.role == "request":
+            if f.opcode in (101, 105):
+                catching_up.add(f.conn)
             resp = answered.get(f.seq)
             if resp is None and f.opcode in (11, 100, 101):
                 resp = next((r for r in frames if r.role == "response"
@@ -211,6 +215,8 @@ def build(frames, out_dir):
         elif f.role == "notification":
             etype = J.EVENT_TYPES.get(f.fields["type"], "?") if f.fields else "?"
             what = "event-" + _slug(etype)
+            if f.conn in catching_up:
+                what += "-on-setwatches"
             b.add_exchange((f.label, what), what, f, None, note)
         elif f.role == "fourletter":
             if f.direction == "c2s":
@@ -220,5 +226,4 @@ def build(frames, out_dir):
                 word = req.raw[:4].decode("latin-1") if req else "x"
                 what = "4lw-" + word
                 b.add_exchange((f.label, what), what, req, f, note)
-    del by_seq
     return b

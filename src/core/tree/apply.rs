@@ -24,6 +24,8 @@ pub enum TriggerKind {
 pub struct Trigger {
     pub path: String,
     pub kind: TriggerKind,
+    /// For NodeDeleted: the ACL the node had, which decides who may be told (the node is gone by delivery).
+    pub deleted_acl: Option<Vec<Acl>>,
 }
 
 /// What applying one txn (or one op of a multi) produced.
@@ -62,10 +64,10 @@ impl DataTree {
         match body {
             TxnBody::CreateSession(_) => ApplyResult::Session,
             TxnBody::CloseSession(close) => {
-                let paths: Vec<String> = if close.paths2_delete.is_empty() {
-                    self.ephemerals_of(h.client_id).cloned().collect()
-                } else {
-                    close.paths2_delete.clone()
+                // Logs written without the CloseSessionTxn body: the session's ephemerals come from the tree.
+                let paths: Vec<String> = match close {
+                    Some(c) => c.paths2_delete.clone(),
+                    None => self.ephemerals_of(h.client_id).cloned().collect(),
                 };
                 for p in paths {
                     // A node already gone (replay) is skipped, as killSession does.
@@ -199,13 +201,16 @@ impl DataTree {
             }
             OwnerKind::Persistent => {}
         }
+        self.quota_created(new.path, new.data);
         triggers.push(Trigger {
             path: new.path.to_string(),
             kind: TriggerKind::Created,
+            deleted_acl: None,
         });
         triggers.push(Trigger {
             path: parent_path.to_string(),
             kind: TriggerKind::ChildrenChanged,
+            deleted_acl: None,
         });
         ApplyResult::Created {
             path: new.path.to_string(),
@@ -222,6 +227,7 @@ impl DataTree {
         let parent_before = self.node_digest_at(parent_path);
         let node = self.nodes.remove(p).ok_or(ErrorCode::NoNode)?;
         self.digest = self.digest.wrapping_sub(before);
+        let mut deleted_acl = Some(self.acls.get(node.acl).to_vec());
         self.acls.release(node.acl);
         match super::owner_kind(node.stat.ephemeral_owner, self.extended_types) {
             OwnerKind::Ephemeral(session) => {
@@ -240,6 +246,7 @@ impl DataTree {
             }
             OwnerKind::Persistent => {}
         }
+        self.quota_deleted(p, &node.data);
         if let Some(parent) = self.nodes.get_mut(parent_path) {
             parent.children.remove(name);
             if zxid > parent.stat.pzxid {
@@ -250,10 +257,12 @@ impl DataTree {
         triggers.push(Trigger {
             path: p.to_string(),
             kind: TriggerKind::Deleted,
+            deleted_acl: deleted_acl.take(),
         });
         triggers.push(Trigger {
             path: parent_path.to_string(),
             kind: TriggerKind::ChildrenChanged,
+            deleted_acl: None,
         });
         Ok(())
     }
@@ -271,7 +280,7 @@ impl DataTree {
         let Some(node) = self.nodes.get_mut(p) else {
             return ApplyResult::Error(ErrorCode::NoNode.code());
         };
-        node.data = data.clone();
+        let old = std::mem::replace(&mut node.data, data.clone());
         node.stat.version = version;
         node.stat.mzxid = zxid;
         node.stat.mtime = time;
@@ -280,9 +289,11 @@ impl DataTree {
             Some(n) => self.client_stat(n),
             None => return ApplyResult::Error(ErrorCode::NoNode.code()),
         };
+        self.quota_changed(p, &old, data);
         triggers.push(Trigger {
             path: p.to_string(),
             kind: TriggerKind::DataChanged,
+            deleted_acl: None,
         });
         ApplyResult::SetData { stat }
     }

@@ -6,6 +6,7 @@ mod acl_cache;
 mod apply;
 pub mod digest;
 pub mod path;
+pub mod quota;
 pub mod snapshot;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -69,6 +70,8 @@ pub struct DataTree {
     last_processed_zxid: Zxid,
     /// The sum of the node digests (`digest`), kept up to date by every change.
     digest: u64,
+    /// Paths with a quota (ZooKeeper's `pTrie`).
+    quota_paths: BTreeSet<String>,
 }
 
 impl DataTree {
@@ -84,6 +87,7 @@ impl DataTree {
             extended_types,
             last_processed_zxid: Zxid(0),
             digest: 0,
+            quota_paths: BTreeSet::new(),
         };
         tree.nodes.insert(
             "/".into(),
@@ -97,6 +101,10 @@ impl DataTree {
         tree.insert_system_node("/zookeeper/quota", OPEN_UNSAFE_REF, 0);
         let read = tree.acls.acquire(&Acl::read_unsafe());
         tree.insert_system_node("/zookeeper/config", read, -1);
+        // A standalone server's config node holds empty (not null) data.
+        if let Some(config) = tree.nodes.get_mut("/zookeeper/config") {
+            config.data = Some(Bytes::new());
+        }
         tree.digest = tree.compute_digest();
         tree
     }
