@@ -18,6 +18,7 @@ pub mod logread;
 pub mod names;
 pub mod purge;
 pub mod recovery;
+pub mod settings;
 pub mod snapfile;
 pub mod snappy;
 pub mod txnlog;
