@@ -23,6 +23,8 @@ mod jvm;
 pub use jvm::JvmFlags;
 use jvm::JVM_ONLY;
 
+use crate::storage::settings::StorageSettings;
+
 /// tickTime when zoo.cfg does not set it (`ZooKeeperServer.DEFAULT_TICK_TIME`).
 pub const DEFAULT_TICK_TIME_MS: u32 = 3000;
 /// maxClientCnxns when zoo.cfg does not set it (`QuorumPeerConfig.maxClientCnxns`).
@@ -110,6 +112,8 @@ pub struct ServerConfig {
     pub sessionless_cnxn_timeout_ms: u32,
     /// The cap on bytes queued for one connection (no ZooKeeper equivalent, see the constant).
     pub outbound_queue_bytes_max: usize,
+    /// snapCount, preAllocSize, forceSync, autopurge.*, snapshot.compression.method, ...
+    pub storage: StorageSettings,
 }
 
 impl ServerConfig {
@@ -134,6 +138,7 @@ impl ServerConfig {
             containers: ContainerConfig::default(),
             sessionless_cnxn_timeout_ms: DEFAULT_SESSIONLESS_CNXN_TIMEOUT_MS,
             outbound_queue_bytes_max: DEFAULT_OUTBOUND_QUEUE_BYTES_MAX,
+            storage: StorageSettings::default(),
         }
     }
 
@@ -208,8 +213,6 @@ fn parse_u32(key: &str, value: &str, min: u32) -> Result<u32, ConfigError> {
 const ACCEPTED_IGNORED: &[&str] = &[
     "initLimit",
     "syncLimit",
-    "autopurge.snapRetainCount",
-    "autopurge.purgeInterval",
     "admin.enableServer",
     "admin.serverAddress",
     "admin.serverPort",
@@ -218,9 +221,6 @@ const ACCEPTED_IGNORED: &[&str] = &[
     "metricsProvider.className",
     "standaloneEnabled",
     "reconfigEnabled",
-    "preAllocSize",
-    "snapCount",
-    "forceSync",
 ];
 
 /// zoo.cfg as read, before defaults that depend on other keys are filled in.
@@ -241,6 +241,7 @@ struct RawConfig {
     extended_types: bool,
     enforce_quota: bool,
     sessionless_cnxn_timeout_ms: Option<u32>,
+    storage: StorageSettings,
 }
 
 impl RawConfig {
@@ -266,6 +267,9 @@ impl RawConfig {
             "enforceQuota" => self.enforce_quota = parse_java_bool(key, value),
             "nio.sessionlessCnxnTimeout" => {
                 self.sessionless_cnxn_timeout_ms = Some(parse_u32(key, value, 1)?)
+            }
+            _ if StorageSettings::KEYS.contains(&key) => {
+                self.storage.set(key, value).map_err(|reason| invalid(key, value, reason))?
             }
             _ if JVM_ONLY.contains(&key) => tracing::warn!(
                 key,
@@ -328,6 +332,7 @@ impl RawConfig {
                 .sessionless_cnxn_timeout_ms
                 .unwrap_or(DEFAULT_SESSIONLESS_CNXN_TIMEOUT_MS),
             outbound_queue_bytes_max: DEFAULT_OUTBOUND_QUEUE_BYTES_MAX,
+            storage: self.storage,
         })
     }
 }

@@ -10,4 +10,5 @@ pub mod config;
 pub mod core;
 pub mod net;
 pub mod server;
+pub mod storage;
 pub mod types;

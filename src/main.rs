@@ -75,7 +75,7 @@ async fn start(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         data_dir.display()
     );
     tracing::info!(%address, data_dir = %data_dir.display(), config = %source, "serving clients");
-    server.run(shutdown_signal()).await?;
+    server.run_durable(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }

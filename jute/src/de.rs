@@ -8,6 +8,7 @@
 use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
 
 use crate::error::{Error, Result};
+use crate::java_utf8::java_utf8_lossy;
 
 /// ZooKeeper's default `jute.maxbuffer`: 0xfffff bytes.
 pub const DEFAULT_MAX_BUFFER: usize = 0xfffff;
@@ -225,8 +226,8 @@ impl<'de> de::Deserializer<'de> for &mut Decoder<'de> {
         let bytes = self.take(len)?;
         match std::str::from_utf8(bytes) {
             Ok(s) => visitor.visit_borrowed_str(s),
-            // Java decodes with replacement characters rather than failing; do the same.
-            Err(_) => visitor.visit_string(String::from_utf8_lossy(bytes).into_owned()),
+            // Java decodes with replacement characters rather than failing; do the same, by its rules.
+            Err(_) => visitor.visit_string(java_utf8_lossy(bytes)),
         }
     }
     fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
@@ -391,6 +392,9 @@ mod tests {
         assert_eq!(s, "hi");
         let bad = [0, 0, 0, 2, b'a', 0xff];
         assert_eq!(from_slice::<String>(&bad).expect("lossy"), "a\u{fffd}");
+        // Java's writer turns U+1F600 into two 3-byte surrogates; Java's reader makes one U+FFFD of each.
+        let cesu = [0, 0, 0, 6, 0xED, 0xA0, 0xBD, 0xED, 0xB8, 0x80];
+        assert_eq!(from_slice::<String>(&cesu).expect("lossy"), "\u{fffd}\u{fffd}");
     }
 
     #[test]

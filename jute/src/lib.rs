@@ -12,6 +12,7 @@ pub mod codes;
 pub mod de;
 pub mod error;
 pub mod frame;
+mod java_utf8;
 pub mod records;
 pub mod request;
 pub mod ser;

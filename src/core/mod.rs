@@ -159,6 +159,19 @@ impl Core {
         }
     }
 
+    /// A core over a recovered database: the tree (from a snapshot and the log) and the live sessions with
+    /// their timeouts, which are touched now and expire later as usual unless their clients come back
+    /// (`SessionTrackerImpl` built from `ZKDatabase.getSessionWithTimeOuts`). Zxids continue after the tree's.
+    pub fn restore(config: CoreConfig, now: Now, tree: DataTree, sessions: &[(SessionId, u32)]) -> Core {
+        let mut core = Core::new(config, now);
+        core.next_zxid = tree.last_processed_zxid().0;
+        core.tree = tree;
+        for (id, timeout_ms) in sessions {
+            core.sessions.add(*id, *timeout_ms, now.mono_ms);
+        }
+        core
+    }
+
     /// The zxid of the last applied txn.
     pub fn last_zxid(&self) -> Zxid {
         self.tree.last_processed_zxid()

@@ -6,7 +6,10 @@
 //! Shutdown: when the future given to [`Server::run`] completes, the listener stops, every connection is
 //! closed and `run` returns.
 
+mod logthread;
 mod runtime;
+mod snapshots;
+pub mod startup;
 pub mod stats;
 pub mod txnlog;
 
@@ -22,11 +25,14 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::config::ServerConfig;
+use crate::core::Core;
 use crate::net::conn::{self, ConnLimits};
 use crate::net::limits::IpLimiter;
 use crate::net::Inbound;
 use crate::types::ConnId;
+use logthread::LogEvent;
 use runtime::Runtime;
+use snapshots::Snapshotter;
 use txnlog::{MemTxnLog, TxnLog};
 
 /// Messages from connections waiting for the core task, at most. When it is full, connection tasks wait,
@@ -58,9 +64,45 @@ impl Server {
         self.run_with_log(MemTxnLog::default(), shutdown).await
     }
 
-    /// Serves clients until `shutdown` completes, persisting txns to `log`. Returns an error if the log fails
-    /// (a write that cannot be made durable must not be acknowledged).
+    /// Serves clients until `shutdown` completes, persisting txns to `log`, from an empty tree.
     pub async fn run_with_log<L: TxnLog>(self, log: L, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        let started = std::time::Instant::now();
+        let core = Core::new(runtime::core_config(&self.config), runtime::now_at(started));
+        self.serve(core, started, Box::new(log), None, shutdown).await
+    }
+
+    /// Serves clients until `shutdown` completes from the data directories: recovers the database, takes the
+    /// start-up snapshot, then logs every txn to `dataLogDir` and snapshots every snapCount txns
+    /// (`ZooKeeperServer.loadData`, `SyncRequestProcessor`). Fails at start on a damaged data directory.
+    pub async fn run_durable(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        let started = std::time::Instant::now();
+        let config = self.config.clone();
+        let opened = tokio::task::spawn_blocking(move || startup::open(&config, started))
+            .await
+            .map_err(io::Error::other)?
+            .map_err(io::Error::other)?;
+        let snapshots = Snapshotter::new(opened.fs.clone(), opened.dirs.clone(), &self.config.storage);
+        let _purge = snapshots::spawn_autopurge(opened.fs.clone(), opened.dirs.clone(), &self.config.storage);
+        self.serve(
+            opened.core,
+            started,
+            Box::new(opened.log),
+            Some(snapshots),
+            shutdown,
+        )
+        .await
+    }
+
+    /// The serving loop. Returns an error if the log fails (a write that cannot be made durable must not be
+    /// acknowledged).
+    async fn serve(
+        self,
+        core: Core,
+        started: std::time::Instant,
+        log: Box<dyn TxnLog>,
+        snapshots: Option<Snapshotter>,
+        shutdown: impl Future<Output = ()>,
+    ) -> io::Result<()> {
         let limits = ConnLimits {
             max_frame_bytes: self.config.jute_max_buffer,
             outstanding_max: self.config.global_outstanding_limit as usize,
@@ -79,18 +121,28 @@ impl Server {
         let tick = Duration::from_millis(u64::from(self.config.tick_time_ms / 2).max(1));
         let mut ticker = tokio::time::interval(tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut runtime = Runtime::new(self.config, log, rejected);
+        let (events_tx, mut events) = mpsc::unbounded_channel();
+        let (log_tx, log_thread) = logthread::spawn(log, events_tx)?;
+        let mut runtime = Runtime::new(self.config, core, started, log_tx, snapshots, rejected);
         tokio::pin!(shutdown);
         let result = loop {
             let step = tokio::select! {
                 biased;
                 () = &mut shutdown => break Ok(()),
+                event = events.recv() => match event {
+                    Some(LogEvent::Durable(zxid)) => runtime.persisted(zxid),
+                    Some(LogEvent::Failed(e)) => Err(e),
+                    None => Err(io::Error::other("the txn log thread has stopped")),
+                },
                 message = inbound.recv() => match message {
                     Some(message) => runtime.handle(message),
                     None => break Ok(()),
                 },
                 _ = ticker.tick() => runtime.tick(),
+                () = std::future::ready(()), if runtime.snapshot_pending() => Ok(()),
             };
+            // A snapshot walk advances one step per turn, so it neither stalls nor starves under load.
+            runtime.snapshot_step();
             if let Err(e) = step {
                 tracing::error!(error = %e, "txn log failed; stopping the server");
                 break Err(e);
@@ -101,6 +153,8 @@ impl Server {
         // Aborting the acceptor drops its JoinSet, which ends every connection task.
         accept_task.abort();
         let _ = accept_task.await;
+        drop(runtime);
+        let _ = log_thread.join();
         result
     }
 }

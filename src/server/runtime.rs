@@ -1,7 +1,7 @@
 //! The one task that owns the core. It takes connection messages in arrival order, calls the core, and runs the
-//! effects it returns in order: `Send` to the connection's queue, `Close`, and `Persist` to the txn log, after
-//! which (once the batch is synced) it tells the core `persisted`. Nothing here is shared: no lock is held
-//! around the core.
+//! effects it returns in order: `Send` to the connection's queue, `Close`, and `Persist` to the log thread,
+//! which reports back once entries are durable; only then is the core told `persisted`. Nothing here is
+//! shared: no lock is held around the core. Snapshots are walked here, a step at a time.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -13,8 +13,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use jute::frame::FourLetter;
 
+use super::logthread::LogCommand;
+use super::snapshots::Snapshotter;
 use super::stats::ServerStats;
-use super::txnlog::TxnLog;
 use crate::config::ServerConfig;
 use crate::core::{Core, CoreConfig, Effect};
 use crate::net::conn::{frame_xids, ConnHandle};
@@ -41,10 +42,11 @@ struct ConnEntry {
 }
 
 /// The state of the server task.
-pub(crate) struct Runtime<L: TxnLog> {
+pub(crate) struct Runtime {
     core: Core,
     config: ServerConfig,
-    log: L,
+    log: std::sync::mpsc::Sender<LogCommand>,
+    snapshots: Option<Snapshotter>,
     conns: HashMap<ConnId, ConnEntry>,
     stats: ServerStats,
     started: Instant,
@@ -68,14 +70,21 @@ pub(crate) fn core_config(config: &ServerConfig) -> CoreConfig {
     }
 }
 
-impl<L: TxnLog> Runtime<L> {
-    pub(crate) fn new(config: ServerConfig, log: L, rejected: Arc<AtomicU64>) -> Self {
-        let started = Instant::now();
-        let core = Core::new(core_config(&config), now(started));
+impl Runtime {
+    /// A runtime over `core` (built with [`now_at`] from `started`), sending entries to the log thread.
+    pub(crate) fn new(
+        config: ServerConfig,
+        core: Core,
+        started: Instant,
+        log: std::sync::mpsc::Sender<LogCommand>,
+        snapshots: Option<Snapshotter>,
+        rejected: Arc<AtomicU64>,
+    ) -> Self {
         Runtime {
             core,
             config,
             log,
+            snapshots,
             conns: HashMap::new(),
             stats: ServerStats::default(),
             started,
@@ -144,33 +153,54 @@ impl<L: TxnLog> Runtime<L> {
         self.execute(effects)
     }
 
-    /// Runs effects in order. Persisted entries are synced once per batch, then reported to the core, whose
-    /// effects run next.
+    /// Entries up to `zxid` are durable: the core applies and answers them.
+    pub(crate) fn persisted(&mut self, zxid: Zxid) -> io::Result<()> {
+        let effects = self.core.persisted(self.now(), zxid);
+        self.execute(effects)
+    }
+
+    /// True while a snapshot walk wants more steps.
+    pub(crate) fn snapshot_pending(&self) -> bool {
+        self.snapshots.as_ref().is_some_and(Snapshotter::walking)
+    }
+
+    /// Advances a snapshot walk by one step.
+    pub(crate) fn snapshot_step(&mut self) {
+        if let Some(s) = self.snapshots.as_mut() {
+            s.step(&self.core);
+        }
+    }
+
+    fn log_command(&self, command: LogCommand) -> io::Result<()> {
+        self.log
+            .send(command)
+            .map_err(|_| io::Error::other("the txn log thread has stopped"))
+    }
+
+    /// Runs effects in order. Entries to persist go to the log thread, which reports them durable later.
     fn execute(&mut self, effects: Vec<Effect>) -> io::Result<()> {
         let mut queue: VecDeque<Effect> = effects.into();
-        loop {
-            let mut appended = false;
-            while let Some(effect) = queue.pop_front() {
-                match effect {
-                    Effect::Send { conn, frame } => queue.extend(self.send(conn, frame)),
-                    Effect::Close { conn } => {
-                        if let Some(entry) = self.conns.get(&conn) {
-                            entry.handle.close();
-                        }
+        while let Some(effect) = queue.pop_front() {
+            match effect {
+                Effect::Send { conn, frame } => queue.extend(self.send(conn, frame)),
+                Effect::Close { conn } => {
+                    if let Some(entry) = self.conns.get(&conn) {
+                        entry.handle.close();
                     }
-                    Effect::Persist { zxid, entry } => {
-                        self.log.append(zxid, entry)?;
-                        appended = true;
+                }
+                Effect::Persist { zxid, entry } => {
+                    let due = self.snapshots.as_mut().is_some_and(|s| s.logged(entry.len()));
+                    self.log_command(LogCommand::Append(zxid, entry))?;
+                    if due {
+                        self.log_command(LogCommand::Roll)?;
+                        if let Some(s) = self.snapshots.as_mut() {
+                            s.start(&self.core);
+                        }
                     }
                 }
             }
-            if !appended {
-                return Ok(());
-            }
-            if let Some(durable) = self.log.sync()? {
-                queue.extend(self.core.persisted(self.now(), durable));
-            }
         }
+        Ok(())
     }
 
     /// Queues frames for a connection; closes it if its queue is over the cap. Returns the core's effects if
@@ -319,7 +349,11 @@ impl<L: TxnLog> Runtime<L> {
     }
 }
 
-/// The two clocks the core is given.
+/// The two clocks the core is given, with the monotonic one counted from `started`.
+pub(crate) fn now_at(started: Instant) -> Now {
+    now(started)
+}
+
 fn now(started: Instant) -> Now {
     let wall_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)

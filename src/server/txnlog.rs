@@ -10,11 +10,30 @@ use bytes::Bytes;
 use crate::types::Zxid;
 
 /// An append-only log of txn entries.
-pub trait TxnLog: Send {
+pub trait TxnLog: Send + 'static {
     /// Appends one entry (TxnHeader, body and digest, as the core encoded them). Zxids strictly increase.
     fn append(&mut self, zxid: Zxid, entry: Bytes) -> io::Result<()>;
     /// Makes every appended entry durable; returns the last zxid that now is.
     fn sync(&mut self) -> io::Result<Option<Zxid>>;
+    /// Starts a new log file with the next entry (before a snapshot, `FileTxnLog.rollLog`).
+    fn roll(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The durable version-2 log.
+impl TxnLog for crate::storage::txnlog::TxnLogWriter {
+    fn append(&mut self, zxid: Zxid, entry: Bytes) -> io::Result<()> {
+        crate::storage::txnlog::TxnLogWriter::append(self, zxid, &entry).map_err(io::Error::other)
+    }
+
+    fn sync(&mut self) -> io::Result<Option<Zxid>> {
+        crate::storage::txnlog::TxnLogWriter::sync(self).map_err(io::Error::other)
+    }
+
+    fn roll(&mut self) -> io::Result<()> {
+        crate::storage::txnlog::TxnLogWriter::roll(self).map_err(io::Error::other)
+    }
 }
 
 /// A log kept in memory: nothing survives a restart. It holds every entry (count and bytes are reported), so

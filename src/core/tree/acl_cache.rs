@@ -70,6 +70,44 @@ impl AclCache {
         self.lists.get(&r).map(|(list, _)| list.as_slice()).unwrap_or(&[])
     }
 
+    /// Puts `list` under reference `r`, as read from a snapshot, with no users yet
+    /// (`ReferenceCountedACLCache.deserialize`); new references continue after the largest loaded one.
+    pub fn load(&mut self, r: i64, list: Vec<Acl>) {
+        self.next_ref = self.next_ref.max(r);
+        self.refs.insert(list.clone(), r);
+        self.lists.insert(r, (list, 0));
+    }
+
+    /// Counts one more user of `r` (a node loaded from a snapshot); unknown references are ignored, as
+    /// `addUsage` does.
+    pub fn add_usage(&mut self, r: i64) {
+        if let Some(entry) = self.lists.get_mut(&r) {
+            entry.1 += 1;
+        }
+    }
+
+    /// Forgets lists nobody uses (`purgeUnused`, after loading a snapshot).
+    pub fn purge_unused(&mut self) {
+        let unused: Vec<i64> = self
+            .lists
+            .iter()
+            .filter(|(_, (_, n))| *n == 0)
+            .map(|(r, _)| *r)
+            .collect();
+        for r in unused {
+            if let Some((list, _)) = self.lists.remove(&r) {
+                if self.refs.get(&list) == Some(&r) {
+                    self.refs.remove(&list);
+                }
+            }
+        }
+    }
+
+    /// Whether `r` is OPEN_ACL_UNSAFE or a stored list.
+    pub fn contains(&self, r: i64) -> bool {
+        r == OPEN_UNSAFE_REF || self.lists.contains_key(&r)
+    }
+
     /// The number of distinct lists stored.
     pub fn len(&self) -> usize {
         self.lists.len()

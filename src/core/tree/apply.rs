@@ -145,6 +145,7 @@ impl DataTree {
     ) -> ApplyResult {
         let (parent_path, name) = path::split(new.path);
         let exists = self.nodes.contains_key(new.path);
+        let parent_before = self.node_digest_at(parent_path);
         let Some(parent) = self.nodes.get_mut(parent_path) else {
             return ApplyResult::Error(ErrorCode::NoNode.code());
         };
@@ -159,6 +160,7 @@ impl DataTree {
             parent.stat.pzxid = zxid;
         }
         if exists {
+            self.redigest(parent_path, parent_before);
             return ApplyResult::Error(ErrorCode::NodeExists.code());
         }
         parent.children.insert(name.into());
@@ -182,6 +184,8 @@ impl DataTree {
         };
         let client_stat = self.client_stat(&node);
         self.nodes.insert(new.path.into(), node);
+        self.redigest(parent_path, parent_before);
+        self.redigest(new.path, 0);
         match super::owner_kind(new.owner, self.extended_types) {
             OwnerKind::Ephemeral(session) => {
                 self.ephemerals
@@ -219,7 +223,10 @@ impl DataTree {
         if !self.nodes.contains_key(parent_path) {
             return Err(ErrorCode::NoNode);
         }
+        let before = self.node_digest_at(p);
+        let parent_before = self.node_digest_at(parent_path);
         let node = self.nodes.remove(p).ok_or(ErrorCode::NoNode)?;
+        self.digest = self.digest.wrapping_sub(before);
         let mut deleted_acl = Some(self.acls.get(node.acl).to_vec());
         self.acls.release(node.acl);
         match super::owner_kind(node.stat.ephemeral_owner, self.extended_types) {
@@ -246,6 +253,7 @@ impl DataTree {
                 parent.stat.pzxid = zxid;
             }
         }
+        self.redigest(parent_path, parent_before);
         triggers.push(Trigger {
             path: p.to_string(),
             kind: TriggerKind::Deleted,
@@ -268,6 +276,7 @@ impl DataTree {
         time: i64,
         triggers: &mut Vec<Trigger>,
     ) -> ApplyResult {
+        let before = self.node_digest_at(p);
         let Some(node) = self.nodes.get_mut(p) else {
             return ApplyResult::Error(ErrorCode::NoNode.code());
         };
@@ -275,6 +284,7 @@ impl DataTree {
         node.stat.version = version;
         node.stat.mzxid = zxid;
         node.stat.mtime = time;
+        self.redigest(p, before);
         let stat = match self.nodes.get(p) {
             Some(n) => self.client_stat(n),
             None => return ApplyResult::Error(ErrorCode::NoNode.code()),
@@ -298,7 +308,12 @@ impl DataTree {
             return ApplyResult::Error(ErrorCode::NoNode.code());
         };
         node.acl = new;
+        let before = self.node_digest_at(p);
+        let Some(node) = self.nodes.get_mut(p) else {
+            return ApplyResult::Error(ErrorCode::NoNode.code());
+        };
         node.stat.aversion = version;
+        self.redigest(p, before);
         match self.nodes.get(p) {
             Some(n) => ApplyResult::SetAcl {
                 stat: self.client_stat(n),

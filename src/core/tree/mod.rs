@@ -4,8 +4,10 @@
 
 mod acl_cache;
 mod apply;
+pub mod digest;
 pub mod path;
 pub mod quota;
+pub mod snapshot;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -66,6 +68,8 @@ pub struct DataTree {
     acls: AclCache,
     extended_types: bool,
     last_processed_zxid: Zxid,
+    /// The sum of the node digests (`digest`), kept up to date by every change.
+    digest: u64,
     /// Paths with a quota (ZooKeeper's `pTrie`).
     quota_paths: BTreeSet<String>,
 }
@@ -82,6 +86,7 @@ impl DataTree {
             acls: AclCache::new(),
             extended_types,
             last_processed_zxid: Zxid(0),
+            digest: 0,
             quota_paths: BTreeSet::new(),
         };
         tree.nodes.insert(
@@ -96,7 +101,31 @@ impl DataTree {
         tree.insert_system_node("/zookeeper/quota", OPEN_UNSAFE_REF, 0);
         let read = tree.acls.acquire(&Acl::read_unsafe());
         tree.insert_system_node("/zookeeper/config", read, -1);
+        tree.digest = tree.compute_digest();
         tree
+    }
+
+    /// The tree digest (`DataTree.getTreeDigest`).
+    pub fn digest(&self) -> u64 {
+        self.digest
+    }
+
+    /// The digest computed from scratch over every node.
+    pub fn compute_digest(&self) -> u64 {
+        self.nodes
+            .iter()
+            .fold(0u64, |sum, (p, n)| sum.wrapping_add(digest::node_digest(p, n)))
+    }
+
+    /// The digest of the node at `path` (0 if absent).
+    fn node_digest_at(&self, path: &str) -> u64 {
+        self.nodes.get(path).map_or(0, |n| digest::node_digest(path, n))
+    }
+
+    /// Replaces `before` (a node's digest before a change) by its digest now.
+    fn redigest(&mut self, path: &str, before: u64) {
+        let after = self.node_digest_at(path);
+        self.digest = self.digest.wrapping_sub(before).wrapping_add(after);
     }
 
     fn insert_system_node(&mut self, path: &str, acl: i64, aversion: i32) {
