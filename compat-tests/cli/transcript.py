@@ -216,10 +216,13 @@ LIST = re.compile(r"^\[(.*)\]$")
 def sort_unordered(cmd, lines):
     """Put in order what zkCli prints in the server's (undefined) order.
 
-    `ls -R` walks the tree in getChildren order, and list lines such as
-    getEphemerals' come as the server returned them."""
+    `ls -R` walks the tree in getChildren order, list lines such as
+    getEphemerals' come as the server returned them, and whoami lists the
+    connection's auth ids from a set."""
     if cmd.split()[:2] == ["ls", "-R"]:
         return sorted(lines)
+    if cmd.split()[:1] == ["whoami"]:
+        return lines[:1] + sorted(lines[1:])
     out = []
     for line in lines:
         m = LIST.match(line)

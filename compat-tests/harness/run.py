@@ -83,8 +83,8 @@ def run_judge(name, args, ferrokeeper_bin, recorded):
     os.makedirs(work_dir)
     started_servers = []
 
-    def start_server(kind, port):
-        server = Server(kind, port, ferrokeeper_bin, work_dir)
+    def start_server(kind, port, jvm_props=()):
+        server = Server(kind, port, ferrokeeper_bin, work_dir, jvm_props)
         started_servers.append(server)
         server.start()
         return server

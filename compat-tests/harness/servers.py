@@ -53,11 +53,12 @@ def write_zoo_cfg(workdir, port):
     return path
 
 
-def zookeeper_command(cfg_path, log_dir):
+def zookeeper_command(cfg_path, log_dir, jvm_props=()):
     """The command line that starts Apache ZooKeeper from cfg_path."""
     return [
         os.environ.get("COMPAT_REAL_JAVA", "/usr/bin/java"),
         "-Xmx512m",
+        *jvm_props,
         "-cp",
         ZOOKEEPER_CLASSPATH,
         f"-Dzookeeper.log.dir={log_dir}",
@@ -81,11 +82,32 @@ def port_open(port, host="127.0.0.1"):
         return False
 
 
-class Server:
-    """One server process started from its own zoo.cfg in a temp directory."""
+def srvr(port, host="127.0.0.1"):
+    """The `srvr` four-letter word's answer ('' when there is none)."""
+    try:
+        with socket.create_connection((host, port), timeout=2.0) as sock:
+            sock.sendall(b"srvr")
+            chunks = []
+            while True:
+                data = sock.recv(4096)
+                if not data:
+                    break
+                chunks.append(data)
+            return b"".join(chunks).decode(errors="replace")
+    except OSError:
+        return ""
 
-    def __init__(self, kind, port, ferrokeeper_bin, log_dir):
+
+class Server:
+    """One server process started from its own zoo.cfg in a temp directory.
+
+    jvm_props are Java system properties (-Dname=value): Apache ZooKeeper gets
+    them on its command line, ferrokeeper in SERVER_JVMFLAGS, the variable
+    zkServer.sh passes to the JVM."""
+
+    def __init__(self, kind, port, ferrokeeper_bin, log_dir, jvm_props=()):
         self.kind = kind
+        self.jvm_props = list(jvm_props)
         self.port = port
         self.ferrokeeper_bin = ferrokeeper_bin
         self.log_dir = log_dir
@@ -104,10 +126,12 @@ class Server:
         if port_open(self.port):
             self.error = f"port {self.port} is already in use by another process"
             return False
+        env = dict(os.environ)
         if self.kind == "zookeeper":
-            cmd = zookeeper_command(self.cfg_path, self.workdir)
+            cmd = zookeeper_command(self.cfg_path, self.workdir, self.jvm_props)
         else:
             cmd = ferrokeeper_command(self.cfg_path, self.ferrokeeper_bin)
+            env["SERVER_JVMFLAGS"] = " ".join(self.jvm_props)
         os.makedirs(self.log_dir, exist_ok=True)
         log = open(self.log_path, "w")
         try:
@@ -117,6 +141,7 @@ class Server:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                env=env,
             )
         except OSError as err:
             self.error = f"cannot start {cmd[0]}: {err}"
@@ -126,6 +151,7 @@ class Server:
         deadline = time.monotonic() + wait_seconds
         while time.monotonic() < deadline:
             if port_open(self.port):
+                self._wait_serving(deadline)
                 return True
             if self.process.poll() is not None:
                 self.error = (
@@ -139,6 +165,16 @@ class Server:
             f"{wait_seconds:.0f}s (log: {self.log_path})"
         )
         return False
+
+    def _wait_serving(self, deadline):
+        """After the port opens, wait (bounded) until `srvr` stops saying the server is
+        not serving yet: Apache ZooKeeper opens its port before it takes sessions. A
+        server that does not answer `srvr` at all is taken as ready."""
+        while time.monotonic() < deadline:
+            answer = srvr(self.port)
+            if "not currently serving" not in answer:
+                return
+            time.sleep(0.2)
 
     def stop(self):
         """Stop the server by its PID (TERM, then KILL) and remove its temp directory."""

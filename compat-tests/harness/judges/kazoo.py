@@ -31,7 +31,7 @@ def _env(ctx):
     env.pop("CI", None)  # the suite then asks the server its version (`envi`)
     env.update(
         PATH=ctx.path("kazoo", "shim") + os.pathsep + env.get("PATH", ""),
-        PYTHONPATH=ctx.path("kazoo"),
+        PYTHONPATH=os.pathsep.join([sdist_dir(ctx), ctx.path("kazoo")]),
         COMPAT_SERVER=ctx.server,
         COMPAT_PID_FILE=os.path.join(ctx.work_dir, "server-pids"),
         FERROKEEPER_BIN=ctx.ferrokeeper_bin,
@@ -86,9 +86,11 @@ def run(ctx):
         )
     finally:
         stop_recorded_pids(pid_file)
-    if probe.returncode != 0:
-        why = tail(probe.log_path, 1).strip() or "probe failed"
+    why = tail(probe.log_path, 1).strip() or f"probe exited with {probe.returncode}"
+    if probe.returncode == 1 or probe.timed_out:
         return results.server_down(NAME, ctx.server, why, ctx.reference)
+    if probe.returncode != 0:
+        return results.Result(NAME, ctx.server, failed=1, note=f"harness error: {why}")
     cmd = [
         python, "-m", "pytest", "kazoo/tests",
         "-p", "compat_plugin", "-p", "no:cacheprovider",
