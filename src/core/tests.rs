@@ -786,3 +786,47 @@ fn sync_echoes_a_null_path_and_a_null_read_path_is_a_marshalling_error() {
         Err(jute::request::RequestError::Marshalling { .. })
     ));
 }
+
+#[test]
+fn create_ops_in_a_multi_run_as_their_flags_say() {
+    let mut h = Harness::new();
+    h.connect(1);
+    let op = |code, path: &str, flags| {
+        MultiOp::Create(
+            code,
+            CreateRequest {
+                path: path.into(),
+                data: None,
+                acl: Acl::open_unsafe(),
+                flags,
+            },
+        )
+    };
+    let ttl_as_plain = MultiOp::CreateTtl(CreateTtlRequest {
+        path: "/t".into(),
+        data: None,
+        acl: Acl::open_unsafe(),
+        flags: 0,
+        ttl: 1000,
+    });
+    let ops = vec![
+        op(OpCode::Create2, "/a", 0),
+        op(OpCode::Create, "/c", 4),
+        ttl_as_plain,
+    ];
+    let (rh, body) = h.send(1, Request::Multi(MultiRequest { ops }));
+    assert_eq!(rh.err, 0);
+    let rsp: MultiResponse = jute::from_slice(&body).expect("multi");
+    assert!(
+        matches!(&rsp.results[0], OpResult::Create(r) if r.path == "/a"),
+        "create2 answers as create"
+    );
+    assert!(
+        matches!(&rsp.results[1], OpResult::Create2(_)),
+        "container flags run as createContainer"
+    );
+    assert!(
+        matches!(&rsp.results[2], OpResult::Create(r) if r.path == "/t"),
+        "a non-TTL createTTL is a create"
+    );
+}
