@@ -125,8 +125,8 @@ proptest! {
             child_watches: Vec::new(), persistent_watches: more, persistent_recursive_watches: children,
         })?;
         round_trip(&AuthPacket { auth_type: n, scheme, auth: token.clone() })?;
-        round_trip(&GetSaslRequest { token: token.clone() })?;
-        round_trip(&SetSaslResponse { token: token.clone() })?;
+        round_trip(&GetSaslRequest { token: Some(token.clone()) })?;
+        round_trip(&SetSaslResponse { token: Some(token.clone()) })?;
         round_trip(&DeleteContainerRequest { path: token })?;
         let (joining_servers, leaving_servers, new_members) = servers;
         round_trip(&ReconfigRequest { joining_servers, leaving_servers, new_members, cur_config_id: zxid })?;

@@ -1,6 +1,504 @@
 //! The pure core: data tree, sessions, watches and the one write path. No tokio, files, sockets, clocks or
-//! randomness here.
+//! randomness here: time comes in as `Now`, I/O results as calls (`persisted`), and everything the server must
+//! do comes out as `Effect`s, in order.
+//!
+//! Every write takes one path whether the server is standalone or (later) part of an ensemble:
+//! prep (validation against the tree plus outstanding changes, `prep`) -> txn -> `Effect::Persist` ->
+//! `persisted` -> apply to the tree (which fires watches) -> reply. Reads are served from the committed tree in
+//! session order: a read waits behind the earlier writes of its own connection.
 
+pub mod auth;
+mod connect;
+pub mod containers;
 pub mod effects;
+mod pending;
+mod prep;
+mod reads;
+pub mod reply;
+pub mod session;
+pub mod tree;
+pub mod txn;
+pub mod watch;
+
+use std::collections::{HashMap, VecDeque};
+
+use jute::codes::{ErrorCode, OpCode};
+use jute::records::data::Id;
+use jute::records::proto::RequestHeader;
+use jute::records::txn::TxnHeader;
+use jute::request::{Request, RequestError};
 
 pub use effects::Effect;
+
+use crate::types::{ConnId, Now, SessionId, Zxid};
+use auth::AclPolicy;
+use pending::Pending;
+use session::SessionTracker;
+use tree::DataTree;
+use txn::{Txn, TxnBody};
+use watch::WatchManager;
+
+/// The settings the core needs.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    pub server_id: i64,
+    pub tick_time_ms: u32,
+    pub min_session_timeout_ms: u32,
+    pub max_session_timeout_ms: u32,
+    /// `jute.maxbuffer`.
+    pub max_buffer: usize,
+    pub skip_acl: bool,
+    pub super_digest: Option<String>,
+    /// `zookeeper.extendedTypesEnabled`: TTL nodes.
+    pub extended_types: bool,
+    /// `zookeeper.enforceQuota`.
+    pub enforce_quota: bool,
+    /// `znode.container.*`.
+    pub containers: containers::ContainerConfig,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig {
+            server_id: 1,
+            tick_time_ms: 3000,
+            min_session_timeout_ms: 6000,
+            max_session_timeout_ms: 60000,
+            max_buffer: jute::DEFAULT_MAX_BUFFER,
+            skip_acl: false,
+            super_digest: None,
+            extended_types: false,
+            enforce_quota: false,
+            containers: Default::default(),
+        }
+    }
+}
+
+/// Figures for four-letter words and metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CoreStats {
+    pub last_zxid: i64,
+    pub node_count: usize,
+    pub watch_count: usize,
+    pub data_watch_count: usize,
+    pub watched_data_paths: usize,
+    pub watching_connections: usize,
+    pub sessions: usize,
+    pub ephemerals_count: usize,
+    pub approximate_data_size: u64,
+    pub outstanding_requests: usize,
+    pub connections: usize,
+}
+
+/// Where a request waits for earlier writes of its connection.
+#[derive(Debug)]
+enum Queued {
+    Write(i64),
+    Read(RequestHeader, Result<Request, ErrorCode>),
+}
+
+/// A client connection as the core sees it.
+#[derive(Debug)]
+struct Conn {
+    session: Option<SessionId>,
+    ids: Vec<Id>,
+    /// Frames that arrived before the session was settled (ZooKeeper stops reading until then).
+    deferred: VecDeque<(RequestHeader, Result<Request, RequestError>)>,
+    queue: VecDeque<Queued>,
+    closed: bool,
+}
+
+/// Who waits for a txn.
+#[derive(Debug, Clone, Copy)]
+enum Origin {
+    Client { conn: ConnId, xid: i32, op: OpCode },
+    Connect { conn: ConnId, read_only: Option<bool> },
+    Expiry,
+}
+
+#[derive(Debug)]
+struct InFlight {
+    txn: Txn,
+    origin: Origin,
+}
+
+/// The state machine of one server.
+#[derive(Debug)]
+pub struct Core {
+    config: CoreConfig,
+    policy: AclPolicy,
+    tree: DataTree,
+    sessions: SessionTracker,
+    watches: WatchManager,
+    pending: Pending,
+    conns: HashMap<ConnId, Conn>,
+    inflight: VecDeque<InFlight>,
+    /// The zxid handed to the last prepared txn.
+    next_zxid: i64,
+    /// When the container manager runs next (monotonic ms).
+    next_container_check_ms: u64,
+}
+
+impl Core {
+    pub fn new(config: CoreConfig, now: Now) -> Core {
+        let policy = AclPolicy {
+            skip_acl: config.skip_acl,
+            super_digest: config.super_digest.clone(),
+        };
+        Core {
+            tree: DataTree::new(config.extended_types),
+            sessions: SessionTracker::new(config.server_id, config.tick_time_ms, now.wall_ms),
+            watches: WatchManager::default(),
+            pending: Pending::default(),
+            conns: HashMap::new(),
+            inflight: VecDeque::new(),
+            next_zxid: 0,
+            next_container_check_ms: now.mono_ms + config.containers.check_interval_ms,
+            policy,
+            config,
+        }
+    }
+
+    /// A core over a recovered database: the tree (from a snapshot and the log) and the live sessions with
+    /// their timeouts, which are touched now and expire later as usual unless their clients come back
+    /// (`SessionTrackerImpl` built from `ZKDatabase.getSessionWithTimeOuts`). Zxids continue after the tree's.
+    pub fn restore(config: CoreConfig, now: Now, tree: DataTree, sessions: &[(SessionId, u32)]) -> Core {
+        let mut core = Core::new(config, now);
+        core.next_zxid = tree.last_processed_zxid().0;
+        core.tree = tree;
+        for (id, timeout_ms) in sessions {
+            core.sessions.add(*id, *timeout_ms, now.mono_ms);
+        }
+        core
+    }
+
+    /// The zxid of the last applied txn.
+    pub fn last_zxid(&self) -> Zxid {
+        self.tree.last_processed_zxid()
+    }
+
+    /// Read access to the tree (for snapshots and dumps).
+    pub fn tree(&self) -> &DataTree {
+        &self.tree
+    }
+
+    /// Read access to the sessions.
+    pub fn sessions(&self) -> &SessionTracker {
+        &self.sessions
+    }
+
+    /// Read access to the watches.
+    pub fn watches(&self) -> &WatchManager {
+        &self.watches
+    }
+
+    /// The session of a connection, once settled.
+    pub fn session_of(&self, conn: ConnId) -> Option<SessionId> {
+        self.conns.get(&conn).and_then(|c| c.session)
+    }
+
+    pub fn stats(&self) -> CoreStats {
+        CoreStats {
+            last_zxid: self.last_zxid().0,
+            node_count: self.tree.node_count(),
+            watch_count: self.watches.watch_count(),
+            data_watch_count: self.watches.data_watch_count(),
+            watched_data_paths: self.watches.data_paths(),
+            watching_connections: self.watches.watching_conns(),
+            sessions: self.sessions.len(),
+            ephemerals_count: self.tree.ephemeral_count(),
+            approximate_data_size: self.tree.approximate_data_size(),
+            outstanding_requests: self
+                .conns
+                .values()
+                .map(|c| c.queue.len() + c.deferred.len())
+                .sum(),
+            connections: self.conns.len(),
+        }
+    }
+
+    /// A frame after the handshake.
+    pub fn request(
+        &mut self,
+        now: Now,
+        conn: ConnId,
+        header: RequestHeader,
+        body: Result<Request, RequestError>,
+    ) -> Vec<Effect> {
+        let mut out = Vec::new();
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return out;
+        };
+        if c.closed {
+            return out;
+        }
+        if c.session.is_none() || !c.deferred.is_empty() {
+            c.deferred.push_back((header, body));
+            return out;
+        }
+        self.dispatch(now, conn, header, body, &mut out);
+        out
+    }
+
+    fn dispatch(
+        &mut self,
+        now: Now,
+        conn: ConnId,
+        header: RequestHeader,
+        body: Result<Request, RequestError>,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some(session) = self.session_of(conn) else {
+            return;
+        };
+        self.sessions.touch(session, now.mono_ms);
+        let request = match body {
+            Ok(Request::Check(_)) | Err(RequestError::Unimplemented(_)) => {
+                // Top-level check and unknown opcodes: UNIMPLEMENTED with zxid -1, then close
+                // (`UnimplementedRequestProcessor`, ZOOKEEPER-2623 for check).
+                out.push(Effect::Send {
+                    conn,
+                    frame: reply::header_only(header.xid, -1, ErrorCode::Unimplemented.code()),
+                });
+                self.close_conn(conn, out);
+                return;
+            }
+            Ok(Request::Auth(packet)) => return self.auth(conn, header, &packet, out),
+            Ok(Request::Sasl(_)) => {
+                // Without SASL configured the server has no SASL peer: it answers out of band, zxid 0, with a
+                // null token (observed on Apache ZooKeeper 3.8 standalone).
+                let rsp = jute::records::proto::SetSaslResponse { token: None };
+                let header = jute::records::proto::ReplyHeader {
+                    xid: header.xid,
+                    zxid: 0,
+                    err: 0,
+                };
+                out.push(Effect::Send {
+                    conn,
+                    frame: reply::frame(header, Some(&rsp)),
+                });
+                return;
+            }
+            Ok(r) => r,
+            Err(RequestError::Marshalling { op, .. }) => {
+                let op = OpCode::from_code(op).unwrap_or(OpCode::Error);
+                if is_write(op) {
+                    let body = TxnBody::Error(jute::records::txn::ErrorTxn {
+                        err: ErrorCode::MarshallingError.code(),
+                    });
+                    self.propose(now, conn, header.xid, op, session, OpCode::Error, body, out);
+                } else {
+                    self.queue_read(conn, header, Err(ErrorCode::MarshallingError), out);
+                }
+                return;
+            }
+        };
+        let op = request.opcode();
+        match request {
+            Request::Multi(ref m) if m.ops.iter().any(|o| o.is_read()) => {
+                let body = TxnBody::Error(jute::records::txn::ErrorTxn {
+                    err: ErrorCode::MarshallingError.code(),
+                });
+                self.propose(now, conn, header.xid, op, session, OpCode::Error, body, out);
+            }
+            Request::MultiRead(ref m)
+                if m.ops.iter().any(|o| o.is_read()) && m.ops.iter().any(|o| !o.is_read()) =>
+            {
+                // Mixed read and write ops fail to decode (`MultiOperationRecord`): an error with no body.
+                self.queue_read(conn, header, Err(ErrorCode::MarshallingError), out);
+            }
+            Request::CloseSession => {
+                let body = self.close_session_body(session);
+                self.sessions.set_closing(session);
+                self.propose(
+                    now,
+                    conn,
+                    header.xid,
+                    op,
+                    session,
+                    OpCode::CloseSession,
+                    body,
+                    out,
+                );
+            }
+            Request::DeleteContainer(ref d) => {
+                // Valid from a client too (`Request.isValid`), and executed without an ACL check.
+                let p = String::from_utf8_lossy(&d.path).into_owned();
+                let (txn_type, body) =
+                    containers::prepare_delete(&self.tree, &mut self.pending, self.next_zxid + 1, &p);
+                self.propose(now, conn, header.xid, op, session, txn_type, body, out);
+            }
+            ref r if is_write(op) => {
+                let zxid = self.next_zxid + 1;
+                let session_check = match self.sessions.get(session) {
+                    Some(s) if !s.closing => Ok(()),
+                    Some(_) => Err(ErrorCode::SessionExpired),
+                    None => Err(ErrorCode::SessionExpired),
+                };
+                let ids = self.conns.get(&conn).map(|c| c.ids.clone()).unwrap_or_default();
+                let (txn_type, body) = prep::Prep {
+                    tree: &self.tree,
+                    pending: &mut self.pending,
+                    ids: &ids,
+                    policy: &self.policy,
+                    extended_types: self.config.extended_types,
+                    enforce_quota: self.config.enforce_quota,
+                    session_check,
+                    session_id: session.0,
+                    zxid,
+                    time: now.wall_ms,
+                }
+                .prepare(r);
+                self.propose(now, conn, header.xid, op, session, txn_type, body, out);
+            }
+            r => self.queue_read(conn, header, Ok(r), out),
+        }
+    }
+
+    /// Assigns the next zxid to a txn, emits it for persistence and remembers who waits for it.
+    #[allow(clippy::too_many_arguments)]
+    fn propose(
+        &mut self,
+        now: Now,
+        conn: ConnId,
+        xid: i32,
+        op: OpCode,
+        session: SessionId,
+        txn_type: OpCode,
+        body: TxnBody,
+        out: &mut Vec<Effect>,
+    ) {
+        let origin = Origin::Client { conn, xid, op };
+        self.propose_txn(now, session, xid, txn_type, body, origin, out);
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.queue.push_back(Queued::Write(self.next_zxid));
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn propose_txn(
+        &mut self,
+        now: Now,
+        session: SessionId,
+        cxid: i32,
+        txn_type: OpCode,
+        body: TxnBody,
+        origin: Origin,
+        out: &mut Vec<Effect>,
+    ) {
+        self.next_zxid += 1;
+        let header = TxnHeader {
+            client_id: session.0,
+            cxid,
+            zxid: self.next_zxid,
+            time: now.wall_ms,
+            txn_type: txn_type.code(),
+        };
+        let txn = Txn {
+            header,
+            body,
+            digest: None,
+        };
+        match txn.encode() {
+            Ok(entry) => out.push(Effect::Persist {
+                zxid: Zxid(self.next_zxid),
+                entry: entry.into(),
+            }),
+            Err(e) => {
+                // A txn the codec cannot encode would be lost on restart: stop before acknowledging it.
+                panic!("txn 0x{:x} cannot be encoded: {e}", self.next_zxid)
+            }
+        }
+        self.inflight.push_back(InFlight { txn, origin });
+    }
+
+    /// The ephemerals a closeSession removes: those in the tree plus those pending writes will create, minus
+    /// those pending writes will delete (`PrepRequestProcessor`, closeSession case).
+    fn close_session_body(&mut self, session: SessionId) -> TxnBody {
+        let paths = self.pending.ephemerals_of(&self.tree, session.0);
+        let zxid = self.next_zxid + 1;
+        for p in &paths {
+            self.pending.delete_for_close(&self.tree, zxid, p);
+        }
+        TxnBody::CloseSession(Some(jute::records::txn::CloseSessionTxn { paths2_delete: paths }))
+    }
+
+    /// The connection went away: its watches go, its session stays until it expires.
+    pub fn disconnected(&mut self, _now: Now, conn: ConnId) -> Vec<Effect> {
+        if let Some(c) = self.conns.remove(&conn) {
+            if let Some(s) = c.session {
+                if let Some(session) = self.sessions.get_mut(s) {
+                    if session.conn == Some(conn) {
+                        session.conn = None;
+                    }
+                }
+            }
+        }
+        self.watches.remove_conn(conn);
+        Vec::new()
+    }
+
+    fn close_conn(&mut self, conn: ConnId, out: &mut Vec<Effect>) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            if !c.closed {
+                c.closed = true;
+                out.push(Effect::Close { conn });
+            }
+        }
+    }
+
+    /// Expires sessions whose time has passed: each becomes a closeSession txn.
+    pub fn tick(&mut self, now: Now) -> Vec<Effect> {
+        let mut out = Vec::new();
+        for session in self.sessions.expire(now.mono_ms) {
+            tracing::info!(session = %session, "session expired");
+            let body = self.close_session_body(session);
+            self.propose_txn(
+                now,
+                session,
+                0,
+                OpCode::CloseSession,
+                body,
+                Origin::Expiry,
+                &mut out,
+            );
+        }
+        self.check_containers(now, &mut out);
+        out
+    }
+
+    /// Txns up to `up_to` are durable: apply them, fire watches, reply, and serve the reads that waited.
+    pub fn persisted(&mut self, now: Now, up_to: Zxid) -> Vec<Effect> {
+        let mut out = Vec::new();
+        while self
+            .inflight
+            .front()
+            .is_some_and(|f| f.txn.header.zxid <= up_to.0)
+        {
+            let Some(f) = self.inflight.pop_front() else { break };
+            self.commit(now, f, &mut out);
+        }
+        out
+    }
+}
+
+/// True for opcodes that become txns.
+fn is_write(op: OpCode) -> bool {
+    matches!(
+        op,
+        OpCode::Create
+            | OpCode::Create2
+            | OpCode::CreateContainer
+            | OpCode::CreateTtl
+            | OpCode::Delete
+            | OpCode::SetData
+            | OpCode::SetAcl
+            | OpCode::Multi
+            | OpCode::Reconfig
+            | OpCode::CloseSession
+            | OpCode::DeleteContainer
+    )
+}
+
+#[cfg(test)]
+mod tests;

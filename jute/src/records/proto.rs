@@ -215,12 +215,12 @@ pub struct SetWatches2 {
 /// sasl (102), client to server; the answer is `SetSaslResponse`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct GetSaslRequest {
-    pub token: Bytes,
+    pub token: Option<Bytes>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SetSaslResponse {
-    pub token: Bytes,
+    pub token: Option<Bytes>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

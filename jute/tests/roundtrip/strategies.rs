@@ -210,7 +210,7 @@ pub fn request() -> impl Strategy<Value = Request> {
             persistent_watches: p,
             persistent_recursive_watches: r,
         })),
-        bytes().prop_map(|token| Request::Sasl(GetSaslRequest { token })),
+        bytes().prop_map(|token| Request::Sasl(GetSaslRequest { token: Some(token) })),
         prop::option::of(path())
             .prop_map(|prefix_path| Request::GetEphemerals(GetEphemeralsRequest { prefix_path })),
         path_only().prop_map(Request::GetAllChildrenNumber),

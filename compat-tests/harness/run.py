@@ -1,0 +1,156 @@
+"""Entry point of the compatibility harness (called by compat-tests/run.sh).
+
+Starts the chosen server from the shared zoo.cfg, runs the judges one after the
+other (each against a fresh server), stops every server by its PID, prints the
+table with the reference's figures beside ours, rewrites RESULTS.md and, with
+--ratchet, fails when a judge passes fewer checks than RESULTS.md records.
+"""
+
+import argparse
+import importlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import results  # noqa: E402
+from judges.common import Context  # noqa: E402
+from servers import Server  # noqa: E402
+
+COMPAT_DIR = os.path.dirname(HERE)
+REPO_DIR = os.path.dirname(COMPAT_DIR)
+RESULTS_MD = os.path.join(COMPAT_DIR, "RESULTS.md")
+JUDGES = ["kazoo", "curator", "cli", "node", "differential"]
+# Client port of the server run.py starts for each judge (all in 22000-22999;
+# kazoo's cluster uses 22500-22504, see judges/kazoo.py).
+JUDGE_PORTS = {"curator": 22110, "cli": 22120, "node": 22130, "differential": 22140}
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="compat-tests/run.sh",
+        description="Run real ZooKeeper clients against a server and count what passes.",
+    )
+    parser.add_argument("--server", required=True, choices=["ferrokeeper", "zookeeper"])
+    parser.add_argument(
+        "--judge", action="append", choices=JUDGES, help="run only this judge (repeatable)"
+    )
+    parser.add_argument(
+        "--ratchet",
+        action="store_true",
+        help="exit non-zero when a judge passes fewer checks than RESULTS.md records",
+    )
+    parser.add_argument(
+        "--no-build",
+        action="store_true",
+        help="do not run `cargo build --release` before testing ferrokeeper",
+    )
+    parser.add_argument(
+        "--no-record", action="store_true", help="leave RESULTS.md as it is"
+    )
+    return parser.parse_args(argv)
+
+
+def ferrokeeper_binary(args):
+    """The binary to test; built with cargo when FERROKEEPER_BIN is not given."""
+    given = os.environ.get("FERROKEEPER_BIN")
+    if given:
+        return os.path.abspath(given)
+    binary = os.path.join(REPO_DIR, "target", "release", "ferrokeeper")
+    if args.server == "ferrokeeper" and not args.no_build:
+        print("building ferrokeeper: cargo build --release", flush=True)
+        build = subprocess.run(
+            ["cargo", "build", "--release"],
+            cwd=REPO_DIR,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        if build.returncode != 0:
+            print(build.stdout[-3000:])
+            print("cargo build --release failed; the judges run against no server")
+    return binary
+
+
+def run_judge(name, args, ferrokeeper_bin, recorded):
+    module = importlib.import_module(f"judges.{name}")
+    work_dir = os.path.join(COMPAT_DIR, ".work", args.server, name)
+    shutil.rmtree(work_dir, ignore_errors=True)
+    os.makedirs(work_dir)
+    started_servers = []
+
+    def start_server(kind, port, jvm_props=()):
+        server = Server(kind, port, ferrokeeper_bin, work_dir, jvm_props)
+        started_servers.append(server)
+        server.start()
+        return server
+
+    ctx = Context(
+        server=args.server,
+        compat_dir=COMPAT_DIR,
+        work_dir=work_dir,
+        ferrokeeper_bin=ferrokeeper_bin,
+        reference=recorded.get((name, "zookeeper")),
+        start_server=start_server,
+    )
+    began = time.monotonic()
+    try:
+        if module.NEEDS_SERVER:
+            server = start_server(args.server, JUDGE_PORTS[name])
+            if server.error:
+                res = results.server_down(name, args.server, server.error, ctx.reference)
+            else:
+                ctx.address = server.address
+                res = module.run(ctx)
+        else:
+            res = module.run(ctx)
+    finally:
+        for server in started_servers:
+            server.stop()
+    res.seconds = time.monotonic() - began
+    res.date = results.today()
+    if res.failures:
+        with open(os.path.join(work_dir, "failures.txt"), "w") as out:
+            out.write("\n".join(res.failures) + "\n")
+    return res
+
+
+def main(argv):
+    args = parse_args(argv)
+    judges = args.judge or JUDGES
+    recorded = results.load(RESULTS_MD)
+    ferrokeeper_bin = ferrokeeper_binary(args)
+    began = time.monotonic()
+    done = []
+    for name in judges:
+        print(f"== {name} against {args.server}", flush=True)
+        res = run_judge(name, args, ferrokeeper_bin, recorded)
+        done.append(res)
+        shown = "not available" if not res.available else (
+            f"{res.passed} passed, {res.failed} failed, {res.skipped} skipped"
+        )
+        print(f"   {shown} in {res.seconds:.0f}s {res.note}".rstrip(), flush=True)
+    references = {name: recorded.get((name, "zookeeper")) for name in judges}
+    print()
+    print(results.table(done, references))
+    print(f"\ntotal time {time.monotonic() - began:.0f}s; logs under compat-tests/.work/{args.server}/")
+    if not args.no_record:
+        rows = dict(recorded)
+        for res in done:
+            rows[(res.judge, res.server)] = res
+        results.save(RESULTS_MD, rows)
+    if args.ratchet:
+        regressions = results.ratchet(done, recorded)
+        for line in regressions:
+            print(f"ratchet: {line}")
+        if regressions:
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,224 @@
+"""Starting and stopping the server under test from one zoo.cfg.
+
+Both servers are started from the same configuration file, written by
+`write_zoo_cfg`: a fresh dataDir, a loopback client port, tickTime 2000, every
+four-letter word allowed and the AdminServer off. Apache ZooKeeper runs from
+Debian's jars (QuorumPeerMain, as zkServer.sh does); ferrokeeper runs as
+`$FERROKEEPER_BIN start <zoo.cfg>`. A server is stopped by its PID only.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+JAVA_DIR = "/usr/share/java"
+# zookeeper.jar names most of its dependencies in its manifest; the rest are
+# needed by the Netty connection factory, the AdminServer and log4j logging.
+ZOOKEEPER_CLASSPATH = ":".join(
+    os.path.join(JAVA_DIR, jar)
+    for jar in (
+        "zookeeper.jar",
+        "netty-codec.jar",
+        "netty-resolver.jar",
+        "servlet-api.jar",
+        "slf4j-log4j12.jar",
+        "log4j-1.2.jar",
+    )
+)
+ZOOKEEPER_MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
+ZOOKEEPER_LOG4J = "/etc/zookeeper/conf/log4j.properties"
+# The version the reference reports (zookeeper.version in `envi`).
+ZOOKEEPER_VERSION = "3.8.0"
+PORT_WAIT_SECONDS = 30.0
+
+
+def write_zoo_cfg(workdir, port):
+    """Write the shared zoo.cfg into workdir and return its path."""
+    data_dir = os.path.join(workdir, "data")
+    os.makedirs(data_dir, exist_ok=True)
+    path = os.path.join(workdir, "zoo.cfg")
+    with open(path, "w") as cfg:
+        cfg.write(
+            "tickTime=2000\n"
+            f"dataDir={data_dir}\n"
+            f"clientPort={port}\n"
+            "clientPortAddress=127.0.0.1\n"
+            "4lw.commands.whitelist=*\n"
+            "admin.enableServer=false\n"
+        )
+    return path
+
+
+def zookeeper_command(cfg_path, log_dir, jvm_props=()):
+    """The command line that starts Apache ZooKeeper from cfg_path."""
+    return [
+        os.environ.get("COMPAT_REAL_JAVA", "/usr/bin/java"),
+        "-Xmx512m",
+        *jvm_props,
+        "-cp",
+        ZOOKEEPER_CLASSPATH,
+        f"-Dzookeeper.log.dir={log_dir}",
+        "-Dzookeeper.root.logger=INFO,CONSOLE",
+        f"-Dlog4j.configuration=file:{ZOOKEEPER_LOG4J}",
+        "-Djava.awt.headless=true",
+        ZOOKEEPER_MAIN,
+        cfg_path,
+    ]
+
+
+def ferrokeeper_command(cfg_path, binary):
+    return [binary, "start", cfg_path]
+
+
+def port_open(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def srvr(port, host="127.0.0.1"):
+    """The `srvr` four-letter word's answer ('' when there is none)."""
+    try:
+        with socket.create_connection((host, port), timeout=2.0) as sock:
+            sock.sendall(b"srvr")
+            chunks = []
+            while True:
+                data = sock.recv(4096)
+                if not data:
+                    break
+                chunks.append(data)
+            return b"".join(chunks).decode(errors="replace")
+    except OSError:
+        return ""
+
+
+class Server:
+    """One server process started from its own zoo.cfg in a temp directory.
+
+    jvm_props are Java system properties (-Dname=value): Apache ZooKeeper gets
+    them on its command line, ferrokeeper in SERVER_JVMFLAGS, the variable
+    zkServer.sh passes to the JVM."""
+
+    def __init__(self, kind, port, ferrokeeper_bin, log_dir, jvm_props=()):
+        self.kind = kind
+        self.jvm_props = list(jvm_props)
+        self.port = port
+        self.ferrokeeper_bin = ferrokeeper_bin
+        self.log_dir = log_dir
+        self.workdir = tempfile.mkdtemp(prefix=f"compat-{kind}-{port}-")
+        self.cfg_path = write_zoo_cfg(self.workdir, port)
+        self.process = None
+        self.log_path = os.path.join(log_dir, f"{kind}-{port}.log")
+        self.error = None
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, wait_seconds=PORT_WAIT_SECONDS):
+        """Start the server and wait for its port; False (with .error) if it never opens."""
+        if port_open(self.port):
+            self.error = f"port {self.port} is already in use by another process"
+            return False
+        env = dict(os.environ)
+        if self.kind == "zookeeper":
+            cmd = zookeeper_command(self.cfg_path, self.workdir, self.jvm_props)
+        else:
+            cmd = ferrokeeper_command(self.cfg_path, self.ferrokeeper_bin)
+            env["SERVER_JVMFLAGS"] = " ".join(self.jvm_props)
+        os.makedirs(self.log_dir, exist_ok=True)
+        log = open(self.log_path, "w")
+        try:
+            self.process = subprocess.Popen(
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env=env,
+            )
+        except OSError as err:
+            self.error = f"cannot start {cmd[0]}: {err}"
+            return False
+        finally:
+            log.close()
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline:
+            if port_open(self.port):
+                self._wait_serving(deadline)
+                return True
+            if self.process.poll() is not None:
+                self.error = (
+                    f"{self.kind} exited with status {self.process.returncode} "
+                    f"before opening 127.0.0.1:{self.port} (log: {self.log_path})"
+                )
+                return False
+            time.sleep(0.2)
+        self.error = (
+            f"{self.kind} did not open 127.0.0.1:{self.port} within "
+            f"{wait_seconds:.0f}s (log: {self.log_path})"
+        )
+        return False
+
+    def _wait_serving(self, deadline):
+        """After the port opens, wait (bounded) until `srvr` stops saying the server is
+        not serving yet: Apache ZooKeeper opens its port before it takes sessions. A
+        server that does not answer `srvr` at all is taken as ready."""
+        while time.monotonic() < deadline:
+            answer = srvr(self.port)
+            if "not currently serving" not in answer:
+                return
+            time.sleep(0.2)
+
+    def stop(self):
+        """Stop the server by its PID (TERM, then KILL) and remove its temp directory."""
+        if self.process is not None and self.process.poll() is None:
+            stop_pid(self.process.pid)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        self.process = None
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def stop_pid(pid, grace=10.0):
+    """TERM one process, wait for it, then KILL it if it is still there."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return
+        time.sleep(0.1)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def pid_alive(pid):
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+        if waited == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers kill(0); treat it as gone.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Install what the compatibility judges need on a Debian 12 machine; safe to run again.
+#   - Debian packages: Apache ZooKeeper 3.8 (server, C CLI, Java client), Curator, a JDK, node
+#   - compat-tests/.venv: Python packages for kazoo's test suite (kazoo/requirements.txt)
+#   - compat-tests/.cache/kazoo-2.11.0: kazoo's sdist from PyPI, which carries its tests
+#   - compat-tests/node/node_modules: `npm ci` from the committed package-lock.json
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+KAZOO_VERSION=2.11.0
+KAZOO_SHA256=57e7e6f69295c8f922511488eeb79680729e14bb8eb382d5cad83aa11345c36c
+
+log() { echo "install.sh: $*"; }
+
+apt_missing=()
+need_pkg() {
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" ||
+        apt_missing+=("$1")
+}
+for pkg in zookeeper zookeeper-bin libzookeeper-java libcurator-framework-java \
+    libcurator-recipes-java libslf4j-java; do
+    need_pkg "$pkg"
+done
+command -v javac >/dev/null || apt_missing+=(openjdk-17-jdk-headless)
+command -v node >/dev/null || apt_missing+=(nodejs)
+command -v npm >/dev/null || apt_missing+=(npm)
+python3 -c 'import ensurepip, venv' 2>/dev/null || apt_missing+=(python3-venv)
+if ((${#apt_missing[@]})); then
+    log "apt-get install ${apt_missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${apt_missing[@]}"
+fi
+# The Debian package starts a ZooKeeper on port 2181 as a service; the judges never use it
+# and start their own servers, so it is left as the system has it.
+
+venv=$here/.venv
+req=$here/kazoo/requirements.txt
+stamp=$venv/.requirements.sha256
+want=$(sha256sum "$req" | cut -d' ' -f1)
+if [[ ! -x $venv/bin/python || ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
+    log "python packages into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
+    echo "$want" >"$stamp"
+fi
+
+cache=$here/.cache
+sdist_dir=$cache/kazoo-$KAZOO_VERSION
+if [[ ! -f $sdist_dir/.unpacked ]]; then
+    log "kazoo $KAZOO_VERSION sdist"
+    mkdir -p "$cache"
+    tarball=$cache/kazoo-$KAZOO_VERSION.tar.gz
+    if [[ ! -f $tarball ]] || ! echo "$KAZOO_SHA256  $tarball" | sha256sum -c --quiet; then
+        rm -f "$tarball"
+        "$venv/bin/pip" download -q --disable-pip-version-check --no-deps \
+            --no-binary :all: "kazoo==$KAZOO_VERSION" -d "$cache"
+    fi
+    echo "$KAZOO_SHA256  $tarball" | sha256sum -c --quiet
+    rm -rf "$sdist_dir"
+    tar -xzf "$tarball" -C "$cache"
+    touch "$sdist_dir/.unpacked"
+fi
+
+node_dir=$here/node
+lock_sum=$(sha256sum "$node_dir/package-lock.json" | cut -d' ' -f1)
+if [[ ! -f $node_dir/node_modules/.lock.sha256 ||
+    $(cat "$node_dir/node_modules/.lock.sha256") != "$lock_sum" ]]; then
+    log "npm ci in $node_dir"
+    (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$lock_sum" >"$node_dir/node_modules/.lock.sha256"
+fi
+log "ready"

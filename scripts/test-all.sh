@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs everything the tests need on a fresh Debian 12 machine, then runs every test:
+# formatting and lints, the Rust test suites, and the compatibility judges against ferrokeeper.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -x compat-tests/install.sh ]; then
+  compat-tests/install.sh
+fi
+
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+cargo build --release
+cargo test --workspace
+
+if [ -x compat-tests/run.sh ]; then
+  compat-tests/run.sh --server ferrokeeper --ratchet
+fi

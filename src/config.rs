@@ -1,0 +1,509 @@
+//! zoo.cfg -> one validated `ServerConfig`.
+//!
+//! zoo.cfg is a Java properties file, read as `QuorumPeerConfig.parseProperties` reads it: values are trimmed,
+//! numbers are Java ints, and a key that names no setting is not an error (Apache ZooKeeper turns it into the
+//! system property `zookeeper.<key>`; we warn and go on). A value that does not parse is an error naming the key
+//! and the value. Settings Apache ZooKeeper reads only as JVM system properties (`jute.maxbuffer`,
+//! `znode.container.*`) cannot be set from zoo.cfg: like the JVM, we read them from the `-D` flags in
+//! `SERVER_JVMFLAGS` and `JVMFLAGS`, the variables `zkServer.sh` passes to java.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::fs::File;
+use std::io::BufReader;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+
+use jute::frame::FOUR_LETTER_WORDS;
+
+use crate::core::containers::ContainerConfig;
+
+mod jvm;
+
+pub use jvm::JvmFlags;
+use jvm::JVM_ONLY;
+
+use crate::storage::settings::StorageSettings;
+
+/// tickTime when zoo.cfg does not set it (`ZooKeeperServer.DEFAULT_TICK_TIME`).
+pub const DEFAULT_TICK_TIME_MS: u32 = 3000;
+/// maxClientCnxns when zoo.cfg does not set it (`QuorumPeerConfig.maxClientCnxns`).
+pub const DEFAULT_MAX_CLIENT_CNXNS: u32 = 60;
+/// globalOutstandingLimit when zoo.cfg does not set it (`ZooKeeperServer.getGlobalOutstandingLimit`).
+pub const DEFAULT_GLOBAL_OUTSTANDING_LIMIT: u32 = 1000;
+/// `zookeeper.nio.sessionlessCnxnTimeout`: a connection that has not finished its handshake by then is dropped.
+pub const DEFAULT_SESSIONLESS_CNXN_TIMEOUT_MS: u32 = 10_000;
+/// Bytes of replies queued for one connection before it is judged not to be reading and closed. Apache
+/// ZooKeeper has no such bound (its queue grows until the session expires); ferrokeeper keeps one so that a
+/// client which never reads cannot hold unbounded memory.
+pub const DEFAULT_OUTBOUND_QUEUE_BYTES_MAX: usize = 16 * 1024 * 1024;
+
+/// Which four-letter words may run (`4lw.commands.whitelist`, `FourLetterCommands.isEnabled`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FourLetterWhitelist {
+    /// `*`: every command.
+    All,
+    /// The listed commands; `srvr` is always among them.
+    Only(BTreeSet<&'static str>),
+}
+
+impl FourLetterWhitelist {
+    /// Parses the comma-separated list; `srvr` is always added, as ZooKeeper does. Names that are not
+    /// four-letter words are warned about and dropped.
+    pub fn parse(value: &str) -> FourLetterWhitelist {
+        let mut words = BTreeSet::from(["srvr"]);
+        for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if item == "*" {
+                return FourLetterWhitelist::All;
+            }
+            match FOUR_LETTER_WORDS.iter().find(|w| **w == item) {
+                Some(word) => {
+                    words.insert(word);
+                }
+                None => tracing::warn!(command = item, "4lw.commands.whitelist names an unknown command"),
+            }
+        }
+        FourLetterWhitelist::Only(words)
+    }
+
+    /// True if `word` may run.
+    pub fn allows(&self, word: &str) -> bool {
+        match self {
+            FourLetterWhitelist::All => true,
+            FourLetterWhitelist::Only(words) => words.contains(word),
+        }
+    }
+}
+
+impl Default for FourLetterWhitelist {
+    fn default() -> Self {
+        FourLetterWhitelist::Only(BTreeSet::from(["srvr"]))
+    }
+}
+
+/// Everything the standalone server needs, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    pub tick_time_ms: u32,
+    /// Snapshots go under `data_dir/version-2`.
+    pub data_dir: PathBuf,
+    /// Transaction logs go under `data_log_dir/version-2`; equal to `data_dir` unless set.
+    pub data_log_dir: PathBuf,
+    /// Where the client port listens (clientPortAddress, clientPort). Port 0 picks a free port.
+    pub client_address: SocketAddr,
+    /// Connections allowed from one source IP; 0 means unlimited.
+    pub max_client_cnxns: u32,
+    pub min_session_timeout_ms: u32,
+    pub max_session_timeout_ms: u32,
+    /// Requests one connection may have without a reply before the server stops reading from it.
+    pub global_outstanding_limit: u32,
+    pub four_letter_whitelist: FourLetterWhitelist,
+    pub skip_acl: bool,
+    /// `DigestAuthenticationProvider.superDigest`: `super:<base64 sha1>`.
+    pub super_digest: Option<String>,
+    /// `extendedTypesEnabled`: TTL nodes.
+    pub extended_types: bool,
+    /// `enforceQuota`: hard quota limits.
+    pub enforce_quota: bool,
+    /// `-Djute.maxbuffer`: the largest frame and the largest field accepted.
+    pub jute_max_buffer: usize,
+    /// `-Dznode.container.checkIntervalMs`, `maxPerMinute`, `maxNeverUsedIntervalMs`.
+    pub containers: ContainerConfig,
+    pub sessionless_cnxn_timeout_ms: u32,
+    /// The cap on bytes queued for one connection (no ZooKeeper equivalent, see the constant).
+    pub outbound_queue_bytes_max: usize,
+    /// snapCount, preAllocSize, forceSync, autopurge.*, snapshot.compression.method, ...
+    pub storage: StorageSettings,
+}
+
+impl ServerConfig {
+    /// The configuration of `ferrokeeper start` without a zoo.cfg: 127.0.0.1:2181, `./data`, tickTime 2000.
+    pub fn standalone_default() -> ServerConfig {
+        let tick_time_ms = 2000;
+        ServerConfig {
+            tick_time_ms,
+            data_dir: PathBuf::from("data"),
+            data_log_dir: PathBuf::from("data"),
+            client_address: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 2181),
+            max_client_cnxns: DEFAULT_MAX_CLIENT_CNXNS,
+            min_session_timeout_ms: 2 * tick_time_ms,
+            max_session_timeout_ms: 20 * tick_time_ms,
+            global_outstanding_limit: DEFAULT_GLOBAL_OUTSTANDING_LIMIT,
+            four_letter_whitelist: FourLetterWhitelist::default(),
+            skip_acl: false,
+            super_digest: None,
+            extended_types: false,
+            enforce_quota: false,
+            jute_max_buffer: jute::DEFAULT_MAX_BUFFER,
+            containers: ContainerConfig::default(),
+            sessionless_cnxn_timeout_ms: DEFAULT_SESSIONLESS_CNXN_TIMEOUT_MS,
+            outbound_queue_bytes_max: DEFAULT_OUTBOUND_QUEUE_BYTES_MAX,
+            storage: StorageSettings::default(),
+        }
+    }
+
+    /// Reads zoo.cfg at `path`, with the JVM-only settings from the environment's JVM flags.
+    pub fn from_file(path: &Path) -> Result<ServerConfig, ConfigError> {
+        let file = File::open(path).map_err(|e| ConfigError::Read {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        let mut entries = Vec::new();
+        java_properties::PropertiesIter::new(BufReader::new(file))
+            .read_into(|k, v| entries.push((k, v)))
+            .map_err(|e| ConfigError::Read {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
+        ServerConfig::from_properties(&entries, &JvmFlags::from_env())
+    }
+
+    /// Builds the configuration from zoo.cfg's entries, in file order (a later duplicate wins, as in Java),
+    /// and the JVM flags.
+    pub fn from_properties(
+        entries: &[(String, String)],
+        jvm: &JvmFlags,
+    ) -> Result<ServerConfig, ConfigError> {
+        let mut raw = RawConfig::default();
+        for (key, value) in entries {
+            raw.set(key.trim(), value.trim())?;
+        }
+        raw.validate(jvm)
+    }
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {message}")]
+    Read { path: PathBuf, message: String },
+    #[error("{key} is not set")]
+    Missing { key: &'static str },
+    #[error("invalid value for {key}: {value:?} ({reason})")]
+    Invalid {
+        key: String,
+        value: String,
+        reason: String,
+    },
+}
+
+fn invalid(key: &str, value: &str, reason: impl fmt::Display) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_owned(),
+        value: value.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Parses a Java `int` (what `Integer.parseInt` accepts) that must be in `min..`.
+fn parse_int(key: &str, value: &str, min: i64) -> Result<i64, ConfigError> {
+    let n: i32 = value.parse().map_err(|e| invalid(key, value, e))?;
+    if i64::from(n) < min {
+        return Err(invalid(key, value, format_args!("must be at least {min}")));
+    }
+    Ok(i64::from(n))
+}
+
+fn parse_u32(key: &str, value: &str, min: u32) -> Result<u32, ConfigError> {
+    let n = parse_int(key, value, i64::from(min))?;
+    u32::try_from(n).map_err(|e| invalid(key, value, e))
+}
+
+/// Keys Apache ZooKeeper knows that a standalone ferrokeeper does not act on yet: noted, not warned about.
+const ACCEPTED_IGNORED: &[&str] = &[
+    "initLimit",
+    "syncLimit",
+    "admin.enableServer",
+    "admin.serverAddress",
+    "admin.serverPort",
+    "admin.commandURL",
+    "admin.idleTimeout",
+    "metricsProvider.className",
+    "standaloneEnabled",
+    "reconfigEnabled",
+];
+
+/// zoo.cfg as read, before defaults that depend on other keys are filled in.
+#[derive(Default)]
+struct RawConfig {
+    tick_time_ms: Option<u32>,
+    data_dir: Option<PathBuf>,
+    data_log_dir: Option<PathBuf>,
+    client_port: Option<u16>,
+    client_port_address: Option<(String, Option<IpAddr>)>,
+    max_client_cnxns: Option<u32>,
+    min_session_timeout_ms: Option<i64>,
+    max_session_timeout_ms: Option<i64>,
+    global_outstanding_limit: Option<u32>,
+    four_letter_whitelist: Option<FourLetterWhitelist>,
+    skip_acl: bool,
+    super_digest: Option<String>,
+    extended_types: bool,
+    enforce_quota: bool,
+    sessionless_cnxn_timeout_ms: Option<u32>,
+    storage: StorageSettings,
+}
+
+impl RawConfig {
+    fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        match key {
+            "tickTime" => self.tick_time_ms = Some(parse_u32(key, value, 1)?),
+            "dataDir" => self.data_dir = Some(PathBuf::from(value)),
+            "dataLogDir" => self.data_log_dir = Some(PathBuf::from(value)),
+            "clientPort" => {
+                let port = parse_u32(key, value, 0)?;
+                self.client_port = Some(u16::try_from(port).map_err(|e| invalid(key, value, e))?);
+            }
+            "clientPortAddress" => self.client_port_address = Some((value.to_owned(), value.parse().ok())),
+            "maxClientCnxns" => self.max_client_cnxns = Some(parse_u32(key, value, 0)?),
+            // -1 means "derive from tickTime", as in QuorumPeerConfig.
+            "minSessionTimeout" => self.min_session_timeout_ms = Some(parse_int(key, value, -1)?),
+            "maxSessionTimeout" => self.max_session_timeout_ms = Some(parse_int(key, value, -1)?),
+            "globalOutstandingLimit" => self.global_outstanding_limit = Some(parse_u32(key, value, 1)?),
+            "4lw.commands.whitelist" => self.four_letter_whitelist = Some(FourLetterWhitelist::parse(value)),
+            "skipACL" => self.skip_acl = parse_yes_no(key, value),
+            "DigestAuthenticationProvider.superDigest" => self.super_digest = Some(value.to_owned()),
+            "extendedTypesEnabled" => self.extended_types = parse_java_bool(key, value),
+            "enforceQuota" => self.enforce_quota = parse_java_bool(key, value),
+            "nio.sessionlessCnxnTimeout" => {
+                self.sessionless_cnxn_timeout_ms = Some(parse_u32(key, value, 1)?)
+            }
+            _ if StorageSettings::KEYS.contains(&key) => {
+                self.storage.set(key, value).map_err(|reason| invalid(key, value, reason))?
+            }
+            _ if JVM_ONLY.contains(&key) => tracing::warn!(
+                key,
+                "this setting has no effect in zoo.cfg (as in ZooKeeper); set it as -D{key}=... in SERVER_JVMFLAGS"
+            ),
+            _ if key.starts_with("server.") || key.starts_with("group.") || key.starts_with("weight.") => {
+                tracing::warn!(
+                    key,
+                    "ensemble configuration is not supported yet; running standalone"
+                )
+            }
+            _ if ACCEPTED_IGNORED.contains(&key) => {
+                tracing::info!(key, value, "setting not used by ferrokeeper")
+            }
+            _ => tracing::warn!(key, value, "unknown zoo.cfg key ignored"),
+        }
+        Ok(())
+    }
+
+    fn validate(self, jvm: &JvmFlags) -> Result<ServerConfig, ConfigError> {
+        let tick_time_ms = self.tick_time_ms.unwrap_or(DEFAULT_TICK_TIME_MS);
+        let data_dir = self.data_dir.ok_or(ConfigError::Missing { key: "dataDir" })?;
+        let data_log_dir = self.data_log_dir.unwrap_or_else(|| data_dir.clone());
+        let port = self
+            .client_port
+            .ok_or(ConfigError::Missing { key: "clientPort" })?;
+        let ip = match self.client_port_address {
+            None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            Some((_, Some(ip))) => ip,
+            Some((host, None)) => resolve(&host, port)?,
+        };
+        let min = session_timeout(self.min_session_timeout_ms, 2, tick_time_ms, "minSessionTimeout")?;
+        let max = session_timeout(self.max_session_timeout_ms, 20, tick_time_ms, "maxSessionTimeout")?;
+        if min > max {
+            return Err(invalid(
+                "minSessionTimeout",
+                &min.to_string(),
+                format_args!("must not be larger than maxSessionTimeout ({max})"),
+            ));
+        }
+        Ok(ServerConfig {
+            tick_time_ms,
+            data_dir,
+            data_log_dir,
+            client_address: SocketAddr::new(ip, port),
+            max_client_cnxns: self.max_client_cnxns.unwrap_or(DEFAULT_MAX_CLIENT_CNXNS),
+            min_session_timeout_ms: min,
+            max_session_timeout_ms: max,
+            global_outstanding_limit: self
+                .global_outstanding_limit
+                .unwrap_or(DEFAULT_GLOBAL_OUTSTANDING_LIMIT),
+            four_letter_whitelist: self.four_letter_whitelist.unwrap_or_default(),
+            skip_acl: self.skip_acl,
+            super_digest: self.super_digest,
+            extended_types: self.extended_types,
+            enforce_quota: self.enforce_quota,
+            jute_max_buffer: jvm.jute_max_buffer()?,
+            containers: jvm.containers()?,
+            sessionless_cnxn_timeout_ms: self
+                .sessionless_cnxn_timeout_ms
+                .unwrap_or(DEFAULT_SESSIONLESS_CNXN_TIMEOUT_MS),
+            outbound_queue_bytes_max: DEFAULT_OUTBOUND_QUEUE_BYTES_MAX,
+            storage: self.storage,
+        })
+    }
+}
+
+/// ZooKeeper reads `zookeeper.skipACL` as "yes" or anything else (no).
+fn parse_yes_no(key: &str, value: &str) -> bool {
+    match value {
+        "yes" => true,
+        "no" => false,
+        _ => {
+            tracing::warn!(key, value, "ZooKeeper reads any value but \"yes\" as \"no\"");
+            false
+        }
+    }
+}
+
+/// `Boolean.parseBoolean`: "true" in any case is true, anything else false.
+fn parse_java_bool(key: &str, value: &str) -> bool {
+    if value.eq_ignore_ascii_case("true") {
+        return true;
+    }
+    if !value.eq_ignore_ascii_case("false") {
+        tracing::warn!(key, value, "ZooKeeper reads any value but \"true\" as false");
+    }
+    false
+}
+
+/// A session timeout bound: as set, or `ticks` × tickTime when absent or -1.
+fn session_timeout(value: Option<i64>, ticks: u32, tick_time_ms: u32, key: &str) -> Result<u32, ConfigError> {
+    match value {
+        None | Some(-1) => tick_time_ms
+            .checked_mul(ticks)
+            .ok_or_else(|| invalid("tickTime", &tick_time_ms.to_string(), "too large")),
+        Some(ms) => u32::try_from(ms).map_err(|e| invalid(key, &ms.to_string(), e)),
+    }
+}
+
+fn resolve(host: &str, port: u16) -> Result<IpAddr, ConfigError> {
+    let mut addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| invalid("clientPortAddress", host, e))?;
+    addrs
+        .next()
+        .map(|a| a.ip())
+        .ok_or_else(|| invalid("clientPortAddress", host, "resolves to no address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(text: &str) -> Result<ServerConfig, ConfigError> {
+        let mut entries = Vec::new();
+        java_properties::PropertiesIter::new(text.as_bytes())
+            .read_into(|k, v| entries.push((k, v)))
+            .expect("properties");
+        ServerConfig::from_properties(&entries, &JvmFlags::default())
+    }
+
+    #[test]
+    fn minimal_zoo_cfg_gets_zookeeper_defaults() {
+        let c = cfg("dataDir=/var/zk\nclientPort=2181\n").expect("config");
+        assert_eq!(c.tick_time_ms, 3000);
+        assert_eq!(c.data_log_dir, PathBuf::from("/var/zk"));
+        assert_eq!(c.client_address, "0.0.0.0:2181".parse().expect("addr"));
+        assert_eq!(c.max_client_cnxns, 60);
+        assert_eq!(
+            (c.min_session_timeout_ms, c.max_session_timeout_ms),
+            (6000, 60000)
+        );
+        assert_eq!(c.global_outstanding_limit, 1000);
+        assert_eq!(c.jute_max_buffer, 0xfffff);
+        assert!(c.four_letter_whitelist.allows("srvr"));
+        assert!(!c.four_letter_whitelist.allows("ruok"));
+        assert!(!c.skip_acl);
+    }
+
+    #[test]
+    fn sample_zoo_cfg_is_read_with_its_values() {
+        let text = "# The number of milliseconds of each tick\ntickTime = 2000\ninitLimit=10\nsyncLimit=5\n\
+                    dataDir=/tmp/zookeeper\ndataLogDir=/tmp/zklog\nclientPort=2182\nclientPortAddress=127.0.0.1\n\
+                    maxClientCnxns=0\nminSessionTimeout=1000\nglobalOutstandingLimit=5\n\
+                    4lw.commands.whitelist=ruok, mntr ,bogus\nskipACL=yes\nsomething.unknown=1\n";
+        let c = cfg(text).expect("config");
+        assert_eq!(c.tick_time_ms, 2000);
+        assert_eq!(c.data_log_dir, PathBuf::from("/tmp/zklog"));
+        assert_eq!(c.client_address, "127.0.0.1:2182".parse().expect("addr"));
+        assert_eq!(c.max_client_cnxns, 0);
+        assert_eq!(
+            (c.min_session_timeout_ms, c.max_session_timeout_ms),
+            (1000, 40000)
+        );
+        assert_eq!(c.global_outstanding_limit, 5);
+        for w in ["ruok", "mntr", "srvr"] {
+            assert!(c.four_letter_whitelist.allows(w), "{w}");
+        }
+        assert!(!c.four_letter_whitelist.allows("conf"));
+        assert!(c.skip_acl);
+    }
+
+    #[test]
+    fn star_whitelists_every_command() {
+        let c = cfg("dataDir=d\nclientPort=1\n4lw.commands.whitelist=*\n").expect("config");
+        assert_eq!(c.four_letter_whitelist, FourLetterWhitelist::All);
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_value() {
+        let err = cfg("dataDir=d\nclientPort=abc\n").expect_err("bad port");
+        assert!(
+            matches!(&err, ConfigError::Invalid { key, value, .. } if key == "clientPort" && value == "abc")
+        );
+        assert!(err.to_string().contains("clientPort") && err.to_string().contains("abc"));
+        let err = cfg("dataDir=d\nclientPort=70000\n").expect_err("port range");
+        assert!(matches!(err, ConfigError::Invalid { key, .. } if key == "clientPort"));
+        let err = cfg("dataDir=d\nclientPort=1\ntickTime=0\n").expect_err("tick");
+        assert!(matches!(err, ConfigError::Invalid { key, .. } if key == "tickTime"));
+        let err = cfg("dataDir=d\nclientPort=1\nmaxClientCnxns=-3\n").expect_err("cnxns");
+        assert!(matches!(err, ConfigError::Invalid { key, .. } if key == "maxClientCnxns"));
+    }
+
+    #[test]
+    fn missing_required_keys_are_errors() {
+        assert_eq!(
+            cfg("clientPort=1\n"),
+            Err(ConfigError::Missing { key: "dataDir" })
+        );
+        assert_eq!(
+            cfg("dataDir=d\n"),
+            Err(ConfigError::Missing { key: "clientPort" })
+        );
+    }
+
+    #[test]
+    fn min_session_timeout_above_max_is_refused() {
+        let err = cfg("dataDir=d\nclientPort=1\nminSessionTimeout=5000\nmaxSessionTimeout=4000\n")
+            .expect_err("min > max");
+        assert!(matches!(err, ConfigError::Invalid { key, .. } if key == "minSessionTimeout"));
+        let derived =
+            cfg("dataDir=d\nclientPort=1\nminSessionTimeout=-1\nmaxSessionTimeout=8000\n").expect("ok");
+        assert_eq!(
+            (derived.min_session_timeout_ms, derived.max_session_timeout_ms),
+            (6000, 8000)
+        );
+        let err = cfg("dataDir=d\nclientPort=1\nmaxSessionTimeout=4000\n").expect_err("derived min > max");
+        assert!(matches!(err, ConfigError::Invalid { key, .. } if key == "minSessionTimeout"));
+    }
+
+    #[test]
+    fn java_booleans_for_extended_types_and_quota() {
+        let c =
+            cfg("dataDir=d\nclientPort=1\nextendedTypesEnabled=TRUE\nenforceQuota=yes\n").expect("config");
+        assert!(c.extended_types);
+        assert!(!c.enforce_quota, "Boolean.parseBoolean reads \"yes\" as false");
+    }
+
+    #[test]
+    fn jute_maxbuffer_in_zoo_cfg_has_no_effect() {
+        let c = cfg("dataDir=d\nclientPort=1\njute.maxbuffer=10\n").expect("config");
+        assert_eq!(c.jute_max_buffer, 0xfffff);
+    }
+
+    #[test]
+    fn default_start_listens_on_loopback_2181() {
+        let c = ServerConfig::standalone_default();
+        assert_eq!(c.client_address, "127.0.0.1:2181".parse().expect("addr"));
+        assert_eq!(c.tick_time_ms, 2000);
+        assert_eq!(
+            (c.min_session_timeout_ms, c.max_session_timeout_ms),
+            (4000, 40000)
+        );
+        assert_eq!(c.data_dir, PathBuf::from("data"));
+    }
+}

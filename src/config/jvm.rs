@@ -1,0 +1,135 @@
+//! The `-Dname=value` system properties of a JVM command line. Apache ZooKeeper reads some settings only as
+//! system properties (`jute.maxbuffer` in `BinaryInputArchive`, `znode.container.*` in `ContainerManager`),
+//! so an operator sets them in `SERVER_JVMFLAGS` or `JVMFLAGS`; ferrokeeper reads the same variables.
+
+use super::{invalid, ConfigError};
+use crate::core::containers::ContainerConfig;
+
+/// JVM system properties that zoo.cfg cannot set.
+pub(super) const JVM_ONLY: &[&str] = &[
+    "jute.maxbuffer",
+    "znode.container.checkIntervalMs",
+    "znode.container.maxPerMinute",
+    "znode.container.maxNeverUsedIntervalMs",
+];
+
+/// The `-Dname=value` system properties of a JVM command line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JvmFlags {
+    properties: Vec<(String, String)>,
+}
+
+impl JvmFlags {
+    /// The flags of `SERVER_JVMFLAGS` then `JVMFLAGS`, in the order `zkServer.sh` puts them on the java
+    /// command line.
+    pub fn from_env() -> JvmFlags {
+        let server = std::env::var("SERVER_JVMFLAGS").unwrap_or_default();
+        let common = std::env::var("JVMFLAGS").unwrap_or_default();
+        JvmFlags::parse(&format!("{server} {common}"))
+    }
+
+    /// Collects the `-D` flags of a whitespace-separated command line.
+    pub fn parse(flags: &str) -> JvmFlags {
+        let properties = flags
+            .split_whitespace()
+            .filter_map(|flag| flag.strip_prefix("-D"))
+            .map(|p| match p.split_once('=') {
+                Some((name, value)) => (name.to_owned(), value.to_owned()),
+                None => (p.to_owned(), String::new()),
+            })
+            .collect();
+        JvmFlags { properties }
+    }
+
+    /// The value of property `name`; the last flag wins, as in the JVM.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.properties
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A positive integer property, decimal or `0x` hex as `Integer.decode` reads it.
+    fn positive(&self, name: &str) -> Result<Option<u64>, ConfigError> {
+        let Some(value) = self.get(name) else {
+            return Ok(None);
+        };
+        let parsed = match value.strip_prefix("0x").or_else(|| value.strip_prefix("0X")) {
+            Some(hex) => i64::from_str_radix(hex, 16),
+            None => value.parse::<i64>(),
+        };
+        match parsed {
+            Ok(n) if n > 0 && n <= i64::from(i32::MAX) => Ok(Some(n as u64)),
+            Ok(_) => Err(invalid(name, value, "must be a positive int")),
+            Err(e) => Err(invalid(name, value, e)),
+        }
+    }
+
+    /// `jute.maxbuffer` (default 0xfffff).
+    pub fn jute_max_buffer(&self) -> Result<usize, ConfigError> {
+        Ok(self
+            .positive("jute.maxbuffer")?
+            .map_or(jute::DEFAULT_MAX_BUFFER, |n| n as usize))
+    }
+
+    /// `znode.container.*` (`ContainerManager` settings).
+    pub fn containers(&self) -> Result<ContainerConfig, ConfigError> {
+        let defaults = ContainerConfig::default();
+        let max_per_minute = match self.positive("znode.container.maxPerMinute")? {
+            Some(n) => {
+                u32::try_from(n).map_err(|e| invalid("znode.container.maxPerMinute", &n.to_string(), e))?
+            }
+            None => defaults.max_per_minute,
+        };
+        let never_used = match self.get("znode.container.maxNeverUsedIntervalMs") {
+            None => defaults.max_never_used_interval_ms,
+            Some(v) => v
+                .parse::<u64>()
+                .map_err(|e| invalid("znode.container.maxNeverUsedIntervalMs", v, e))?,
+        };
+        Ok(ContainerConfig {
+            check_interval_ms: self
+                .positive("znode.container.checkIntervalMs")?
+                .unwrap_or(defaults.check_interval_ms),
+            max_per_minute,
+            max_never_used_interval_ms: never_used,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jute_maxbuffer_comes_from_the_last_jvm_flag() {
+        let max = |flags: &str| JvmFlags::parse(flags).jute_max_buffer();
+        assert_eq!(max(""), Ok(0xfffff));
+        assert_eq!(max("-Xmx1g -Djute.maxbuffer=4096"), Ok(4096));
+        assert_eq!(
+            max("-Djute.maxbuffer=10 -Dother=1 -Djute.maxbuffer=0x200000"),
+            Ok(0x200000)
+        );
+        assert!(matches!(
+            max("-Djute.maxbuffer=lots"),
+            Err(ConfigError::Invalid { key, value, .. }) if key == "jute.maxbuffer" && value == "lots"
+        ));
+        assert!(max("-Djute.maxbuffer=-1").is_err());
+        assert!(max("-Djute.maxbuffer=4294967296").is_err());
+        assert_eq!(max("-Djute.maxbuffer.extra=5"), Ok(0xfffff));
+    }
+
+    #[test]
+    fn container_settings_come_from_jvm_flags() {
+        let flags =
+            JvmFlags::parse("-Dznode.container.checkIntervalMs=3600000 -Dznode.container.maxPerMinute=5");
+        let c = flags.containers().expect("containers");
+        assert_eq!((c.check_interval_ms, c.max_per_minute), (3_600_000, 5));
+        assert_eq!(c.max_never_used_interval_ms, 0);
+        let bad = JvmFlags::parse("-Dznode.container.maxNeverUsedIntervalMs=soon").containers();
+        assert!(
+            matches!(bad, Err(ConfigError::Invalid { key, .. }) if key == "znode.container.maxNeverUsedIntervalMs")
+        );
+    }
+}

@@ -1,0 +1,307 @@
+//! Connection lifecycle and commits: the connect handshake (`ZooKeeperServer.processConnectRequest`), auth
+//! packets, and applying a durable txn (`FinalRequestProcessor`): tree change, watch notifications to the
+//! watchers first, then the reply to the writer, then the reads that waited behind the write.
+
+use bytes::Bytes;
+use jute::codes::{ErrorCode, OpCode};
+use jute::records::data::Id;
+use jute::records::multi::{MultiResponse, OpResult};
+use jute::records::proto::{
+    AuthPacket, ConnectRequest, ConnectResponse, Create2Response, CreateResponse, ExistsResponse,
+    ReplyHeader, RequestHeader,
+};
+use jute::records::txn::CreateSessionTxn;
+
+use super::session::password;
+use super::tree::{ApplyResult, TriggerKind};
+use super::txn::TxnBody;
+use super::{auth, reply, Conn, Core, Effect, InFlight, Origin, Queued};
+use crate::types::{ConnId, Now, SessionId};
+
+impl Core {
+    /// The first frame of a connection.
+    pub fn connect(&mut self, now: Now, conn: ConnId, client_ip: &str, req: ConnectRequest) -> Vec<Effect> {
+        let mut out = Vec::new();
+        self.conns.insert(
+            conn,
+            Conn {
+                session: None,
+                ids: vec![Id::new("ip", client_ip)],
+                deferred: Default::default(),
+                queue: Default::default(),
+                closed: false,
+            },
+        );
+        if req.last_zxid_seen > self.last_zxid().0 {
+            // The client has seen more than this server: it must try another one (no response, just close).
+            tracing::info!(
+                %conn,
+                client_zxid = %format!("0x{:x}", req.last_zxid_seen),
+                our_zxid = %self.last_zxid(),
+                "refusing a client that has seen a newer zxid than this server"
+            );
+            self.close_conn(conn, &mut out);
+            return out;
+        }
+        let timeout = req.time_out.clamp(
+            self.config.min_session_timeout_ms as i32,
+            self.config.max_session_timeout_ms as i32,
+        );
+        if req.session_id == 0 {
+            let id = self.sessions.next_session_id();
+            let body = TxnBody::CreateSession(CreateSessionTxn { time_out: timeout });
+            let origin = Origin::Connect {
+                conn,
+                read_only: req.read_only,
+            };
+            self.propose_txn(now, id, 0, OpCode::CreateSession, body, origin, &mut out);
+            return out;
+        }
+        let id = SessionId(req.session_id);
+        // A session moves to its newest connection: the old one is closed first.
+        if let Some(old) = self.sessions.get(id).and_then(|s| s.conn) {
+            if old != conn {
+                self.close_conn(old, &mut out);
+            }
+        }
+        let valid = req.passwd.as_ref() == password(id)
+            && self.sessions.get(id).is_some_and(|s| !s.closing)
+            && self.sessions.touch(id, now.mono_ms);
+        if valid {
+            self.sessions.set_timeout(id, timeout as u32, now.mono_ms);
+            self.settle(now, conn, id, timeout, req.read_only, &mut out);
+        } else {
+            let rsp = ConnectResponse {
+                protocol_version: 0,
+                time_out: 0,
+                session_id: 0,
+                passwd: Bytes::from_static(&[0; 16]),
+                read_only: req.read_only.map(|_| false),
+            };
+            self.send_connect_response(conn, &rsp, &mut out);
+            self.close_conn(conn, &mut out);
+        }
+        out
+    }
+
+    fn send_connect_response(&mut self, conn: ConnId, rsp: &ConnectResponse, out: &mut Vec<Effect>) {
+        match rsp.encode() {
+            Ok(payload) => out.push(Effect::Send {
+                conn,
+                frame: reply::raw(&payload),
+            }),
+            Err(e) => {
+                tracing::error!(%conn, error = %e, "cannot encode a connect response");
+                self.close_conn(conn, out);
+            }
+        }
+    }
+
+    /// The session is established on `conn`: answer the handshake and process what the client sent meanwhile.
+    fn settle(
+        &mut self,
+        now: Now,
+        conn: ConnId,
+        id: SessionId,
+        timeout: i32,
+        read_only: Option<bool>,
+        out: &mut Vec<Effect>,
+    ) {
+        if let Some(s) = self.sessions.get_mut(id) {
+            s.conn = Some(conn);
+        }
+        let rsp = ConnectResponse {
+            protocol_version: 0,
+            time_out: timeout,
+            session_id: id.0,
+            passwd: Bytes::copy_from_slice(&password(id)),
+            read_only: read_only.map(|_| false),
+        };
+        self.send_connect_response(conn, &rsp, out);
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.session = Some(id);
+        let deferred = std::mem::take(&mut c.deferred);
+        for (header, body) in deferred {
+            if self.conns.get(&conn).is_none_or(|c| c.closed) {
+                break;
+            }
+            self.dispatch(now, conn, header, body, out);
+        }
+    }
+
+    /// An auth packet: handled at once, out of band (`ZooKeeperServer.processPacket`).
+    pub(super) fn auth(
+        &mut self,
+        conn: ConnId,
+        header: RequestHeader,
+        packet: &AuthPacket,
+        out: &mut Vec<Effect>,
+    ) {
+        let ids = match packet.scheme.as_str() {
+            "digest" => Some(auth::digest_auth(
+                &String::from_utf8_lossy(&packet.auth),
+                &self.policy,
+            )),
+            _ => None,
+        };
+        match ids {
+            Some(ids) => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    for id in ids {
+                        if !c.ids.contains(&id) {
+                            c.ids.push(id);
+                        }
+                    }
+                }
+                out.push(Effect::Send {
+                    conn,
+                    frame: reply::header_only(header.xid, 0, 0),
+                });
+            }
+            None => {
+                tracing::warn!(%conn, scheme = %packet.scheme, "authentication failed: no provider for the scheme");
+                out.push(Effect::Send {
+                    conn,
+                    frame: reply::header_only(header.xid, 0, ErrorCode::AuthFailed.code()),
+                });
+                self.close_conn(conn, out);
+            }
+        }
+    }
+
+    /// Applies one durable txn and answers whoever waits for it.
+    pub(super) fn commit(&mut self, now: Now, f: InFlight, out: &mut Vec<Effect>) {
+        let InFlight { txn, origin } = f;
+        let zxid = txn.header.zxid;
+        let mut triggers = Vec::new();
+        let result = self.tree.apply(&txn, &mut triggers);
+        self.pending.applied(zxid);
+        let session = SessionId(txn.header.client_id);
+        match &txn.body {
+            TxnBody::CreateSession(c) => self.sessions.add(session, c.time_out as u32, now.mono_ms),
+            TxnBody::CloseSession(_) => {
+                if let Some(s) = self.sessions.remove(session) {
+                    if let Some(conn) = s.conn {
+                        if !matches!(origin, Origin::Client { conn: c, .. } if c == conn) {
+                            self.close_conn(conn, out);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.notify(zxid, &triggers, out);
+        match origin {
+            Origin::Expiry => {}
+            Origin::Connect { conn, read_only } => {
+                if self.conns.contains_key(&conn) {
+                    let timeout = self.sessions.get(session).map_or(0, |s| s.timeout_ms as i32);
+                    self.settle(now, conn, session, timeout, read_only, out);
+                }
+            }
+            Origin::Client { conn, xid, op } => {
+                let frame = write_reply(xid, zxid, op, &result, &txn.body);
+                let Some(c) = self.conns.get_mut(&conn) else {
+                    return;
+                };
+                if matches!(c.queue.front(), Some(Queued::Write(z)) if *z == zxid) {
+                    c.queue.pop_front();
+                }
+                out.push(Effect::Send { conn, frame });
+                if op == OpCode::CloseSession {
+                    self.close_conn(conn, out);
+                    return;
+                }
+                self.drain_reads(conn, out);
+            }
+        }
+    }
+
+    /// Delivers the notifications a change fires, filtered by READ permission on the node (the parent for
+    /// NodeChildrenChanged) at delivery time.
+    fn notify(&mut self, zxid: i64, triggers: &[super::tree::Trigger], out: &mut Vec<Effect>) {
+        for trigger in triggers {
+            let fired = self.watches.trigger(trigger);
+            if fired.is_empty() {
+                continue;
+            }
+            let acl = match trigger.kind {
+                TriggerKind::Deleted => trigger.deleted_acl.clone(),
+                _ => self.tree.get(&trigger.path).map(|n| self.tree.acl_of(n).to_vec()),
+            };
+            for f in fired {
+                let Some(c) = self.conns.get(&f.conn) else {
+                    continue;
+                };
+                if c.closed {
+                    continue;
+                }
+                if let Some(acl) = &acl {
+                    if auth::check(acl, jute::codes::perms::READ, &c.ids, &self.policy).is_err() {
+                        continue;
+                    }
+                }
+                out.push(Effect::Send {
+                    conn: f.conn,
+                    frame: reply::notification(zxid, f.event.code(), &f.path),
+                });
+            }
+        }
+    }
+}
+
+/// The reply to a write, from what applying its txn produced.
+fn write_reply(xid: i32, zxid: i64, op: OpCode, result: &ApplyResult, body: &TxnBody) -> Bytes {
+    let header = ReplyHeader { xid, zxid, err: 0 };
+    match result {
+        ApplyResult::Error(code) => reply::header_only(xid, zxid, *code),
+        ApplyResult::Created { path, stat } => match op {
+            OpCode::Create => reply::frame(header, Some(&CreateResponse { path: path.clone() })),
+            _ => reply::frame(
+                header,
+                Some(&Create2Response {
+                    path: path.clone(),
+                    stat: *stat,
+                }),
+            ),
+        },
+        ApplyResult::SetData { stat } | ApplyResult::SetAcl { stat } => {
+            reply::frame(header, Some(&ExistsResponse { stat: *stat }))
+        }
+        ApplyResult::Deleted | ApplyResult::Session | ApplyResult::Check => reply::header_only(xid, zxid, 0),
+        ApplyResult::Multi(results) => {
+            let ops: Vec<OpCode> = match body {
+                TxnBody::Multi(subs) => subs.iter().map(|(op, _)| *op).collect(),
+                _ => Vec::new(),
+            };
+            let results = results
+                .iter()
+                .enumerate()
+                .map(|(i, r)| multi_result(ops.get(i).copied(), r))
+                .collect();
+            reply::frame(header, Some(&MultiResponse { results }))
+        }
+    }
+}
+
+/// One result of a multi; a create answers with the record of its own opcode (create -> path only).
+fn multi_result(op: Option<OpCode>, r: &ApplyResult) -> OpResult {
+    match r {
+        ApplyResult::Error(code) => OpResult::Error(*code),
+        ApplyResult::Created { path, .. } if op == Some(OpCode::Create) => {
+            OpResult::Create(CreateResponse { path: path.clone() })
+        }
+        ApplyResult::Created { path, stat } => OpResult::Create2(Create2Response {
+            path: path.clone(),
+            stat: *stat,
+        }),
+        ApplyResult::Deleted => OpResult::Delete,
+        ApplyResult::SetData { stat } => OpResult::SetData(*stat),
+        ApplyResult::Check => OpResult::Check,
+        ApplyResult::SetAcl { .. } | ApplyResult::Session | ApplyResult::Multi(_) => {
+            OpResult::Error(ErrorCode::RuntimeInconsistency.code())
+        }
+    }
+}

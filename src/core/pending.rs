@@ -1,0 +1,113 @@
+//! Outstanding changes (`PrepRequestProcessor.outstandingChanges`): what prepared but not yet applied writes will
+//! do to the nodes they touch, so that each write is validated against the tree as the earlier writes will
+//! leave it. A record is dropped once the txn that made it (or a later one) has been applied.
+
+use std::collections::{HashMap, VecDeque};
+
+use jute::records::data::{Acl, StatPersisted};
+
+use super::tree::DataTree;
+
+/// A node as pending writes will leave it; `None` in the map means "deleted".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeRecord {
+    pub stat: StatPersisted,
+    pub child_count: i32,
+    pub acl: Vec<Acl>,
+    pub data_len: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct Pending {
+    by_path: HashMap<String, (i64, Option<ChangeRecord>)>,
+    order: VecDeque<(i64, String)>,
+}
+
+/// What the map held for some paths before a multi started, to undo it if an op fails.
+pub type Saved = Vec<(String, Option<(i64, Option<ChangeRecord>)>)>;
+
+impl Pending {
+    /// The node at `path` as pending writes will leave it, or the committed node.
+    pub fn record(&self, tree: &DataTree, path: &str) -> Option<ChangeRecord> {
+        if let Some((_, entry)) = self.by_path.get(path) {
+            return entry.clone();
+        }
+        let node = tree.get(path)?;
+        Some(ChangeRecord {
+            stat: node.stat,
+            child_count: node.children.len() as i32,
+            acl: tree.acl_of(node).to_vec(),
+            data_len: node.data.as_ref().map_or(0, |d| d.len()),
+        })
+    }
+
+    /// Records what a prepared write will do to `path` (`None`: delete it).
+    pub fn add(&mut self, zxid: i64, path: &str, record: Option<ChangeRecord>, saved: Option<&mut Saved>) {
+        if let Some(saved) = saved {
+            if !saved.iter().any(|(p, _)| p == path) {
+                saved.push((path.to_string(), self.by_path.get(path).cloned()));
+            }
+        }
+        self.by_path.insert(path.to_string(), (zxid, record));
+        self.order.push_back((zxid, path.to_string()));
+    }
+
+    /// Undoes the records a failed multi added (`rollbackPendingChanges`).
+    pub fn rollback(&mut self, zxid: i64, saved: Saved) {
+        while self.order.back().is_some_and(|(z, _)| *z == zxid) {
+            self.order.pop_back();
+        }
+        for (path, previous) in saved {
+            match previous {
+                Some(entry) => {
+                    self.by_path.insert(path, entry);
+                }
+                None => {
+                    self.by_path.remove(&path);
+                }
+            }
+        }
+    }
+
+    /// Forgets records of txns up to `zxid`, now applied to the tree.
+    pub fn applied(&mut self, zxid: i64) {
+        while let Some((z, _)) = self.order.front() {
+            if *z > zxid {
+                break;
+            }
+            if let Some((z, path)) = self.order.pop_front() {
+                if self.by_path.get(&path).is_some_and(|(latest, _)| *latest <= z) {
+                    self.by_path.remove(&path);
+                }
+            }
+        }
+    }
+
+    /// The ephemerals of `session` as pending writes will leave them, in path order.
+    pub fn ephemerals_of(&self, tree: &DataTree, session: i64) -> Vec<String> {
+        let mut paths: std::collections::BTreeSet<String> = tree.ephemerals_of(session).cloned().collect();
+        for (p, (_, record)) in &self.by_path {
+            match record {
+                None => {
+                    paths.remove(p);
+                }
+                Some(r) if r.stat.ephemeral_owner == session && session != 0 => {
+                    paths.insert(p.clone());
+                }
+                Some(_) => {}
+            }
+        }
+        paths.into_iter().collect()
+    }
+
+    /// Records the deletion of an ephemeral by a closeSession and its effect on the parent.
+    pub fn delete_for_close(&mut self, tree: &DataTree, zxid: i64, path: &str) {
+        let parent_path = super::tree::path::parent(path);
+        if let Some(mut parent) = self.record(tree, parent_path) {
+            parent.child_count -= 1;
+            parent.stat.pzxid = zxid;
+            self.add(zxid, parent_path, Some(parent), None);
+        }
+        self.add(zxid, path, None, None);
+    }
+}

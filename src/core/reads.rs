@@ -1,0 +1,374 @@
+//! Requests that do not change the tree (`FinalRequestProcessor` read cases): served from the committed tree, in
+//! session order. Also the watch-table requests (setWatches, addWatch, checkWatches, removeWatches), ping and
+//! sync, which are ordered with the connection's other replies.
+
+use jute::codes::{perms, AddWatchMode, ErrorCode, EventType, WatcherType};
+use jute::records::data::ClientInfo;
+use jute::records::multi::{MultiOp, MultiResponse, OpResult};
+use jute::records::proto::*;
+use jute::request::Request;
+
+use super::watch::{Table, WatchMode};
+use super::{auth, reply, Core, Effect, Queued};
+use crate::types::ConnId;
+
+type ReadResult = Result<bytes::Bytes, ErrorCode>;
+
+impl Core {
+    /// Serves a read now if no earlier write of the connection is outstanding, else queues it behind them.
+    /// An `Err` is an answer decided up front (a malformed read) that still waits its turn.
+    pub(super) fn queue_read(
+        &mut self,
+        conn: ConnId,
+        header: RequestHeader,
+        request: Result<Request, ErrorCode>,
+        out: &mut Vec<Effect>,
+    ) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.queue.is_empty() {
+            self.serve(conn, header, request, out);
+        } else {
+            c.queue.push_back(Queued::Read(header, request));
+        }
+    }
+
+    /// Serves the reads at the head of a connection's queue, up to its next outstanding write.
+    pub(super) fn drain_reads(&mut self, conn: ConnId, out: &mut Vec<Effect>) {
+        loop {
+            let Some(c) = self.conns.get_mut(&conn) else {
+                return;
+            };
+            if !matches!(c.queue.front(), Some(Queued::Read(..))) {
+                return;
+            }
+            let Some(Queued::Read(header, request)) = c.queue.pop_front() else {
+                return;
+            };
+            self.serve(conn, header, request, out);
+        }
+    }
+
+    fn serve(
+        &mut self,
+        conn: ConnId,
+        header: RequestHeader,
+        request: Result<Request, ErrorCode>,
+        out: &mut Vec<Effect>,
+    ) {
+        let zxid = self.last_zxid().0;
+        let request = match request {
+            Ok(r) => r,
+            Err(code) => {
+                let frame = reply::header_only(header.xid, zxid, code.code());
+                out.push(Effect::Send { conn, frame });
+                return;
+            }
+        };
+        let ok = ReplyHeader {
+            xid: header.xid,
+            zxid,
+            err: 0,
+        };
+        let result: ReadResult = match &request {
+            Request::Ping => Ok(reply::header_only(header.xid, zxid, 0)),
+            Request::Sync(r) => Ok(reply::frame(ok, Some(r))),
+            Request::Exists(r) => self
+                .exists(conn, r)
+                .map(|stat| reply::frame(ok, Some(&ExistsResponse { stat }))),
+            Request::GetData(r) => self
+                .get_data(conn, r, true)
+                .map(|rsp| reply::frame(ok, Some(&rsp))),
+            Request::GetChildren(r) => self
+                .children(conn, r, true)
+                .map(|(rsp, _)| reply::frame(ok, Some(&rsp))),
+            Request::GetChildren2(r) => self.children(conn, r, true).map(|(children, stat)| {
+                reply::frame(
+                    ok,
+                    Some(&GetChildren2Response {
+                        children: children.children,
+                        stat,
+                    }),
+                )
+            }),
+            Request::GetAcl(r) => self.get_acl(conn, r).map(|rsp| reply::frame(ok, Some(&rsp))),
+            Request::GetAllChildrenNumber(r) => self.all_children_number(conn, r).map(|n| {
+                reply::frame(
+                    ok,
+                    Some(&GetAllChildrenNumberResponse {
+                        total_number: n as i32,
+                    }),
+                )
+            }),
+            Request::GetEphemerals(r) => Ok(reply::frame(ok, Some(&self.ephemerals(conn, r)))),
+            Request::WhoAmI => Ok(reply::frame(ok, Some(&self.who_am_i(conn)))),
+            Request::MultiRead(m) if m.ops.iter().any(|o| !o.is_read()) => {
+                // Only write ops: the record decodes, the response list is started, then the first op is
+                // refused, so the error header carries an empty result list (`FinalRequestProcessor`).
+                let header = ReplyHeader {
+                    err: ErrorCode::MarshallingError.code(),
+                    ..ok
+                };
+                Ok(reply::frame(header, Some(&MultiResponse::default())))
+            }
+            Request::MultiRead(m) => Ok(reply::frame(ok, Some(&self.multi_read(conn, &m.ops)))),
+            Request::AddWatch(r) => self
+                .add_watch(conn, r)
+                .map(|()| reply::frame(ok, Some(&ErrorResponse { err: 0 }))),
+            Request::CheckWatches(r) => self
+                .check_watches(conn, r, false)
+                .map(|()| reply::header_only(header.xid, zxid, 0)),
+            Request::RemoveWatches(r) => self
+                .check_watches(conn, r, true)
+                .map(|()| reply::header_only(header.xid, zxid, 0)),
+            Request::SetWatches(r) => {
+                let all = SetWatches2 {
+                    relative_zxid: r.relative_zxid,
+                    data_watches: r.data_watches.clone(),
+                    exist_watches: r.exist_watches.clone(),
+                    child_watches: r.child_watches.clone(),
+                    persistent_watches: Vec::new(),
+                    persistent_recursive_watches: Vec::new(),
+                };
+                self.set_watches(conn, &all, out);
+                Ok(reply::header_only(header.xid, zxid, 0))
+            }
+            Request::SetWatches2(r) => {
+                self.set_watches(conn, r, out);
+                Ok(reply::header_only(header.xid, zxid, 0))
+            }
+            Request::Create(..)
+            | Request::CreateTtl(_)
+            | Request::Delete(_)
+            | Request::SetData(_)
+            | Request::SetAcl(_)
+            | Request::Check(_)
+            | Request::Multi(_)
+            | Request::Reconfig(_)
+            | Request::DeleteContainer(_)
+            | Request::Auth(_)
+            | Request::Sasl(_)
+            | Request::CloseSession => Err(ErrorCode::Unimplemented),
+        };
+        let frame = result.unwrap_or_else(|code| reply::header_only(header.xid, zxid, code.code()));
+        out.push(Effect::Send { conn, frame });
+    }
+
+    fn ids(&self, conn: ConnId) -> &[jute::records::data::Id] {
+        self.conns.get(&conn).map_or(&[], |c| c.ids.as_slice())
+    }
+
+    fn read_check(&self, conn: ConnId, path: &str, perm: i32) -> Result<(), ErrorCode> {
+        let node = self.tree.get(path).ok_or(ErrorCode::NoNode)?;
+        auth::check(self.tree.acl_of(node), perm, self.ids(conn), &self.policy)
+    }
+
+    fn exists(&mut self, conn: ConnId, r: &ExistsRequest) -> Result<jute::records::data::Stat, ErrorCode> {
+        if r.path.contains('\0') {
+            return Err(ErrorCode::BadArguments);
+        }
+        if self.tree.get(&r.path).is_some() {
+            self.read_check(conn, &r.path, perms::READ)?;
+        }
+        if r.watch {
+            self.watches.add(Table::Data, &r.path, conn, WatchMode::Standard);
+        }
+        self.tree.stat(&r.path).ok_or(ErrorCode::NoNode)
+    }
+
+    fn get_data(
+        &mut self,
+        conn: ConnId,
+        r: &ExistsRequest,
+        watch: bool,
+    ) -> Result<GetDataResponse, ErrorCode> {
+        self.read_check(conn, &r.path, perms::READ)?;
+        let node = self.tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+        let rsp = GetDataResponse {
+            data: node.data.clone(),
+            stat: self.tree.client_stat(node),
+        };
+        if watch && r.watch {
+            self.watches.add(Table::Data, &r.path, conn, WatchMode::Standard);
+        }
+        Ok(rsp)
+    }
+
+    fn children(
+        &mut self,
+        conn: ConnId,
+        r: &ExistsRequest,
+        watch: bool,
+    ) -> Result<(GetChildrenResponse, jute::records::data::Stat), ErrorCode> {
+        self.read_check(conn, &r.path, perms::READ)?;
+        let node = self.tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+        let children = node.children.iter().map(|c| c.to_string()).collect();
+        let stat = self.tree.client_stat(node);
+        if watch && r.watch {
+            self.watches.add(Table::Child, &r.path, conn, WatchMode::Standard);
+        }
+        Ok((GetChildrenResponse { children }, stat))
+    }
+
+    fn get_acl(&self, conn: ConnId, r: &PathRequest) -> Result<GetAclResponse, ErrorCode> {
+        self.read_check(conn, &r.path, perms::READ | perms::ADMIN)?;
+        let node = self.tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+        let acl = self.tree.acl_of(node);
+        let acl = if auth::has_admin(acl, self.ids(conn), &self.policy) {
+            acl.to_vec()
+        } else {
+            auth::mask_digests(acl)
+        };
+        Ok(GetAclResponse {
+            acl,
+            stat: self.tree.client_stat(node),
+        })
+    }
+
+    fn all_children_number(&self, conn: ConnId, r: &PathRequest) -> Result<usize, ErrorCode> {
+        self.read_check(conn, &r.path, perms::READ)?;
+        Ok(self.tree.descendant_count(&r.path))
+    }
+
+    fn ephemerals(&self, conn: ConnId, r: &GetEphemeralsRequest) -> GetEphemeralsResponse {
+        let Some(session) = self.session_of(conn) else {
+            return GetEphemeralsResponse::default();
+        };
+        let prefix = r.prefix_path.as_deref().map(str::trim).unwrap_or("");
+        let all = prefix.is_empty() || prefix == "/";
+        let prefix = r.prefix_path.as_deref().unwrap_or("");
+        let ephemerals = self
+            .tree
+            .ephemerals_of(session.0)
+            .filter(|p| all || p.starts_with(prefix))
+            .cloned()
+            .collect();
+        GetEphemeralsResponse { ephemerals }
+    }
+
+    fn who_am_i(&self, conn: ConnId) -> WhoAmIResponse {
+        // Listed in the order of ZooKeeper's hash set of connection ids.
+        let client_info = auth::java_set_order(self.ids(conn))
+            .into_iter()
+            .map(|id| {
+                let user = match id.scheme.as_str() {
+                    "digest" => id.id.split(':').next().unwrap_or("").to_string(),
+                    _ => id.id.clone(),
+                };
+                ClientInfo {
+                    auth_scheme: id.scheme.clone(),
+                    user,
+                }
+            })
+            .collect();
+        WhoAmIResponse { client_info }
+    }
+
+    fn multi_read(&mut self, conn: ConnId, ops: &[MultiOp]) -> MultiResponse {
+        let results = ops
+            .iter()
+            .map(|op| match op {
+                MultiOp::GetData(r) => self.get_data(conn, r, false).map(OpResult::GetData),
+                MultiOp::GetChildren(r) => self
+                    .children(conn, r, false)
+                    .map(|(c, _)| OpResult::GetChildren(c)),
+                _ => Err(ErrorCode::MarshallingError),
+            })
+            .map(|r| r.unwrap_or_else(|code| OpResult::Error(code.code())))
+            .collect();
+        MultiResponse { results }
+    }
+
+    fn add_watch(&mut self, conn: ConnId, r: &AddWatchRequest) -> Result<(), ErrorCode> {
+        match AddWatchMode::from_code(r.mode) {
+            Some(AddWatchMode::Persistent) => {
+                self.watches
+                    .add(Table::Data, &r.path, conn, WatchMode::Persistent);
+                self.watches
+                    .add(Table::Child, &r.path, conn, WatchMode::Persistent);
+            }
+            Some(AddWatchMode::PersistentRecursive) => {
+                self.watches
+                    .add(Table::Data, &r.path, conn, WatchMode::PersistentRecursive);
+            }
+            None => return Err(ErrorCode::MarshallingError),
+        }
+        Ok(())
+    }
+
+    /// checkWatches (`remove` false) and removeWatches: 3.9 semantics, where Data and Children mean the
+    /// one-shot registrations and Persistent/PersistentRecursive their own modes.
+    fn check_watches(
+        &mut self,
+        conn: ConnId,
+        r: &CheckWatchesRequest,
+        remove: bool,
+    ) -> Result<(), ErrorCode> {
+        let standard = WatchMode::Standard as u8;
+        let persistent = WatchMode::Persistent as u8;
+        let recursive = WatchMode::PersistentRecursive as u8;
+        let targets: &[(Table, u8)] = match WatcherType::from_code(r.watcher_type) {
+            Some(WatcherType::Children) => &[(Table::Child, standard)],
+            Some(WatcherType::Data) => &[(Table::Data, standard)],
+            Some(WatcherType::Any) => &[(Table::Data, 0xff), (Table::Child, 0xff)],
+            Some(WatcherType::Persistent) => &[(Table::Data, persistent), (Table::Child, persistent)],
+            Some(WatcherType::PersistentRecursive) => &[(Table::Data, recursive)],
+            None => return Err(ErrorCode::MarshallingError),
+        };
+        let mut found = false;
+        for &(table, mask) in targets {
+            if remove {
+                found |= self.watches.remove(table, &r.path, conn, mask);
+            } else {
+                found |= self.watches.modes(table, &r.path, conn) & mask != 0;
+            }
+        }
+        if found {
+            Ok(())
+        } else {
+            Err(ErrorCode::NoWatcher)
+        }
+    }
+
+    /// Re-registers watches after a reconnect, firing at once what changed since `relative_zxid`
+    /// (`DataTree.setWatches`). These events carry zxid -1 and are not ACL-filtered.
+    fn set_watches(&mut self, conn: ConnId, r: &SetWatches2, out: &mut Vec<Effect>) {
+        let rel = r.relative_zxid;
+        let fire = |out: &mut Vec<Effect>, event: EventType, path: &str| {
+            out.push(Effect::Send {
+                conn,
+                frame: reply::notification(-1, event.code(), path),
+            });
+        };
+        for p in &r.data_watches {
+            match self.tree.get(p) {
+                None => fire(out, EventType::NodeDeleted, p),
+                Some(n) if n.stat.mzxid > rel => fire(out, EventType::NodeDataChanged, p),
+                Some(_) => self.watches.add(Table::Data, p, conn, WatchMode::Standard),
+            }
+        }
+        for p in &r.exist_watches {
+            if self.tree.get(p).is_some() {
+                fire(out, EventType::NodeCreated, p);
+            } else {
+                self.watches.add(Table::Data, p, conn, WatchMode::Standard);
+            }
+        }
+        for p in &r.child_watches {
+            match self.tree.get(p) {
+                None => fire(out, EventType::NodeDeleted, p),
+                Some(n) if n.stat.pzxid > rel => fire(out, EventType::NodeChildrenChanged, p),
+                Some(_) => self.watches.add(Table::Child, p, conn, WatchMode::Standard),
+            }
+        }
+        for p in &r.persistent_watches {
+            self.watches.add(Table::Data, p, conn, WatchMode::Persistent);
+            self.watches.add(Table::Child, p, conn, WatchMode::Persistent);
+        }
+        for p in &r.persistent_recursive_watches {
+            self.watches
+                .add(Table::Data, p, conn, WatchMode::PersistentRecursive);
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! The data tree (`DataTree`): znodes with their data, ACL reference and persisted Stat, the child sets, the
+//! ephemerals of each session, containers and TTL nodes. The tree changes only by applying a committed txn;
+//! applying returns the watch triggers the change fires and the per-op results the reply needs.
+
+mod acl_cache;
+mod apply;
+pub mod digest;
+pub mod path;
+pub mod quota;
+pub mod snapshot;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use bytes::Bytes;
+use jute::records::data::{Acl, Stat, StatPersisted};
+
+pub use acl_cache::{AclCache, OPEN_UNSAFE_REF};
+pub use apply::{ApplyResult, Trigger, TriggerKind};
+
+use crate::types::Zxid;
+
+/// The stored ephemeralOwner of a container (`EphemeralType.CONTAINER`).
+pub const CONTAINER_OWNER: i64 = i64::MIN;
+/// The top byte of an extended-type ephemeralOwner (`EphemeralType.EXTENDED_MASK`).
+pub const EXTENDED_MASK: i64 = 0xff00_0000_0000_0000_u64 as i64;
+/// The largest TTL a TTL node may have (`EphemeralType.MAX_VALUE`, 2^40 - 1 ms).
+pub const TTL_MAX_MS: i64 = 0xff_ffff_ffff;
+
+/// What kind of node an ephemeralOwner value denotes (`EphemeralType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnerKind {
+    Persistent,
+    Container,
+    Ttl(i64),
+    Ephemeral(i64),
+}
+
+/// Decodes a stored ephemeralOwner. Extended types are only recognised when `extended` is enabled, as in
+/// `EphemeralType.get`.
+pub fn owner_kind(owner: i64, extended: bool) -> OwnerKind {
+    if owner == 0 {
+        OwnerKind::Persistent
+    } else if owner == CONTAINER_OWNER {
+        OwnerKind::Container
+    } else if extended && owner & EXTENDED_MASK == EXTENDED_MASK && (owner >> 40) & 0xffff == 0 {
+        OwnerKind::Ttl(owner & TTL_MAX_MS)
+    } else {
+        OwnerKind::Ephemeral(owner)
+    }
+}
+
+/// One znode.
+#[derive(Debug, Clone, Default)]
+pub struct Node {
+    pub data: Option<Bytes>,
+    pub acl: i64,
+    pub stat: StatPersisted,
+    pub children: HashSet<Box<str>>,
+}
+
+/// The whole tree, keyed by full path. The root is `/`.
+#[derive(Debug)]
+pub struct DataTree {
+    nodes: HashMap<Box<str>, Node>,
+    ephemerals: HashMap<i64, BTreeSet<String>>,
+    containers: HashSet<String>,
+    ttls: HashSet<String>,
+    acls: AclCache,
+    extended_types: bool,
+    last_processed_zxid: Zxid,
+    /// The sum of the node digests (`digest`), kept up to date by every change.
+    digest: u64,
+    /// Paths with a quota (ZooKeeper's `pTrie`).
+    quota_paths: BTreeSet<String>,
+}
+
+impl DataTree {
+    /// A tree with the nodes every ZooKeeper server starts with: `/`, `/zookeeper`, `/zookeeper/quota` and
+    /// `/zookeeper/config` (READ for anyone, aversion -1, as a setACL with version -1 left it).
+    pub fn new(extended_types: bool) -> DataTree {
+        let mut tree = DataTree {
+            nodes: HashMap::new(),
+            ephemerals: HashMap::new(),
+            containers: HashSet::new(),
+            ttls: HashSet::new(),
+            acls: AclCache::new(),
+            extended_types,
+            last_processed_zxid: Zxid(0),
+            digest: 0,
+            quota_paths: BTreeSet::new(),
+        };
+        tree.nodes.insert(
+            "/".into(),
+            Node {
+                data: Some(Bytes::new()),
+                acl: OPEN_UNSAFE_REF,
+                ..Default::default()
+            },
+        );
+        tree.insert_system_node("/zookeeper", OPEN_UNSAFE_REF, 0);
+        tree.insert_system_node("/zookeeper/quota", OPEN_UNSAFE_REF, 0);
+        let read = tree.acls.acquire(&Acl::read_unsafe());
+        tree.insert_system_node("/zookeeper/config", read, -1);
+        tree.digest = tree.compute_digest();
+        tree
+    }
+
+    /// The tree digest (`DataTree.getTreeDigest`).
+    pub fn digest(&self) -> u64 {
+        self.digest
+    }
+
+    /// The digest computed from scratch over every node.
+    pub fn compute_digest(&self) -> u64 {
+        self.nodes
+            .iter()
+            .fold(0u64, |sum, (p, n)| sum.wrapping_add(digest::node_digest(p, n)))
+    }
+
+    /// The digest of the node at `path` (0 if absent).
+    fn node_digest_at(&self, path: &str) -> u64 {
+        self.nodes.get(path).map_or(0, |n| digest::node_digest(path, n))
+    }
+
+    /// Replaces `before` (a node's digest before a change) by its digest now.
+    fn redigest(&mut self, path: &str, before: u64) {
+        let after = self.node_digest_at(path);
+        self.digest = self.digest.wrapping_sub(before).wrapping_add(after);
+    }
+
+    fn insert_system_node(&mut self, path: &str, acl: i64, aversion: i32) {
+        let (parent, name) = path::split(path);
+        if let Some(p) = self.nodes.get_mut(parent) {
+            p.children.insert(name.into());
+        }
+        let stat = StatPersisted {
+            aversion,
+            ..Default::default()
+        };
+        // The system nodes hold empty (not null) data, as `DataTree`'s constructor makes them.
+        let node = Node {
+            data: Some(Bytes::new()),
+            acl,
+            stat,
+            ..Default::default()
+        };
+        self.nodes.insert(path.into(), node);
+    }
+
+    /// The node at `path`.
+    /// The node at `path`. The empty path is the root too: ZooKeeper's node map holds the root under both `""`
+    /// and `"/"`, so reads of `""` see the root.
+    pub fn get(&self, path: &str) -> Option<&Node> {
+        self.nodes.get(if path.is_empty() { "/" } else { path })
+    }
+
+    /// The ACL list of a node.
+    pub fn acl_of(&self, node: &Node) -> &[Acl] {
+        self.acls.get(node.acl)
+    }
+
+    /// The Stat a client sees for `node` (`DataNode.copyStat`): cversion is creations plus deletions
+    /// (2 x persisted - children) and containers and TTL nodes show ephemeralOwner 0.
+    pub fn client_stat(&self, node: &Node) -> Stat {
+        let s = &node.stat;
+        let num_children = node.children.len() as i32;
+        let owner = match owner_kind(s.ephemeral_owner, self.extended_types) {
+            OwnerKind::Ephemeral(session) => session,
+            OwnerKind::Persistent | OwnerKind::Container | OwnerKind::Ttl(_) => 0,
+        };
+        Stat {
+            czxid: s.czxid,
+            mzxid: s.mzxid,
+            ctime: s.ctime,
+            mtime: s.mtime,
+            version: s.version,
+            cversion: s.cversion.wrapping_mul(2).wrapping_sub(num_children),
+            aversion: s.aversion,
+            ephemeral_owner: owner,
+            data_length: node.data.as_ref().map_or(0, |d| d.len() as i32),
+            num_children,
+            pzxid: s.pzxid,
+        }
+    }
+
+    /// The Stat of the node at `path`, if it exists.
+    pub fn stat(&self, path: &str) -> Option<Stat> {
+        self.get(path).map(|n| self.client_stat(n))
+    }
+
+    /// The ephemerals owned by `session`, in path order.
+    pub fn ephemerals_of(&self, session: i64) -> impl Iterator<Item = &String> {
+        self.ephemerals.get(&session).into_iter().flatten()
+    }
+
+    /// How many ephemeral nodes there are.
+    pub fn ephemeral_count(&self) -> usize {
+        self.ephemerals.values().map(BTreeSet::len).sum()
+    }
+
+    /// The sessions that own ephemerals.
+    pub fn sessions_with_ephemerals(&self) -> impl Iterator<Item = (&i64, &BTreeSet<String>)> {
+        self.ephemerals.iter()
+    }
+
+    /// The node count as ZooKeeper reports it: the root sits in its map twice (`""` and `"/"`).
+    pub fn node_count(&self) -> usize {
+        self.nodes.len() + 1
+    }
+
+    /// The number of descendants of `path` (not counting it).
+    pub fn descendant_count(&self, path: &str) -> usize {
+        let Some(node) = self.get(path) else { return 0 };
+        let mut count = 0;
+        let mut stack: Vec<String> = node.children.iter().map(|c| path::join(path, c)).collect();
+        while let Some(p) = stack.pop() {
+            count += 1;
+            if let Some(n) = self.get(&p) {
+                stack.extend(n.children.iter().map(|c| path::join(&p, c)));
+            }
+        }
+        count
+    }
+
+    /// The sum of the lengths of every path and every node's data (`DataTree.approximateDataSize`).
+    pub fn approximate_data_size(&self) -> u64 {
+        self.nodes
+            .iter()
+            .map(|(p, n)| (p.len() + n.data.as_ref().map_or(0, Bytes::len)) as u64)
+            .sum()
+    }
+
+    /// The zxid of the last txn applied.
+    pub fn last_processed_zxid(&self) -> Zxid {
+        self.last_processed_zxid
+    }
+
+    /// The container nodes (candidates for the container manager).
+    pub fn containers(&self) -> impl Iterator<Item = &String> {
+        self.containers.iter()
+    }
+
+    /// The TTL nodes.
+    pub fn ttl_nodes(&self) -> impl Iterator<Item = &String> {
+        self.ttls.iter()
+    }
+
+    /// Whether extended ephemeralOwner types (TTL) are recognised.
+    pub fn extended_types(&self) -> bool {
+        self.extended_types
+    }
+}

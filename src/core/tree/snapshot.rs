@@ -1,0 +1,443 @@
+//! The tree as Apache ZooKeeper's snapshot stream (`FileSnap.serialize`, `SerializeUtils.serializeSnapshot`,
+//! `DataTree.serialize`, `DataTree.serializeZxidDigest`), before any compression:
+//!
+//! ```text
+//! FileHeader { "ZKSN", 2, dbid -1 }
+//! int count, then (long sessionId, int timeout) per session
+//! int count, then (long aclRef, vector<ACL>) per ACL list
+//! (ustring path, buffer data, long aclRef, StatPersisted) per node, pre-order, the root as ""; then ustring "/"
+//! long Adler-32 of everything so far; ustring "/"                          (seal 1)
+//! long zxid, int digestVersion, long digest                               (digest section)
+//! long Adler-32 of everything so far; ustring "/"                          (seal 2)
+//! ```
+//!
+//! A snapshot is *fuzzy*, as in Apache ZooKeeper: it is named after the last zxid applied when it started, and
+//! txns applied while it is taken may or may not be in it; replaying the log from that zxid + 1 fixes both
+//! cases (`DataTree.processTxn` tolerates re-applied creates and deletes). [`SnapshotWalk`] walks the tree a
+//! few thousand nodes per call, between core steps, so writes never wait for a whole snapshot. The ACL table
+//! is written last-known: it holds every list a written node referred to when it was written (a list created
+//! during the walk would otherwise be missing from the table), and the parts are assembled in stream order at
+//! the end. The digest section carries the (zxid, digest) of the tree when the walk ended, which replay reaches
+//! exactly, so a reader can check it (`DataTree.compareSnapshotDigests`).
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use bytes::Bytes;
+use jute::records::data::{Acl, StatPersisted};
+use jute::Decoder;
+
+use super::digest::DIGEST_VERSION;
+use super::{owner_kind, path, AclCache, DataTree, Node, OwnerKind, OPEN_UNSAFE_REF};
+use crate::types::Zxid;
+
+/// "ZKSN".
+pub const SNAPSHOT_MAGIC: i32 = 0x5A4B_534E;
+/// Longest data or string a snapshot may hold (far above jute.maxbuffer).
+const MAX_LEN: usize = 256 * 1024 * 1024;
+
+fn put_i32(out: &mut Vec<u8>, v: i32) {
+    out.extend_from_slice(&v.to_be_bytes());
+}
+
+fn put_i64(out: &mut Vec<u8>, v: i64) {
+    out.extend_from_slice(&v.to_be_bytes());
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_i32(out, s.len() as i32);
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn put_acls(out: &mut Vec<u8>, list: &[Acl]) {
+    put_i32(out, list.len() as i32);
+    for acl in list {
+        put_i32(out, acl.perms);
+        put_str(out, &acl.id.scheme);
+        put_str(out, &acl.id.id);
+    }
+}
+
+fn put_node(out: &mut Vec<u8>, path: &str, node: &Node) {
+    put_str(out, if path == "/" { "" } else { path });
+    match &node.data {
+        Some(d) => {
+            put_i32(out, d.len() as i32);
+            out.extend_from_slice(d);
+        }
+        None => put_i32(out, -1),
+    }
+    put_i64(out, node.acl);
+    let s = &node.stat;
+    for v in [s.czxid, s.mzxid, s.ctime, s.mtime] {
+        put_i64(out, v);
+    }
+    for v in [s.version, s.cversion, s.aversion] {
+        put_i32(out, v);
+    }
+    put_i64(out, s.ephemeral_owner);
+    put_i64(out, s.pzxid);
+}
+
+/// A snapshot being taken: the pre-order walk and what it has written so far.
+#[derive(Debug)]
+pub struct SnapshotWalk {
+    zxid: Zxid,
+    stack: Vec<String>,
+    acls: BTreeMap<i64, Vec<Acl>>,
+    nodes: Vec<u8>,
+    count: u64,
+}
+
+impl SnapshotWalk {
+    /// Starts a snapshot of `tree`; it will be named after the tree's last processed zxid now.
+    pub fn new(tree: &DataTree) -> SnapshotWalk {
+        SnapshotWalk {
+            zxid: tree.last_processed_zxid(),
+            stack: vec!["/".to_string()],
+            acls: BTreeMap::new(),
+            nodes: Vec::with_capacity(1 << 20),
+            count: 0,
+        }
+    }
+
+    /// The zxid the snapshot is named after.
+    pub fn zxid(&self) -> Zxid {
+        self.zxid
+    }
+
+    /// Nodes written so far.
+    pub fn node_count(&self) -> u64 {
+        self.count
+    }
+
+    /// Writes up to `budget` more nodes of `tree` as it is now; true when every node has been written.
+    pub fn step(&mut self, tree: &DataTree, budget: usize) -> bool {
+        for _ in 0..budget {
+            let Some(p) = self.stack.pop() else {
+                return true;
+            };
+            // A node deleted since its parent was written is simply not in this snapshot.
+            let Some(node) = tree.nodes.get(p.as_str()) else {
+                continue;
+            };
+            if node.acl != OPEN_UNSAFE_REF && !self.acls.contains_key(&node.acl) {
+                self.acls.insert(node.acl, tree.acls.get(node.acl).to_vec());
+            }
+            put_node(&mut self.nodes, &p, node);
+            self.count += 1;
+            self.stack.extend(node.children.iter().map(|c| path::join(&p, c)));
+        }
+        self.stack.is_empty()
+    }
+
+    /// Ends the walk (which must be done) and captures the digest and the sessions (id, timeout ms).
+    pub fn finish(self, tree: &DataTree, sessions: &[(i64, i32)]) -> SnapshotImage {
+        assert!(self.stack.is_empty(), "snapshot finished before its walk");
+        let mut head = Vec::with_capacity(64 + sessions.len() * 12);
+        put_i32(&mut head, SNAPSHOT_MAGIC);
+        put_i32(&mut head, 2);
+        put_i64(&mut head, -1);
+        put_i32(&mut head, sessions.len() as i32);
+        for (id, timeout) in sessions {
+            put_i64(&mut head, *id);
+            put_i32(&mut head, *timeout);
+        }
+        put_i32(&mut head, self.acls.len() as i32);
+        for (r, list) in &self.acls {
+            put_i64(&mut head, *r);
+            put_acls(&mut head, list);
+        }
+        // No txn applied yet: ZooKeeper writes an empty ZxidDigest.
+        let last = tree.last_processed_zxid();
+        let digest = if last.0 == 0 {
+            (0, 0)
+        } else {
+            (last.0, tree.digest() as i64)
+        };
+        SnapshotImage {
+            zxid: self.zxid,
+            head,
+            nodes: self.nodes,
+            digest,
+        }
+    }
+}
+
+/// A finished snapshot, ready to be written in stream order.
+#[derive(Debug)]
+pub struct SnapshotImage {
+    pub zxid: Zxid,
+    head: Vec<u8>,
+    nodes: Vec<u8>,
+    digest: (i64, i64),
+}
+
+/// A writer that keeps the Adler-32 of what went through it (`CheckedOutputStream`).
+struct Checked<W: Write> {
+    inner: W,
+    adler: adler2::Adler32,
+}
+
+impl<W: Write> Checked<W> {
+    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.adler.write_slice(bytes);
+        self.inner.write_all(bytes)
+    }
+
+    fn seal(&mut self) -> io::Result<()> {
+        let mut seal = Vec::with_capacity(13);
+        put_i64(&mut seal, i64::from(self.adler.checksum()));
+        put_str(&mut seal, "/");
+        self.put(&seal)
+    }
+}
+
+impl SnapshotImage {
+    /// Writes the uncompressed stream to `out` (`FileSnap.serialize` with `SnapStream.sealStream`).
+    pub fn write_to<W: Write>(&self, out: W) -> io::Result<()> {
+        let mut w = Checked {
+            inner: out,
+            adler: adler2::Adler32::new(),
+        };
+        w.put(&self.head)?;
+        w.put(&self.nodes)?;
+        let mut end = Vec::with_capacity(5);
+        put_str(&mut end, "/");
+        w.put(&end)?;
+        w.seal()?;
+        let mut digest = Vec::with_capacity(20);
+        put_i64(&mut digest, self.digest.0);
+        put_i32(&mut digest, DIGEST_VERSION);
+        put_i64(&mut digest, self.digest.1);
+        w.put(&digest)?;
+        w.seal()?;
+        w.inner.flush()
+    }
+
+    /// The stream as one buffer.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.head.len() + self.nodes.len() + 64);
+        // Writing to a Vec cannot fail.
+        let _ = self.write_to(&mut out);
+        out
+    }
+}
+
+/// Takes a whole snapshot in one go (tools and tests; the server walks in steps).
+pub fn snapshot_of(tree: &DataTree, sessions: &[(i64, i32)]) -> SnapshotImage {
+    let mut walk = SnapshotWalk::new(tree);
+    while !walk.step(tree, usize::MAX) {}
+    walk.finish(tree, sessions)
+}
+
+/// The (zxid, digest) a snapshot recorded for the tree (`DataTree.ZxidDigest`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZxidDigest {
+    pub zxid: Zxid,
+    pub version: i32,
+    pub digest: i64,
+}
+
+/// A snapshot read back.
+#[derive(Debug)]
+pub struct LoadedSnapshot {
+    pub tree: DataTree,
+    /// (session id, timeout ms) in file order.
+    pub sessions: Vec<(i64, i32)>,
+    pub digest: Option<ZxidDigest>,
+    /// The 3.9 last-processed-zxid section, when present.
+    pub last_processed_zxid: Option<Zxid>,
+    pub node_count: u64,
+}
+
+/// What is wrong with a snapshot stream, and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("offset {offset}: {message}")]
+pub struct SnapshotError {
+    pub offset: u64,
+    pub message: String,
+}
+
+struct Reader<'a> {
+    d: Decoder<'a>,
+    all: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn err(&self, message: impl Into<String>) -> SnapshotError {
+        SnapshotError {
+            offset: self.d.position() as u64,
+            message: message.into(),
+        }
+    }
+
+    fn read<T: serde::Deserialize<'a>>(&mut self, what: &str) -> Result<T, SnapshotError> {
+        let at = self.d.position() as u64;
+        self.d.read().map_err(|e| SnapshotError {
+            offset: at,
+            message: format!("reading {what}: {e}"),
+        })
+    }
+
+    /// Checks a seal: the Adler-32 of everything before it, then the "/" string (`checkSealIntegrity`).
+    fn seal(&mut self) -> Result<(), SnapshotError> {
+        let expected = u64::from(adler2::adler32_slice(&self.all[..self.d.position()]));
+        let at = self.d.position() as u64;
+        let found: i64 = self.read("seal checksum")?;
+        let _: String = self.read("seal path")?;
+        if found as u64 != expected {
+            return Err(SnapshotError {
+                offset: at,
+                message: format!("CRC corruption: seal {found:#x}, content {expected:#x}"),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Reads an uncompressed snapshot stream into a tree (`FileSnap.deserialize`, `DataTree.deserialize`).
+pub fn decode(bytes: &[u8], extended_types: bool) -> Result<LoadedSnapshot, SnapshotError> {
+    let mut r = Reader {
+        d: Decoder::new(bytes).with_max_len(MAX_LEN),
+        all: bytes,
+    };
+    let magic: i32 = r.read("header")?;
+    let _version: i32 = r.read("header")?;
+    let _dbid: i64 = r.read("header")?;
+    if magic != SNAPSHOT_MAGIC {
+        return Err(SnapshotError {
+            offset: 0,
+            message: format!("mismatching magic header {magic:#x}, not a snapshot"),
+        });
+    }
+    let count: i32 = r.read("session count")?;
+    let mut sessions = Vec::with_capacity(count.clamp(0, 1 << 16) as usize);
+    for _ in 0..count.max(0) {
+        let id: i64 = r.read("session id")?;
+        let timeout: i32 = r.read("session timeout")?;
+        sessions.push((id, timeout));
+    }
+    let mut tree = DataTree::empty(extended_types);
+    let count: i32 = r.read("ACL count")?;
+    for _ in 0..count.max(0) {
+        let aref: i64 = r.read("ACL reference")?;
+        let list: Option<Vec<Acl>> = r.read("ACL list")?;
+        let list = list.ok_or_else(|| r.err("missing ACL list"))?;
+        tree.acls.load(aref, list);
+    }
+    let node_count = read_nodes(&mut r, &mut tree)?;
+    r.seal()?;
+    let mut digest = None;
+    let mut last_processed_zxid = None;
+    if !r.d.is_empty() {
+        digest = Some(read_digest(&mut r)?);
+        r.seal()?;
+    }
+    if !r.d.is_empty() {
+        last_processed_zxid = Some(Zxid(r.read("last processed zxid")?));
+        r.seal()?;
+    }
+    tree.acls.purge_unused();
+    tree.digest = tree.compute_digest();
+    Ok(LoadedSnapshot {
+        tree,
+        sessions,
+        digest,
+        last_processed_zxid,
+        node_count,
+    })
+}
+
+fn read_digest(r: &mut Reader<'_>) -> Result<ZxidDigest, SnapshotError> {
+    let zxid: i64 = r.read("digest zxid")?;
+    let version: i32 = r.read("digest version")?;
+    let digest = if version < 2 {
+        // Before version 2 the digest was a hex string.
+        let s: Option<String> = r.read("digest")?;
+        s.and_then(|s| u64::from_str_radix(&s, 16).ok()).unwrap_or(0) as i64
+    } else {
+        r.read("digest")?
+    };
+    Ok(ZxidDigest {
+        zxid: Zxid(zxid),
+        version,
+        digest,
+    })
+}
+
+fn read_nodes(r: &mut Reader<'_>, tree: &mut DataTree) -> Result<u64, SnapshotError> {
+    let mut count = 0;
+    loop {
+        let at = r.d.position();
+        let p: String = r.read("node path")?;
+        if p == "/" {
+            return Ok(count);
+        }
+        let data: Option<Bytes> = r.read("node data")?;
+        let acl: i64 = r.read("node ACL reference")?;
+        let stat: StatPersisted = r.read("node stat")?;
+        let path = if p.is_empty() { "/".to_string() } else { p };
+        tree.load_node(
+            &path,
+            Node {
+                data,
+                acl,
+                stat,
+                children: Default::default(),
+            },
+        )
+        .map_err(|message| SnapshotError {
+            offset: at as u64,
+            message,
+        })?;
+        count += 1;
+    }
+}
+
+impl DataTree {
+    /// A tree with no nodes at all, to load a snapshot into.
+    fn empty(extended_types: bool) -> DataTree {
+        let mut tree = DataTree::new(extended_types);
+        tree.nodes.clear();
+        tree.acls = AclCache::new();
+        tree
+    }
+
+    /// Adds a node read from a snapshot under its already-loaded parent (`DataTree.deserialize`).
+    fn load_node(&mut self, path: &str, node: Node) -> Result<(), String> {
+        if path != "/" {
+            let (parent, name) = path::split(path);
+            let Some(p) = self.nodes.get_mut(parent) else {
+                return Err(format!("invalid data tree: no parent {parent} for {path}"));
+            };
+            p.children.insert(name.into());
+            match owner_kind(node.stat.ephemeral_owner, self.extended_types) {
+                OwnerKind::Ephemeral(session) => {
+                    self.ephemerals
+                        .entry(session)
+                        .or_default()
+                        .insert(path.to_string());
+                }
+                OwnerKind::Container => {
+                    self.containers.insert(path.to_string());
+                }
+                OwnerKind::Ttl(_) => {
+                    self.ttls.insert(path.to_string());
+                }
+                OwnerKind::Persistent => {}
+            }
+        }
+        self.acls.add_usage(node.acl);
+        self.nodes.insert(path.into(), node);
+        Ok(())
+    }
+
+    /// Sets the zxid a loaded snapshot is named after.
+    pub fn set_last_processed_zxid(&mut self, zxid: Zxid) {
+        self.last_processed_zxid = zxid;
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,230 @@
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::core::txn::Txn;
+use crate::storage::fs::RealFs;
+use crate::storage::logread;
+
+fn golden() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("jute/tests/golden/datadir")
+}
+
+fn golden_snapshots() -> Vec<(String, i64)> {
+    let text = std::fs::read_to_string(golden().join("manifest.json")).expect("manifest");
+    let m: serde_json::Value = serde_json::from_str(&text).expect("json");
+    m["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter(|f| f["kind"] == "snapshot")
+        .map(|f| {
+            let name = f["file"].as_str().expect("name").to_string();
+            let zxid = i64::from_str_radix(name.trim_start_matches("snapshot."), 16).expect("zxid");
+            (name, zxid)
+        })
+        .collect()
+}
+
+fn manifest_file(name: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(golden().join("manifest.json")).expect("manifest");
+    let m: serde_json::Value = serde_json::from_str(&text).expect("json");
+    m["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .find(|f| f["file"] == name)
+        .expect("file in manifest")
+        .clone()
+}
+
+/// Every txn of the golden logs with the TxnDigest Apache ZooKeeper logged after it.
+fn golden_txns() -> Vec<(Txn, Option<i64>)> {
+    let mut out = Vec::new();
+    logread::replay(&RealFs, &golden(), Zxid(0), false, |_, _, _, bytes| {
+        let entry = jute::txn_entry::TxnEntry::decode(bytes, 1 << 20).expect("entry");
+        let digest = entry.digest.map(|d| d.tree_digest);
+        out.push((entry, digest));
+        Ok(())
+    })
+    .expect("golden logs");
+    out
+}
+
+fn apply(tree: &mut DataTree, txn: &Txn) {
+    let mut triggers = Vec::new();
+    tree.apply(txn, &mut triggers);
+}
+
+#[test]
+fn the_digest_matches_apache_zookeeper_after_every_golden_txn() {
+    let mut tree = DataTree::new(true);
+    let txns = golden_txns();
+    assert!(txns.len() > 30);
+    for (txn, logged) in &txns {
+        apply(&mut tree, txn);
+        if let Some(d) = logged {
+            assert_eq!(tree.digest() as i64, *d, "after zxid {:#x}", txn.header.zxid);
+            assert_eq!(tree.digest(), tree.compute_digest());
+        }
+    }
+}
+
+fn assert_same_tree(a: &DataTree, b: &DataTree) {
+    assert_eq!(a.nodes.len(), b.nodes.len());
+    for (p, n) in &a.nodes {
+        let m = b.nodes.get(p).unwrap_or_else(|| panic!("{p} missing"));
+        assert_eq!(n.stat, m.stat, "{p}");
+        assert_eq!(n.data, m.data, "{p}");
+        assert_eq!(n.children, m.children, "{p}");
+        assert_eq!(a.acl_of(n), b.acl_of(m), "{p}");
+    }
+    assert_eq!(a.ephemerals, b.ephemerals);
+    assert_eq!(a.containers, b.containers);
+    assert_eq!(a.ttls, b.ttls);
+    assert_eq!(a.digest(), b.digest());
+}
+
+#[test]
+fn golden_snapshots_load_as_the_manifest_describes() {
+    let snaps = golden_snapshots();
+    assert!(snaps.len() >= 3);
+    for (name, _) in &snaps {
+        let name = name.as_str();
+        let bytes = std::fs::read(golden().join(name)).expect("snapshot");
+        let want = manifest_file(name);
+        let loaded = decode(&bytes, true).expect(name);
+        let nodes = want["nodes"].as_array().expect("nodes");
+        assert_eq!(loaded.node_count as usize, nodes.len(), "{name}");
+        for n in nodes {
+            let p = n["path"].as_str().expect("path");
+            let p = if p.is_empty() { "/" } else { p };
+            let node = loaded.tree.get(p).unwrap_or_else(|| panic!("{name}: {p}"));
+            assert_eq!(node.acl, n["acl_ref"].as_i64().expect("acl"), "{name} {p}");
+            assert_eq!(
+                node.stat.pzxid,
+                n["stat"]["pzxid"].as_i64().expect("pzxid"),
+                "{name} {p}"
+            );
+            assert_eq!(
+                node.stat.ephemeral_owner,
+                n["stat"]["ephemeral_owner"].as_i64().expect("owner")
+            );
+        }
+        let sessions = want["sessions"].as_array().expect("sessions");
+        assert_eq!(loaded.sessions.len(), sessions.len(), "{name}");
+        let d = &want["digest"];
+        let got = loaded.digest.expect("digest section");
+        assert_eq!(got.zxid.0, d["zxid"].as_i64().expect("zxid"), "{name}");
+        assert_eq!(got.digest, d["digest"].as_i64().expect("digest"), "{name}");
+        assert_eq!(
+            loaded.last_processed_zxid, None,
+            "3.8 writes no last-zxid section"
+        );
+    }
+}
+
+#[test]
+fn a_golden_snapshot_plus_the_logs_after_it_is_the_tree_the_logs_build() {
+    let txns = golden_txns();
+    let mut full = DataTree::new(true);
+    for (txn, _) in &txns {
+        apply(&mut full, txn);
+    }
+    for (name, zxid) in golden_snapshots().iter().filter(|(_, z)| *z > 0) {
+        let (name, zxid) = (name.as_str(), *zxid);
+        let bytes = std::fs::read(golden().join(name)).expect("snapshot");
+        let mut loaded = decode(&bytes, true).expect(name);
+        let digest = loaded.digest.expect("digest");
+        for (txn, _) in txns.iter().filter(|(t, _)| t.header.zxid > zxid) {
+            apply(&mut loaded.tree, txn);
+            if txn.header.zxid == digest.zxid.0 {
+                assert_eq!(
+                    loaded.tree.digest() as i64,
+                    digest.digest,
+                    "{name}: digest at its zxid"
+                );
+            }
+        }
+        assert_same_tree(&full, &loaded.tree);
+    }
+}
+
+#[test]
+fn our_snapshot_reads_back_to_the_same_tree_and_seals_like_zookeeper() {
+    let mut tree = DataTree::new(true);
+    for (txn, _) in golden_txns() {
+        apply(&mut tree, &txn);
+    }
+    let image = snapshot_of(&tree, &[(0x0100_0000_0000_0001, 4000)]);
+    let bytes = image.to_bytes();
+    assert_eq!(
+        &bytes[bytes.len() - 5..],
+        &[0, 0, 0, 1, b'/'],
+        "what isValidSnapshot checks"
+    );
+    let loaded = decode(&bytes, true).expect("decode");
+    assert_same_tree(&tree, &loaded.tree);
+    assert_eq!(loaded.sessions, vec![(0x0100_0000_0000_0001, 4000)]);
+    let digest = loaded.digest.expect("digest");
+    assert_eq!(
+        (digest.zxid, digest.digest),
+        (tree.last_processed_zxid(), tree.digest() as i64)
+    );
+}
+
+#[test]
+fn a_fresh_tree_snapshots_to_zookeepers_snapshot_0_up_to_child_order() {
+    let ours = snapshot_of(&DataTree::new(false), &[]).to_bytes();
+    let theirs = std::fs::read(golden().join("snapshot.0")).expect("snapshot.0");
+    assert_eq!(ours.len(), theirs.len());
+    let (a, b) = (
+        decode(&ours, false).expect("ours"),
+        decode(&theirs, false).expect("theirs"),
+    );
+    assert_same_tree(&a.tree, &b.tree);
+    assert_eq!(a.digest, b.digest, "an empty ZxidDigest before any txn");
+}
+
+#[test]
+fn a_walk_interleaved_with_writes_replays_to_the_live_tree() {
+    let txns = golden_txns();
+    let mut tree = DataTree::new(true);
+    let half = txns.len() / 2;
+    for (txn, _) in &txns[..half] {
+        apply(&mut tree, txn);
+    }
+    let mut walk = SnapshotWalk::new(&tree);
+    let mut rest = txns[half..].iter();
+    while !walk.step(&tree, 1) {
+        if let Some((txn, _)) = rest.next() {
+            apply(&mut tree, txn);
+        }
+    }
+    let image = walk.finish(&tree, &[]);
+    let mut loaded = decode(&image.to_bytes(), true).expect("decode");
+    let digest = loaded.digest.expect("digest");
+    for (txn, _) in txns.iter().filter(|(t, _)| t.header.zxid > image.zxid.0) {
+        apply(&mut loaded.tree, txn);
+        if txn.header.zxid == digest.zxid.0 {
+            assert_eq!(loaded.tree.digest() as i64, digest.digest);
+        }
+    }
+    for (txn, _) in rest {
+        apply(&mut tree, txn);
+    }
+    assert_same_tree(&tree, &loaded.tree);
+}
+
+#[test]
+fn damage_is_reported_with_its_offset() {
+    let bytes = std::fs::read(golden().join("snapshot.5")).expect("snapshot");
+    let mut bad = bytes.clone();
+    bad[100] ^= 0x01;
+    let err = decode(&bad, true).expect_err("a flipped bit");
+    assert!(err.offset > 100, "{err}");
+    let err = decode(&bytes[..bytes.len() / 2], true).expect_err("cut short");
+    assert!(err.message.contains("reading"), "{err}");
+    let mut wrong = bytes;
+    wrong[0] = 0;
+    assert_eq!(decode(&wrong, true).expect_err("magic").offset, 0);
+}

@@ -1,0 +1,56 @@
+//! The client port: framing, the handshake, four-letter words and the limits that keep one client from hurting
+//! the others.
+//!
+//! Each accepted connection runs one task (`conn`) that reads frames into a buffer, checks each with
+//! `jute::frame::check_frame` against `jute.maxbuffer`, decodes it (the first frame as a `ConnectRequest` or a
+//! four-letter word, later ones as `RequestHeader` + `Request`) and sends it to the server task as an
+//! [`Inbound`] message over a bounded channel. The server answers with [`Outbound`] messages on the
+//! connection's own channel, which the task writes in order. `net` never sees the core: it only frames,
+//! decodes and enforces limits (what `NIOServerCnxn` and `NIOServerCnxnFactory` do in Apache ZooKeeper).
+
+pub mod conn;
+pub mod four_letter;
+pub mod limits;
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use jute::frame::FourLetter;
+use jute::records::proto::{ConnectRequest, RequestHeader};
+use jute::request::{Request, RequestError};
+
+use crate::types::ConnId;
+
+/// What a connection task tells the server task, in the order it happened on that connection.
+#[derive(Debug)]
+pub enum Inbound {
+    /// The connection was accepted; `conn` holds what the server needs to write to it.
+    Opened {
+        conn: ConnId,
+        peer: SocketAddr,
+        handle: conn::ConnHandle,
+    },
+    /// The first frame, a connect request.
+    Connect { conn: ConnId, request: ConnectRequest },
+    /// A later frame: its header and its body, or why the body did not decode.
+    Request {
+        conn: ConnId,
+        header: RequestHeader,
+        body: Result<Request, RequestError>,
+    },
+    /// The first four bytes were a four-letter word; the server answers and closes.
+    FourLetter { conn: ConnId, word: FourLetter },
+    /// The connection is gone (the reason was logged by the connection task).
+    Closed { conn: ConnId },
+}
+
+/// What the server tells one connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outbound {
+    /// Whole frames (or a four-letter word's text) to write.
+    Bytes(Bytes),
+    /// Write everything queued before, then close.
+    Close,
+    /// Close now, dropping whatever is still queued.
+    Abort,
+}

@@ -1,0 +1,78 @@
+//! The thread that makes txns durable (`SyncRequestProcessor`): it takes every entry queued since its last
+//! fsync, writes them, fsyncs once and reports the last durable zxid to the core task. Under load many entries
+//! share one fsync (group commit); when idle, an entry is written as soon as it arrives, with no added wait.
+//! The core task keeps serving reads and preparing writes meanwhile.
+
+use std::io;
+use std::sync::mpsc::{Receiver, Sender};
+use std::thread::JoinHandle;
+
+use bytes::Bytes;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::txnlog::TxnLog;
+use crate::types::Zxid;
+
+/// What the core task asks of the log thread, in order.
+#[derive(Debug)]
+pub(crate) enum LogCommand {
+    Append(Zxid, Bytes),
+    /// Start a new log file with the next entry.
+    Roll,
+}
+
+/// What the log thread reports.
+#[derive(Debug)]
+pub(crate) enum LogEvent {
+    /// Every entry up to this zxid is durable.
+    Durable(Zxid),
+    /// The log failed; nothing after the last `Durable` may be acknowledged.
+    Failed(io::Error),
+}
+
+/// Starts the log thread over `log`.
+pub(crate) fn spawn(
+    mut log: Box<dyn TxnLog>,
+    events: UnboundedSender<LogEvent>,
+) -> io::Result<(Sender<LogCommand>, JoinHandle<()>)> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = std::thread::Builder::new()
+        .name("txn-log".into())
+        .spawn(move || run(log.as_mut(), &rx, &events))?;
+    Ok((tx, handle))
+}
+
+fn run(log: &mut dyn TxnLog, rx: &Receiver<LogCommand>, events: &UnboundedSender<LogEvent>) {
+    let mut last = None;
+    // Blocks only while there is nothing to write.
+    while let Ok(first) = rx.recv() {
+        let mut result = apply(log, first);
+        while result.is_ok() {
+            match rx.try_recv() {
+                Ok(command) => result = apply(log, command),
+                Err(_) => break,
+            }
+        }
+        let synced = result.and_then(|()| log.sync());
+        match synced {
+            Ok(Some(zxid)) if Some(zxid) != last => {
+                last = Some(zxid);
+                if events.send(LogEvent::Durable(zxid)).is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let _ = events.send(LogEvent::Failed(e));
+                return;
+            }
+        }
+    }
+}
+
+fn apply(log: &mut dyn TxnLog, command: LogCommand) -> io::Result<()> {
+    match command {
+        LogCommand::Append(zxid, entry) => log.append(zxid, entry),
+        LogCommand::Roll => log.roll(),
+    }
+}

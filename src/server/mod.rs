@@ -1,0 +1,208 @@
+//! The runtime of a standalone server: the listener, one task per connection (`net::conn`), and the single
+//! task that owns the core (`runtime`). Connections talk to the core task over one bounded channel, so a
+//! flood of requests waits in the connections' sockets rather than in memory; the core task answers on each
+//! connection's own queue, whose size the runtime caps.
+//!
+//! Shutdown: when the future given to [`Server::run`] completes, the listener stops, every connection is
+//! closed and `run` returns.
+
+mod logthread;
+mod runtime;
+mod snapshots;
+pub mod startup;
+pub mod stats;
+pub mod txnlog;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::config::ServerConfig;
+use crate::core::Core;
+use crate::net::conn::{self, ConnLimits};
+use crate::net::limits::IpLimiter;
+use crate::net::Inbound;
+use crate::types::ConnId;
+use logthread::LogEvent;
+use runtime::Runtime;
+use snapshots::Snapshotter;
+use txnlog::{MemTxnLog, TxnLog};
+
+/// Messages from connections waiting for the core task, at most. When it is full, connection tasks wait,
+/// and so stop reading their sockets. With frames of at most jute.maxbuffer, this bounds the memory held in
+/// the queue to INBOUND_QUEUE_MAX × jute.maxbuffer.
+const INBOUND_QUEUE_MAX: usize = 256;
+
+/// A bound, not yet running, server.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    config: ServerConfig,
+}
+
+impl Server {
+    /// Binds the client port (`clientPortAddress:clientPort`; port 0 picks a free one).
+    pub async fn bind(config: ServerConfig) -> io::Result<Server> {
+        let listener = TcpListener::bind(config.client_address).await?;
+        Ok(Server { listener, config })
+    }
+
+    /// The address the client port is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves clients until `shutdown` completes, with an in-memory txn log.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        self.run_with_log(MemTxnLog::default(), shutdown).await
+    }
+
+    /// Serves clients until `shutdown` completes, persisting txns to `log`, from an empty tree.
+    pub async fn run_with_log<L: TxnLog>(self, log: L, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        let started = std::time::Instant::now();
+        let core = Core::new(runtime::core_config(&self.config), runtime::now_at(started));
+        self.serve(core, started, Box::new(log), None, shutdown).await
+    }
+
+    /// Serves clients until `shutdown` completes from the data directories: recovers the database, takes the
+    /// start-up snapshot, then logs every txn to `dataLogDir` and snapshots every snapCount txns
+    /// (`ZooKeeperServer.loadData`, `SyncRequestProcessor`). Fails at start on a damaged data directory.
+    pub async fn run_durable(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        let started = std::time::Instant::now();
+        let config = self.config.clone();
+        let opened = tokio::task::spawn_blocking(move || startup::open(&config, started))
+            .await
+            .map_err(io::Error::other)?
+            .map_err(io::Error::other)?;
+        let snapshots = Snapshotter::new(opened.fs.clone(), opened.dirs.clone(), &self.config.storage);
+        let _purge = snapshots::spawn_autopurge(opened.fs.clone(), opened.dirs.clone(), &self.config.storage);
+        self.serve(
+            opened.core,
+            started,
+            Box::new(opened.log),
+            Some(snapshots),
+            shutdown,
+        )
+        .await
+    }
+
+    /// The serving loop. Returns an error if the log fails (a write that cannot be made durable must not be
+    /// acknowledged).
+    async fn serve(
+        self,
+        core: Core,
+        started: std::time::Instant,
+        log: Box<dyn TxnLog>,
+        snapshots: Option<Snapshotter>,
+        shutdown: impl Future<Output = ()>,
+    ) -> io::Result<()> {
+        let limits = ConnLimits {
+            max_frame_bytes: self.config.jute_max_buffer,
+            outstanding_max: self.config.global_outstanding_limit as usize,
+            handshake_timeout: Duration::from_millis(u64::from(self.config.sessionless_cnxn_timeout_ms)),
+        };
+        let rejected = Arc::new(AtomicU64::new(0));
+        let (to_server, mut inbound) = mpsc::channel(INBOUND_QUEUE_MAX);
+        let acceptor = Acceptor {
+            listener: self.listener,
+            limiter: IpLimiter::new(self.config.max_client_cnxns),
+            limits,
+            to_server,
+            rejected: Arc::clone(&rejected),
+        };
+        let accept_task = tokio::spawn(acceptor.run());
+        let tick = Duration::from_millis(u64::from(self.config.tick_time_ms / 2).max(1));
+        let mut ticker = tokio::time::interval(tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let (events_tx, mut events) = mpsc::unbounded_channel();
+        let (log_tx, log_thread) = logthread::spawn(log, events_tx)?;
+        let mut runtime = Runtime::new(self.config, core, started, log_tx, snapshots, rejected);
+        tokio::pin!(shutdown);
+        let result = loop {
+            let step = tokio::select! {
+                biased;
+                () = &mut shutdown => break Ok(()),
+                event = events.recv() => match event {
+                    Some(LogEvent::Durable(zxid)) => runtime.persisted(zxid),
+                    Some(LogEvent::Failed(e)) => Err(e),
+                    None => Err(io::Error::other("the txn log thread has stopped")),
+                },
+                message = inbound.recv() => match message {
+                    Some(message) => runtime.handle(message),
+                    None => break Ok(()),
+                },
+                _ = ticker.tick() => runtime.tick(),
+                () = std::future::ready(()), if runtime.snapshot_pending() => Ok(()),
+            };
+            // A snapshot walk advances one step per turn, so it neither stalls nor starves under load.
+            runtime.snapshot_step();
+            if let Err(e) = step {
+                tracing::error!(error = %e, "txn log failed; stopping the server");
+                break Err(e);
+            }
+        };
+        tracing::info!(zxid = %runtime.last_zxid(), "shutting down");
+        runtime.close_all();
+        // Aborting the acceptor drops its JoinSet, which ends every connection task.
+        accept_task.abort();
+        let _ = accept_task.await;
+        drop(runtime);
+        let _ = log_thread.join();
+        result
+    }
+}
+
+/// The accept loop: applies maxClientCnxns, numbers connections and starts their tasks.
+struct Acceptor {
+    listener: TcpListener,
+    limiter: Arc<IpLimiter>,
+    limits: ConnLimits,
+    to_server: mpsc::Sender<Inbound>,
+    rejected: Arc<AtomicU64>,
+}
+
+impl Acceptor {
+    async fn run(self) {
+        let mut next_id = 1u64;
+        let mut tasks = JoinSet::new();
+        loop {
+            tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let Some(permit) = self.limiter.try_acquire(peer.ip()) else {
+                            // NIOServerCnxnFactory logs "Too many connections from <ip> - max is <n>".
+                            tracing::warn!(
+                                ip = %peer.ip(), max = self.limiter.max_per_ip(),
+                                "too many connections from this address (maxClientCnxns); closing"
+                            );
+                            self.rejected.fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        };
+                        let conn = ConnId(next_id);
+                        next_id += 1;
+                        tracing::debug!(%conn, %peer, "accepted connection");
+                        let to_server = self.to_server.clone();
+                        let limits = self.limits;
+                        tasks.spawn(async move {
+                            let _permit = permit;
+                            conn::serve(stream, conn, peer, limits, to_server).await;
+                        });
+                    }
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait a little rather than spin.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            }
+        }
+    }
+}

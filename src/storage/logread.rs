@@ -1,0 +1,256 @@
+//! Reading transaction logs (`FileTxnLog.FileTxnIterator`) and replaying them after a snapshot.
+//!
+//! A log ends at a zero record (preallocated space: checksum 0, length 0) or at the end of the file. What a
+//! crash can leave after the last durable entry is a *torn tail*: an entry cut short, one without its `0x42`
+//! marker, an impossible length, or one whose checksum does not match with nothing valid after it. Recovery
+//! truncates a torn tail of the newest log, saying which file and offset. A checksum mismatch followed by a
+//! valid entry is damage in the middle of the log: that stops recovery with the file and offset, because
+//! starting would silently drop acknowledged writes. (Apache ZooKeeper stops on every checksum mismatch and
+//! treats the other tails as the end of that file.)
+
+use std::path::{Path, PathBuf};
+
+use super::fs::Fs;
+use super::names::{sorted, LOG_PREFIX};
+use super::txnlog::{END_OF_RECORD, HEADER_LEN, TXNLOG_MAGIC};
+use super::StorageError;
+use crate::types::Zxid;
+
+/// Entries longer than this are taken for garbage (jute.maxbuffer is far smaller).
+pub const MAX_ENTRY_LEN: usize = 256 * 1024 * 1024;
+const RECORD_OVERHEAD: usize = 8 + 4 + 1;
+
+/// Where and why a log file's entries end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogEnd {
+    /// A zero record: preallocated space.
+    Zero,
+    /// The end of the file, at an entry boundary.
+    Eof,
+    /// Something a crash can leave: what it is.
+    Torn(String),
+}
+
+/// What one file held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileScan {
+    pub entries: usize,
+    pub first_zxid: Option<Zxid>,
+    pub last_zxid: Option<Zxid>,
+    /// The offset just after the last good entry.
+    pub end_offset: u64,
+    pub end: LogEnd,
+}
+
+enum Record<'a> {
+    Entry(&'a [u8], usize),
+    End(LogEnd),
+    BadChecksum(usize),
+}
+
+fn read_record(data: &[u8], pos: usize) -> Record<'_> {
+    let rest = &data[pos..];
+    if rest.is_empty() {
+        return Record::End(LogEnd::Eof);
+    }
+    if rest.len() < 12 {
+        return Record::End(if rest.iter().all(|b| *b == 0) {
+            LogEnd::Zero
+        } else {
+            LogEnd::Torn(format!("{} bytes, too short for an entry", rest.len()))
+        });
+    }
+    let checksum = u64::from_be_bytes(rest[..8].try_into().unwrap_or([0; 8]));
+    let len = i32::from_be_bytes(rest[8..12].try_into().unwrap_or([0; 4]));
+    if len == 0 {
+        return Record::End(LogEnd::Zero);
+    }
+    if len < 0 || len as usize > MAX_ENTRY_LEN {
+        return Record::End(LogEnd::Torn(format!("impossible entry length {len}")));
+    }
+    let len = len as usize;
+    if rest.len() < len + RECORD_OVERHEAD {
+        return Record::End(LogEnd::Torn(format!(
+            "entry of {len} bytes cut short by the end of the file"
+        )));
+    }
+    if rest[12 + len] != END_OF_RECORD {
+        return Record::End(LogEnd::Torn("entry without its end-of-record marker".into()));
+    }
+    let bytes = &rest[12..12 + len];
+    if u64::from(adler2::adler32_slice(bytes)) != checksum {
+        return Record::BadChecksum(len + RECORD_OVERHEAD);
+    }
+    Record::Entry(bytes, len + RECORD_OVERHEAD)
+}
+
+/// The zxid in the TxnHeader at the start of an entry (clientId 8, cxid 4, then zxid).
+pub fn entry_zxid(entry: &[u8]) -> Option<Zxid> {
+    entry
+        .get(12..20)
+        .map(|b| Zxid(i64::from_be_bytes(b.try_into().unwrap_or([0; 8]))))
+}
+
+/// Scans one log file, calling `each(offset, entry)` per entry in order.
+pub fn scan_file(
+    path: &Path,
+    data: &[u8],
+    mut each: impl FnMut(u64, &[u8]) -> Result<(), StorageError>,
+) -> Result<FileScan, StorageError> {
+    let corrupt = |offset: usize, message: String| StorageError::Corrupt {
+        file: path.to_path_buf(),
+        offset: offset as u64,
+        message,
+    };
+    let mut scan = FileScan {
+        entries: 0,
+        first_zxid: None,
+        last_zxid: None,
+        end_offset: 0,
+        end: LogEnd::Eof,
+    };
+    if data.len() < HEADER_LEN as usize {
+        scan.end = LogEnd::Torn("file header incomplete".into());
+        return Ok(scan);
+    }
+    let magic = i32::from_be_bytes(data[..4].try_into().unwrap_or([0; 4]));
+    if magic != TXNLOG_MAGIC {
+        return Err(corrupt(
+            0,
+            format!("invalid magic number {magic:#x}, not a transaction log"),
+        ));
+    }
+    let mut pos = HEADER_LEN as usize;
+    loop {
+        scan.end_offset = pos as u64;
+        match read_record(data, pos) {
+            Record::Entry(bytes, step) => {
+                let zxid =
+                    entry_zxid(bytes).ok_or_else(|| corrupt(pos, "entry shorter than a TxnHeader".into()))?;
+                each(pos as u64, bytes)?;
+                scan.entries += 1;
+                scan.first_zxid.get_or_insert(zxid);
+                scan.last_zxid = Some(zxid);
+                pos += step;
+            }
+            Record::End(end) => {
+                scan.end = end;
+                return Ok(scan);
+            }
+            Record::BadChecksum(step) => {
+                if matches!(read_record(data, pos + step), Record::Entry(..)) {
+                    return Err(corrupt(
+                        pos,
+                        "checksum mismatch in the middle of the log (CRC check failed)".into(),
+                    ));
+                }
+                scan.end = LogEnd::Torn("checksum mismatch in the last entry".into());
+                return Ok(scan);
+            }
+        }
+    }
+}
+
+/// The log files recovery reads after a snapshot at `after` (`FileTxnLog.getLogFiles`): the newest one that
+/// starts at or before `after`, and every later one, oldest first.
+pub fn files_after(fs: &dyn Fs, dir: &Path, after: Zxid) -> Result<Vec<(Zxid, PathBuf)>, StorageError> {
+    let names = match fs.list(dir) {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(source) => {
+            return Err(StorageError::Io {
+                file: dir.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let files = sorted(&names, LOG_PREFIX);
+    let start = files
+        .iter()
+        .filter(|(z, _)| *z <= after)
+        .map(|(z, _)| *z)
+        .max()
+        .unwrap_or(Zxid(0));
+    Ok(files
+        .into_iter()
+        .filter(|(z, _)| *z >= start)
+        .map(|(z, n)| (z, dir.join(n)))
+        .collect())
+}
+
+/// What replay found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplayEnd {
+    /// The last zxid replayed (None if no entry was newer than the snapshot).
+    pub last_zxid: Option<Zxid>,
+    pub replayed: u64,
+    /// A torn tail found in the newest log: file and offset of the first bad byte.
+    pub torn_tail: Option<(PathBuf, u64)>,
+}
+
+/// Replays every entry newer than `after`, in zxid order, through `apply(file, offset, zxid, entry)`. With `repair`, a torn tail of the
+/// newest log is cut off (the file removed if nothing is left in it) and made durable.
+pub fn replay(
+    fs: &dyn Fs,
+    dir: &Path,
+    after: Zxid,
+    repair: bool,
+    mut apply: impl FnMut(&Path, u64, Zxid, &[u8]) -> Result<(), StorageError>,
+) -> Result<ReplayEnd, StorageError> {
+    let files = files_after(fs, dir, after)?;
+    let mut end = ReplayEnd::default();
+    let mut last = after;
+    for (i, (_, path)) in files.iter().enumerate() {
+        let data = fs.read(path).map_err(|source| StorageError::Io {
+            file: path.clone(),
+            source,
+        })?;
+        let scan = scan_file(path, &data, |offset, bytes| {
+            let Some(zxid) = entry_zxid(bytes) else {
+                return Ok(());
+            };
+            if zxid <= last {
+                return Ok(());
+            }
+            if zxid.0 != last.0 + 1 && zxid.epoch() == last.epoch() {
+                tracing::warn!(file = %path.display(), offset, from = %last, to = %zxid, "gap in the txn log");
+            }
+            apply(path, offset, zxid, bytes)?;
+            last = zxid;
+            end.last_zxid = Some(zxid);
+            end.replayed += 1;
+            Ok(())
+        })?;
+        if let LogEnd::Torn(why) = &scan.end {
+            let newest = i + 1 == files.len();
+            tracing::warn!(file = %path.display(), offset = scan.end_offset, reason = %why, "torn txn log tail");
+            if newest {
+                end.torn_tail = Some((path.clone(), scan.end_offset));
+                if repair {
+                    cut_tail(fs, dir, path, scan.end_offset)?;
+                }
+            }
+        }
+    }
+    Ok(end)
+}
+
+fn cut_tail(fs: &dyn Fs, dir: &Path, path: &Path, offset: u64) -> Result<(), StorageError> {
+    let io = |source| StorageError::Io {
+        file: path.to_path_buf(),
+        source,
+    };
+    if offset <= HEADER_LEN {
+        tracing::warn!(file = %path.display(), "removing a log with no complete entry");
+        fs.remove(path).map_err(io)?;
+    } else {
+        tracing::warn!(file = %path.display(), offset, "truncating the torn tail of the txn log");
+        let mut file = fs.open(path).map_err(io)?;
+        file.set_len(offset).map_err(io)?;
+        file.fsync().map_err(io)?;
+    }
+    fs.sync_dir(dir).map_err(|source| StorageError::Io {
+        file: dir.to_path_buf(),
+        source,
+    })
+}

@@ -1,0 +1,195 @@
+//! Snapshot files (`FileSnap`, `SnapStream`): `version-2/snapshot.<zxid>` plain (CHECKED), `.gz` (gzip) or
+//! `.snappy` (snappy-java stream), as `zookeeper.snapshot.compression.method` selects for writing; reading
+//! goes by each file's suffix. The checksums inside are over the uncompressed stream (see
+//! `core::tree::snapshot`).
+//!
+//! A snapshot is written to `<name>.tmp`, fsynced, renamed into place and the directory fsynced, so a crash
+//! never leaves a half-written file under a snapshot name (Apache ZooKeeper does this for synced snapshots via
+//! `AtomicFileOutputStream`; its `isValidSnapshot` check catches the others).
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+use flate2::write::GzEncoder;
+
+use super::fs::{parent, tmp_path, Fs, FsFile};
+use super::names::{sorted, SNAPSHOT_PREFIX};
+use super::snappy::{self, SnappyWriter};
+use super::StorageError;
+use crate::core::tree::snapshot::SnapshotImage;
+use crate::types::Zxid;
+
+/// `SnapStream.StreamMode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compression {
+    #[default]
+    None,
+    Gzip,
+    Snappy,
+}
+
+impl Compression {
+    /// From the value of `zookeeper.snapshot.compression.method` (unknown values mean none, as in
+    /// `StreamMode.fromString`).
+    pub fn from_config(value: &str) -> Compression {
+        match value.to_ascii_lowercase().as_str() {
+            "gz" => Compression::Gzip,
+            "snappy" => Compression::Snappy,
+            _ => Compression::None,
+        }
+    }
+
+    /// The mode of a file, from its last dot-separated part (`SnapStream.getStreamMode(String)`).
+    pub fn of_file(name: &str) -> Compression {
+        match name.rsplit_once('.') {
+            Some((_, ext)) => Compression::from_config(ext),
+            None => Compression::None,
+        }
+    }
+
+    fn suffix(self) -> &'static str {
+        match self {
+            Compression::None => "",
+            Compression::Gzip => ".gz",
+            Compression::Snappy => ".snappy",
+        }
+    }
+}
+
+/// `snapshot.<hexzxid>[.gz|.snappy]`.
+pub fn snapshot_name(zxid: Zxid, compression: Compression) -> String {
+    format!("{SNAPSHOT_PREFIX}.{:x}{}", zxid.0, compression.suffix())
+}
+
+/// An `io::Write` over an [`FsFile`], buffering 1 MiB per write.
+struct FileWriter {
+    file: Box<dyn FsFile>,
+    offset: u64,
+    buf: Vec<u8>,
+}
+
+impl FileWriter {
+    fn drain(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            self.file.write_at(self.offset, &self.buf)?;
+            self.offset += self.buf.len() as u64;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+}
+
+impl Write for FileWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= 1 << 20 {
+            self.drain()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.drain()
+    }
+}
+
+fn write_stream(image: &SnapshotImage, compression: Compression, w: FileWriter) -> io::Result<FileWriter> {
+    match compression {
+        Compression::None => {
+            let mut w = w;
+            image.write_to(&mut w)?;
+            Ok(w)
+        }
+        Compression::Gzip => {
+            let mut gz = GzEncoder::new(w, flate2::Compression::default());
+            image.write_to(&mut gz)?;
+            gz.finish()
+        }
+        Compression::Snappy => {
+            let mut s = SnappyWriter::new(w)?;
+            image.write_to(&mut s)?;
+            s.finish()
+        }
+    }
+}
+
+/// Writes `image` into `dir` durably and returns its path.
+pub fn write_snapshot(
+    fs: &dyn Fs,
+    dir: &Path,
+    image: &SnapshotImage,
+    compression: Compression,
+) -> Result<PathBuf, StorageError> {
+    let path = dir.join(snapshot_name(image.zxid, compression));
+    let tmp = tmp_path(&path);
+    let io = |file: &Path| {
+        let file = file.to_path_buf();
+        move |source| StorageError::Io { file, source }
+    };
+    let file = fs.create(&tmp).map_err(io(&tmp))?;
+    let writer = FileWriter {
+        file,
+        offset: 0,
+        buf: Vec::with_capacity(1 << 20),
+    };
+    let mut writer = write_stream(image, compression, writer).map_err(io(&tmp))?;
+    writer.drain().map_err(io(&tmp))?;
+    writer.file.fsync().map_err(io(&tmp))?;
+    drop(writer);
+    fs.rename(&tmp, &path).map_err(io(&path))?;
+    fs.sync_dir(parent(&path)).map_err(io(dir))?;
+    Ok(path)
+}
+
+/// Reads a snapshot file and returns its uncompressed stream.
+pub fn read_snapshot(fs: &dyn Fs, path: &Path) -> Result<Vec<u8>, StorageError> {
+    let io = |source| StorageError::Io {
+        file: path.to_path_buf(),
+        source,
+    };
+    let raw = fs.read(path).map_err(io)?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    match Compression::of_file(name) {
+        Compression::None => Ok(raw),
+        Compression::Gzip => {
+            let mut out = Vec::with_capacity(raw.len() * 4);
+            io::Read::read_to_end(&mut MultiGzDecoder::new(raw.as_slice()), &mut out).map_err(io)?;
+            Ok(out)
+        }
+        Compression::Snappy => snappy::decompress(&raw).map_err(io),
+    }
+}
+
+/// `SnapStream.isValidSnapshot`: a cheap check before the full read. Plain snapshots must end with the "/" of
+/// the last seal; compressed ones must start with their magic.
+pub fn looks_valid(fs: &dyn Fs, path: &Path) -> bool {
+    let Ok(raw) = fs.read(path) else { return false };
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    match Compression::of_file(name) {
+        Compression::None => raw.len() >= 10 && raw[raw.len() - 5..] == [0, 0, 0, 1, b'/'],
+        Compression::Gzip => raw.starts_with(&[0x1f, 0x8b]),
+        Compression::Snappy => raw.starts_with(&snappy::MAGIC),
+    }
+}
+
+/// The snapshot files in `dir`, newest first (leftover `.tmp` files are not snapshots).
+pub fn list_snapshots(fs: &dyn Fs, dir: &Path) -> Result<Vec<(Zxid, PathBuf)>, StorageError> {
+    let names = match fs.list(dir) {
+        Ok(n) => n,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(source) => {
+            return Err(StorageError::Io {
+                file: dir.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let names: Vec<String> = names.into_iter().filter(|n| !n.ends_with(".tmp")).collect();
+    let mut files: Vec<(Zxid, PathBuf)> = sorted(&names, SNAPSHOT_PREFIX)
+        .into_iter()
+        .map(|(z, n)| (z, dir.join(n)))
+        .collect();
+    files.reverse();
+    Ok(files)
+}

@@ -1,0 +1,347 @@
+//! The transaction log against files written by Apache ZooKeeper 3.8.0 (jute/tests/golden/datadir), and
+//! under every fault the file-system seam can inject.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ferrokeeper::storage::faulty::{Crash, Fault, FaultyFs};
+use ferrokeeper::storage::fs::Fs;
+use ferrokeeper::storage::logread::{self, LogEnd};
+use ferrokeeper::storage::txnlog::{LogConfig, TxnLogWriter};
+use ferrokeeper::storage::StorageError;
+use ferrokeeper::types::Zxid;
+
+fn golden() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("jute/tests/golden/datadir")
+}
+
+fn manifest() -> serde_json::Value {
+    let text = std::fs::read_to_string(golden().join("manifest.json")).expect("manifest");
+    serde_json::from_str(&text).expect("json")
+}
+
+fn golden_logs() -> Vec<(String, serde_json::Value)> {
+    let m = manifest();
+    m["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter(|f| f["kind"] == "txnlog")
+        .map(|f| (f["file"].as_str().expect("name").to_string(), f.clone()))
+        .collect()
+}
+
+/// The entries of a golden log, as (zxid, txn bytes).
+fn entries_of(name: &str) -> Vec<(Zxid, Vec<u8>)> {
+    let path = golden().join(name);
+    let data = std::fs::read(&path).expect("log");
+    let mut out = Vec::new();
+    logread::scan_file(&path, &data, |_, bytes| {
+        out.push((logread::entry_zxid(bytes).expect("zxid"), bytes.to_vec()));
+        Ok(())
+    })
+    .expect("scan");
+    out
+}
+
+#[test]
+fn golden_logs_read_entry_by_entry_as_the_manifest_says() {
+    for (name, expected) in golden_logs() {
+        let path = golden().join(&name);
+        let data = std::fs::read(&path).expect("log");
+        let mut seen = Vec::new();
+        let scan = logread::scan_file(&path, &data, |offset, bytes| {
+            seen.push((
+                offset,
+                bytes.len(),
+                u64::from(adler2::adler32_slice(bytes)),
+                logread::entry_zxid(bytes),
+            ));
+            Ok(())
+        })
+        .expect("scan");
+        let txns = expected["txns"].as_array().expect("txns");
+        assert_eq!(seen.len(), txns.len(), "{name}");
+        for (got, want) in seen.iter().zip(txns) {
+            assert_eq!(got.0, want["offset"].as_u64().expect("offset"), "{name}");
+            assert_eq!(got.1 as u64, want["length"].as_u64().expect("length"), "{name}");
+            assert_eq!(got.2, want["checksum"].as_u64().expect("checksum"), "{name}");
+            assert_eq!(
+                got.3,
+                Some(Zxid(want["header"]["zxid"].as_i64().expect("zxid"))),
+                "{name}"
+            );
+        }
+        assert_eq!(scan.end, LogEnd::Zero, "{name}");
+        assert_eq!(
+            scan.end_offset,
+            expected["end"]["offset"].as_u64().expect("end"),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn rewriting_golden_entries_one_commit_each_gives_identical_bytes() {
+    for (name, _) in golden_logs() {
+        let fs = FaultyFs::new();
+        let dir = Path::new("/data/version-2");
+        let config = LogConfig {
+            pre_alloc_bytes: 16 * 1024,
+            ..LogConfig::default()
+        };
+        let entries = entries_of(&name);
+        let mut log = TxnLogWriter::new(Arc::new(fs.clone()), dir, config, Zxid(entries[0].0 .0 - 1));
+        for (zxid, bytes) in &entries {
+            log.append(*zxid, bytes).expect("append");
+            assert_eq!(log.sync().expect("sync"), Some(*zxid));
+        }
+        let written = fs
+            .contents(&dir.join(&name))
+            .expect("written under the golden name");
+        let original = std::fs::read(golden().join(&name)).expect("golden");
+        assert!(
+            written == original,
+            "{name}: bytes differ from Apache ZooKeeper's"
+        );
+    }
+}
+
+/// 64 KiB preallocation keeps the in-memory files small.
+fn small() -> LogConfig {
+    LogConfig {
+        pre_alloc_bytes: 64 * 1024,
+        ..LogConfig::default()
+    }
+}
+
+fn setup(entries: usize) -> (FaultyFs, PathBuf, Vec<(Zxid, Vec<u8>)>) {
+    let fs = FaultyFs::new();
+    let dir = PathBuf::from("/data/version-2");
+    let all: Vec<_> = golden_logs().iter().flat_map(|(n, _)| entries_of(n)).collect();
+    let mut log = TxnLogWriter::new(Arc::new(fs.clone()), &dir, small(), Zxid(0));
+    for (zxid, bytes) in all.iter().take(entries) {
+        log.append(*zxid, bytes).expect("append");
+        log.sync().expect("sync");
+    }
+    (fs, dir, all)
+}
+
+fn replay_all(
+    fs: &FaultyFs,
+    dir: &Path,
+    repair: bool,
+) -> Result<(Vec<Zxid>, logread::ReplayEnd), StorageError> {
+    let mut zxids = Vec::new();
+    let end = logread::replay(fs, dir, Zxid(0), repair, |_, _, z, _| {
+        zxids.push(z);
+        Ok(())
+    })?;
+    Ok((zxids, end))
+}
+
+#[test]
+fn a_torn_tail_is_cut_off_and_named() {
+    let (fs, dir, all) = setup(5);
+    let path = dir.join("log.1");
+    let mut data = fs.contents(&path).expect("log");
+    let end = {
+        let mut end = 0;
+        logread::scan_file(&path, &data, |_, _| Ok(()))
+            .map(|s| end = s.end_offset)
+            .expect("scan");
+        end as usize
+    };
+    // Half of a sixth entry: the write of an unacknowledged entry cut short.
+    let mut framed = Vec::new();
+    ferrokeeper::storage::txnlog::frame_entry(&mut framed, &all[5].1);
+    data[end..end + framed.len() / 2].copy_from_slice(&framed[..framed.len() / 2]);
+    fs.put(&path, &data);
+    let (zxids, replay) = replay_all(&fs, &dir, true).expect("a torn tail is not an error");
+    assert_eq!(zxids.len(), 5);
+    assert_eq!(replay.torn_tail, Some((path.clone(), end as u64)));
+    assert_eq!(
+        fs.contents(&path).expect("log").len(),
+        end,
+        "truncated at the last good entry"
+    );
+    let (again, replay) = replay_all(&fs, &dir, true).expect("replay");
+    assert_eq!((again.len(), replay.torn_tail), (5, None));
+}
+
+#[test]
+fn a_checksum_mismatch_followed_by_good_entries_stops_recovery_with_file_and_offset() {
+    let (fs, dir, _) = setup(5);
+    let path = dir.join("log.1");
+    let mut data = fs.contents(&path).expect("log");
+    // Flip a byte inside the second entry (which starts at 77 in the golden log).
+    data[77 + 12 + 20] ^= 0xff;
+    fs.put(&path, &data);
+    match replay_all(&fs, &dir, true) {
+        Err(StorageError::Corrupt {
+            file,
+            offset,
+            message,
+        }) => {
+            assert_eq!((file, offset), (path, 77));
+            assert!(message.contains("checksum"), "{message}");
+        }
+        other => panic!("expected a corruption error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_checksum_mismatch_in_the_last_entry_is_a_torn_tail() {
+    let (fs, dir, _) = setup(5);
+    let path = dir.join("log.1");
+    let mut data = fs.contents(&path).expect("log");
+    data[417 + 12 + 20] ^= 0xff;
+    fs.put(&path, &data);
+    let (zxids, replay) = replay_all(&fs, &dir, false).expect("torn");
+    assert_eq!(zxids.len(), 4);
+    assert_eq!(replay.torn_tail, Some((path, 417)));
+}
+
+#[test]
+fn a_failed_fsync_stops_the_log_and_acknowledges_nothing_more() {
+    for fault in [Fault::Io, Fault::NoSpace] {
+        let fs = FaultyFs::new();
+        let dir = PathBuf::from("/data/version-2");
+        let all = entries_of("log.1");
+        let mut log = TxnLogWriter::new(Arc::new(fs.clone()), &dir, small(), Zxid(0));
+        log.append(all[0].0, &all[0].1).expect("append");
+        assert_eq!(log.sync().expect("sync"), Some(all[0].0));
+        fs.fail("fsync:log", 1, fault, false);
+        log.append(all[1].0, &all[1].1).expect("append");
+        assert!(log.sync().is_err(), "{fault:?}");
+        assert!(matches!(
+            log.append(all[2].0, &all[2].1),
+            Err(StorageError::Failed(_))
+        ));
+        assert!(matches!(log.sync(), Err(StorageError::Failed(_))));
+        fs.crash(Crash::PowerLoss);
+        let (zxids, _) = replay_all(&fs, &dir, true).expect("replay");
+        assert_eq!(
+            zxids,
+            vec![all[0].0],
+            "{fault:?}: only the acknowledged entry is durable"
+        );
+    }
+}
+
+#[test]
+fn a_full_disk_on_write_or_preallocation_stops_the_log_without_damage() {
+    let all = entries_of("log.1");
+    for nth in 1..=3 {
+        let fs = FaultyFs::new();
+        let dir = PathBuf::from("/data/version-2");
+        let config = LogConfig {
+            pre_alloc_bytes: 1024,
+            ..LogConfig::default()
+        };
+        let mut log = TxnLogWriter::new(Arc::new(fs.clone()), &dir, config, Zxid(0));
+        fs.fail("write:log", nth, Fault::NoSpace, true);
+        let mut acked = Vec::new();
+        for (zxid, bytes) in &all {
+            if log.append(*zxid, bytes).is_err() {
+                break;
+            }
+            match log.sync() {
+                Ok(Some(z)) => acked.push(z),
+                Ok(None) => unreachable!(),
+                Err(_) => break,
+            }
+        }
+        assert!(log.failure().is_some(), "nth {nth}");
+        fs.crash(Crash::PowerLoss);
+        let (zxids, _) = replay_all(&fs, &dir, true).expect("what is on disk still reads");
+        assert_eq!(zxids, acked, "nth {nth}");
+    }
+}
+
+#[test]
+fn a_torn_write_then_crash_loses_only_the_unacknowledged_entry() {
+    let all = entries_of("log.1");
+    for keep in [0, 5, 12, 40] {
+        let fs = FaultyFs::new();
+        let dir = PathBuf::from("/data/version-2");
+        let config = LogConfig {
+            pre_alloc_bytes: 0,
+            ..LogConfig::default()
+        };
+        let mut log = TxnLogWriter::new(Arc::new(fs.clone()), &dir, config, Zxid(0));
+        for (zxid, bytes) in all.iter().take(3) {
+            log.append(*zxid, bytes).expect("append");
+            log.sync().expect("sync");
+        }
+        fs.fail("write:log", 1, Fault::TornWrite { keep }, false);
+        log.append(all[3].0, &all[3].1).expect("append");
+        assert!(log.sync().is_err());
+        fs.crash(Crash::ProcessKill);
+        let (zxids, _) = replay_all(&fs, &dir, true).expect("replay");
+        assert_eq!(
+            zxids,
+            all.iter().take(3).map(|e| e.0).collect::<Vec<_>>(),
+            "keep {keep}"
+        );
+    }
+}
+
+#[test]
+fn a_lost_fsync_is_what_loses_acknowledged_entries_at_power_loss() {
+    let fs = FaultyFs::new();
+    let dir = PathBuf::from("/data/version-2");
+    let all = entries_of("log.1");
+    let mut log = TxnLogWriter::new(Arc::new(fs.clone()), &dir, small(), Zxid(0));
+    log.append(all[0].0, &all[0].1).expect("append");
+    log.sync().expect("sync");
+    fs.fail("fsync:log", 1, Fault::LostFsync, false);
+    log.append(all[1].0, &all[1].1).expect("append");
+    assert_eq!(log.sync().expect("the disk lied"), Some(all[1].0));
+    fs.crash(Crash::PowerLoss);
+    let (zxids, _) = replay_all(&fs, &dir, true).expect("replay");
+    assert_eq!(
+        zxids,
+        vec![all[0].0],
+        "the acknowledged second entry is gone: the fault is visible"
+    );
+}
+
+#[test]
+fn group_commit_writes_many_entries_with_one_fsync_and_rolls_on_request() {
+    let fs = FaultyFs::new();
+    let dir = PathBuf::from("/data/version-2");
+    let all: Vec<_> = golden_logs().iter().flat_map(|(n, _)| entries_of(n)).collect();
+    let mut log = TxnLogWriter::new(Arc::new(fs.clone()), &dir, small(), Zxid(0));
+    for (zxid, bytes) in all.iter().take(10) {
+        log.append(*zxid, bytes).expect("append");
+    }
+    assert_eq!(log.sync().expect("sync"), Some(all[9].0));
+    assert_eq!(fs.hits().get("fsync:log"), Some(&1));
+    log.roll().expect("roll");
+    for (zxid, bytes) in all.iter().skip(10) {
+        log.append(*zxid, bytes).expect("append");
+    }
+    log.sync().expect("sync");
+    let names = fs.list(&dir).expect("list");
+    assert!(names.contains(&"log.1".to_string()) && names.contains(&format!("log.{:x}", all[10].0 .0)));
+    let (zxids, _) = replay_all(&fs, &dir, true).expect("replay");
+    assert_eq!(zxids.len(), all.len());
+    let stats = log.stats();
+    assert_eq!((stats.commits, stats.fsyncs), (2, 2));
+}
+
+#[test]
+fn force_sync_no_skips_the_fsync() {
+    let fs = FaultyFs::new();
+    let dir = PathBuf::from("/data/version-2");
+    let all = entries_of("log.1");
+    let config = LogConfig {
+        force_sync: false,
+        ..LogConfig::default()
+    };
+    let mut log = TxnLogWriter::new(Arc::new(fs.clone()), &dir, config, Zxid(0));
+    log.append(all[0].0, &all[0].1).expect("append");
+    log.sync().expect("sync");
+    assert_eq!(fs.hits().get("fsync:log"), None);
+}
