@@ -772,3 +772,17 @@ fn create_ttl_needs_a_ttl_mode() {
     assert_eq!(h.send(1, ttl(5, 1000)).0.err, 0);
     assert_eq!(h.stat(1, "/t").map(|s| s.ephemeral_owner), Some(0));
 }
+
+#[test]
+fn sync_echoes_a_null_path_and_a_null_read_path_is_a_marshalling_error() {
+    let mut h = Harness::new();
+    h.connect(1);
+    let (rh, body) = h.send(1, Request::Sync(SyncRequest { path: None }));
+    assert_eq!((rh.err, body), (0, vec![0xff, 0xff, 0xff, 0xff]));
+    let null_path = [0xff, 0xff, 0xff, 0xff, 0];
+    let decoded = Request::decode(OpCode::GetData.code(), &null_path, 1024);
+    assert!(matches!(
+        decoded,
+        Err(jute::request::RequestError::Marshalling { .. })
+    ));
+}

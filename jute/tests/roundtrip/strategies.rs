@@ -164,7 +164,7 @@ pub fn request() -> impl Strategy<Value = Request> {
         })),
         exists_request().prop_map(Request::GetChildren),
         exists_request().prop_map(Request::GetChildren2),
-        path_only().prop_map(Request::Sync),
+        proptest::option::of(path()).prop_map(|path| Request::Sync(SyncRequest { path })),
         Just(Request::Ping),
         path_version().prop_map(|(path, version)| Request::Check(CheckVersionRequest { path, version })),
         multi_request().prop_map(Request::Multi),
