@@ -256,8 +256,8 @@ impl Core {
             .into_iter()
             .map(|id| {
                 let user = match id.scheme.as_str() {
-                    "digest" => id.id.split(':').next().unwrap_or("").to_string(),
-                    _ => id.id.clone(),
+                    "digest" => id.id_str().split(':').next().unwrap_or("").to_string(),
+                    _ => id.id_str().to_string(),
                 };
                 ClientInfo {
                     auth_scheme: id.scheme.clone(),

@@ -425,7 +425,7 @@ fn acls_guard_operations_and_digest_ids_are_masked() {
     assert_eq!(h.send(1, get()).0.err, 0);
     let (_, body) = h.send(1, Request::GetAcl(PathRequest { path: "/s".into() }));
     let acl: GetAclResponse = jute::from_slice(&body).expect("acl");
-    assert_eq!(acl.acl[0].id.id, super::auth::digest_id("bob:pw"));
+    assert_eq!(acl.acl[0].id.id_str(), super::auth::digest_id("bob:pw"));
     let bad = Request::SetAcl(SetAclRequest {
         path: "/s".into(),
         acl: vec![Acl {

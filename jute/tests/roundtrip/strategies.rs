@@ -36,7 +36,7 @@ pub fn opt_bytes() -> impl Strategy<Value = Option<Bytes>> {
 }
 
 pub fn id() -> impl Strategy<Value = Id> {
-    (string(), string()).prop_map(|(scheme, id)| Id { scheme, id })
+    (string(), proptest::option::of(string())).prop_map(|(scheme, id)| Id { scheme, id })
 }
 
 pub fn acl() -> impl Strategy<Value = Acl> {
