@@ -1,0 +1,242 @@
+//! The pipelined session loop: each session keeps up to `outstanding` requests in flight, writes every new
+//! request of a round in one batch and matches replies to requests in order.
+//!
+//! ZooKeeper answers the requests of one session in the order it received them (`FinalRequestProcessor`
+//! completes them in order, and the client's `ClientCnxn` relies on it), so the reply to match is always the
+//! oldest request in flight. Notifications (xid -1) interleave freely and are skipped here.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+
+use crate::conn::Conn;
+use crate::opts::Limit;
+use crate::stats::Stats;
+use crate::wire::{reply_header, XID_NOTIFICATION};
+use crate::workload::OpGen;
+
+/// The clock and budget that every session of a run shares.
+pub struct Shared {
+    pub start: Instant,
+    /// Operations sent before this are warm-up: they are not recorded and do not use the budget.
+    pub measure_from: Instant,
+    deadline: Option<Instant>,
+    ops_left: Option<AtomicU64>,
+    /// Replies received (warm-up included), for progress lines.
+    pub completed: AtomicU64,
+    pub stop: AtomicBool,
+}
+
+impl Shared {
+    pub fn new(limit: Option<Limit>, warmup: Duration) -> Arc<Shared> {
+        let start = Instant::now();
+        let measure_from = start + warmup;
+        Arc::new(Shared {
+            start,
+            measure_from,
+            deadline: match limit {
+                Some(Limit::Duration(d)) => Some(measure_from + d),
+                _ => None,
+            },
+            ops_left: match limit {
+                Some(Limit::Ops(n)) => Some(AtomicU64::new(n)),
+                _ => None,
+            },
+            completed: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+        })
+    }
+
+    /// Whether one more operation may be sent at `now`.
+    pub fn take(&self, now: Instant) -> bool {
+        if self.stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        if now < self.measure_from {
+            return true;
+        }
+        if let Some(deadline) = self.deadline {
+            return now < deadline;
+        }
+        match &self.ops_left {
+            Some(left) => left
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok(),
+            None => true,
+        }
+    }
+
+    /// Microseconds from the start of the run to `t`.
+    pub fn offset_us(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.start).as_micros() as u64
+    }
+}
+
+/// What one session reports when it is done.
+pub struct SessionEnd {
+    pub conn: Conn,
+    pub stats: Stats,
+    pub last_reply: Option<Instant>,
+    pub next_xid: i32,
+}
+
+/// Runs one session until its generator or the shared budget is exhausted and every reply is in.
+pub async fn drive(
+    mut conn: Conn,
+    mut gen: Box<dyn OpGen>,
+    outstanding: usize,
+    shared: Arc<Shared>,
+    trace: bool,
+) -> Result<SessionEnd> {
+    let mut stats = Stats::new(trace)?;
+    let mut inflight: VecDeque<(i32, Instant)> = VecDeque::with_capacity(outstanding);
+    let mut wbuf = Vec::with_capacity(outstanding * 256);
+    let mut xid: i32 = 1;
+    let mut last_reply = None;
+    let mut exhausted = false;
+    loop {
+        let now = Instant::now();
+        while !exhausted && inflight.len() < outstanding && shared.take(now) {
+            match gen.next(xid, &mut wbuf)? {
+                Some(reply_xid) => inflight.push_back((reply_xid, now)),
+                None => exhausted = true,
+            }
+            xid = if xid == i32::MAX { 1 } else { xid + 1 };
+        }
+        if !wbuf.is_empty() {
+            conn.write_all(&wbuf).await?;
+            wbuf.clear();
+        }
+        if inflight.is_empty() {
+            break;
+        }
+        last_reply = Some(read_replies(&mut conn, &mut inflight, &mut stats, &shared).await?);
+    }
+    Ok(SessionEnd {
+        conn,
+        stats,
+        last_reply,
+        next_xid: xid,
+    })
+}
+
+/// Waits for at least one reply and records every whole reply that has arrived.
+async fn read_replies(
+    conn: &mut Conn,
+    inflight: &mut VecDeque<(i32, Instant)>,
+    stats: &mut Stats,
+    shared: &Shared,
+) -> Result<Instant> {
+    loop {
+        conn.read_more().await?;
+        let now = Instant::now();
+        let mut matched = 0u64;
+        while let Some(frame) = conn.next_frame()? {
+            let header = reply_header(&frame)?;
+            if header.xid == XID_NOTIFICATION {
+                continue;
+            }
+            let Some((xid, sent)) = inflight.pop_front() else {
+                bail!("reply xid {} with nothing in flight", header.xid);
+            };
+            if header.xid != xid {
+                bail!("reply xid {} out of order (expected {xid})", header.xid);
+            }
+            if sent >= shared.measure_from {
+                let latency = now.saturating_duration_since(sent).as_micros() as u64;
+                stats.record(shared.offset_us(sent), latency, header.err);
+            }
+            matched += 1;
+        }
+        if matched > 0 {
+            shared.completed.fetch_add(matched, Ordering::Relaxed);
+            return Ok(now);
+        }
+    }
+}
+
+/// The merged outcome of all sessions.
+pub struct RunEnd {
+    pub stats: Stats,
+    /// From the start of measuring to the last reply.
+    pub elapsed: Duration,
+    /// Open sessions left to close, with their next xid.
+    pub conns: Vec<(Conn, i32)>,
+}
+
+/// Runs every session to the end and merges what they measured.
+pub async fn run(
+    conns: Vec<Conn>,
+    gens: Vec<Box<dyn OpGen>>,
+    outstanding: usize,
+    shared: Arc<Shared>,
+    trace: bool,
+) -> Result<RunEnd> {
+    let mut tasks = Vec::with_capacity(conns.len());
+    for (conn, gen) in conns.into_iter().zip(gens) {
+        tasks.push(tokio::spawn(drive(conn, gen, outstanding, shared.clone(), trace)));
+    }
+    let mut stats = Stats::new(trace)?;
+    let mut last = shared.measure_from;
+    let mut open = Vec::new();
+    for task in tasks {
+        match task.await? {
+            Ok(end) => {
+                stats.merge(end.stats)?;
+                if let Some(t) = end.last_reply {
+                    last = last.max(t);
+                }
+                open.push((end.conn, end.next_xid));
+            }
+            Err(e) => stats.fail(format!("{e:#}")),
+        }
+    }
+    Ok(RunEnd {
+        stats,
+        elapsed: last.saturating_duration_since(shared.measure_from),
+        conns: open,
+    })
+}
+
+/// Closes sessions concurrently; returns how many failed to close cleanly.
+pub async fn close_all(conns: Vec<(Conn, i32)>) -> usize {
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .map(|(conn, xid)| tokio::spawn(conn.close(xid)))
+        .collect();
+    let mut failed = 0;
+    for task in tasks {
+        if !matches!(task.await, Ok(Ok(()))) {
+            failed += 1;
+        }
+    }
+    failed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ops_budget_is_shared_and_not_used_by_warmup() {
+        let shared = Shared::new(Some(Limit::Ops(3)), Duration::from_secs(3600));
+        let now = Instant::now();
+        assert!((0..10).all(|_| shared.take(now)), "warm-up is unlimited");
+        let after = shared.measure_from + Duration::from_millis(1);
+        assert_eq!((0..10).filter(|_| shared.take(after)).count(), 3);
+    }
+
+    #[test]
+    fn a_duration_budget_ends_at_the_deadline_and_stop_ends_everything() {
+        let shared = Shared::new(Some(Limit::Duration(Duration::from_secs(5))), Duration::ZERO);
+        assert!(shared.take(shared.start + Duration::from_secs(4)));
+        assert!(!shared.take(shared.start + Duration::from_secs(5)));
+        shared.stop.store(true, Ordering::Relaxed);
+        assert!(!shared.take(shared.start));
+        let unlimited = Shared::new(None, Duration::ZERO);
+        assert!(unlimited.take(unlimited.start + Duration::from_secs(1 << 20)));
+    }
+}
