@@ -25,13 +25,16 @@ pub struct Shared {
     pub measure_from: Instant,
     deadline: Option<Instant>,
     ops_left: Option<AtomicU64>,
+    /// With a rate cap: seconds between operations, and operations sent so far after the warm-up.
+    interval_s: Option<f64>,
+    sent: AtomicU64,
     /// Replies received (warm-up included), for progress lines.
     pub completed: AtomicU64,
     pub stop: AtomicBool,
 }
 
 impl Shared {
-    pub fn new(limit: Option<Limit>, warmup: Duration) -> Arc<Shared> {
+    pub fn new(limit: Option<Limit>, warmup: Duration, rate: Option<f64>) -> Arc<Shared> {
         let start = Instant::now();
         let measure_from = start + warmup;
         Arc::new(Shared {
@@ -45,34 +48,70 @@ impl Shared {
                 Some(Limit::Ops(n)) => Some(AtomicU64::new(n)),
                 _ => None,
             },
+            interval_s: rate.map(|r| 1.0 / r),
+            sent: AtomicU64::new(0),
             completed: AtomicU64::new(0),
             stop: AtomicBool::new(false),
         })
     }
 
-    /// Whether one more operation may be sent at `now`.
-    pub fn take(&self, now: Instant) -> bool {
+    /// Waits as the rate cap requires; false when no more operations may be sent.
+    pub async fn acquire(&self) -> bool {
+        loop {
+            match self.permit(Instant::now()) {
+                Permit::Go => return true,
+                Permit::Stop => return false,
+                Permit::WaitUntil(at) => tokio::time::sleep_until(at.into()).await,
+            }
+        }
+    }
+
+    /// Whether one more operation may be sent at `now`, must wait for the rate cap, or must not be sent.
+    pub fn permit(&self, now: Instant) -> Permit {
         if self.stop.load(Ordering::Relaxed) {
-            return false;
+            return Permit::Stop;
         }
         if now < self.measure_from {
-            return true;
+            return Permit::Go;
         }
         if let Some(deadline) = self.deadline {
-            return now < deadline;
+            if now >= deadline {
+                return Permit::Stop;
+            }
         }
-        match &self.ops_left {
+        if let Some(interval) = self.interval_s {
+            let due = self.sent.load(Ordering::Relaxed) as f64 * interval;
+            let at = now.duration_since(self.measure_from).as_secs_f64();
+            if due > at {
+                return Permit::WaitUntil(self.measure_from + Duration::from_secs_f64(due));
+            }
+        }
+        let go = match &self.ops_left {
             Some(left) => left
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
                 .is_ok(),
             None => true,
+        };
+        if !go {
+            return Permit::Stop;
         }
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        Permit::Go
     }
 
     /// Microseconds from the start of the run to `t`.
     pub fn offset_us(&self, t: Instant) -> u64 {
         t.saturating_duration_since(self.start).as_micros() as u64
     }
+}
+
+/// The answer of `Shared::permit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permit {
+    Go,
+    /// The rate cap allows the next operation at this instant.
+    WaitUntil(Instant),
+    Stop,
 }
 
 /// What one session reports when it is done.
@@ -99,7 +138,19 @@ pub async fn drive(
     let mut exhausted = false;
     loop {
         let now = Instant::now();
-        while !exhausted && inflight.len() < outstanding && shared.take(now) {
+        let mut wait = None;
+        while !exhausted && inflight.len() < outstanding {
+            match shared.permit(now) {
+                Permit::Go => {}
+                Permit::WaitUntil(at) => {
+                    wait = Some(at);
+                    break;
+                }
+                Permit::Stop => {
+                    exhausted = true;
+                    break;
+                }
+            }
             match gen.next(xid, &mut wbuf)? {
                 Some(reply_xid) => inflight.push_back((reply_xid, now)),
                 None => exhausted = true,
@@ -111,7 +162,13 @@ pub async fn drive(
             wbuf.clear();
         }
         if inflight.is_empty() {
-            break;
+            match wait {
+                Some(at) => {
+                    tokio::time::sleep_until(at.into()).await;
+                    continue;
+                }
+                None => break,
+            }
         }
         last_reply = Some(read_replies(&mut conn, &mut inflight, &mut stats, &shared).await?);
     }
@@ -222,21 +279,44 @@ mod tests {
 
     #[test]
     fn an_ops_budget_is_shared_and_not_used_by_warmup() {
-        let shared = Shared::new(Some(Limit::Ops(3)), Duration::from_secs(3600));
+        let shared = Shared::new(Some(Limit::Ops(3)), Duration::from_secs(3600), None);
         let now = Instant::now();
-        assert!((0..10).all(|_| shared.take(now)), "warm-up is unlimited");
+        let go = |t| shared.permit(t) == Permit::Go;
+        assert!((0..10).all(|_| go(now)), "warm-up is unlimited");
         let after = shared.measure_from + Duration::from_millis(1);
-        assert_eq!((0..10).filter(|_| shared.take(after)).count(), 3);
+        assert_eq!((0..10).filter(|_| go(after)).count(), 3);
+        assert_eq!(shared.permit(after), Permit::Stop);
     }
 
     #[test]
     fn a_duration_budget_ends_at_the_deadline_and_stop_ends_everything() {
-        let shared = Shared::new(Some(Limit::Duration(Duration::from_secs(5))), Duration::ZERO);
-        assert!(shared.take(shared.start + Duration::from_secs(4)));
-        assert!(!shared.take(shared.start + Duration::from_secs(5)));
+        let limit = Some(Limit::Duration(Duration::from_secs(5)));
+        let shared = Shared::new(limit, Duration::ZERO, None);
+        assert_eq!(shared.permit(shared.start + Duration::from_secs(4)), Permit::Go);
+        assert_eq!(shared.permit(shared.start + Duration::from_secs(5)), Permit::Stop);
         shared.stop.store(true, Ordering::Relaxed);
-        assert!(!shared.take(shared.start));
-        let unlimited = Shared::new(None, Duration::ZERO);
-        assert!(unlimited.take(unlimited.start + Duration::from_secs(1 << 20)));
+        assert_eq!(shared.permit(shared.start), Permit::Stop);
+        let unlimited = Shared::new(None, Duration::ZERO, None);
+        assert_eq!(
+            unlimited.permit(unlimited.start + Duration::from_secs(1 << 20)),
+            Permit::Go
+        );
+    }
+
+    #[test]
+    fn a_rate_cap_spaces_operations_evenly() {
+        let shared = Shared::new(None, Duration::ZERO, Some(1000.0));
+        let t0 = shared.measure_from;
+        assert_eq!(shared.permit(t0), Permit::Go);
+        // the second operation is due 1 ms after the start
+        assert_eq!(
+            shared.permit(t0),
+            Permit::WaitUntil(t0 + Duration::from_millis(1))
+        );
+        let later = t0 + Duration::from_millis(10);
+        let sent = (0..100)
+            .take_while(|_| shared.permit(later) == Permit::Go)
+            .count();
+        assert_eq!(sent, 10);
     }
 }

@@ -107,10 +107,10 @@ async fn write_rounds(
                 .context("watchers did not re-arm in time")?
                 .context("a watcher ended")?;
         }
-        let now = Instant::now();
-        if !shared.take(now) {
+        if !shared.acquire().await {
             break;
         }
+        let now = Instant::now();
         sent_ns.store(
             now.duration_since(shared.start).as_nanos() as u64,
             Ordering::Release,

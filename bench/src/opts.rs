@@ -90,6 +90,9 @@ pub struct Opts {
     /// Seconds of load before measuring starts; operations sent during it are not recorded.
     #[arg(long, default_value_t = 0.0)]
     pub warmup: f64,
+    /// Cap on the operations sent per second by all sessions together (after the warm-up); none by default.
+    #[arg(long)]
+    pub rate: Option<f64>,
     /// Bytes of data in each created or set znode.
     #[arg(long, default_value_t = 100)]
     pub payload: usize,
@@ -175,6 +178,11 @@ impl Opts {
         }
         if self.ops == Some(0) {
             bail!("--ops must be at least 1");
+        }
+        if let Some(r) = self.rate {
+            if !(r.is_finite() && r > 0.0) {
+                bail!("--rate must be a positive number of operations per second");
+            }
         }
         if let Some(d) = self.duration {
             if !(d.is_finite() && d > 0.0) {
@@ -265,6 +273,7 @@ mod tests {
             &["--root", "/"],
             &["--ops", "0"],
             &["--duration=-1"],
+            &["--rate", "0"],
             &["--payload", "2000000"],
             &["--workload", "multi", "--multi-size", "0"],
         ];

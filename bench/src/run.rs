@@ -52,7 +52,7 @@ async fn prepare(addrs: &[SocketAddr], levels: &[Vec<String>], data: &Bytes, tim
             .chunks(chunk)
             .map(|paths| Ok(Box::new(CreateList::new(paths, data)?) as Box<dyn OpGen>))
             .collect::<Result<Vec<_>>>()?;
-        let shared = Shared::new(None, Duration::ZERO);
+        let shared = Shared::new(None, Duration::ZERO, None);
         let end = engine::run(conns, gens, PREPARE_OUTSTANDING, shared, false).await?;
         engine::close_all(end.conns).await;
         let stats = end.stats;
@@ -187,7 +187,11 @@ pub async fn run(opts: &Opts, addrs: &[SocketAddr]) -> Result<Report> {
     let server_cpu0 = opts.server_pid.map(sysinfo::process_cpu).transpose()?;
     let own_cpu0 = sysinfo::own_cpu()?;
     let wall_start = SystemTime::now();
-    let shared = Shared::new(Some(opts.limit()), Duration::from_secs_f64(opts.warmup));
+    let shared = Shared::new(
+        Some(opts.limit()),
+        Duration::from_secs_f64(opts.warmup),
+        opts.rate,
+    );
     let ticker =
         (opts.progress > 0.0).then(|| progress(shared.clone(), Duration::from_secs_f64(opts.progress)));
     let outcome = load(opts, addrs, ready, &layout, &data, shared.clone()).await;

@@ -55,10 +55,10 @@ async fn cycle_loop(
     let mut last = None;
     let mut failures_in_a_row = 0;
     loop {
-        let sent = Instant::now();
-        if !shared.take(sent) {
+        if !shared.acquire().await {
             break;
         }
+        let sent = Instant::now();
         let outcome = async {
             let conn = Conn::open(addr, timeout_ms).await?;
             conn.close(1).await
