@@ -196,6 +196,7 @@ EOF
 
 log "results in $OUT"
 log "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
+log "load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine shares the cores)"
 log "disk: $(df -h "$WORK" | awk 'NR==2 {print $1, $2}'), fdatasync of 4 KiB appends: $(fsync_rate)/s"
 log "Apache ZooKeeper: $(zk_command '$DIR')"
 log "ferrokeeper: ${FK_BIN:-not built} start \$DIR/zoo.cfg"
@@ -323,4 +324,5 @@ text = "\n".join(out)
 open(sys.argv[2], "w").write(text + "\n")
 print(text)
 EOF
+log "load average after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 log "done: $OUT/summary.md"
