@@ -319,4 +319,99 @@ mod tests {
             .count();
         assert_eq!(sent, 10);
     }
+
+    /// A stand-in server on port 0: answers the handshake, then every request in order with its xid,
+    /// putting a notification before every third reply; with `swap`, it answers the first two out of order.
+    async fn fake_server(swap: bool) -> std::net::SocketAddr {
+        use jute::records::proto::{ConnectResponse, ReplyHeader};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.expect("accept");
+            let mut frame = vec![0u8; 49];
+            sock.read_exact(&mut frame).await.expect("connect request");
+            let resp = ConnectResponse {
+                time_out: 30_000,
+                session_id: 0x42,
+                passwd: bytes::Bytes::from_static(&[0; 16]),
+                read_only: Some(false),
+                ..Default::default()
+            };
+            let mut out = Vec::new();
+            jute::frame::put_frame(&mut out, &resp.encode().expect("encode")).expect("frame");
+            sock.write_all(&out).await.expect("write");
+            let reply = |xid: i32| {
+                let mut out = Vec::new();
+                let header = ReplyHeader { xid, zxid: 1, err: 0 };
+                jute::frame::put_frame(&mut out, &jute::to_bytes(&header).expect("header")).expect("frame");
+                out
+            };
+            let mut n = 0;
+            let mut held = None;
+            loop {
+                let mut len = [0u8; 4];
+                if sock.read_exact(&mut len).await.is_err() {
+                    return;
+                }
+                let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
+                sock.read_exact(&mut body).await.expect("body");
+                let xid = i32::from_be_bytes([body[0], body[1], body[2], body[3]]);
+                n += 1;
+                if swap && n == 1 {
+                    held = Some(xid);
+                    continue;
+                }
+                let mut out = if n % 3 == 0 {
+                    reply(XID_NOTIFICATION)
+                } else {
+                    Vec::new()
+                };
+                out.extend(reply(xid));
+                if let Some(first) = held.take() {
+                    out.extend(reply(first));
+                }
+                sock.write_all(&out).await.expect("reply");
+            }
+        });
+        addr
+    }
+
+    fn get_gen() -> Box<dyn OpGen> {
+        use clap::Parser;
+        let opts = crate::opts::Opts::try_parse_from(["b", "--targets", "127.0.0.1:1", "--sessions", "1"])
+            .expect("opts");
+        let layout = crate::workload::Layout::new("/b", "r".into());
+        crate::workload::generators(&opts, &layout, &bytes::Bytes::new())
+            .expect("gens")
+            .remove(0)
+    }
+
+    #[tokio::test]
+    async fn pipelined_replies_are_matched_in_order_past_notifications() {
+        let addr = fake_server(false).await;
+        let conn = Conn::open(addr, 30_000).await.expect("open");
+        assert_eq!(conn.session_id, 0x42);
+        let shared = Shared::new(Some(Limit::Ops(1000)), Duration::ZERO, None);
+        let end = drive(conn, get_gen(), 8, shared.clone(), true)
+            .await
+            .expect("drive");
+        assert_eq!(end.stats.ops(), 1000);
+        assert_eq!(end.stats.error_count(), 0);
+        assert_eq!(end.stats.trace.as_ref().map(Vec::len), Some(1000));
+        assert_eq!(shared.completed.load(Ordering::Relaxed), 1000);
+        assert_eq!(end.next_xid, 1001);
+    }
+
+    #[tokio::test]
+    async fn a_reply_out_of_order_fails_the_session() {
+        let addr = fake_server(true).await;
+        let conn = Conn::open(addr, 30_000).await.expect("open");
+        let shared = Shared::new(Some(Limit::Ops(10)), Duration::ZERO, None);
+        let err = drive(conn, get_gen(), 4, shared, false)
+            .await
+            .err()
+            .expect("must fail");
+        assert!(format!("{err:#}").contains("out of order"), "{err:#}");
+    }
 }
