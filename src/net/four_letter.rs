@@ -252,12 +252,34 @@ fn os_properties() -> Vec<(String, String)> {
     out
 }
 
+/// The name of the user the process runs as: `$USER`, else the /etc/passwd entry of its uid (what the JVM's
+/// `user.name` is).
+fn user_name() -> Option<String> {
+    if let Ok(name) = std::env::var("USER") {
+        return Some(name);
+    }
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_owned();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let mut fields = l.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid).then(|| name.to_owned())
+    })
+}
+
 fn user_properties() -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for (key, var) in [("user.name", "USER"), ("user.home", "HOME")] {
-        if let Ok(value) = std::env::var(var) {
-            out.push((key.to_owned(), value));
-        }
+    if let Some(name) = user_name() {
+        out.push(("user.name".to_owned(), name));
+    }
+    if let Ok(home) = std::env::var("HOME") {
+        out.push(("user.home".to_owned(), home));
     }
     if let Ok(dir) = std::env::current_dir() {
         out.push(("user.dir".to_owned(), dir.display().to_string()));
