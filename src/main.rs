@@ -78,6 +78,11 @@ fn init_logging(format: LogFormat) {
 /// digest) are never printed, only whether one is set.
 fn log_effective_config(config: &ServerConfig) {
     let ops = &config.ops;
+    let admin = if ops.admin.enabled {
+        ops.admin.address.to_string()
+    } else {
+        "disabled".to_owned()
+    };
     tracing::info!(
         client_address = %config.client_address,
         data_dir = %config.data_dir.display(),
@@ -93,7 +98,7 @@ fn log_effective_config(config: &ServerConfig) {
         super_digest_set = config.super_digest.is_some(),
         extended_types = config.extended_types,
         enforce_quota = config.enforce_quota,
-        admin_server = %ops.admin.enabled.then(|| ops.admin.address.to_string()).unwrap_or_else(|| "disabled".into()),
+        admin_server = %admin,
         prometheus = %ops.prometheus.map_or_else(|| "disabled".to_owned(), |a| a.to_string()),
         "effective configuration"
     );
