@@ -108,12 +108,14 @@ pub fn listing(command_url: &str) -> String {
         .collect()
 }
 
-/// A command's answer: its fields, then `command` and `error` (`CommandResponse.toMap`: a field named
-/// `error` keeps its place and value).
+/// A command's answer: its fields, then `command` and `error` (`CommandResponse.toMap`: a field that a
+/// command itself named `error` keeps its place and value).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Response {
     pub command: String,
     pub data: Object,
+    /// The response's own error (unknown command, server not serving).
+    pub error: Option<String>,
 }
 
 impl Response {
@@ -121,13 +123,14 @@ impl Response {
         Response {
             command: command.to_owned(),
             data: Object::new(),
+            error: None,
         }
     }
 
-    /// An answer that is only an error.
+    /// An answer that is only an error (`new CommandResponse(cmdName, error, status)`).
     pub fn error(command: &str, message: &str) -> Response {
         let mut r = Response::new(command);
-        r.data.put("error", message);
+        r.error = Some(message.to_owned());
         r
     }
 
@@ -140,7 +143,7 @@ impl Response {
         let mut out = self.data.clone();
         out.put("command", self.command.as_str());
         if out.get("error").is_none() {
-            out.put("error", Json::Null);
+            out.put("error", self.error.clone().map_or(Json::Null, Json::Str));
         }
         out.into()
     }
@@ -376,6 +379,12 @@ mod tests {
         assert_eq!(
             Response::new("ruok").to_json().pretty(),
             "{\n  \"command\" : \"ruok\",\n  \"error\" : null\n}"
+        );
+        assert_eq!(
+            Response::error("bogus", "Unknown command: bogus")
+                .to_json()
+                .pretty(),
+            "{\n  \"command\" : \"bogus\",\n  \"error\" : \"Unknown command: bogus\"\n}"
         );
     }
 

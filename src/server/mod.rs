@@ -147,11 +147,14 @@ impl Server {
             outstanding_max: self.config.global_outstanding_limit as usize,
             handshake_timeout: Duration::from_millis(u64::from(self.config.sessionless_cnxn_timeout_ms)),
         };
+        let mut config = self.config;
+        // Port 0 in zoo.cfg: `conf` and the AdminServer report the port actually bound, as ZooKeeper does.
+        config.client_address = self.listener.local_addr()?;
         let counters = Arc::new(NetCounters::default());
         let (to_server, mut inbound) = mpsc::channel(INBOUND_QUEUE_MAX);
         let acceptor = Acceptor {
             listener: self.listener,
-            limiter: IpLimiter::new(self.config.max_client_cnxns),
+            limiter: IpLimiter::new(config.max_client_cnxns),
             limits,
             to_server,
             counters: Arc::clone(&counters),
@@ -172,15 +175,15 @@ impl Server {
             self.admin,
             self.prometheus,
             prometheus.clone(),
-            &self.config,
+            &config,
             queries_tx,
         );
-        let tick = Duration::from_millis(u64::from(self.config.tick_time_ms / 2).max(1));
+        let tick = Duration::from_millis(u64::from(config.tick_time_ms / 2).max(1));
         let mut ticker = tokio::time::interval(tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let (events_tx, mut events) = mpsc::unbounded_channel();
         let (log_tx, log_thread) = logthread::spawn(log, events_tx)?;
-        let mut runtime = Runtime::new(self.config, core, started, log_tx, snapshots, counters, metrics);
+        let mut runtime = Runtime::new(config, core, started, log_tx, snapshots, counters, metrics);
         tokio::pin!(shutdown);
         let result = loop {
             let step = tokio::select! {
