@@ -16,8 +16,10 @@ need_pkg() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" ||
         apt_missing+=("$1")
 }
+# zookeeper: the server jars, zkCli.sh; zookeeper-bin: cli_mt. The others are jars the harness
+# names on its class paths (most come with libzookeeper-java anyway).
 for pkg in zookeeper zookeeper-bin libzookeeper-java libcurator-framework-java \
-    libcurator-recipes-java libslf4j-java; do
+    libcurator-recipes-java libslf4j-java liblog4j1.2-java libnetty-java libservlet-api-java; do
     need_pkg "$pkg"
 done
 command -v javac >/dev/null || apt_missing+=(openjdk-17-jdk-headless)
@@ -30,8 +32,7 @@ if ((${#apt_missing[@]})); then
     apt-get update -q
     apt-get install -y -q --no-install-recommends "${apt_missing[@]}"
 fi
-# The Debian package starts a ZooKeeper on port 2181 as a service; the judges never use it
-# and start their own servers, so it is left as the system has it.
+# (Debian's `zookeeper` package starts no service; the judges start their own servers.)
 
 venv=$here/.venv
 req=$here/kazoo/requirements.txt

@@ -104,17 +104,22 @@ def session_names():
 WATCH_BLOCK = re.compile(r"^WATCHER::$|^WatchedEvent state:")
 
 
-def _drain(fd, idle, limit, until=None):
+def _drain(fd, idle, limit, until=None, settle=None):
     """Read from fd until it has been quiet for `idle` seconds (at most `limit`).
 
-    With `until`, keep reading (still at most `limit`) until that text has appeared."""
+    With `until` (a regex), first keep reading until it matches the output or
+    `settle` seconds (default: `limit`) have passed, then wait for quiet."""
     out = b""
-    end = time.monotonic() + limit
-    quiet_until = time.monotonic() + idle
+    start = time.monotonic()
+    end = start + limit
+    settle_end = start + (settle if settle is not None else limit)
+    quiet_until = start + idle
     while time.monotonic() < end:
-        if until is not None and until.encode() not in out:
-            quiet_until = end
-        wait = max(0.0, min(quiet_until, end) - time.monotonic())
+        now = time.monotonic()
+        waiting = until is not None and now < settle_end and not until.search(out)
+        if waiting:
+            quiet_until = max(quiet_until, settle_end)
+        wait = max(0.0, min(quiet_until, end) - now)
         ready, _, _ = select.select([fd], [], [], wait)
         if not ready:
             if time.monotonic() >= quiet_until:
@@ -131,21 +136,29 @@ def _drain(fd, idle, limit, until=None):
     return out.decode(errors="replace").replace("\r", "").splitlines()
 
 
+# Every cli_mt reply to a request prints one of these; `exists` of a node that
+# is there and `addauth` print nothing, so they wait SETTLE seconds instead.
+CLIMT_REPLY = re.compile(rb"rc = -?\d+|Error -?\d+")
+CLIMT_CONNECTED = re.compile(rb"CONNECTED_STATE")
+SETTLE = 1.5
+
+
 def run_climt(address, cmds, idle=0.3):
     """Raw segments of a cli_mt session, driven one command at a time on a pty.
 
     cli_mt is asynchronous, so each command is sent alone and its output read
-    until the terminal has been quiet for `idle` seconds."""
+    until its reply has come (or SETTLE seconds) and the terminal has then been
+    quiet for `idle` seconds."""
     pid, fd = pty.fork()
     if pid == 0:  # child
         os.execv(CLI_MT, [CLI_MT, "-h", address])
     segments = []
     try:
         # The banner; commands wait until the session is established.
-        _drain(fd, 0.3, 20.0, until="CONNECTED_STATE")
+        _drain(fd, 0.3, 20.0, until=CLIMT_CONNECTED)
         for cmd in cmds:
             os.write(fd, (cmd + "\n").encode())
-            out = _drain(fd, idle, 10.0)
+            out = _drain(fd, idle, 10.0, until=CLIMT_REPLY, settle=SETTLE)
             if out and out[0].strip() == cmd.strip():
                 out = out[1:]  # the terminal's echo of the command
             segments.append(out)

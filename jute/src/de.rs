@@ -21,6 +21,15 @@ pub fn from_slice<'de, T: de::Deserialize<'de>>(input: &'de [u8]) -> Result<T> {
     Ok(value)
 }
 
+/// For `ustring` fields ZooKeeper dereferences without a null check (request paths): a null string there is a
+/// malformed request (Java fails with a NullPointerException that the server answers as MARSHALLINGERROR).
+pub fn required_string<'de, D: de::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<String, D::Error> {
+    let value: Option<String> = de::Deserialize::deserialize(deserializer)?;
+    value.ok_or_else(|| de::Error::custom("null string where a value is required"))
+}
+
 /// A cursor over Jute bytes that reads records one after another.
 #[derive(Debug, Clone)]
 pub struct Decoder<'de> {

@@ -141,7 +141,8 @@ impl Request {
                 to_bytes(r)
             }
             Request::SetData(r) => to_bytes(r),
-            Request::GetAcl(r) | Request::Sync(r) | Request::GetAllChildrenNumber(r) => to_bytes(r),
+            Request::GetAcl(r) | Request::GetAllChildrenNumber(r) => to_bytes(r),
+            Request::Sync(r) => to_bytes(r),
             Request::SetAcl(r) => to_bytes(r),
             Request::Check(r) => to_bytes(r),
             Request::Multi(r) | Request::MultiRead(r) => to_bytes(r),

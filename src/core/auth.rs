@@ -110,7 +110,7 @@ fn java_string_hash(s: &str) -> i32 {
 /// The jute-generated `Id.hashCode`.
 fn java_id_hash(id: &Id) -> i32 {
     let h = 37i32.wrapping_mul(17).wrapping_add(java_string_hash(&id.scheme));
-    37i32.wrapping_mul(h).wrapping_add(java_string_hash(&id.id))
+    37i32.wrapping_mul(h).wrapping_add(java_string_hash(id.id_str()))
 }
 
 /// A connection's ids in the order Apache ZooKeeper iterates them: its `authInfo` is a set backed by a
@@ -143,14 +143,14 @@ pub fn check(acl: &[Acl], perm: i32, ids: &[Id], policy: &AclPolicy) -> Result<(
         return Ok(());
     }
     for entry in acl.iter().filter(|a| a.perms & perm != 0) {
-        let (scheme, id) = (entry.id.scheme.as_str(), entry.id.id.as_str());
+        let (scheme, id) = (entry.id.scheme.as_str(), entry.id.id_str());
         if scheme == "world" && id == "anyone" {
             return Ok(());
         }
         for own in ids.iter().filter(|i| i.scheme == scheme) {
             let matched = match scheme {
-                "ip" => ip_matches(&own.id, id),
-                "digest" => own.id == id,
+                "ip" => ip_matches(own.id_str(), id),
+                "digest" => own.id_str() == id,
                 _ => false,
             };
             if matched {
@@ -175,9 +175,9 @@ pub fn fixup(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
     }
     let mut out = Vec::with_capacity(unique.len());
     for a in unique {
-        match a.id.scheme.as_str() {
-            "world" if a.id.id == "anyone" => out.push(a.clone()),
-            "auth" => {
+        match (a.id.scheme.as_str(), a.id.id.as_deref()) {
+            ("world", Some("anyone")) => out.push(a.clone()),
+            ("auth", _) => {
                 let mut any = false;
                 for own in java_set_order(ids)
                     .into_iter()
@@ -193,7 +193,10 @@ pub fn fixup(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
                     return Err(ErrorCode::InvalidAcl);
                 }
             }
-            scheme if valid_id(scheme, &a.id.id) => out.push(a.clone()),
+            // ZooKeeper dereferences the id of world, digest and ip entries unchecked: a null one fails the request
+            // as malformed (MARSHALLINGERROR), not as an invalid ACL.
+            ("world" | "digest" | "ip", None) => return Err(ErrorCode::MarshallingError),
+            (scheme, Some(id)) if valid_id(scheme, id) => out.push(a.clone()),
             _ => return Err(ErrorCode::InvalidAcl),
         }
     }
@@ -205,7 +208,7 @@ pub fn mask_digests(acl: &[Acl]) -> Vec<Acl> {
     acl.iter()
         .map(|a| {
             if a.id.scheme == "digest" {
-                let user = a.id.id.split(':').next().unwrap_or("");
+                let user = a.id.id_str().split(':').next().unwrap_or("");
                 Acl {
                     perms: a.perms,
                     id: Id::new("digest", format!("{user}:x")),
@@ -299,6 +302,30 @@ mod tests {
             Err(ErrorCode::InvalidAcl)
         );
         assert_eq!(fixup(&[acl(1, "super", "x")], &ids), Err(ErrorCode::InvalidAcl));
+        let null_world = Acl {
+            perms: 31,
+            id: Id {
+                scheme: "world".into(),
+                id: None,
+            },
+        };
+        assert_eq!(fixup(&[null_world], &ids), Err(ErrorCode::MarshallingError));
+        let null_auth = Acl {
+            perms: 31,
+            id: Id {
+                scheme: "auth".into(),
+                id: None,
+            },
+        };
+        assert_eq!(fixup(&[null_auth], &ids).map(|v| v.len()), Ok(1));
+        let null_other = Acl {
+            perms: 31,
+            id: Id {
+                scheme: "sasl".into(),
+                id: None,
+            },
+        };
+        assert_eq!(fixup(&[null_other], &ids), Err(ErrorCode::InvalidAcl));
         let dup = [acl(1, "ip", "1.2.3.4"), acl(1, "ip", "1.2.3.4")];
         assert_eq!(fixup(&dup, &ids).map(|v| v.len()), Ok(1));
     }
@@ -315,7 +342,7 @@ mod tests {
         let fixed = fixup(&Acl::creator_all(), &ids).expect("expands");
         let users: Vec<&str> = fixed
             .iter()
-            .map(|a| a.id.id.split(':').next().unwrap_or(""))
+            .map(|a| a.id.id_str().split(':').next().unwrap_or(""))
             .collect();
         assert_eq!(users, ["bob", "nocolon", "alice", "carol"]);
     }
@@ -323,7 +350,7 @@ mod tests {
     #[test]
     fn digests_are_masked_without_admin() {
         let masked = mask_digests(&[acl(1, "digest", "bob:abc"), acl(1, "ip", "1.2.3.4")]);
-        assert_eq!(masked[0].id.id, "bob:x");
-        assert_eq!(masked[1].id.id, "1.2.3.4");
+        assert_eq!(masked[0].id.id_str(), "bob:x");
+        assert_eq!(masked[1].id.id_str(), "1.2.3.4");
     }
 }

@@ -20,6 +20,22 @@ use super::txn::TxnBody;
 /// The paths nobody may delete (`ZKDatabase.isSpecialPath`).
 pub(super) const SPECIAL_PATHS: [&str; 4] = ["/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"];
 
+/// The opcode a multi's op runs as. ZooKeeper rebuilds each create op from its flags (`Op.create`): TTL modes
+/// run as createTTL, the container mode as createContainer and every other mode as a plain create, so a create2
+/// in a multi answers with the path only and a createTTL with a non-TTL mode drops its ttl.
+fn multi_opcode(op: &MultiOp) -> OpCode {
+    let flags = match op {
+        MultiOp::Create(_, r) => r.flags,
+        MultiOp::CreateTtl(r) => r.flags,
+        _ => return op.opcode(),
+    };
+    match CreateMode::from_code(flags) {
+        Some(mode) if mode.is_ttl() => OpCode::CreateTtl,
+        Some(CreateMode::Container) => OpCode::CreateContainer,
+        _ => OpCode::Create,
+    }
+}
+
 /// Everything a write is validated against.
 pub struct Prep<'a> {
     pub tree: &'a DataTree,
@@ -289,8 +305,9 @@ impl Prep<'_> {
                 ));
                 continue;
             }
+            let code = multi_opcode(op);
             let result = match op {
-                MultiOp::Create(code, r) => self.create(*code, r, -1, Some(&mut saved)),
+                MultiOp::Create(_, r) => self.create(code, r, -1, Some(&mut saved)),
                 MultiOp::CreateTtl(r) => {
                     let create = CreateRequest {
                         path: r.path.clone(),
@@ -298,7 +315,8 @@ impl Prep<'_> {
                         acl: r.acl.clone(),
                         flags: r.flags,
                     };
-                    self.create(OpCode::CreateTtl, &create, r.ttl, Some(&mut saved))
+                    let ttl = if code == OpCode::CreateTtl { r.ttl } else { -1 };
+                    self.create(code, &create, ttl, Some(&mut saved))
                 }
                 MultiOp::Delete(r) => self.delete(r, Some(&mut saved)),
                 MultiOp::SetData(r) => self.set_data(r, Some(&mut saved)),
@@ -306,7 +324,7 @@ impl Prep<'_> {
                 MultiOp::GetChildren(_) | MultiOp::GetData(_) => Err(ErrorCode::MarshallingError),
             };
             match result {
-                Ok(body) => txns.push((op.opcode(), body)),
+                Ok(body) => txns.push((code, body)),
                 Err(code) => {
                     failed = true;
                     txns.push((OpCode::Error, TxnBody::Error(ErrorTxn { err: code.code() })));

@@ -228,7 +228,10 @@ impl Core {
 
     fn all_children_number(&self, conn: ConnId, r: &PathRequest) -> Result<usize, ErrorCode> {
         self.read_check(conn, &r.path, perms::READ)?;
-        Ok(self.tree.descendant_count(&r.path))
+        // ZooKeeper counts the keys of its node map under `path + "/"`: for the empty path (the root's alias)
+        // that includes the root itself.
+        let own = usize::from(r.path.is_empty());
+        Ok(self.tree.descendant_count(&r.path) + own)
     }
 
     fn ephemerals(&self, conn: ConnId, r: &GetEphemeralsRequest) -> GetEphemeralsResponse {
@@ -253,8 +256,8 @@ impl Core {
             .into_iter()
             .map(|id| {
                 let user = match id.scheme.as_str() {
-                    "digest" => id.id.split(':').next().unwrap_or("").to_string(),
-                    _ => id.id.clone(),
+                    "digest" => id.id_str().split(':').next().unwrap_or("").to_string(),
+                    _ => id.id_str().to_string(),
                 };
                 ClientInfo {
                     auth_scheme: id.scheme.clone(),

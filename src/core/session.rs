@@ -230,3 +230,26 @@ mod tests {
         assert!(!t.touch(a, 8000));
     }
 }
+
+#[cfg(test)]
+mod golden {
+    use super::*;
+
+    #[test]
+    fn passwords_match_those_a_real_zookeeper_handed_out() {
+        // Session ids and passwords from ConnectResponses of Apache ZooKeeper 3.8.0
+        // (jute/tests/golden/client/manifest.json: 002-kazoo, 081-java and 200-c connect responses).
+        let observed: [(i64, &str); 3] = [
+            (72057673984049152, "7d0a7004c6f6f16a23c244c77f639886"),
+            (72057673984049155, "6ae9750426ab12262e7fdd9bacda83b9"),
+            (72057673984049160, "16134104c653ec91cdd97e221caa3cef"),
+        ];
+        for (id, hex) in observed {
+            let pw: String = password(SessionId(id))
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(pw, hex, "session 0x{id:x}");
+        }
+    }
+}

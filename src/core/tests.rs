@@ -425,7 +425,7 @@ fn acls_guard_operations_and_digest_ids_are_masked() {
     assert_eq!(h.send(1, get()).0.err, 0);
     let (_, body) = h.send(1, Request::GetAcl(PathRequest { path: "/s".into() }));
     let acl: GetAclResponse = jute::from_slice(&body).expect("acl");
-    assert_eq!(acl.acl[0].id.id, super::auth::digest_id("bob:pw"));
+    assert_eq!(acl.acl[0].id.id_str(), super::auth::digest_id("bob:pw"));
     let bad = Request::SetAcl(SetAclRequest {
         path: "/s".into(),
         acl: vec![Acl {
@@ -771,4 +771,62 @@ fn create_ttl_needs_a_ttl_mode() {
     assert_eq!(h.send(1, ttl(5, 0)).0.err, ErrorCode::BadArguments.code());
     assert_eq!(h.send(1, ttl(5, 1000)).0.err, 0);
     assert_eq!(h.stat(1, "/t").map(|s| s.ephemeral_owner), Some(0));
+}
+
+#[test]
+fn sync_echoes_a_null_path_and_a_null_read_path_is_a_marshalling_error() {
+    let mut h = Harness::new();
+    h.connect(1);
+    let (rh, body) = h.send(1, Request::Sync(SyncRequest { path: None }));
+    assert_eq!((rh.err, body), (0, vec![0xff, 0xff, 0xff, 0xff]));
+    let null_path = [0xff, 0xff, 0xff, 0xff, 0];
+    let decoded = Request::decode(OpCode::GetData.code(), &null_path, 1024);
+    assert!(matches!(
+        decoded,
+        Err(jute::request::RequestError::Marshalling { .. })
+    ));
+}
+
+#[test]
+fn create_ops_in_a_multi_run_as_their_flags_say() {
+    let mut h = Harness::new();
+    h.connect(1);
+    let op = |code, path: &str, flags| {
+        MultiOp::Create(
+            code,
+            CreateRequest {
+                path: path.into(),
+                data: None,
+                acl: Acl::open_unsafe(),
+                flags,
+            },
+        )
+    };
+    let ttl_as_plain = MultiOp::CreateTtl(CreateTtlRequest {
+        path: "/t".into(),
+        data: None,
+        acl: Acl::open_unsafe(),
+        flags: 0,
+        ttl: 1000,
+    });
+    let ops = vec![
+        op(OpCode::Create2, "/a", 0),
+        op(OpCode::Create, "/c", 4),
+        ttl_as_plain,
+    ];
+    let (rh, body) = h.send(1, Request::Multi(MultiRequest { ops }));
+    assert_eq!(rh.err, 0);
+    let rsp: MultiResponse = jute::from_slice(&body).expect("multi");
+    assert!(
+        matches!(&rsp.results[0], OpResult::Create(r) if r.path == "/a"),
+        "create2 answers as create"
+    );
+    assert!(
+        matches!(&rsp.results[1], OpResult::Create2(_)),
+        "container flags run as createContainer"
+    );
+    assert!(
+        matches!(&rsp.results[2], OpResult::Create(r) if r.path == "/t"),
+        "a non-TTL createTTL is a create"
+    );
 }

@@ -54,6 +54,11 @@ def run(ctx):
     sys.path.insert(0, ctx.path("cli"))
     import transcript  # noqa: E402  (cli/transcript.py)
 
+    missing = [t for t in (transcript.ZKCLI, transcript.CLI_MT) if not os.path.exists(t)]
+    if missing:
+        why = f"missing {', '.join(missing)}: run compat-tests/install.sh"
+        return results.unavailable(NAME, ctx.server, why)
+
     reference = ctx.start_server("zookeeper", REFERENCE_PORT)
     ref_address = None if reference.error else reference.address
     res = results.Result(NAME, ctx.server)

@@ -77,6 +77,9 @@ def run(ctx):
     for seed in SEEDS:
         run_seed(ctx, script, seed, res)
     res.note = f"seeds {','.join(map(str, SEEDS))} x {OPS} ops"
+    down = [f for f in res.failures if "did not open" in f or "exited with status" in f]
+    if down:
+        res.note += f"; server not serving for {len(down)} seed(s)"
     if res.skipped:
         res.note += "; the reference did not start for some seeds"
     return res

@@ -6,10 +6,13 @@ use serde::{Deserialize, Serialize};
 use crate::codes::perms;
 
 /// An identity: a scheme and an id within it (`world:anyone`, `digest:bob:...`, `ip:127.0.0.1`).
+///
+/// The id may be null on the wire (kazoo sends `auth` ids that way), and ZooKeeper treats a null id differently
+/// from an empty one when it validates an ACL, so the distinction is kept.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
 pub struct Id {
     pub scheme: String,
-    pub id: String,
+    pub id: Option<String>,
 }
 
 impl Id {
@@ -17,8 +20,13 @@ impl Id {
     pub fn new(scheme: impl Into<String>, id: impl Into<String>) -> Self {
         Id {
             scheme: scheme.into(),
-            id: id.into(),
+            id: Some(id.into()),
         }
+    }
+
+    /// The id text; a null id reads as empty.
+    pub fn id_str(&self) -> &str {
+        self.id.as_deref().unwrap_or("")
     }
 
     /// `world:anyone`.

@@ -55,6 +55,7 @@ pub struct WatcherEvent {
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct CreateRequest {
+    #[serde(deserialize_with = "crate::de::required_string")]
     pub path: String,
     pub data: Option<Bytes>,
     pub acl: Vec<Acl>,
@@ -63,6 +64,7 @@ pub struct CreateRequest {
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct CreateTtlRequest {
+    #[serde(deserialize_with = "crate::de::required_string")]
     pub path: String,
     pub data: Option<Bytes>,
     pub acl: Vec<Acl>,
@@ -83,6 +85,7 @@ pub struct Create2Response {
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct DeleteRequest {
+    #[serde(deserialize_with = "crate::de::required_string")]
     pub path: String,
     pub version: i32,
 }
@@ -90,6 +93,7 @@ pub struct DeleteRequest {
 /// Also the request of getData, getChildren and getChildren2, which share its layout.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ExistsRequest {
+    #[serde(deserialize_with = "crate::de::required_string")]
     pub path: String,
     pub watch: bool,
 }
@@ -115,6 +119,7 @@ pub struct GetDataResponse {
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SetDataRequest {
+    #[serde(deserialize_with = "crate::de::required_string")]
     pub path: String,
     pub data: Option<Bytes>,
     pub version: i32,
@@ -123,12 +128,19 @@ pub struct SetDataRequest {
 /// Also SyncRequest, SyncResponse, GetEphemeralsRequest and GetAllChildrenNumberRequest: one path.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PathRequest {
+    #[serde(deserialize_with = "crate::de::required_string")]
     pub path: String,
 }
 
 pub type GetAclRequest = PathRequest;
-pub type SyncRequest = PathRequest;
-pub type SyncResponse = PathRequest;
+
+/// sync's path, which ZooKeeper echoes back as it came, null included.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SyncRequest {
+    pub path: Option<String>,
+}
+
+pub type SyncResponse = SyncRequest;
 pub type GetAllChildrenNumberRequest = PathRequest;
 
 /// getEphemerals' prefix; null means every ephemeral of the session.
@@ -145,6 +157,7 @@ pub struct GetAclResponse {
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SetAclRequest {
+    #[serde(deserialize_with = "crate::de::required_string")]
     pub path: String,
     pub acl: Vec<Acl>,
     pub version: i32,
@@ -164,6 +177,7 @@ pub struct GetChildren2Response {
 /// check (13), inside multi.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct CheckVersionRequest {
+    #[serde(deserialize_with = "crate::de::required_string")]
     pub path: String,
     pub version: i32,
 }

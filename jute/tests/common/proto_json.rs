@@ -99,7 +99,8 @@ pub fn request(r: &Request) -> Value {
             path_watch(p)
         }
         Request::SetData(s) => set_data(s),
-        Request::GetAcl(p) | Request::Sync(p) | Request::GetAllChildrenNumber(p) => path(p),
+        Request::GetAcl(p) | Request::GetAllChildrenNumber(p) => path(p),
+        Request::Sync(s) => json!({"path": s.path}),
         Request::SetAcl(s) => json!({"path": s.path, "acl": acl(&s.acl), "version": s.version}),
         Request::Check(c) => path_version(&c.path, c.version),
         Request::Multi(m) | Request::MultiRead(m) => multi_request(m),

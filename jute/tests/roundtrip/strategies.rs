@@ -36,7 +36,7 @@ pub fn opt_bytes() -> impl Strategy<Value = Option<Bytes>> {
 }
 
 pub fn id() -> impl Strategy<Value = Id> {
-    (string(), string()).prop_map(|(scheme, id)| Id { scheme, id })
+    (string(), proptest::option::of(string())).prop_map(|(scheme, id)| Id { scheme, id })
 }
 
 pub fn acl() -> impl Strategy<Value = Acl> {
@@ -164,7 +164,7 @@ pub fn request() -> impl Strategy<Value = Request> {
         })),
         exists_request().prop_map(Request::GetChildren),
         exists_request().prop_map(Request::GetChildren2),
-        path_only().prop_map(Request::Sync),
+        proptest::option::of(path()).prop_map(|path| Request::Sync(SyncRequest { path })),
         Just(Request::Ping),
         path_version().prop_map(|(path, version)| Request::Check(CheckVersionRequest { path, version })),
         multi_request().prop_map(Request::Multi),

@@ -54,7 +54,7 @@ fn put_acls(out: &mut Vec<u8>, list: &[Acl]) {
     for acl in list {
         put_i32(out, acl.perms);
         put_str(out, &acl.id.scheme);
-        put_str(out, &acl.id.id);
+        put_str(out, acl.id.id_str());
     }
 }
 

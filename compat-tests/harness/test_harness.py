@@ -1,0 +1,154 @@
+"""Unit tests of the harness's own logic (no server needed):
+
+    python3 compat-tests/harness/test_harness.py
+"""
+
+import json
+import os
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "cli"))
+
+import results  # noqa: E402
+import transcript  # noqa: E402
+from judges import differential, kazoo, node  # noqa: E402
+from judges.common import parse_pass_fail_lines  # noqa: E402
+
+
+def write(text):
+    fd, path = tempfile.mkstemp()
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    return path
+
+
+class ResultsFile(unittest.TestCase):
+    def test_round_trip_keeps_rows_and_unavailable(self):
+        rows = {
+            ("kazoo", "zookeeper"): results.Result("kazoo", "zookeeper", 477, 0, 16, 320, "n", "d"),
+            ("differential", "ferrokeeper"): results.unavailable("differential", "ferrokeeper", "x|y"),
+        }
+        path = write("")
+        results.save(path, rows)
+        back = results.load(path)
+        self.assertEqual(set(back), set(rows))
+        k = back[("kazoo", "zookeeper")]
+        self.assertEqual((k.passed, k.failed, k.skipped, k.note), (477, 0, 16, "n"))
+        d = back[("differential", "ferrokeeper")]
+        self.assertFalse(d.available)
+        self.assertEqual(d.note, "x/y")
+
+    def test_ratchet_flags_only_lower_pass_counts_of_the_same_server(self):
+        recorded = {
+            ("cli", "ferrokeeper"): results.Result("cli", "ferrokeeper", passed=10),
+            ("cli", "zookeeper"): results.Result("cli", "zookeeper", passed=99),
+            ("node", "ferrokeeper"): results.Result("node", "ferrokeeper", passed=5),
+        }
+        run = [
+            results.Result("cli", "ferrokeeper", passed=10),
+            results.Result("node", "ferrokeeper", passed=4),
+        ]
+        problems = results.ratchet(run, recorded)
+        self.assertEqual(len(problems), 1)
+        self.assertIn("node: 4 passed", problems[0])
+        down = [results.unavailable("cli", "ferrokeeper", "gone")]
+        self.assertEqual(len(results.ratchet(down, recorded)), 1)
+
+    def test_server_down_fails_every_reference_check(self):
+        ref = results.Result("cli", "zookeeper", passed=268, failed=2)
+        res = results.server_down("cli", "ferrokeeper", "no port", ref)
+        self.assertEqual((res.passed, res.failed), (0, 270))
+        self.assertEqual(results.server_down("cli", "ferrokeeper", "no port", None).failed, 1)
+
+
+class Parsers(unittest.TestCase):
+    def test_kazoo_outcomes(self):
+        recs = [
+            {"collected": ["a", "b", "c", "d"]},
+            {"nodeid": "a", "when": "setup", "outcome": "passed"},
+            {"nodeid": "a", "when": "call", "outcome": "passed"},
+            {"nodeid": "a", "when": "teardown", "outcome": "passed"},
+            {"nodeid": "b", "when": "setup", "outcome": "passed"},
+            {"nodeid": "b", "when": "call", "outcome": "passed"},
+            {"nodeid": "b", "when": "teardown", "outcome": "failed"},
+            {"nodeid": "c", "when": "setup", "outcome": "skipped"},
+            {"collected": ["c", "e"]},
+        ]
+        path = write("".join(json.dumps(r) + "\n" for r in recs))
+        passed, failed, skipped, failing = kazoo.summarise(path)
+        # d and e never reported: failed; b failed in teardown.
+        self.assertEqual((passed, failed, skipped), (1, 3, 1))
+        self.assertEqual(failing, ["b", "d", "e"])
+
+    def test_pass_fail_lines(self):
+        path = write("noise\nPASS a/b\nFAIL a/c: why\nSKIP a/d: no\n1 passed, 1 failed\n")
+        self.assertEqual(parse_pass_fail_lines(path), (1, 1, 1, ["a/c: why"]))
+
+    def test_tap_summary(self):
+        path = write("not ok 1 - broken\n  not ok 1 - sub\n# pass 3\n# fail 1\n# skipped 2\n")
+        counts, failures = node.parse_tap(path)
+        self.assertEqual(counts, {"pass": 3, "fail": 1, "skipped": 2})
+        self.assertEqual(failures, ["broken"])
+
+    def test_differential_result_line(self):
+        path = write("RESULT passed=1 failed=0\nother\nRESULT passed=4990 failed=10\n")
+        self.assertEqual(differential.parse_result(path), (4990, 10))
+        self.assertIsNone(differential.parse_result(write("crash\n")))
+
+
+class Normalisation(unittest.TestCase):
+    def test_zxids_and_sessions_become_symbols_in_order(self):
+        n = transcript.Normaliser()
+        self.assertEqual(n.line("cZxid = 0x1a"), "cZxid = Z1")
+        self.assertEqual(n.line("mZxid = 0x1b"), "mZxid = Z2")
+        self.assertEqual(n.line("pZxid = 0x1A"), "pZxid = Z1")
+        self.assertEqual(n.line("\tczxid=1b"), "\tczxid=Z2")
+        self.assertEqual(n.line("ephemeralOwner = 0x0"), "ephemeralOwner = 0")
+        self.assertEqual(n.line("ephemeralOwner = 0x100aa"), "ephemeralOwner = S1")
+        self.assertEqual(n.line("ctime = Thu Nov 26 08:05:00 UTC 2026"), "ctime = <time>")
+        self.assertEqual(n.line("\tmtime=Thu Nov  6 08:05:18 2026"), "\tmtime=<time>")
+        self.assertIsNone(n.line("time = 12 msec"))
+        self.assertIsNone(n.line("SLF4J: whatever"))
+
+    def test_cli_mt_children_sorted_but_stat_kept(self):
+        lines = ["/a: rc = 0", "\tz", "\tb", "\tctime = <time>", "\tczxid=Z1", "other", "\tq"]
+        self.assertEqual(
+            transcript.sort_child_lists(lines),
+            ["/a: rc = 0", "\tb", "\tz", "\tctime = <time>", "\tczxid=Z1", "other", "\tq"],
+        )
+
+    def test_zkcli_unordered_output(self):
+        self.assertEqual(transcript.sort_unordered("getEphemerals /", ["[/b, /a]"]), ["[/a, /b]"])
+        self.assertEqual(transcript.sort_unordered("ls -R /", ["/b", "/a"]), ["/a", "/b"])
+        self.assertEqual(
+            transcript.sort_unordered("whoami", ["Auth scheme: User", "ip: x", "digest: y"]),
+            ["Auth scheme: User", "digest: y", "ip: x"],
+        )
+        self.assertEqual(transcript.sort_unordered("get /a", ["[x, a]"]), ["[a, x]"])
+
+    def test_segments_cut_at_markers_and_watches_taken_out(self):
+        lines = [
+            "Connecting", transcript.MARKER,
+            "Created /a", "WATCHER::", "WatchedEvent state:SyncConnected type:None path:null",
+            transcript.MARKER, "x", transcript.MARKER,
+        ]  # fmt: skip
+        segments, watches = transcript._segment(lines, 4)
+        self.assertEqual(segments[0], ["Created /a"])
+        self.assertEqual(segments[1], ["x"])
+        # The CLI stopped after its third command: what it printed after the last
+        # marker is the third command's, and the fourth has none.
+        self.assertEqual(segments[2], [])
+        self.assertEqual(segments[3], ["<no output: session ended>"])
+        self.assertEqual(len(watches), 1)
+
+    def test_expected_files_parse_back(self):
+        entries = [("create /a", ["Created /a"]), ("get /a", [])]
+        self.assertEqual(transcript.parse(transcript.render(entries)), entries)
+
+
+if __name__ == "__main__":
+    unittest.main()
