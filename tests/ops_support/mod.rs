@@ -171,7 +171,7 @@ impl Client {
             perms: 31,
             id: jute::records::data::Id {
                 scheme: "world".into(),
-                id: "anyone".into(),
+                id: Some("anyone".into()),
             },
         }];
         let request = CreateRequest {
