@@ -19,9 +19,11 @@ use jute::frame::FOUR_LETTER_WORDS;
 use crate::core::containers::ContainerConfig;
 
 mod jvm;
+pub mod ops;
 
 pub use jvm::JvmFlags;
 use jvm::JVM_ONLY;
+pub use ops::OpsSettings;
 
 use crate::storage::settings::StorageSettings;
 
@@ -114,6 +116,8 @@ pub struct ServerConfig {
     pub outbound_queue_bytes_max: usize,
     /// snapCount, preAllocSize, forceSync, autopurge.*, snapshot.compression.method, ...
     pub storage: StorageSettings,
+    /// The AdminServer, the metrics provider and the zoo.cfg text.
+    pub ops: OpsSettings,
 }
 
 impl ServerConfig {
@@ -139,6 +143,14 @@ impl ServerConfig {
             sessionless_cnxn_timeout_ms: DEFAULT_SESSIONLESS_CNXN_TIMEOUT_MS,
             outbound_queue_bytes_max: DEFAULT_OUTBOUND_QUEUE_BYTES_MAX,
             storage: StorageSettings::default(),
+            // Without a zoo.cfg the server is a local one: no HTTP ports are opened unless asked for.
+            ops: OpsSettings {
+                admin: ops::AdminSettings {
+                    enabled: false,
+                    ..ops::AdminSettings::default()
+                },
+                ..OpsSettings::default()
+            },
         }
     }
 
@@ -155,7 +167,9 @@ impl ServerConfig {
                 path: path.to_owned(),
                 message: e.to_string(),
             })?;
-        ServerConfig::from_properties(&entries, &JvmFlags::from_env())
+        let mut config = ServerConfig::from_properties(&entries, &JvmFlags::from_env())?;
+        config.ops.initial_config = std::fs::read_to_string(path).ok();
+        Ok(config)
     }
 
     /// Builds the configuration from zoo.cfg's entries, in file order (a later duplicate wins, as in Java),
@@ -210,18 +224,7 @@ fn parse_u32(key: &str, value: &str, min: u32) -> Result<u32, ConfigError> {
 }
 
 /// Keys Apache ZooKeeper knows that a standalone ferrokeeper does not act on yet: noted, not warned about.
-const ACCEPTED_IGNORED: &[&str] = &[
-    "initLimit",
-    "syncLimit",
-    "admin.enableServer",
-    "admin.serverAddress",
-    "admin.serverPort",
-    "admin.commandURL",
-    "admin.idleTimeout",
-    "metricsProvider.className",
-    "standaloneEnabled",
-    "reconfigEnabled",
-];
+const ACCEPTED_IGNORED: &[&str] = &["initLimit", "syncLimit", "standaloneEnabled", "reconfigEnabled"];
 
 /// zoo.cfg as read, before defaults that depend on other keys are filled in.
 #[derive(Default)]
@@ -242,6 +245,7 @@ struct RawConfig {
     enforce_quota: bool,
     sessionless_cnxn_timeout_ms: Option<u32>,
     storage: StorageSettings,
+    ops: ops::RawOps,
 }
 
 impl RawConfig {
@@ -268,6 +272,7 @@ impl RawConfig {
             "nio.sessionlessCnxnTimeout" => {
                 self.sessionless_cnxn_timeout_ms = Some(parse_u32(key, value, 1)?)
             }
+            _ if ops::KEYS.contains(&key) => self.ops.set(key, value),
             _ if StorageSettings::KEYS.contains(&key) => {
                 self.storage.set(key, value).map_err(|reason| invalid(key, value, reason))?
             }
@@ -333,6 +338,7 @@ impl RawConfig {
                 .unwrap_or(DEFAULT_SESSIONLESS_CNXN_TIMEOUT_MS),
             outbound_queue_bytes_max: DEFAULT_OUTBOUND_QUEUE_BYTES_MAX,
             storage: self.storage,
+            ops: self.ops.validate(jvm)?,
         })
     }
 }

@@ -6,8 +6,10 @@
 //! tree, sessions, watches and the write pipeline (prep -> txn -> apply) and never touches a socket, file,
 //! clock or random number: time and I/O results come in as inputs, and what to do comes out as `Effect`s.
 
+pub mod admin;
 pub mod config;
 pub mod core;
+pub mod metrics;
 pub mod net;
 pub mod server;
 pub mod storage;

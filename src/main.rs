@@ -4,7 +4,7 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use ferrokeeper::config::ServerConfig;
 use ferrokeeper::net::four_letter::{FULL_VERSION, ZOOKEEPER_COMPAT_VERSION};
 use ferrokeeper::server::Server;
@@ -12,8 +12,24 @@ use ferrokeeper::server::Server;
 #[derive(Parser)]
 #[command(name = "ferrokeeper", version, about = "A ZooKeeper server")]
 struct Cli {
+    /// How log lines are written to stderr: readable text, or one JSON object per line for log shippers.
+    /// The FERROKEEPER_LOG_FORMAT environment variable sets it too; RUST_LOG sets the levels (default info).
+    #[arg(
+        long,
+        value_enum,
+        global = true,
+        env = "FERROKEEPER_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -39,21 +55,53 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Start { config } => {
-            init_logging();
+            init_logging(cli.log_format);
             let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
             runtime.block_on(start(config))
         }
     }
 }
 
-fn init_logging() {
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().with_current_span(false).flatten_event(true).init(),
+    }
+}
+
+/// One line with the settings in effect, as ZooKeeper logs its configuration at start. Secrets (the super
+/// digest) are never printed, only whether one is set.
+fn log_effective_config(config: &ServerConfig) {
+    let ops = &config.ops;
+    let admin = if ops.admin.enabled {
+        ops.admin.address.to_string()
+    } else {
+        "disabled".to_owned()
+    };
+    tracing::info!(
+        client_address = %config.client_address,
+        data_dir = %config.data_dir.display(),
+        data_log_dir = %config.data_log_dir.display(),
+        tick_time_ms = config.tick_time_ms,
+        min_session_timeout_ms = config.min_session_timeout_ms,
+        max_session_timeout_ms = config.max_session_timeout_ms,
+        max_client_cnxns = config.max_client_cnxns,
+        global_outstanding_limit = config.global_outstanding_limit,
+        jute_max_buffer = config.jute_max_buffer,
+        four_letter_whitelist = ?config.four_letter_whitelist,
+        skip_acl = config.skip_acl,
+        super_digest_set = config.super_digest.is_some(),
+        extended_types = config.extended_types,
+        enforce_quota = config.enforce_quota,
+        admin_server = %admin,
+        prometheus = %ops.prometheus.map_or_else(|| "disabled".to_owned(), |a| a.to_string()),
+        "effective configuration"
+    );
 }
 
 async fn start(config_path: Option<PathBuf>) -> anyhow::Result<()> {
@@ -61,6 +109,7 @@ async fn start(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         Some(path) => ServerConfig::from_file(path)?,
         None => ServerConfig::standalone_default(),
     };
+    log_effective_config(&config);
     let data_dir = std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating the data directory {}", data_dir.display()))?;

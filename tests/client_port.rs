@@ -67,7 +67,7 @@ async fn commands_outside_the_whitelist_are_refused_and_srvr_is_always_allowed()
         "ruok is not executed because it is not in the whitelist.\n"
     );
     let srvr = four_letter(server.addr, "srvr").await;
-    assert!(srvr.starts_with("Zookeeper version: 3.8.4-"), "{srvr}");
+    assert!(srvr.starts_with("Zookeeper version: 3.9.3-"), "{srvr}");
     assert!(srvr.contains("\nMode: standalone\n"), "{srvr}");
 }
 

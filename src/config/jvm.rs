@@ -41,6 +41,11 @@ impl JvmFlags {
         JvmFlags { properties }
     }
 
+    /// Every property, in command-line order.
+    pub fn properties(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.properties.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// The value of property `name`; the last flag wins, as in the JVM.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.properties

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use jute::frame::{check_frame, four_letter_word, FourLetter, FrameCheck};
+use jute::frame::{check_frame, four_letter_word, stmk_mask, FourLetter, FrameCheck};
 use jute::records::proto::{ConnectRequest, RequestHeader};
 use jute::request::Request;
 use jute::Decoder;
@@ -24,7 +24,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Notify};
 
-use super::{Inbound, Outbound};
+use super::{Inbound, NetCounters, Outbound};
 use crate::types::ConnId;
 
 /// The xid of watch notifications, the only frames that answer no request.
@@ -187,6 +187,7 @@ pub async fn serve(
     peer: SocketAddr,
     limits: ConnLimits,
     to_server: mpsc::Sender<Inbound>,
+    counters: Arc<NetCounters>,
 ) {
     let (handle, mut outbound) = ConnHandle::new();
     let shared = Arc::clone(&handle.shared);
@@ -207,12 +208,16 @@ pub async fn serve(
         to_server: &to_server,
         flow: &flow,
         shared: &shared,
+        counters: &counters,
     };
     let reason = tokio::select! {
         r = reader.run(rd) => r,
         r = write_side(wr, &mut outbound, &flow, &shared) => r,
         r = handshake_watchdog(&flow, limits.handshake_timeout) => r,
     };
+    if matches!(reason, CloseReason::HandshakeTimeout) {
+        counters.sessionless_expired.fetch_add(1, Ordering::Relaxed);
+    }
     log_close(conn, peer, &limits, &reason);
     let _ = to_server.send(Inbound::Closed { conn }).await;
 }
@@ -299,6 +304,7 @@ struct Reader<'a> {
     to_server: &'a mpsc::Sender<Inbound>,
     flow: &'a Flow,
     shared: &'a ConnShared,
+    counters: &'a NetCounters,
 }
 
 /// What the reader does after a frame.
@@ -342,7 +348,14 @@ impl Reader<'_> {
                 .await;
             if !*connected && buf.len() >= 4 {
                 if let Some(word) = four_letter_word(buf) {
-                    return self.four_letter(word).await;
+                    // `stmk` is followed by the 8-byte mask to set (`NIOServerCnxn.checkFourLetterWord`).
+                    if word == FourLetter::Word("stmk") && buf.len() < 12 {
+                        buf.reserve(8);
+                        return Next::Continue;
+                    }
+                    let mask = stmk_mask(buf.get(4..).unwrap_or_default());
+                    self.counters.bytes_received.fetch_add(4, Ordering::Relaxed);
+                    return self.four_letter(word, mask).await;
                 }
             }
             let len = match check_frame(buf, self.limits.max_frame_bytes) {
@@ -354,6 +367,9 @@ impl Reader<'_> {
                 FrameCheck::Invalid { len } => return Next::Stop(CloseReason::FrameLength(len)),
             };
             let payload = buf.split_to(4 + len).freeze().slice(4..);
+            self.counters
+                .bytes_received
+                .fetch_add(4 + len as u64, Ordering::Relaxed);
             let message = if *connected {
                 self.request(payload)
             } else {
@@ -371,7 +387,7 @@ impl Reader<'_> {
         }
     }
 
-    async fn four_letter(&self, word: FourLetter) -> Next {
+    async fn four_letter(&self, word: FourLetter, mask: Option<i64>) -> Next {
         if word == FourLetter::TelnetClose {
             return Next::Stop(CloseReason::TelnetClose);
         }
@@ -381,6 +397,7 @@ impl Reader<'_> {
         let message = Inbound::FourLetter {
             conn: self.conn,
             word,
+            mask,
         };
         if self.to_server.send(message).await.is_err() {
             return Next::Stop(CloseReason::ServerGone);

@@ -7,18 +7,23 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
 
+use super::conn_stats::ConnStats;
+use super::java;
 use crate::config::ServerConfig;
-use crate::types::Zxid;
+use crate::metrics::MonitorValue;
+use crate::types::{SessionId, Zxid};
 
 /// The Apache ZooKeeper release whose client protocol and behaviour ferrokeeper reproduces.
-pub const ZOOKEEPER_COMPAT_VERSION: &str = "3.8.4";
+pub const ZOOKEEPER_COMPAT_VERSION: &str = "3.9.3";
 
 /// The version text of `srvr`, `stat`, `envi` and `mntr`. It has ZooKeeper's shape,
 /// `<release>-<revision>, built on <date>`, starting with the release ZooKeeper clients compare against: kazoo's
-/// `server_version()` and Curator read the leading digits and dots of `zookeeper.version` to decide which
-/// operations the server supports. The revision slot names ferrokeeper and its version.
+/// `server_version()` reads the leading digits and dots of `zookeeper.version` (`([\d\.]*).*`) to decide which
+/// operations the server supports. The release is from the 3.9 series because ferrokeeper has 3.9's semantics
+/// (for one, a watch notification carries the zxid of the txn that fired it). The revision slot names
+/// ferrokeeper and its version.
 pub const FULL_VERSION: &str = concat!(
-    "3.8.4-ferrokeeper-",
+    "3.9.3-ferrokeeper-",
     env!("CARGO_PKG_VERSION"),
     ", built on an unrecorded date"
 );
@@ -32,15 +37,24 @@ pub struct Latency {
     pub max_ms: u64,
 }
 
-/// One connection as `stat` lists it.
+/// The session a connection carries, for `cons`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionFacts {
+    pub id: SessionId,
+    pub timeout_ms: u32,
+}
+
+/// One connection as `stat` and `cons` list it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnFacts {
     pub peer: SocketAddr,
     /// Being read from (interest ops 1) or not (0).
     pub reading: bool,
+    /// Requests received and not yet answered (`queued=`, `getOutstandingRequests`).
     pub queued: usize,
-    pub received: u64,
-    pub sent: u64,
+    pub stats: ConnStats,
+    /// Set once the connection has a session; `cons` prints the session part only then.
+    pub session: Option<SessionFacts>,
 }
 
 /// The figures `srvr`, `stat` and `mntr` print.
@@ -58,7 +72,37 @@ pub struct ServerFacts {
     pub approximate_data_size: u64,
     pub global_sessions: u64,
     pub uptime_ms: u64,
-    pub connections_rejected: u64,
+    /// Sizes of the last, smallest and largest reply payloads, -1 before any (`BufferStats`).
+    pub client_response: ResponseSizes,
+    /// fsyncs slower than fsync.warningthresholdms.
+    pub fsync_threshold_exceeded: u64,
+}
+
+/// Reply payload sizes (`BufferStats`): -1 until the first reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseSizes {
+    pub last: i64,
+    pub min: i64,
+    pub max: i64,
+}
+
+impl Default for ResponseSizes {
+    fn default() -> Self {
+        ResponseSizes {
+            last: -1,
+            min: -1,
+            max: -1,
+        }
+    }
+}
+
+impl ResponseSizes {
+    /// Records one reply of `bytes` payload bytes.
+    pub fn record(&mut self, bytes: i64) {
+        self.last = bytes;
+        self.min = if self.min < 0 { bytes } else { self.min.min(bytes) };
+        self.max = self.max.max(bytes);
+    }
 }
 
 /// The answer to a command that is not in `4lw.commands.whitelist`.
@@ -81,33 +125,13 @@ pub fn isro() -> &'static str {
     "rw"
 }
 
-/// Java's `Double.toString` for the values latencies take: a whole number keeps its `.0`.
-fn java_double(value: f64) -> String {
-    if value.fract() == 0.0 && value.abs() < 1e7 {
-        format!("{value:.1}")
-    } else {
-        format!("{value}")
-    }
-}
-
-/// `InetSocketAddress.toString` of a resolved address: `/ip:port`, IPv6 in Java's uncompressed form.
-fn java_socket_address(addr: &SocketAddr) -> String {
-    match addr {
-        SocketAddr::V4(a) => format!("/{}:{}", a.ip(), a.port()),
-        SocketAddr::V6(a) => {
-            let segments: Vec<String> = a.ip().segments().iter().map(|s| format!("{s:x}")).collect();
-            format!("/{}:{}", segments.join(":"), a.port())
-        }
-    }
-}
-
 fn server_stats(out: &mut String, f: &ServerFacts) {
     let l = &f.latency;
     let _ = writeln!(
         out,
         "Latency min/avg/max: {}/{}/{}",
         l.min_ms,
-        java_double(l.avg_ms),
+        java::double(l.avg_ms),
         l.max_ms
     );
     let _ = writeln!(out, "Received: {}", f.packets_received);
@@ -133,11 +157,11 @@ pub fn stat(f: &ServerFacts) -> String {
         let _ = writeln!(
             out,
             " {}[{}](queued={},recved={},sent={})",
-            java_socket_address(&c.peer),
+            java::socket_address(&c.peer),
             u8::from(c.reading),
             c.queued,
-            c.received,
-            c.sent
+            c.stats.packets_received,
+            c.stats.packets_sent
         );
     }
     out.push('\n');
@@ -204,28 +228,96 @@ fn read_trimmed(path: &str) -> Option<String> {
     std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned())
 }
 
-/// `envi`: the lines of `Environment.list` that describe a process rather than a JVM. The `java.*` and
-/// `os.memory.*` lines are JVM figures and are left out.
-pub fn envi() -> String {
-    let mut out = format!("Environment:\nzookeeper.version={FULL_VERSION}\n");
+/// The entries of `Environment.list` that describe a process rather than a JVM, in its order. The `java.*`
+/// and `os.memory.*` entries are JVM figures and are left out.
+pub fn environment() -> Vec<(String, String)> {
+    let mut out = vec![("zookeeper.version".to_owned(), FULL_VERSION.to_owned())];
     if let Some(host) = read_trimmed("/proc/sys/kernel/hostname") {
-        let _ = writeln!(out, "host.name={host}");
+        out.push(("host.name".to_owned(), host));
     }
+    out.extend(os_properties());
+    out.extend(user_properties());
+    out
+}
+
+fn os_properties() -> Vec<(String, String)> {
     let (os_name, os_arch) = java_os();
-    let _ = writeln!(out, "os.name={os_name}");
-    let _ = writeln!(out, "os.arch={os_arch}");
+    let mut out = vec![
+        ("os.name".to_owned(), os_name.to_owned()),
+        ("os.arch".to_owned(), os_arch.to_owned()),
+    ];
     if let Some(release) = read_trimmed("/proc/sys/kernel/osrelease") {
-        let _ = writeln!(out, "os.version={release}");
-    }
-    for (key, var) in [("user.name", "USER"), ("user.home", "HOME")] {
-        if let Ok(value) = std::env::var(var) {
-            let _ = writeln!(out, "{key}={value}");
-        }
-    }
-    if let Ok(dir) = std::env::current_dir() {
-        let _ = writeln!(out, "user.dir={}", dir.display());
+        out.push(("os.version".to_owned(), release));
     }
     out
+}
+
+/// The name of the user the process runs as: `$USER`, else the /etc/passwd entry of its uid (what the JVM's
+/// `user.name` is).
+fn user_name() -> Option<String> {
+    if let Ok(name) = std::env::var("USER") {
+        return Some(name);
+    }
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_owned();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let mut fields = l.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid).then(|| name.to_owned())
+    })
+}
+
+fn user_properties() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Some(name) = user_name() {
+        out.push(("user.name".to_owned(), name));
+    }
+    if let Ok(home) = std::env::var("HOME") {
+        out.push(("user.home".to_owned(), home));
+    }
+    if let Ok(dir) = std::env::current_dir() {
+        out.push(("user.dir".to_owned(), dir.display().to_string()));
+    }
+    out
+}
+
+/// `envi`.
+pub fn envi() -> String {
+    let mut out = String::from("Environment:\n");
+    for (k, v) in environment() {
+        let _ = writeln!(out, "{k}={v}");
+    }
+    out
+}
+
+/// The AdminServer's `system_properties`, sorted by name: the process's counterparts of the JVM's standard
+/// properties, and every `-D` flag of `SERVER_JVMFLAGS` and `JVMFLAGS` (which ferrokeeper reads as the JVM
+/// would have).
+pub fn system_properties(config: &ServerConfig) -> Vec<(String, String)> {
+    let mut props: std::collections::BTreeMap<String, String> = os_properties().into_iter().collect();
+    props.extend(user_properties());
+    for (k, v) in [
+        ("file.separator", "/"),
+        ("path.separator", ":"),
+        ("line.separator", "\n"),
+    ] {
+        props.insert(k.to_owned(), v.to_owned());
+    }
+    props.insert(
+        "java.io.tmpdir".to_owned(),
+        std::env::temp_dir().display().to_string(),
+    );
+    props.insert("jute.maxbuffer".to_owned(), config.jute_max_buffer.to_string());
+    for (k, v) in crate::config::JvmFlags::from_env().properties() {
+        props.insert(k.to_owned(), v.to_owned());
+    }
+    props.into_iter().collect()
 }
 
 /// Open file descriptors and their soft limit, from /proc (Linux only, as ZooKeeper's Unix-only figures).
@@ -237,34 +329,64 @@ fn file_descriptors() -> Option<(u64, u64)> {
     Some((open, soft))
 }
 
-/// `mntr`: `zk_<key>\t<value>` lines, the version and state first as in ZooKeeper.
-pub fn mntr(f: &ServerFacts) -> String {
-    let mut out = String::new();
-    let mut line = |key: &str, value: &dyn std::fmt::Display| {
-        let _ = writeln!(out, "zk_{key}\t{value}");
-    };
-    line("version", &FULL_VERSION);
-    line("server_state", &"standalone");
-    line("avg_latency", &java_double(f.latency.avg_ms));
-    line("max_latency", &f.latency.max_ms);
-    line("min_latency", &f.latency.min_ms);
-    line("packets_received", &f.packets_received);
-    line("packets_sent", &f.packets_sent);
-    line("num_alive_connections", &f.connections.len());
-    line("outstanding_requests", &f.outstanding);
-    line("znode_count", &f.node_count);
-    line("watch_count", &f.watch_count);
-    line("ephemerals_count", &f.ephemerals_count);
-    line("approximate_data_size", &f.approximate_data_size);
-    line("global_sessions", &f.global_sessions);
-    line("local_sessions", &0);
-    line("uptime", &f.uptime_ms);
-    line("connection_drop_probability", &"0.0");
-    line("outstanding_tls_handshake", &0);
-    line("connection_rejected", &f.connections_rejected);
+/// The gauges of `mntr` and of Prometheus (`ZooKeeperServer.registerMetrics`), sampled from the server.
+pub fn gauges(f: &ServerFacts) -> Vec<(&'static str, MonitorValue)> {
+    use crate::metrics::gauge::*;
+    let int = |v: u64| MonitorValue::Int(v as i64);
+    let mut out = vec![
+        (AVG_LATENCY, MonitorValue::Double(f.latency.avg_ms)),
+        (MAX_LATENCY, int(f.latency.max_ms)),
+        (MIN_LATENCY, int(f.latency.min_ms)),
+        (PACKETS_RECEIVED, int(f.packets_received)),
+        (PACKETS_SENT, int(f.packets_sent)),
+        (NUM_ALIVE_CONNECTIONS, int(f.connections.len() as u64)),
+        (OUTSTANDING_REQUESTS, int(f.outstanding)),
+        (ZNODE_COUNT, int(f.node_count)),
+        (WATCH_COUNT, int(f.watch_count)),
+        (EPHEMERALS_COUNT, int(f.ephemerals_count)),
+        (APPROXIMATE_DATA_SIZE, int(f.approximate_data_size)),
+        (GLOBAL_SESSIONS, int(f.global_sessions)),
+        // ferrokeeper has no local sessions (localSessionsEnabled is a quorum feature it does not offer).
+        (LOCAL_SESSIONS, int(0)),
+        (UPTIME, int(f.uptime_ms)),
+        // No connection is ever dropped on purpose: ZooKeeper's BlueThrottle is not configured.
+        (CONNECTION_DROP_PROBABILITY, MonitorValue::Double(0.0)),
+        // No TLS client port, so no handshake is ever outstanding.
+        (OUTSTANDING_TLS_HANDSHAKE, int(0)),
+        (
+            LAST_CLIENT_RESPONSE_SIZE,
+            MonitorValue::Int(f.client_response.last),
+        ),
+        (MAX_CLIENT_RESPONSE_SIZE, MonitorValue::Int(f.client_response.max)),
+        (MIN_CLIENT_RESPONSE_SIZE, MonitorValue::Int(f.client_response.min)),
+    ];
     if let Some((open, max)) = file_descriptors() {
-        line("open_file_descriptor_count", &open);
-        line("max_file_descriptor_count", &max);
+        out.push((OPEN_FILE_DESCRIPTOR_COUNT, int(open)));
+        out.push((MAX_FILE_DESCRIPTOR_COUNT, int(max)));
+    }
+    out
+}
+
+/// The values of `mntr` and the AdminServer's `monitor`, in order: version and state first as in ZooKeeper
+/// (`ZooKeeperServer.dumpMonitorValues`), then the gauges, then the counters and summaries of `metrics`.
+pub fn monitor_values(f: &ServerFacts, metrics: Vec<(String, MonitorValue)>) -> Vec<(String, MonitorValue)> {
+    let mut out = vec![
+        ("version".to_owned(), MonitorValue::Text(FULL_VERSION.to_owned())),
+        (
+            "server_state".to_owned(),
+            MonitorValue::Text("standalone".to_owned()),
+        ),
+    ];
+    out.extend(gauges(f).into_iter().map(|(k, v)| (k.to_owned(), v)));
+    out.extend(metrics);
+    out
+}
+
+/// `mntr`: `zk_<key>\t<value>` lines.
+pub fn mntr(values: &[(String, MonitorValue)]) -> String {
+    let mut out = String::new();
+    for (key, value) in values {
+        let _ = writeln!(out, "zk_{key}\t{value}");
     }
     out
 }
@@ -272,6 +394,19 @@ pub fn mntr(f: &ServerFacts) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn conn(peer: &str, reading: bool, received: u64, sent: u64) -> ConnFacts {
+        let mut stats = ConnStats::new(0);
+        stats.packets_received = received;
+        stats.packets_sent = sent;
+        ConnFacts {
+            peer: peer.parse().expect("addr"),
+            reading,
+            queued: 0,
+            stats,
+            session: None,
+        }
+    }
 
     fn facts() -> ServerFacts {
         ServerFacts {
@@ -283,20 +418,8 @@ mod tests {
             packets_received: 9,
             packets_sent: 8,
             connections: vec![
-                ConnFacts {
-                    peer: "127.0.0.1:48204".parse().expect("addr"),
-                    reading: false,
-                    queued: 0,
-                    received: 1,
-                    sent: 0,
-                },
-                ConnFacts {
-                    peer: "127.0.0.1:48190".parse().expect("addr"),
-                    reading: true,
-                    queued: 0,
-                    received: 4,
-                    sent: 4,
-                },
+                conn("127.0.0.1:48204", false, 1, 0),
+                conn("127.0.0.1:48190", true, 4, 4),
             ],
             zxid: Zxid(3),
             node_count: 7,
@@ -373,23 +496,17 @@ mod tests {
 
     #[test]
     fn mntr_is_tab_separated_with_version_first() {
-        let text = mntr(&facts());
+        let values = monitor_values(&facts(), crate::metrics::Metrics::new().monitor_values());
+        let text = mntr(&values);
         let mut lines = text.lines();
         assert_eq!(lines.next(), Some(format!("zk_version\t{FULL_VERSION}").as_str()));
         assert_eq!(lines.next(), Some("zk_server_state\tstandalone"));
         assert!(text.contains("\nzk_avg_latency\t9.5\n"));
         assert!(text.contains("\nzk_num_alive_connections\t2\n"));
+        assert!(text.contains("\nzk_last_client_response_size\t-1\n"));
+        assert!(text.contains("\nzk_avg_readlatency\t0.0\n"));
         assert!(text
             .lines()
             .all(|l| l.starts_with("zk_") && l.split('\t').count() == 2));
-    }
-
-    #[test]
-    fn java_formats() {
-        assert_eq!(java_double(0.0), "0.0");
-        assert_eq!(java_double(10.0), "10.0");
-        assert_eq!(java_double(3.3333), "3.3333");
-        let v6: SocketAddr = "[::1]:2181".parse().expect("addr");
-        assert_eq!(java_socket_address(&v6), "/0:0:0:0:0:0:0:1:2181");
     }
 }

@@ -9,7 +9,10 @@
 //! decodes and enforces limits (what `NIOServerCnxn` and `NIOServerCnxnFactory` do in Apache ZooKeeper).
 
 pub mod conn;
+pub mod conn_stats;
+pub mod dumps;
 pub mod four_letter;
+pub mod java;
 pub mod limits;
 
 use std::net::SocketAddr;
@@ -20,6 +23,17 @@ use jute::records::proto::{ConnectRequest, RequestHeader};
 use jute::request::{Request, RequestError};
 
 use crate::types::ConnId;
+
+/// Server-wide figures the connection tasks count (for `mntr` and Prometheus).
+#[derive(Debug, Default)]
+pub struct NetCounters {
+    /// Connections refused by maxClientCnxns (`connection_rejected`).
+    pub rejected: std::sync::atomic::AtomicU64,
+    /// Frame bytes read, length prefixes included, and 4 per four-letter word (`bytes_received_count`).
+    pub bytes_received: std::sync::atomic::AtomicU64,
+    /// Connections dropped for not finishing the handshake in time (`sessionless_connections_expired`).
+    pub sessionless_expired: std::sync::atomic::AtomicU64,
+}
 
 /// What a connection task tells the server task, in the order it happened on that connection.
 #[derive(Debug)]
@@ -38,8 +52,13 @@ pub enum Inbound {
         header: RequestHeader,
         body: Result<Request, RequestError>,
     },
-    /// The first four bytes were a four-letter word; the server answers and closes.
-    FourLetter { conn: ConnId, word: FourLetter },
+    /// The first four bytes were a four-letter word; the server answers and closes. `stmk` carries the
+    /// trace mask that followed it.
+    FourLetter {
+        conn: ConnId,
+        word: FourLetter,
+        mask: Option<i64>,
+    },
     /// The connection is gone (the reason was logged by the connection task).
     Closed { conn: ConnId },
 }

@@ -24,8 +24,9 @@ pub(crate) enum LogCommand {
 /// What the log thread reports.
 #[derive(Debug)]
 pub(crate) enum LogEvent {
-    /// Every entry up to this zxid is durable.
-    Durable(Zxid),
+    /// Every entry up to this zxid is durable; the fsync that made it so took this many ms (none for a log
+    /// that does not fsync).
+    Durable(Zxid, Option<u64>),
     /// The log failed; nothing after the last `Durable` may be acknowledged.
     Failed(io::Error),
 }
@@ -53,11 +54,13 @@ fn run(log: &mut dyn TxnLog, rx: &Receiver<LogCommand>, events: &UnboundedSender
                 Err(_) => break,
             }
         }
+        let started = std::time::Instant::now();
         let synced = result.and_then(|()| log.sync());
+        let sync_ms = log.fsyncs().then(|| started.elapsed().as_millis() as u64);
         match synced {
             Ok(Some(zxid)) if Some(zxid) != last => {
                 last = Some(zxid);
-                if events.send(LogEvent::Durable(zxid)).is_err() {
+                if events.send(LogEvent::Durable(zxid, sync_ms)).is_err() {
                     return;
                 }
             }

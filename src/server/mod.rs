@@ -7,6 +7,7 @@
 //! closed and `run` returns.
 
 mod logthread;
+mod ops;
 mod runtime;
 mod snapshots;
 pub mod startup;
@@ -16,7 +17,7 @@ pub mod txnlog;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,11 +25,13 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use crate::admin::{self, Query};
 use crate::config::ServerConfig;
 use crate::core::Core;
+use crate::metrics::{summary, Metrics};
 use crate::net::conn::{self, ConnLimits};
 use crate::net::limits::IpLimiter;
-use crate::net::Inbound;
+use crate::net::{Inbound, NetCounters};
 use crate::types::ConnId;
 use logthread::LogEvent;
 use runtime::Runtime;
@@ -40,23 +43,55 @@ use txnlog::{MemTxnLog, TxnLog};
 /// the queue to INBOUND_QUEUE_MAX × jute.maxbuffer.
 const INBOUND_QUEUE_MAX: usize = 256;
 
+/// Queries from the HTTP endpoints waiting for the core task, at most.
+const QUERY_QUEUE_MAX: usize = 16;
+
 /// A bound, not yet running, server.
 #[derive(Debug)]
 pub struct Server {
     listener: TcpListener,
+    /// The AdminServer's port, when admin.enableServer.
+    admin: Option<TcpListener>,
+    /// The Prometheus port, when metricsProvider.className names the Prometheus provider.
+    prometheus: Option<TcpListener>,
     config: ServerConfig,
 }
 
 impl Server {
-    /// Binds the client port (`clientPortAddress:clientPort`; port 0 picks a free one).
+    /// Binds the client port (`clientPortAddress:clientPort`; port 0 picks a free one), and the AdminServer and
+    /// Prometheus ports when they are enabled. A port that cannot be bound fails the start, naming its setting,
+    /// as a standalone ZooKeeper does.
     pub async fn bind(config: ServerConfig) -> io::Result<Server> {
         let listener = TcpListener::bind(config.client_address).await?;
-        Ok(Server { listener, config })
+        let admin = match &config.ops.admin {
+            a if a.enabled => Some(bind_named(a.address, "admin.serverAddress:admin.serverPort").await?),
+            _ => None,
+        };
+        let prometheus = match config.ops.prometheus {
+            Some(addr) => Some(bind_named(addr, "metricsProvider.httpHost:httpPort").await?),
+            None => None,
+        };
+        Ok(Server {
+            listener,
+            admin,
+            prometheus,
+            config,
+        })
     }
 
     /// The address the client port is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The address the AdminServer is bound to, if it is enabled.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The address /metrics is served on, if the Prometheus provider is configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.prometheus.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// Serves clients until `shutdown` completes, with an in-memory txn log.
@@ -68,7 +103,8 @@ impl Server {
     pub async fn run_with_log<L: TxnLog>(self, log: L, shutdown: impl Future<Output = ()>) -> io::Result<()> {
         let started = std::time::Instant::now();
         let core = Core::new(runtime::core_config(&self.config), runtime::now_at(started));
-        self.serve(core, started, Box::new(log), None, shutdown).await
+        self.serve(core, started, Box::new(log), None, None, shutdown)
+            .await
     }
 
     /// Serves clients until `shutdown` completes from the data directories: recovers the database, takes the
@@ -81,6 +117,7 @@ impl Server {
             .await
             .map_err(io::Error::other)?
             .map_err(io::Error::other)?;
+        let db_init_ms = started.elapsed().as_millis() as u64;
         let snapshots = Snapshotter::new(opened.fs.clone(), opened.dirs.clone(), &self.config.storage);
         let _purge = snapshots::spawn_autopurge(opened.fs.clone(), opened.dirs.clone(), &self.config.storage);
         self.serve(
@@ -88,6 +125,7 @@ impl Server {
             started,
             Box::new(opened.log),
             Some(snapshots),
+            Some(db_init_ms),
             shutdown,
         )
         .await
@@ -101,6 +139,7 @@ impl Server {
         started: std::time::Instant,
         log: Box<dyn TxnLog>,
         snapshots: Option<Snapshotter>,
+        db_init_ms: Option<u64>,
         shutdown: impl Future<Output = ()>,
     ) -> io::Result<()> {
         let limits = ConnLimits {
@@ -108,29 +147,50 @@ impl Server {
             outstanding_max: self.config.global_outstanding_limit as usize,
             handshake_timeout: Duration::from_millis(u64::from(self.config.sessionless_cnxn_timeout_ms)),
         };
-        let rejected = Arc::new(AtomicU64::new(0));
+        let mut config = self.config;
+        // Port 0 in zoo.cfg: `conf` and the AdminServer report the port actually bound, as ZooKeeper does.
+        config.client_address = self.listener.local_addr()?;
+        let counters = Arc::new(NetCounters::default());
         let (to_server, mut inbound) = mpsc::channel(INBOUND_QUEUE_MAX);
         let acceptor = Acceptor {
             listener: self.listener,
-            limiter: IpLimiter::new(self.config.max_client_cnxns),
+            limiter: IpLimiter::new(config.max_client_cnxns),
             limits,
             to_server,
-            rejected: Arc::clone(&rejected),
+            counters: Arc::clone(&counters),
         };
         let accept_task = tokio::spawn(acceptor.run());
-        let tick = Duration::from_millis(u64::from(self.config.tick_time_ms / 2).max(1));
+        let (queries_tx, mut queries) = mpsc::channel(QUERY_QUEUE_MAX);
+        let (mut metrics, prometheus) = match self.prometheus {
+            Some(_) => {
+                let (m, h) = Metrics::with_prometheus();
+                (m, Some(h))
+            }
+            None => (Metrics::new(), None),
+        };
+        if let Some(ms) = db_init_ms {
+            metrics.observe(summary::DB_INIT_TIME, ms);
+        }
+        let http = spawn_http(
+            self.admin,
+            self.prometheus,
+            prometheus.clone(),
+            &config,
+            queries_tx,
+        );
+        let tick = Duration::from_millis(u64::from(config.tick_time_ms / 2).max(1));
         let mut ticker = tokio::time::interval(tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let (events_tx, mut events) = mpsc::unbounded_channel();
         let (log_tx, log_thread) = logthread::spawn(log, events_tx)?;
-        let mut runtime = Runtime::new(self.config, core, started, log_tx, snapshots, rejected);
+        let mut runtime = Runtime::new(config, core, started, log_tx, snapshots, counters, metrics);
         tokio::pin!(shutdown);
         let result = loop {
             let step = tokio::select! {
                 biased;
                 () = &mut shutdown => break Ok(()),
                 event = events.recv() => match event {
-                    Some(LogEvent::Durable(zxid)) => runtime.persisted(zxid),
+                    Some(LogEvent::Durable(zxid, fsync_ms)) => runtime.persisted(zxid, fsync_ms),
                     Some(LogEvent::Failed(e)) => Err(e),
                     None => Err(io::Error::other("the txn log thread has stopped")),
                 },
@@ -138,7 +198,16 @@ impl Server {
                     Some(message) => runtime.handle(message),
                     None => break Ok(()),
                 },
-                _ = ticker.tick() => runtime.tick(),
+                Some(query) = queries.recv() => {
+                    runtime.query(query);
+                    Ok(())
+                }
+                _ = ticker.tick() => {
+                    if let Some(h) = &prometheus {
+                        h.run_upkeep();
+                    }
+                    runtime.tick()
+                }
                 () = std::future::ready(()), if runtime.snapshot_pending() => Ok(()),
             };
             // A snapshot walk advances one step per turn, so it neither stalls nor starves under load.
@@ -153,6 +222,10 @@ impl Server {
         // Aborting the acceptor drops its JoinSet, which ends every connection task.
         accept_task.abort();
         let _ = accept_task.await;
+        for task in http {
+            task.abort();
+            let _ = task.await;
+        }
         drop(runtime);
         let _ = log_thread.join();
         result
@@ -165,7 +238,7 @@ struct Acceptor {
     limiter: Arc<IpLimiter>,
     limits: ConnLimits,
     to_server: mpsc::Sender<Inbound>,
-    rejected: Arc<AtomicU64>,
+    counters: Arc<NetCounters>,
 }
 
 impl Acceptor {
@@ -182,7 +255,7 @@ impl Acceptor {
                                 ip = %peer.ip(), max = self.limiter.max_per_ip(),
                                 "too many connections from this address (maxClientCnxns); closing"
                             );
-                            self.rejected.fetch_add(1, Ordering::Relaxed);
+                            self.counters.rejected.fetch_add(1, Ordering::Relaxed);
                             continue;
                         };
                         let conn = ConnId(next_id);
@@ -190,9 +263,10 @@ impl Acceptor {
                         tracing::debug!(%conn, %peer, "accepted connection");
                         let to_server = self.to_server.clone();
                         let limits = self.limits;
+                        let counters = Arc::clone(&self.counters);
                         tasks.spawn(async move {
                             let _permit = permit;
-                            conn::serve(stream, conn, peer, limits, to_server).await;
+                            conn::serve(stream, conn, peer, limits, to_server, counters).await;
                         });
                     }
                     Err(e) => {
@@ -205,4 +279,45 @@ impl Acceptor {
             }
         }
     }
+}
+
+async fn bind_named(addr: SocketAddr, setting: &str) -> io::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr} ({setting}): {e}")))
+}
+
+/// Starts the AdminServer and the Prometheus endpoint on their bound ports.
+fn spawn_http(
+    admin_listener: Option<TcpListener>,
+    prometheus_listener: Option<TcpListener>,
+    handle: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    config: &ServerConfig,
+    queries: mpsc::Sender<Query>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    if let Some(listener) = admin_listener {
+        let url = &config.ops.admin.command_url;
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(url = %admin::commands::url(addr, url), "AdminServer started");
+        }
+        let router = admin::admin_router(url, queries.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = admin::serve(listener, router, std::future::pending()).await {
+                tracing::error!(error = %e, "AdminServer stopped");
+            }
+        }));
+    }
+    if let (Some(listener), Some(handle)) = (prometheus_listener, handle) {
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(url = %format!("http://{addr}/metrics"), "Prometheus metrics endpoint started");
+        }
+        let router = admin::metrics_router(handle, queries);
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = admin::serve(listener, router, std::future::pending()).await {
+                tracing::error!(error = %e, "Prometheus metrics endpoint stopped");
+            }
+        }));
+    }
+    tasks
 }

@@ -6,51 +6,80 @@
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use jute::frame::FourLetter;
+use jute::codes::OpCode;
 
 use super::logthread::LogCommand;
 use super::snapshots::Snapshotter;
 use super::stats::ServerStats;
 use crate::config::ServerConfig;
 use crate::core::{Core, CoreConfig, Effect};
-use crate::net::conn::{frame_xids, ConnHandle};
-use crate::net::four_letter::{self as fl, ConnFacts, ServerFacts};
-use crate::net::Inbound;
+use crate::metrics::{summary, Metrics};
+use crate::net::conn::ConnHandle;
+use crate::net::conn_stats::{op_name, reply_headers, ConnStats};
+use crate::net::four_letter::ResponseSizes;
+use crate::net::{Inbound, NetCounters};
 use crate::types::{ConnId, Now, Zxid};
 
 /// xid of watch notifications, which answer no request.
 const NOTIFICATION_XID: i32 = -1;
+/// xid of ping replies, which `ServerStats` does not count as client responses.
+const PING_XID: i32 = -2;
+/// ZooKeeper logs a digest of the tree for every zxid that is a multiple of this (`DataTree.DIGEST_LOG_INTERVAL`).
+const DIGEST_LOG_INTERVAL: i64 = 128;
+/// Digests kept for `hash` (`DataTree.DIGEST_LOG_LIMIT`).
+const DIGEST_LOG_LIMIT: usize = 1024;
+/// An fsync longer than this counts in `fsync_threshold_exceed_count` (`fsync.warningthresholdms`).
+const FSYNC_WARNING_THRESHOLD_MS: u64 = 1000;
+
+/// A request waiting for its answer.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Waiting {
+    pub(super) arrived: Instant,
+    pub(super) xid: i32,
+    /// The operation, or `None` for frames ZooKeeper answers outside its request pipeline (auth, SASL, the
+    /// handshake that resumes a session), which count in no latency figure.
+    pub(super) op: Option<OpCode>,
+}
 
 /// The server's view of one connection.
 #[derive(Debug)]
-struct ConnEntry {
-    peer: SocketAddr,
-    handle: ConnHandle,
+pub(super) struct ConnEntry {
+    pub(super) peer: SocketAddr,
+    pub(super) handle: ConnHandle,
     /// The core has seen its ConnectRequest, so it must hear of its end.
-    in_core: bool,
+    pub(super) in_core: bool,
     /// The ConnectResponse has been queued.
-    handshake_sent: bool,
-    received: u64,
-    sent: u64,
-    /// Arrival times of requests not yet answered, oldest first (for latency and `Outstanding`).
-    pending: VecDeque<Instant>,
+    pub(super) handshake_sent: bool,
+    pub(super) stats: ConnStats,
+    /// Last activity on the server's monotonic clock, for the connection expiry buckets of `dump`.
+    pub(super) active_ms: u64,
+    /// Requests not yet answered, oldest first (for latency and `Outstanding`).
+    pub(super) pending: VecDeque<Waiting>,
 }
 
 /// The state of the server task.
 pub(crate) struct Runtime {
-    core: Core,
-    config: ServerConfig,
+    pub(super) core: Core,
+    pub(super) config: ServerConfig,
     log: std::sync::mpsc::Sender<LogCommand>,
     snapshots: Option<Snapshotter>,
-    conns: HashMap<ConnId, ConnEntry>,
-    stats: ServerStats,
-    started: Instant,
-    rejected: Arc<AtomicU64>,
+    pub(super) conns: HashMap<ConnId, ConnEntry>,
+    pub(super) stats: ServerStats,
+    pub(super) started: Instant,
+    pub(super) counters: Arc<NetCounters>,
+    pub(super) metrics: Metrics,
+    /// The net counters already added to `metrics`.
+    synced: [u64; 3],
+    /// `gtmk` / `stmk` (`ZooTrace.textTraceLevel`).
+    pub(super) trace_mask: i64,
+    /// Tree digests at zxids that are multiples of 128, oldest first (`hash`).
+    pub(super) digests: VecDeque<(Zxid, u64)>,
+    pub(super) client_response: ResponseSizes,
+    pub(super) fsync_threshold_exceeded: u64,
 }
 
 /// The CoreConfig that a ServerConfig implies. A standalone server creates sessions as server id 1
@@ -78,7 +107,8 @@ impl Runtime {
         started: Instant,
         log: std::sync::mpsc::Sender<LogCommand>,
         snapshots: Option<Snapshotter>,
-        rejected: Arc<AtomicU64>,
+        counters: Arc<NetCounters>,
+        metrics: Metrics,
     ) -> Self {
         Runtime {
             core,
@@ -88,11 +118,18 @@ impl Runtime {
             conns: HashMap::new(),
             stats: ServerStats::default(),
             started,
-            rejected,
+            counters,
+            metrics,
+            synced: [0; 3],
+            // ZooTrace's default: client requests, server packets and final requests.
+            trace_mask: 0x132,
+            digests: VecDeque::new(),
+            client_response: ResponseSizes::default(),
+            fsync_threshold_exceeded: 0,
         }
     }
 
-    fn now(&self) -> Now {
+    pub(super) fn now(&self) -> Now {
         now(self.started)
     }
 
@@ -100,20 +137,25 @@ impl Runtime {
     pub(crate) fn handle(&mut self, message: Inbound) -> io::Result<()> {
         let effects = match message {
             Inbound::Opened { conn, peer, handle } => {
+                let now = self.now();
                 let entry = ConnEntry {
                     peer,
                     handle,
                     in_core: false,
                     handshake_sent: false,
-                    received: 0,
-                    sent: 0,
+                    stats: ConnStats::new(now.wall_ms),
+                    active_ms: now.mono_ms,
                     pending: VecDeque::new(),
                 };
                 self.conns.insert(conn, entry);
                 return Ok(());
             }
             Inbound::Connect { conn, request } => {
-                let Some(entry) = self.received(conn) else {
+                self.metrics
+                    .count(crate::metrics::counter::CONNECTION_REQUEST_COUNT, 1);
+                // Only a new session goes through ZooKeeper's pipeline (createSession); a resumed one does not.
+                let op = (request.session_id == 0).then_some(OpCode::CreateSession);
+                let Some(entry) = self.received(conn, 0, op) else {
                     return Ok(());
                 };
                 entry.in_core = true;
@@ -121,13 +163,17 @@ impl Runtime {
                 self.core.connect(now(self.started), conn, &ip, request)
             }
             Inbound::Request { conn, header, body } => {
-                if self.received(conn).is_none() {
+                let op = match OpCode::from_code(header.op) {
+                    Some(OpCode::Auth | OpCode::Sasl) | None => None,
+                    Some(op) => Some(op),
+                };
+                if self.received(conn, header.xid, op).is_none() {
                     return Ok(());
                 }
                 self.core.request(now(self.started), conn, header, body)
             }
-            Inbound::FourLetter { conn, word } => {
-                self.four_letter(conn, word);
+            Inbound::FourLetter { conn, word, mask } => {
+                self.four_letter(conn, word, mask);
                 return Ok(());
             }
             Inbound::Closed { conn } => match self.conns.remove(&conn) {
@@ -139,22 +185,72 @@ impl Runtime {
     }
 
     /// Counts a received request and returns its connection, or `None` if the connection is already gone.
-    fn received(&mut self, conn: ConnId) -> Option<&mut ConnEntry> {
+    fn received(&mut self, conn: ConnId, xid: i32, op: Option<OpCode>) -> Option<&mut ConnEntry> {
+        let mono_ms = self.started.elapsed().as_millis() as u64;
         let entry = self.conns.get_mut(&conn)?;
         self.stats.packets_received += 1;
-        entry.received += 1;
-        entry.pending.push_back(Instant::now());
+        entry.stats.packets_received += 1;
+        entry.active_ms = mono_ms;
+        entry.pending.push_back(Waiting {
+            arrived: Instant::now(),
+            xid,
+            op,
+        });
         Some(entry)
     }
 
     /// Lets the core's timers run (session expiry).
     pub(crate) fn tick(&mut self) -> io::Result<()> {
+        self.sync_net_counters();
         let effects = self.core.tick(self.now());
         self.execute(effects)
     }
 
-    /// Entries up to `zxid` are durable: the core applies and answers them.
-    pub(crate) fn persisted(&mut self, zxid: Zxid) -> io::Result<()> {
+    /// Adds what the connection tasks counted since the last call to the metrics.
+    pub(super) fn sync_net_counters(&mut self) {
+        use crate::metrics::counter;
+        use std::sync::atomic::Ordering;
+        let now = [
+            self.counters.rejected.load(Ordering::Relaxed),
+            self.counters.bytes_received.load(Ordering::Relaxed),
+            self.counters.sessionless_expired.load(Ordering::Relaxed),
+        ];
+        let names = [
+            counter::CONNECTION_REJECTED,
+            counter::BYTES_RECEIVED_COUNT,
+            counter::SESSIONLESS_CONNECTIONS_EXPIRED,
+        ];
+        for ((name, now), synced) in names.into_iter().zip(now).zip(self.synced.iter_mut()) {
+            if now > *synced {
+                self.metrics.count(name, now - *synced);
+                *synced = now;
+            }
+        }
+    }
+
+    /// Entries up to `zxid` are durable (after an fsync of `fsync_ms`): the core applies and answers them.
+    /// Application stops at every zxid that is a multiple of 128 on the way, so that the tree's digest there can
+    /// be logged for `hash` as `DataTree.logZxidDigest` does.
+    pub(crate) fn persisted(&mut self, zxid: Zxid, fsync_ms: Option<u64>) -> io::Result<()> {
+        if let Some(ms) = fsync_ms {
+            self.metrics.observe(summary::FSYNC_TIME, ms);
+            if ms > FSYNC_WARNING_THRESHOLD_MS {
+                self.fsync_threshold_exceeded += 1;
+            }
+        }
+        let mut applied = self.core.last_zxid().0;
+        while applied / DIGEST_LOG_INTERVAL < zxid.0 / DIGEST_LOG_INTERVAL {
+            let mark = (applied / DIGEST_LOG_INTERVAL + 1) * DIGEST_LOG_INTERVAL;
+            let effects = self.core.persisted(self.now(), Zxid(mark));
+            self.execute(effects)?;
+            if self.core.last_zxid().0 == mark {
+                self.digests.push_back((Zxid(mark), self.core.tree().digest()));
+                if self.digests.len() > DIGEST_LOG_LIMIT {
+                    self.digests.pop_front();
+                }
+            }
+            applied = mark;
+        }
         let effects = self.core.persisted(self.now(), zxid);
         self.execute(effects)
     }
@@ -206,19 +302,53 @@ impl Runtime {
     /// Queues frames for a connection; closes it if its queue is over the cap. Returns the core's effects if
     /// the connection had to be dropped.
     fn send(&mut self, conn: ConnId, frame: Bytes) -> Vec<Effect> {
+        let mono_ms = self.started.elapsed().as_millis() as u64;
         let Some(entry) = self.conns.get_mut(&conn) else {
             return Vec::new();
         };
-        for xid in frame_xids(&frame) {
+        entry.active_ms = mono_ms;
+        for reply in reply_headers(&frame) {
             self.stats.packets_sent += 1;
-            entry.sent += 1;
-            let answers_request = !entry.handshake_sent || xid != NOTIFICATION_XID;
+            entry.stats.packets_sent += 1;
+            let answers_request = !entry.handshake_sent || reply.xid != NOTIFICATION_XID;
+            let handshake = !entry.handshake_sent;
             entry.handshake_sent = true;
-            if answers_request {
-                if let Some(arrived) = entry.pending.pop_front() {
-                    self.stats.latency.record(arrived.elapsed().as_millis() as u64);
-                }
+            if !answers_request {
+                continue;
             }
+            let position = if handshake {
+                0
+            } else {
+                entry.pending.iter().position(|w| w.xid == reply.xid).unwrap_or(0)
+            };
+            let Some(waiting) = entry.pending.remove(position) else {
+                continue;
+            };
+            let Some(op) = waiting.op else { continue };
+            let latency_ms = waiting.arrived.elapsed().as_millis() as u64;
+            self.stats.latency.record(latency_ms);
+            let write = is_txn_op(op);
+            let name = if write {
+                summary::UPDATE_LATENCY
+            } else {
+                summary::READ_LATENCY
+            };
+            self.metrics.observe(name, latency_ms);
+            if reply.xid != PING_XID && !handshake {
+                self.client_response.record(i64::from(reply.len));
+                self.metrics
+                    .count(crate::metrics::counter::RESPONSE_BYTES, u64::from(reply.len));
+            }
+            let op_text = op_name(op, !handshake && write && reply.err != 0);
+            let zxid = if handshake {
+                self.core.last_zxid().0
+            } else {
+                reply.zxid
+            };
+            let arrived_ms = mono_ms.saturating_sub(latency_ms);
+            entry
+                .stats
+                .answered(waiting.xid, zxid, op_text, arrived_ms, mono_ms);
         }
         let queued = entry.handle.send(frame);
         if queued <= self.config.outbound_queue_bytes_max {
@@ -235,107 +365,6 @@ impl Runtime {
         }
     }
 
-    fn four_letter(&mut self, conn: ConnId, word: FourLetter) {
-        self.stats.packets_received += 1;
-        if let Some(entry) = self.conns.get_mut(&conn) {
-            entry.received += 1;
-        }
-        let text = match word {
-            FourLetter::Word(w) => self.four_letter_text(w),
-            FourLetter::TelnetClose => None,
-        };
-        let Some(entry) = self.conns.get(&conn) else {
-            return;
-        };
-        if let Some(text) = text {
-            self.stats.packets_sent += 1;
-            entry.handle.send(Bytes::from(text));
-        }
-        entry.handle.close();
-    }
-
-    fn four_letter_text(&mut self, word: &str) -> Option<String> {
-        if !self.config.four_letter_whitelist.allows(word) {
-            tracing::info!(
-                command = word,
-                "four-letter word refused: not in 4lw.commands.whitelist"
-            );
-            return Some(fl::not_whitelisted(word));
-        }
-        Some(match word {
-            "ruok" => fl::ruok().to_owned(),
-            "isro" => fl::isro().to_owned(),
-            "srvr" => fl::srvr(&self.facts()),
-            "stat" => fl::stat(&self.facts()),
-            "mntr" => fl::mntr(&self.facts()),
-            "conf" => fl::conf(&self.config),
-            "envi" => fl::envi(),
-            "dirs" => format!(
-                "datadir_size: {}\nlogdir_size: {}\n",
-                fl::dir_size(&self.config.data_dir.join("version-2")),
-                fl::dir_size(&self.config.data_log_dir.join("version-2"))
-            ),
-            "wchs" => {
-                let core = self.core.stats();
-                fl::wchs(
-                    core.watching_connections,
-                    core.watched_data_paths,
-                    core.data_watch_count,
-                )
-            }
-            "srst" => {
-                self.stats = ServerStats::default();
-                "Server stats reset.\n".to_owned()
-            }
-            "crst" => {
-                for entry in self.conns.values_mut() {
-                    entry.received = 0;
-                    entry.sent = 0;
-                }
-                "Connection stats reset.\n".to_owned()
-            }
-            _ => {
-                tracing::warn!(
-                    command = word,
-                    "four-letter word not supported yet; closing the connection"
-                );
-                return None;
-            }
-        })
-    }
-
-    fn facts(&self) -> ServerFacts {
-        let core = self.core.stats();
-        let mut ids: Vec<&ConnId> = self.conns.keys().collect();
-        ids.sort();
-        let connections = ids
-            .into_iter()
-            .filter_map(|id| self.conns.get(id))
-            .map(|c| ConnFacts {
-                peer: c.peer,
-                reading: c.handle.is_reading(),
-                queued: c.handle.queued_messages(),
-                received: c.received,
-                sent: c.sent,
-            })
-            .collect();
-        ServerFacts {
-            latency: self.stats.latency.latency(),
-            packets_received: self.stats.packets_received,
-            packets_sent: self.stats.packets_sent,
-            connections,
-            outstanding: self.conns.values().map(|c| c.pending.len() as u64).sum(),
-            zxid: Zxid(core.last_zxid),
-            node_count: core.node_count as u64,
-            watch_count: core.watch_count as u64,
-            ephemerals_count: core.ephemerals_count as u64,
-            approximate_data_size: core.approximate_data_size,
-            global_sessions: core.sessions as u64,
-            uptime_ms: self.started.elapsed().as_millis() as u64,
-            connections_rejected: self.rejected.load(Ordering::Relaxed),
-        }
-    }
-
     /// Closes every connection (server shutdown).
     pub(crate) fn close_all(&mut self) {
         for entry in self.conns.values() {
@@ -347,6 +376,25 @@ impl Runtime {
     pub(crate) fn last_zxid(&self) -> Zxid {
         self.core.last_zxid()
     }
+}
+
+/// Operations that become txns, whose latency is `updatelatency` (ZooKeeper: requests with a txn header).
+fn is_txn_op(op: OpCode) -> bool {
+    matches!(
+        op,
+        OpCode::Create
+            | OpCode::Create2
+            | OpCode::CreateContainer
+            | OpCode::CreateTtl
+            | OpCode::Delete
+            | OpCode::DeleteContainer
+            | OpCode::SetData
+            | OpCode::SetAcl
+            | OpCode::Multi
+            | OpCode::Reconfig
+            | OpCode::CreateSession
+            | OpCode::CloseSession
+    )
 }
 
 /// The two clocks the core is given, with the monotonic one counted from `started`.

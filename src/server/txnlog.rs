@@ -19,6 +19,11 @@ pub trait TxnLog: Send + 'static {
     fn roll(&mut self) -> io::Result<()> {
         Ok(())
     }
+
+    /// True if `sync` is an fsync, whose time is the `fsynctime` metric.
+    fn fsyncs(&self) -> bool {
+        true
+    }
 }
 
 /// The durable version-2 log.
@@ -68,6 +73,10 @@ impl MemTxnLog {
 }
 
 impl TxnLog for MemTxnLog {
+    fn fsyncs(&self) -> bool {
+        false
+    }
+
     fn append(&mut self, zxid: Zxid, entry: Bytes) -> io::Result<()> {
         if let Some((last, _)) = self.entries.last() {
             assert!(zxid > *last, "txn log append out of order: {zxid} after {last}");

@@ -23,7 +23,7 @@ def main(port):
     zk = KazooClient(hosts="127.0.0.1:%d" % port, timeout=10)
     zk.start(timeout=10)
     try:
-        expect(zk.server_version()[:2] == (3, 8), "server_version %r" % (zk.server_version(),))
+        expect(zk.server_version()[:2] == (3, 9), "server_version %r" % (zk.server_version(),))
 
         zk.create("/smoke", b"v1")
         data, stat = zk.get("/smoke")

@@ -1,0 +1,146 @@
+//! The operator's HTTP endpoints: the AdminServer (`JettyAdminServer`: `GET <commandURL>` lists the commands,
+//! `GET <commandURL>/<name>?k=v` runs one and answers JSON, unknown commands included, with HTTP 200) and the
+//! Prometheus endpoint (`PrometheusMetricsProvider`: `GET /metrics`).
+//!
+//! Both are served with axum: it is maintained by the tokio project on top of hyper, so it adds no runtime
+//! and no HTTP stack beyond what hyper already is, and its router, query extraction and method handling (405
+//! for anything but GET, as Jetty answers) keep this module to the ZooKeeper-specific parts. The handlers never
+//! touch server state: they send a [`Query`] to the server task, which owns the core, and wait for its answer.
+
+pub mod commands;
+pub mod json;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::time::Duration;
+
+use axum::extract::{Path, Query as QueryParams, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response as HttpResponse};
+use axum::routing::get;
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+
+use commands::{Command, Response};
+
+/// The text ZooKeeper answers when the server is not serving.
+pub const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests";
+
+/// What an HTTP handler asks of the server task.
+#[derive(Debug)]
+pub enum Query {
+    /// Run an AdminServer command.
+    Command {
+        command: Command,
+        params: HashMap<String, String>,
+        reply: oneshot::Sender<Response>,
+    },
+    /// Set the gauges to their current values before /metrics is rendered.
+    SampleGauges { reply: oneshot::Sender<()> },
+}
+
+/// How long a handler waits for the server task before answering that the server is not serving.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+struct AdminState {
+    queries: mpsc::Sender<Query>,
+    command_url: String,
+}
+
+/// The AdminServer's routes under `command_url`.
+pub fn admin_router(command_url: &str, queries: mpsc::Sender<Query>) -> Router {
+    let state = AdminState {
+        queries,
+        command_url: command_url.to_owned(),
+    };
+    Router::new()
+        .route(command_url, get(list))
+        .route(&format!("{command_url}/"), get(list))
+        .route(&format!("{command_url}/{{name}}"), get(run))
+        .with_state(state)
+}
+
+async fn list(State(state): State<AdminState>) -> HttpResponse {
+    (
+        [(header::CONTENT_TYPE, "text/html;charset=utf-8")],
+        commands::listing(&state.command_url),
+    )
+        .into_response()
+}
+
+fn json_response(response: &Response) -> HttpResponse {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        response.to_json().pretty(),
+    )
+        .into_response()
+}
+
+async fn run(
+    State(state): State<AdminState>,
+    Path(name): Path<String>,
+    QueryParams(params): QueryParams<HashMap<String, String>>,
+) -> HttpResponse {
+    let Some(command) = Command::lookup(&name) else {
+        tracing::warn!(command = %name, "unknown AdminServer command");
+        return json_response(&Response::error(&name, &format!("Unknown command: {name}")));
+    };
+    let (reply, answer) = oneshot::channel();
+    let query = Query::Command {
+        command,
+        params,
+        reply,
+    };
+    let answered = async {
+        state.queries.send(query).await.ok()?;
+        answer.await.ok()
+    };
+    match tokio::time::timeout(QUERY_TIMEOUT, answered).await {
+        Ok(Some(response)) => json_response(&response),
+        _ => json_response(&Response::error(command.primary(), NOT_SERVING)),
+    }
+}
+
+#[derive(Clone)]
+struct MetricsState {
+    queries: mpsc::Sender<Query>,
+    handle: PrometheusHandle,
+}
+
+/// The Prometheus endpoint.
+pub fn metrics_router(handle: PrometheusHandle, queries: mpsc::Sender<Query>) -> Router {
+    Router::new()
+        .route("/metrics", get(scrape))
+        .with_state(MetricsState { queries, handle })
+}
+
+async fn scrape(State(state): State<MetricsState>) -> HttpResponse {
+    let (reply, sampled) = oneshot::channel();
+    let asked = async {
+        state.queries.send(Query::SampleGauges { reply }).await.ok()?;
+        sampled.await.ok()
+    };
+    // If the server task cannot answer, the counters and summaries are still worth serving.
+    let _ = tokio::time::timeout(QUERY_TIMEOUT, asked).await;
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        state.handle.render(),
+    )
+        .into_response()
+}
+
+/// Serves `router` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,378 @@
+//! Server metrics under Apache ZooKeeper's names (`ServerMetrics`, `ZooKeeperServer.registerMetrics`), so
+//! `mntr`, the AdminServer's `monitor` and Prometheus dashboards built for ZooKeeper read them unchanged.
+//!
+//! One [`Metrics`] per server keeps the figures `mntr` prints (counters, and summaries as
+//! `avg/min/max/cnt/sum`, plus `p50/p95/p99/p999` for ZooKeeper's ADVANCED ones, as
+//! `AvgMinMaxCounter` and `AvgMinMaxPercentileCounter` report them). When zoo.cfg names ZooKeeper's
+//! `PrometheusMetricsProvider`, the same events also go through the `metrics` facade to a
+//! `metrics-exporter-prometheus` recorder owned by this server (a local recorder, not the process-global one, so
+//! two servers in one process never mix figures), and gauges are sampled when /metrics is scraped, as
+//! ZooKeeper's provider samples its gauges on collection.
+//!
+//! Only what ferrokeeper measures is named here; ZooKeeper's metrics of parts ferrokeeper does not have
+//! (request throttling, commit processor queues, quorum) are absent rather than reported as zero.
+
+use std::fmt;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use rand::Rng as _;
+
+/// Counters (`ServerMetrics.getCounter`).
+pub mod counter {
+    /// ConnectRequests received.
+    pub const CONNECTION_REQUEST_COUNT: &str = "connection_request_count";
+    /// Connections refused by maxClientCnxns.
+    pub const CONNECTION_REJECTED: &str = "connection_rejected";
+    /// Request payload bytes received on the client port.
+    pub const BYTES_RECEIVED_COUNT: &str = "bytes_received_count";
+    /// Reply bytes sent on the client port (notifications are `watch_bytes` in ZooKeeper and not counted).
+    pub const RESPONSE_BYTES: &str = "response_bytes";
+    /// Connections closed for not finishing the handshake within nio.sessionlessCnxnTimeout.
+    pub const SESSIONLESS_CONNECTIONS_EXPIRED: &str = "sessionless_connections_expired";
+
+    pub(super) const ALL: [&str; 5] = [
+        CONNECTION_REQUEST_COUNT,
+        CONNECTION_REJECTED,
+        BYTES_RECEIVED_COUNT,
+        RESPONSE_BYTES,
+        SESSIONLESS_CONNECTIONS_EXPIRED,
+    ];
+}
+
+/// Summaries (`ServerMetrics.getSummary`), in ms unless said otherwise.
+pub mod summary {
+    /// Reads, from arrival to answer (ADVANCED).
+    pub const READ_LATENCY: &str = "readlatency";
+    /// Writes, from arrival to answer (ADVANCED).
+    pub const UPDATE_LATENCY: &str = "updatelatency";
+    /// One fsync of the txn log.
+    pub const FSYNC_TIME: &str = "fsynctime";
+    /// Writing one snapshot file.
+    pub const SNAPSHOT_TIME: &str = "snapshottime";
+    /// Loading the database at start-up.
+    pub const DB_INIT_TIME: &str = "dbinittime";
+}
+
+/// Gauges sampled from the server's state (`ZooKeeperServer.registerMetrics`).
+pub mod gauge {
+    pub const AVG_LATENCY: &str = "avg_latency";
+    pub const MAX_LATENCY: &str = "max_latency";
+    pub const MIN_LATENCY: &str = "min_latency";
+    pub const PACKETS_RECEIVED: &str = "packets_received";
+    pub const PACKETS_SENT: &str = "packets_sent";
+    pub const NUM_ALIVE_CONNECTIONS: &str = "num_alive_connections";
+    pub const OUTSTANDING_REQUESTS: &str = "outstanding_requests";
+    pub const UPTIME: &str = "uptime";
+    pub const ZNODE_COUNT: &str = "znode_count";
+    pub const WATCH_COUNT: &str = "watch_count";
+    pub const EPHEMERALS_COUNT: &str = "ephemerals_count";
+    pub const APPROXIMATE_DATA_SIZE: &str = "approximate_data_size";
+    pub const GLOBAL_SESSIONS: &str = "global_sessions";
+    pub const LOCAL_SESSIONS: &str = "local_sessions";
+    pub const OPEN_FILE_DESCRIPTOR_COUNT: &str = "open_file_descriptor_count";
+    pub const MAX_FILE_DESCRIPTOR_COUNT: &str = "max_file_descriptor_count";
+    pub const CONNECTION_DROP_PROBABILITY: &str = "connection_drop_probability";
+    pub const LAST_CLIENT_RESPONSE_SIZE: &str = "last_client_response_size";
+    pub const MAX_CLIENT_RESPONSE_SIZE: &str = "max_client_response_size";
+    pub const MIN_CLIENT_RESPONSE_SIZE: &str = "min_client_response_size";
+    pub const OUTSTANDING_TLS_HANDSHAKE: &str = "outstanding_tls_handshake";
+}
+
+/// ZooKeeper's summary detail levels: BASIC reports min/avg/max/count/sum, ADVANCED adds percentiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Detail {
+    Basic,
+    Advanced,
+}
+
+const SUMMARIES: [(&str, Detail); 5] = [
+    (summary::READ_LATENCY, Detail::Advanced),
+    (summary::UPDATE_LATENCY, Detail::Advanced),
+    (summary::FSYNC_TIME, Detail::Basic),
+    (summary::SNAPSHOT_TIME, Detail::Basic),
+    (summary::DB_INIT_TIME, Detail::Basic),
+];
+
+/// Samples kept for percentiles: a uniform reservoir of this many (`AvgMinMaxPercentileCounter`'s
+/// `ResettableUniformReservoir`).
+const RESERVOIR_SIZE: usize = 4096;
+
+/// One value of `mntr` / `monitor`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MonitorValue {
+    Int(i64),
+    /// Printed as Java prints a double (`0.0`, `9.5`).
+    Double(f64),
+    Text(String),
+}
+
+impl fmt::Display for MonitorValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MonitorValue::Int(v) => write!(f, "{v}"),
+            MonitorValue::Double(v) => f.write_str(&crate::net::java::double(*v)),
+            MonitorValue::Text(v) => f.write_str(v),
+        }
+    }
+}
+
+/// Min, max, count and sum of a summary, and a sample for its percentiles.
+#[derive(Debug, Clone, Default)]
+struct SummaryStats {
+    count: u64,
+    sum: u64,
+    min: Option<u64>,
+    max: u64,
+    sample: Vec<u64>,
+}
+
+impl SummaryStats {
+    fn add(&mut self, value: u64, detail: Detail) {
+        self.count += 1;
+        self.sum += value;
+        self.min = Some(self.min.map_or(value, |m| m.min(value)));
+        self.max = self.max.max(value);
+        if detail == Detail::Advanced {
+            if self.sample.len() < RESERVOIR_SIZE {
+                self.sample.push(value);
+            } else {
+                let slot = rand::rng().random_range(0..self.count) as usize;
+                if let Some(s) = self.sample.get_mut(slot) {
+                    *s = value;
+                }
+            }
+        }
+    }
+
+    /// The mean rounded half-up to 4 decimals (`AvgMinMaxCounter.getAvg`).
+    fn avg(&self) -> f64 {
+        if self.count == 0 {
+            return 0.0;
+        }
+        (self.sum as f64 / self.count as f64 * 10_000.0).round() / 10_000.0
+    }
+
+    /// The `q` quantile of the sample, as Dropwizard's `UniformSnapshot.getValue` interpolates it, rounded
+    /// with `Math.round` as ZooKeeper reports it.
+    fn quantile(&self, q: f64) -> u64 {
+        let mut sorted = self.sample.clone();
+        sorted.sort_unstable();
+        if sorted.is_empty() {
+            return 0;
+        }
+        let pos = q * (sorted.len() + 1) as f64;
+        let index = pos as usize;
+        if index < 1 {
+            return sorted[0];
+        }
+        if index >= sorted.len() {
+            return sorted[sorted.len() - 1];
+        }
+        let (lower, upper) = (sorted[index - 1] as f64, sorted[index] as f64);
+        (lower + (pos - pos.floor()) * (upper - lower)).round() as u64
+    }
+}
+
+/// The metrics of one server.
+pub struct Metrics {
+    prometheus: Option<PrometheusRecorder>,
+    counters: [u64; counter::ALL.len()],
+    summaries: [SummaryStats; SUMMARIES.len()],
+}
+
+impl fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Metrics")
+            .field("prometheus", &self.prometheus.is_some())
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    /// Metrics for `mntr` only.
+    pub fn new() -> Metrics {
+        Metrics {
+            prometheus: None,
+            counters: [0; counter::ALL.len()],
+            summaries: Default::default(),
+        }
+    }
+
+    /// Metrics that also feed a Prometheus recorder; the handle renders /metrics. Summaries report the 0.5,
+    /// 0.9 and 0.99 quantiles (ZooKeeper's ADVANCED set; the exporter has one set for every summary).
+    pub fn with_prometheus() -> (Metrics, PrometheusHandle) {
+        let builder = PrometheusBuilder::new();
+        let builder = match builder.set_quantiles(&[0.5, 0.9, 0.99]) {
+            Ok(b) => b,
+            Err(_) => PrometheusBuilder::new(),
+        };
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        let metrics = Metrics {
+            prometheus: Some(recorder),
+            ..Metrics::new()
+        };
+        metrics.describe();
+        (metrics, handle)
+    }
+
+    /// ZooKeeper's provider gives every metric its own name as help text.
+    fn describe(&self) {
+        self.with_recorder(|| {
+            for name in counter::ALL {
+                metrics::describe_counter!(name, name);
+            }
+            for (name, _) in SUMMARIES {
+                metrics::describe_histogram!(name, name);
+            }
+        });
+    }
+
+    fn with_recorder(&self, f: impl FnOnce()) {
+        if let Some(recorder) = &self.prometheus {
+            metrics::with_local_recorder(recorder, f);
+        }
+    }
+
+    /// Adds `delta` to the counter `name` (one of [`counter`]).
+    pub fn count(&mut self, name: &'static str, delta: u64) {
+        let Some(i) = counter::ALL.iter().position(|n| *n == name) else {
+            debug_assert!(false, "unknown counter {name}");
+            return;
+        };
+        self.counters[i] += delta;
+        self.with_recorder(|| metrics::counter!(name).increment(delta));
+    }
+
+    /// Adds one value to the summary `name` (one of [`summary`]).
+    pub fn observe(&mut self, name: &'static str, value: u64) {
+        let Some(i) = SUMMARIES.iter().position(|(n, _)| *n == name) else {
+            debug_assert!(false, "unknown summary {name}");
+            return;
+        };
+        self.summaries[i].add(value, SUMMARIES[i].1);
+        self.with_recorder(|| metrics::histogram!(name).record(value as f64));
+    }
+
+    /// Sets gauges just before a scrape.
+    pub fn set_gauges(&self, gauges: &[(&'static str, MonitorValue)]) {
+        self.with_recorder(|| {
+            for (name, value) in gauges {
+                let v = match value {
+                    MonitorValue::Int(v) => *v as f64,
+                    MonitorValue::Double(v) => *v,
+                    MonitorValue::Text(_) => continue,
+                };
+                metrics::describe_gauge!(*name, *name);
+                metrics::gauge!(*name).set(v);
+            }
+        });
+    }
+
+    /// Drains samples the recorder buffered, so that memory stays bounded between scrapes.
+    pub fn upkeep(&self, handle: Option<&PrometheusHandle>) {
+        if let Some(h) = handle {
+            h.run_upkeep();
+        }
+    }
+
+    /// `mntr` lines for the counters and summaries, without the `zk_` prefix, in ZooKeeper's key shapes.
+    pub fn monitor_values(&self) -> Vec<(String, MonitorValue)> {
+        let mut out: Vec<(String, MonitorValue)> = counter::ALL
+            .iter()
+            .zip(self.counters)
+            .map(|(name, v)| (name.to_string(), MonitorValue::Int(v as i64)))
+            .collect();
+        for ((name, detail), s) in SUMMARIES.iter().zip(&self.summaries) {
+            out.push((format!("avg_{name}"), MonitorValue::Double(s.avg())));
+            for (prefix, v) in [
+                ("min", s.min.unwrap_or(0)),
+                ("max", s.max),
+                ("cnt", s.count),
+                ("sum", s.sum),
+            ] {
+                out.push((format!("{prefix}_{name}"), MonitorValue::Int(v as i64)));
+            }
+            if *detail == Detail::Advanced {
+                for (prefix, q) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("p999", 0.999)] {
+                    out.push((
+                        format!("{prefix}_{name}"),
+                        MonitorValue::Int(s.quantile(q) as i64),
+                    ));
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value<'a>(values: &'a [(String, MonitorValue)], key: &str) -> &'a MonitorValue {
+        &values.iter().find(|(k, _)| k == key).expect(key).1
+    }
+
+    #[test]
+    fn summaries_report_as_zookeeper_does() {
+        let mut m = Metrics::new();
+        for v in [2, 23, 0, 13] {
+            m.observe(summary::READ_LATENCY, v);
+        }
+        m.observe(summary::FSYNC_TIME, 5);
+        let values = m.monitor_values();
+        assert_eq!(value(&values, "avg_readlatency"), &MonitorValue::Double(9.5));
+        assert_eq!(value(&values, "min_readlatency"), &MonitorValue::Int(0));
+        assert_eq!(value(&values, "max_readlatency"), &MonitorValue::Int(23));
+        assert_eq!(value(&values, "cnt_readlatency"), &MonitorValue::Int(4));
+        assert_eq!(value(&values, "sum_readlatency"), &MonitorValue::Int(38));
+        assert_eq!(value(&values, "p50_readlatency"), &MonitorValue::Int(8));
+        assert_eq!(value(&values, "p999_readlatency"), &MonitorValue::Int(23));
+        assert_eq!(value(&values, "cnt_fsynctime"), &MonitorValue::Int(1));
+        assert!(
+            !values.iter().any(|(k, _)| k == "p50_fsynctime"),
+            "BASIC summaries have no percentiles"
+        );
+        assert_eq!(value(&values, "min_updatelatency"), &MonitorValue::Int(0));
+    }
+
+    #[test]
+    fn counters_add_up() {
+        let mut m = Metrics::new();
+        m.count(counter::BYTES_RECEIVED_COUNT, 24);
+        m.count(counter::BYTES_RECEIVED_COUNT, 32);
+        assert_eq!(
+            value(&m.monitor_values(), "bytes_received_count"),
+            &MonitorValue::Int(56)
+        );
+    }
+
+    #[test]
+    fn prometheus_recorder_renders_zookeeper_names_and_types() {
+        let (mut m, handle) = Metrics::with_prometheus();
+        m.count(counter::CONNECTION_REQUEST_COUNT, 2);
+        m.observe(summary::UPDATE_LATENCY, 4);
+        m.set_gauges(&[(gauge::ZNODE_COUNT, MonitorValue::Int(5))]);
+        let text = handle.render();
+        assert!(
+            text.contains("# TYPE connection_request_count counter\nconnection_request_count 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE updatelatency summary\n"), "{text}");
+        assert!(text.contains("updatelatency{quantile=\"0.5\"} 4"), "{text}");
+        assert!(text.contains("updatelatency_count 1\n"), "{text}");
+        assert!(
+            text.contains("# TYPE znode_count gauge\nznode_count 5\n"),
+            "{text}"
+        );
+        assert!(text.contains("# HELP znode_count znode_count\n"), "{text}");
+    }
+}
