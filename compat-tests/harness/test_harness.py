@@ -98,6 +98,8 @@ class Parsers(unittest.TestCase):
         path = write("RESULT passed=1 failed=0\nother\nRESULT passed=4990 failed=10\n")
         self.assertEqual(differential.parse_result(path), (4990, 10))
         self.assertIsNone(differential.parse_result(write("crash\n")))
+        known = write("known version difference x30: a\nknown version difference x6: b\n")
+        self.assertEqual(differential.parse_known(known), 36)
 
 
 class Normalisation(unittest.TestCase):
