@@ -195,7 +195,7 @@ impl Server {
                     None => Err(io::Error::other("the txn log thread has stopped")),
                 },
                 message = inbound.recv() => match message {
-                    Some(message) => runtime.handle(message),
+                    Some(message) => runtime.handle_batch(message, &mut inbound),
                     None => break Ok(()),
                 },
                 Some(query) = queries.recv() => {
@@ -210,7 +210,8 @@ impl Server {
                 }
                 () = std::future::ready(()), if runtime.snapshot_pending() => Ok(()),
             };
-            // A snapshot walk advances one step per turn, so it neither stalls nor starves under load.
+            // A snapshot walk advances one short step per turn (a turn handles up to a batch of messages), so it
+            // neither stalls nor starves under load.
             runtime.snapshot_step();
             if let Err(e) = step {
                 tracing::error!(error = %e, "txn log failed; stopping the server");

@@ -35,6 +35,10 @@ const DIGEST_LOG_LIMIT: usize = 1024;
 /// An fsync longer than this counts in `fsync_threshold_exceed_count` (`fsync.warningthresholdms`).
 const FSYNC_WARNING_THRESHOLD_MS: u64 = 1000;
 
+/// Connection messages handled in one turn of the server loop, at most, before it looks at its other sources
+/// (the log thread, timers, a snapshot walk) again.
+const MESSAGES_PER_TURN: usize = 64;
+
 /// A request waiting for its answer.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Waiting {
@@ -182,6 +186,22 @@ impl Runtime {
             },
         };
         self.execute(effects)
+    }
+
+    /// Handles `first` and then whatever else is already queued, up to [`MESSAGES_PER_TURN`] in all.
+    pub(crate) fn handle_batch(
+        &mut self,
+        first: Inbound,
+        inbound: &mut tokio::sync::mpsc::Receiver<Inbound>,
+    ) -> io::Result<()> {
+        self.handle(first)?;
+        for _ in 1..MESSAGES_PER_TURN {
+            match inbound.try_recv() {
+                Ok(message) => self.handle(message)?,
+                Err(_) => break,
+            }
+        }
+        Ok(())
     }
 
     /// Counts a received request and returns its connection, or `None` if the connection is already gone.

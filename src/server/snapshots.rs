@@ -16,8 +16,10 @@ use crate::storage::recovery::DataDirs;
 use crate::storage::settings::{SnapshotTrigger, StorageSettings};
 use crate::storage::snapfile::{write_snapshot, Compression};
 
-/// Nodes serialised per step: about a millisecond of work.
-const NODES_PER_STEP: usize = 4096;
+/// Nodes serialised between two looks at the clock.
+const NODES_PER_SLICE: usize = 256;
+/// The longest a step may hold the core task: requests that arrive meanwhile wait at most this much longer.
+const STEP_TIME: Duration = Duration::from_micros(500);
 
 /// The snapshot state of the server task.
 pub(crate) struct Snapshotter {
@@ -69,7 +71,14 @@ impl Snapshotter {
             return;
         };
         let t = Instant::now();
-        let done = walk.step(core.tree(), NODES_PER_STEP);
+        let done = loop {
+            if walk.step(core.tree(), NODES_PER_SLICE) {
+                break true;
+            }
+            if t.elapsed() >= STEP_TIME {
+                break false;
+            }
+        };
         *busy += t.elapsed();
         if !done {
             return;

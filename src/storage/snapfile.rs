@@ -63,10 +63,16 @@ pub fn snapshot_name(zxid: Zxid, compression: Compression) -> String {
 }
 
 /// An `io::Write` over an [`FsFile`], buffering 1 MiB per write.
+/// A snapshot is made durable a few MiB at a time as it is written: with one fsync at the end, hundreds of MiB
+/// of dirty pages would go to the disk at once and every txn-log fsync meanwhile would wait behind them.
+const SYNC_EVERY: u64 = 8 << 20;
+
 struct FileWriter {
     file: Box<dyn FsFile>,
     offset: u64,
     buf: Vec<u8>,
+    /// Where the last intermediate fsync left off.
+    synced: u64,
 }
 
 impl FileWriter {
@@ -75,6 +81,10 @@ impl FileWriter {
             self.file.write_at(self.offset, &self.buf)?;
             self.offset += self.buf.len() as u64;
             self.buf.clear();
+        }
+        if self.offset - self.synced >= SYNC_EVERY {
+            self.file.fsync()?;
+            self.synced = self.offset;
         }
         Ok(())
     }
@@ -132,6 +142,7 @@ pub fn write_snapshot(
         file,
         offset: 0,
         buf: Vec::with_capacity(1 << 20),
+        synced: 0,
     };
     let mut writer = write_stream(image, compression, writer).map_err(io(&tmp))?;
     writer.drain().map_err(io(&tmp))?;

@@ -163,7 +163,7 @@ impl DataTree {
             self.redigest(parent_path, parent_before);
             return ApplyResult::Error(ErrorCode::NodeExists.code());
         }
-        parent.children.insert(name.into());
+        parent.children.insert(name);
         let acl = self.acls.acquire(new.acl);
         let stat = StatPersisted {
             czxid: zxid,
@@ -183,7 +183,7 @@ impl DataTree {
             children: Default::default(),
         };
         let client_stat = self.client_stat(&node);
-        self.nodes.insert(new.path.into(), node);
+        self.nodes.insert(new.path.into(), Box::new(node));
         self.redigest(parent_path, parent_before);
         self.redigest(new.path, 0);
         match super::owner_kind(new.owner, self.extended_types) {

@@ -96,7 +96,9 @@ impl SnapshotWalk {
             zxid: tree.last_processed_zxid(),
             stack: vec!["/".to_string()],
             acls: BTreeMap::new(),
-            nodes: Vec::with_capacity(1 << 20),
+            // About what a node of a typical tree takes (path, 100 bytes of data, ACL reference and Stat): the
+            // buffer then grows without copying gigabytes on the way. Pages never written are never resident.
+            nodes: Vec::with_capacity((tree.nodes.len() * 192).max(1 << 20)),
             count: 0,
         }
     }
@@ -411,7 +413,7 @@ impl DataTree {
             let Some(p) = self.nodes.get_mut(parent) else {
                 return Err(format!("invalid data tree: no parent {parent} for {path}"));
             };
-            p.children.insert(name.into());
+            p.children.insert(name);
             match owner_kind(node.stat.ephemeral_owner, self.extended_types) {
                 OwnerKind::Ephemeral(session) => {
                     self.ephemerals
@@ -429,7 +431,7 @@ impl DataTree {
             }
         }
         self.acls.add_usage(node.acl);
-        self.nodes.insert(path.into(), node);
+        self.nodes.insert(path.into(), Box::new(node));
         Ok(())
     }
 
