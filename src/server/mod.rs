@@ -120,12 +120,16 @@ impl Server {
         let db_init_ms = started.elapsed().as_millis() as u64;
         let snapshots = Snapshotter::new(opened.fs.clone(), opened.dirs.clone(), &self.config.storage);
         let _purge = snapshots::spawn_autopurge(opened.fs.clone(), opened.dirs.clone(), &self.config.storage);
+        let startup = Startup {
+            db_init_ms,
+            snapshot: opened.snapshot_in_background,
+        };
         self.serve(
             opened.core,
             started,
             Box::new(opened.log),
             Some(snapshots),
-            Some(db_init_ms),
+            Some(startup),
             shutdown,
         )
         .await
@@ -139,9 +143,10 @@ impl Server {
         started: std::time::Instant,
         log: Box<dyn TxnLog>,
         snapshots: Option<Snapshotter>,
-        db_init_ms: Option<u64>,
+        startup: Option<Startup>,
         shutdown: impl Future<Output = ()>,
     ) -> io::Result<()> {
+        let db_init_ms = startup.as_ref().map(|s| s.db_init_ms);
         let limits = ConnLimits {
             max_frame_bytes: self.config.jute_max_buffer,
             outstanding_max: self.config.global_outstanding_limit as usize,
@@ -184,6 +189,9 @@ impl Server {
         let (events_tx, mut events) = mpsc::unbounded_channel();
         let (log_tx, log_thread) = logthread::spawn(log, events_tx)?;
         let mut runtime = Runtime::new(config, core, started, log_tx, snapshots, counters, metrics);
+        if startup.is_some_and(|s| s.snapshot) {
+            runtime.start_snapshot();
+        }
         tokio::pin!(shutdown);
         let result = loop {
             let step = tokio::select! {
@@ -231,6 +239,15 @@ impl Server {
         let _ = log_thread.join();
         result
     }
+}
+
+/// What recovery leaves to the serving loop.
+#[derive(Debug, Clone, Copy)]
+struct Startup {
+    /// How long loading the database took (`db_init_time`).
+    db_init_ms: u64,
+    /// The start-up snapshot is to be taken while serving.
+    snapshot: bool,
 }
 
 /// The accept loop: applies maxClientCnxns, numbers connections and starts their tasks.

@@ -275,6 +275,13 @@ impl Runtime {
         self.execute(effects)
     }
 
+    /// Starts a snapshot now (the start-up snapshot of a large recovered tree).
+    pub(crate) fn start_snapshot(&mut self) {
+        if let Some(s) = self.snapshots.as_mut() {
+            s.start(&self.core);
+        }
+    }
+
     /// True while a snapshot walk wants more steps.
     pub(crate) fn snapshot_pending(&self) -> bool {
         self.snapshots.as_ref().is_some_and(Snapshotter::walking)

@@ -21,7 +21,12 @@ pub struct Opened {
     pub dirs: DataDirs,
     pub core: Core,
     pub log: TxnLogWriter,
+    /// The start-up snapshot is still to be taken, once serving.
+    pub snapshot_in_background: bool,
 }
+
+/// Trees at least this large take their start-up snapshot while serving (when a snapshot was loaded).
+const BACKGROUND_STARTUP_SNAPSHOT_NODES: usize = 100_000;
 
 /// Recovers from `config`'s dataDir and dataLogDir.
 pub fn open(config: &ServerConfig, started: Instant) -> Result<Opened, StorageError> {
@@ -44,10 +49,18 @@ pub fn open(config: &ServerConfig, started: Instant) -> Result<Opened, StorageEr
         "database recovered"
     );
     let sessions: Vec<(i64, i32)> = recovered.sessions.clone();
-    let t = Instant::now();
-    let image = snapshot_of(&recovered.tree, &sessions);
-    let path = write_snapshot(fs.as_ref(), &dirs.snap_dir, &image, config.storage.compression)?;
-    tracing::info!(file = %path.display(), ms = t.elapsed().as_millis() as u64, "start-up snapshot taken");
+    // With a snapshot already on disk, the log after it replays to this same state: a large tree's start-up
+    // snapshot can then be taken while serving (a fuzzy walk and a background write, as every later one) instead
+    // of holding the start for seconds. Without one (a fresh or snapshot-less directory), it is written first,
+    // since logs without any snapshot would not recover.
+    let snapshot_in_background =
+        recovered.snapshot.is_some() && recovered.tree.node_count() >= BACKGROUND_STARTUP_SNAPSHOT_NODES;
+    if !snapshot_in_background {
+        let t = Instant::now();
+        let image = snapshot_of(&recovered.tree, &sessions);
+        let path = write_snapshot(fs.as_ref(), &dirs.snap_dir, &image, config.storage.compression)?;
+        tracing::info!(file = %path.display(), ms = t.elapsed().as_millis() as u64, "start-up snapshot taken");
+    }
     let last = recovered.last_zxid;
     let restored: Vec<(SessionId, u32)> = sessions
         .iter()
@@ -55,5 +68,11 @@ pub fn open(config: &ServerConfig, started: Instant) -> Result<Opened, StorageEr
         .collect();
     let core = Core::restore(core_config(config), now_at(started), recovered.tree, &restored);
     let log = TxnLogWriter::new(Arc::clone(&fs), &dirs.log_dir, config.storage.log_config(), last);
-    Ok(Opened { fs, dirs, core, log })
+    Ok(Opened {
+        fs,
+        dirs,
+        core,
+        log,
+        snapshot_in_background,
+    })
 }

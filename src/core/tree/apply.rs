@@ -41,6 +41,12 @@ pub enum ApplyResult {
     Multi(Vec<ApplyResult>),
 }
 
+/// The data a node keeps: a copy of its own, exactly its size. The txn's `Bytes` is shared with the request it
+/// was decoded from, and sharing it would add a reference-count block to every node for as long as it lives.
+fn stored(data: &Option<Bytes>) -> Option<Bytes> {
+    data.as_deref().map(Bytes::copy_from_slice)
+}
+
 struct NewNode<'a> {
     path: &'a str,
     data: &'a Option<Bytes>,
@@ -177,7 +183,7 @@ impl DataTree {
             pzxid: zxid,
         };
         let node = Node {
-            data: new.data.clone(),
+            data: stored(new.data),
             acl,
             stat,
             children: Default::default(),
@@ -280,7 +286,7 @@ impl DataTree {
         let Some(node) = self.nodes.get_mut(p) else {
             return ApplyResult::Error(ErrorCode::NoNode.code());
         };
-        let old = std::mem::replace(&mut node.data, data.clone());
+        let old = std::mem::replace(&mut node.data, stored(data));
         node.stat.version = version;
         node.stat.mzxid = zxid;
         node.stat.mtime = time;

@@ -20,6 +20,7 @@
 //! the end. The digest section carries the (zxid, digest) of the tree when the walk ended, which replay reaches
 //! exactly, so a reader can check it (`DataTree.compareSnapshotDigests`).
 
+use std::collections::hash_map::Entry;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
@@ -264,6 +265,25 @@ pub struct SnapshotError {
 struct Reader<'a> {
     d: Decoder<'a>,
     all: &'a [u8],
+    /// The Adler-32 of the stream's first `k * CHECKPOINT` bytes, for every k, once [`checkpoints`] is done.
+    checkpoints: Option<std::thread::ScopedJoinHandle<'a, Vec<u32>>>,
+    done: Option<Vec<u32>>,
+}
+
+/// The distance between two running checksums of [`checkpoints`].
+const CHECKPOINT: usize = 1 << 20;
+
+/// The running Adler-32 of `bytes` at every multiple of [`CHECKPOINT`] (index 0 is the empty prefix). Computed on
+/// a second thread while the first parses, so that checking a seal only adds up the last partial chunk.
+fn checkpoints(bytes: &[u8]) -> Vec<u32> {
+    let mut sums = Vec::with_capacity(bytes.len() / CHECKPOINT + 1);
+    let mut adler = adler2::Adler32::new();
+    sums.push(adler.checksum());
+    for chunk in bytes.chunks_exact(CHECKPOINT) {
+        adler.write_slice(chunk);
+        sums.push(adler.checksum());
+    }
+    sums
 }
 
 impl<'a> Reader<'a> {
@@ -282,9 +302,25 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// The Adler-32 of the first `end` bytes.
+    fn adler_of_prefix(&mut self, end: usize) -> u32 {
+        if let Some(handle) = self.checkpoints.take() {
+            // The thread cannot fail short of a panic, which is worth passing on.
+            self.done = Some(handle.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        }
+        let sums = self.done.as_deref().unwrap_or(&[]);
+        let k = (end / CHECKPOINT).min(sums.len().saturating_sub(1));
+        let (start, mut adler) = match sums.get(k) {
+            Some(&sum) => (k * CHECKPOINT, adler2::Adler32::from_checksum(sum)),
+            None => (0, adler2::Adler32::new()),
+        };
+        adler.write_slice(&self.all[start..end]);
+        adler.checksum()
+    }
+
     /// Checks a seal: the Adler-32 of everything before it, then the "/" string (`checkSealIntegrity`).
     fn seal(&mut self) -> Result<(), SnapshotError> {
-        let expected = u64::from(adler2::adler32_slice(&self.all[..self.d.position()]));
+        let expected = u64::from(self.adler_of_prefix(self.d.position()));
         let at = self.d.position() as u64;
         let found: i64 = self.read("seal checksum")?;
         let _: String = self.read("seal path")?;
@@ -300,10 +336,24 @@ impl<'a> Reader<'a> {
 
 /// Reads an uncompressed snapshot stream into a tree (`FileSnap.deserialize`, `DataTree.deserialize`).
 pub fn decode(bytes: &[u8], extended_types: bool) -> Result<LoadedSnapshot, SnapshotError> {
-    let mut r = Reader {
-        d: Decoder::new(bytes).with_max_len(MAX_LEN),
-        all: bytes,
-    };
+    std::thread::scope(|scope| {
+        // A snapshot of a few MiB is checked on this thread; a large one's checksum runs beside the parsing.
+        let checkpoints = (bytes.len() >= 4 * CHECKPOINT).then(|| scope.spawn(|| checkpoints(bytes)));
+        let mut r = Reader {
+            d: Decoder::new(bytes).with_max_len(MAX_LEN),
+            all: bytes,
+            checkpoints,
+            done: None,
+        };
+        decode_with(&mut r, bytes.len(), extended_types)
+    })
+}
+
+fn decode_with(
+    r: &mut Reader<'_>,
+    len: usize,
+    extended_types: bool,
+) -> Result<LoadedSnapshot, SnapshotError> {
     let magic: i32 = r.read("header")?;
     let _version: i32 = r.read("header")?;
     let _dbid: i64 = r.read("header")?;
@@ -321,6 +371,9 @@ pub fn decode(bytes: &[u8], extended_types: bool) -> Result<LoadedSnapshot, Snap
         sessions.push((id, timeout));
     }
     let mut tree = DataTree::empty(extended_types);
+    // Room for the nodes a snapshot of this size holds at least (a node takes 60 to a few hundred bytes in it):
+    // the map then rehashes fewer times while loading.
+    tree.nodes.reserve(len / 256);
     let count: i32 = r.read("ACL count")?;
     for _ in 0..count.max(0) {
         let aref: i64 = r.read("ACL reference")?;
@@ -328,12 +381,12 @@ pub fn decode(bytes: &[u8], extended_types: bool) -> Result<LoadedSnapshot, Snap
         let list = list.ok_or_else(|| r.err("missing ACL list"))?;
         tree.acls.load(aref, list);
     }
-    let node_count = read_nodes(&mut r, &mut tree)?;
+    let node_count = read_nodes(r, &mut tree)?;
     r.seal()?;
     let mut digest = None;
     let mut last_processed_zxid = None;
     if !r.d.is_empty() {
-        digest = Some(read_digest(&mut r)?);
+        digest = Some(read_digest(r)?);
         r.seal()?;
     }
     if !r.d.is_empty() {
@@ -341,7 +394,6 @@ pub fn decode(bytes: &[u8], extended_types: bool) -> Result<LoadedSnapshot, Snap
         r.seal()?;
     }
     tree.acls.purge_unused();
-    tree.digest = tree.compute_digest();
     Ok(LoadedSnapshot {
         tree,
         sessions,
@@ -381,7 +433,7 @@ fn read_nodes(r: &mut Reader<'_>, tree: &mut DataTree) -> Result<u64, SnapshotEr
         let stat: StatPersisted = r.read("node stat")?;
         let path = if p.is_empty() { "/".to_string() } else { p };
         tree.load_node(
-            &path,
+            path,
             Node {
                 data,
                 acl,
@@ -403,11 +455,16 @@ impl DataTree {
         let mut tree = DataTree::new(extended_types);
         tree.nodes.clear();
         tree.acls = AclCache::new();
+        tree.digest = 0;
         tree
     }
 
-    /// Adds a node read from a snapshot under its already-loaded parent (`DataTree.deserialize`).
-    fn load_node(&mut self, path: &str, node: Node) -> Result<(), String> {
+    /// Adds a node read from a snapshot under its already-loaded parent (`DataTree.deserialize`), and its digest
+    /// to the tree's.
+    fn load_node(&mut self, path: String, node: Node) -> Result<(), String> {
+        // The decoded string becomes the key as it is (no copy).
+        let key: Box<str> = path.into_boxed_str();
+        let path = &*key;
         if path != "/" {
             let (parent, name) = path::split(path);
             let Some(p) = self.nodes.get_mut(parent) else {
@@ -431,7 +488,18 @@ impl DataTree {
             }
         }
         self.acls.add_usage(node.acl);
-        self.nodes.insert(path.into(), Box::new(node));
+        self.digest = self.digest.wrapping_add(super::digest::node_digest(path, &node));
+        match self.nodes.entry(key) {
+            // A path loaded twice replaces the node, as the Java map does; its digest then counts once.
+            Entry::Occupied(mut e) => {
+                let old = super::digest::node_digest(e.key(), e.get());
+                self.digest = self.digest.wrapping_sub(old);
+                e.insert(Box::new(node));
+            }
+            Entry::Vacant(e) => {
+                e.insert(Box::new(node));
+            }
+        }
         Ok(())
     }
 

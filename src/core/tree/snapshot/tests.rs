@@ -228,3 +228,35 @@ fn damage_is_reported_with_its_offset() {
     wrong[0] = 0;
     assert_eq!(decode(&wrong, true).expect_err("magic").offset, 0);
 }
+
+#[test]
+fn a_large_snapshot_checks_its_seals_beside_the_parsing() {
+    let mut tree = DataTree::new(false);
+    tree.insert_system_node("/big", OPEN_UNSAFE_REF, 0);
+    for i in 0..30_000u32 {
+        let p = format!("/big/n{i:06}");
+        tree.insert_system_node(&p, OPEN_UNSAFE_REF, 0);
+        let node = tree.nodes.get_mut(p.as_str()).expect("node");
+        node.data = Some(Bytes::from(vec![(i % 251) as u8; 200]));
+        node.stat.czxid = i64::from(i);
+    }
+    tree.digest = tree.compute_digest();
+    let bytes = snapshot_of(&tree, &[]).to_bytes();
+    assert!(
+        bytes.len() > 5 * CHECKPOINT,
+        "large enough for the checksum thread"
+    );
+    let loaded = decode(&bytes, false).expect("decode");
+    assert_same_tree(&tree, &loaded.tree);
+    assert_eq!(loaded.tree.digest(), tree.compute_digest());
+    // One flipped bit of node data, early (before a checkpoint) and in the last node (after the last one).
+    let run = [250u8; 200];
+    let first = bytes.windows(200).position(|w| w == run).expect("a node's data");
+    let last = bytes.windows(200).rposition(|w| w == run).expect("a node's data");
+    for at in [first + 10, last + 10] {
+        let mut damaged = bytes.clone();
+        damaged[at] ^= 1;
+        let err = decode(&damaged, false).expect_err("damage goes unnoticed");
+        assert!(err.message.contains("CRC corruption"), "{err}");
+    }
+}
