@@ -17,7 +17,7 @@ use super::fs::{parent, tmp_path, Fs, FsFile};
 use super::names::{sorted, SNAPSHOT_PREFIX};
 use super::snappy::{self, SnappyWriter};
 use super::StorageError;
-use crate::core::tree::snapshot::SnapshotImage;
+use crate::core::tree::snapshot::{write_parts, SnapshotImage, StreamPart};
 use crate::types::Zxid;
 
 /// `SnapStream.StreamMode`.
@@ -104,21 +104,25 @@ impl Write for FileWriter {
     }
 }
 
-fn write_stream(image: &SnapshotImage, compression: Compression, w: FileWriter) -> io::Result<FileWriter> {
+fn write_stream(
+    body: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    compression: Compression,
+    w: FileWriter,
+) -> io::Result<FileWriter> {
     match compression {
         Compression::None => {
             let mut w = w;
-            image.write_to(&mut w)?;
+            body(&mut w)?;
             Ok(w)
         }
         Compression::Gzip => {
             let mut gz = GzEncoder::new(w, flate2::Compression::default());
-            image.write_to(&mut gz)?;
+            body(&mut gz)?;
             gz.finish()
         }
         Compression::Snappy => {
             let mut s = SnappyWriter::new(w)?;
-            image.write_to(&mut s)?;
+            body(&mut s)?;
             s.finish()
         }
     }
@@ -131,7 +135,29 @@ pub fn write_snapshot(
     image: &SnapshotImage,
     compression: Compression,
 ) -> Result<PathBuf, StorageError> {
-    let path = dir.join(snapshot_name(image.zxid, compression));
+    write_file(fs, dir, image.zxid, compression, |w| image.write_to(w))
+}
+
+/// Writes the snapshot named after `zxid` whose stream arrives as `parts` (see `SnapshotStream`) into `dir`
+/// durably and returns its path. If the parts stop before their end, only the `.tmp` file is left.
+pub fn write_snapshot_parts(
+    fs: &dyn Fs,
+    dir: &Path,
+    zxid: Zxid,
+    compression: Compression,
+    parts: impl IntoIterator<Item = StreamPart>,
+) -> Result<PathBuf, StorageError> {
+    write_file(fs, dir, zxid, compression, |w| write_parts(w, parts))
+}
+
+fn write_file(
+    fs: &dyn Fs,
+    dir: &Path,
+    zxid: Zxid,
+    compression: Compression,
+    body: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<PathBuf, StorageError> {
+    let path = dir.join(snapshot_name(zxid, compression));
     let tmp = tmp_path(&path);
     let io = |file: &Path| {
         let file = file.to_path_buf();
@@ -144,7 +170,7 @@ pub fn write_snapshot(
         buf: Vec::with_capacity(1 << 20),
         synced: 0,
     };
-    let mut writer = write_stream(image, compression, writer).map_err(io(&tmp))?;
+    let mut writer = write_stream(body, compression, writer).map_err(io(&tmp))?;
     writer.drain().map_err(io(&tmp))?;
     writer.file.fsync().map_err(io(&tmp))?;
     drop(writer);

@@ -103,6 +103,11 @@ impl AclCache {
         }
     }
 
+    /// Every stored list with its reference, in no particular order.
+    pub fn lists(&self) -> impl Iterator<Item = (i64, &[Acl])> + '_ {
+        self.lists.iter().map(|(r, (list, _))| (*r, list.as_slice()))
+    }
+
     /// Whether `r` is OPEN_ACL_UNSAFE or a stored list.
     pub fn contains(&self, r: i64) -> bool {
         r == OPEN_UNSAFE_REF || self.lists.contains_key(&r)

@@ -138,33 +138,169 @@ impl SnapshotWalk {
     pub fn finish(self, tree: &DataTree, sessions: &[(i64, i32)]) -> SnapshotImage {
         assert!(self.stack.is_empty(), "snapshot finished before its walk");
         let mut head = Vec::with_capacity(64 + sessions.len() * 12);
-        put_i32(&mut head, SNAPSHOT_MAGIC);
-        put_i32(&mut head, 2);
-        put_i64(&mut head, -1);
-        put_i32(&mut head, sessions.len() as i32);
-        for (id, timeout) in sessions {
-            put_i64(&mut head, *id);
-            put_i32(&mut head, *timeout);
-        }
-        put_i32(&mut head, self.acls.len() as i32);
-        for (r, list) in &self.acls {
-            put_i64(&mut head, *r);
-            put_acls(&mut head, list);
-        }
-        // No txn applied yet: ZooKeeper writes an empty ZxidDigest.
-        let last = tree.last_processed_zxid();
-        let digest = if last.0 == 0 {
-            (0, 0)
-        } else {
-            (last.0, tree.digest() as i64)
-        };
+        put_head(
+            &mut head,
+            sessions,
+            self.acls.iter().map(|(r, list)| (*r, list.as_slice())),
+        );
         SnapshotImage {
             zxid: self.zxid,
             head,
             nodes: self.nodes,
-            digest,
+            digest: digest_section(tree),
         }
     }
+}
+
+/// The file header, the sessions and the ACL table.
+fn put_head<'a>(
+    out: &mut Vec<u8>,
+    sessions: &[(i64, i32)],
+    acls: impl ExactSizeIterator<Item = (i64, &'a [Acl])>,
+) {
+    put_i32(out, SNAPSHOT_MAGIC);
+    put_i32(out, 2);
+    put_i64(out, -1);
+    put_i32(out, sessions.len() as i32);
+    for (id, timeout) in sessions {
+        put_i64(out, *id);
+        put_i32(out, *timeout);
+    }
+    put_i32(out, acls.len() as i32);
+    for (r, list) in acls {
+        put_i64(out, r);
+        put_acls(out, list);
+    }
+}
+
+/// The (zxid, digest) of the tree as it is now; before any txn ZooKeeper writes an empty ZxidDigest.
+fn digest_section(tree: &DataTree) -> (i64, i64) {
+    let last = tree.last_processed_zxid();
+    if last.0 == 0 {
+        (0, 0)
+    } else {
+        (last.0, tree.digest() as i64)
+    }
+}
+
+/// A piece of a snapshot stream, in stream order, as [`SnapshotStream`] hands them to a writer.
+#[derive(Debug)]
+pub enum StreamPart {
+    /// Bytes of the stream: the head, then nodes.
+    Bytes(Vec<u8>),
+    /// The nodes are done; the end marker, the seals and this digest section (zxid, digest) follow.
+    End { digest: (i64, i64) },
+}
+
+/// A snapshot written while it is walked, so that no image of the whole tree is ever held in memory. The head
+/// (sessions and ACL table) is taken when the walk starts and goes out first. A node created after the
+/// snapshot's zxid is left out, with its subtree: replaying the log from zxid + 1 creates them, and their ACL
+/// lists may be newer than the table. A node that existed before may refer to a list added since (a setACL
+/// during the walk); the replayed setACL sets its list again, and loaders ignore a reference missing from the
+/// table until then (`ReferenceCountedACLCache.addUsage`).
+#[derive(Debug)]
+pub struct SnapshotStream {
+    zxid: Zxid,
+    stack: Vec<String>,
+    out: Vec<u8>,
+    count: u64,
+}
+
+impl SnapshotStream {
+    /// Starts a snapshot of `tree` with these sessions (id, timeout ms); it is named after the tree's last
+    /// processed zxid now.
+    pub fn new(tree: &DataTree, sessions: &[(i64, i32)]) -> SnapshotStream {
+        let mut out = Vec::with_capacity(1 << 20);
+        let mut lists: Vec<(i64, &[Acl])> = tree.acls.lists().collect();
+        lists.sort_unstable_by_key(|(r, _)| *r);
+        put_head(&mut out, sessions, lists.into_iter());
+        SnapshotStream {
+            zxid: tree.last_processed_zxid(),
+            stack: vec!["/".to_string()],
+            out,
+            count: 0,
+        }
+    }
+
+    /// The zxid the snapshot is named after.
+    pub fn zxid(&self) -> Zxid {
+        self.zxid
+    }
+
+    /// Nodes written so far.
+    pub fn node_count(&self) -> u64 {
+        self.count
+    }
+
+    /// Walks up to `budget` more nodes of `tree` as it is now; true when every node has been walked.
+    pub fn step(&mut self, tree: &DataTree, budget: usize) -> bool {
+        for _ in 0..budget {
+            let Some(p) = self.stack.pop() else {
+                return true;
+            };
+            // Deleted since its parent was walked, or created after the snapshot's zxid: not in this snapshot.
+            let Some(node) = tree.nodes.get(p.as_str()) else {
+                continue;
+            };
+            if node.stat.czxid > self.zxid.0 {
+                continue;
+            }
+            put_node(&mut self.out, &p, node);
+            self.count += 1;
+            self.stack.extend(node.children.iter().map(|c| path::join(&p, c)));
+        }
+        self.stack.is_empty()
+    }
+
+    /// Bytes produced and not yet taken.
+    pub fn pending_bytes(&self) -> usize {
+        self.out.len()
+    }
+
+    /// The bytes produced since the last call.
+    pub fn take(&mut self) -> StreamPart {
+        StreamPart::Bytes(std::mem::replace(&mut self.out, Vec::with_capacity(1 << 20)))
+    }
+
+    /// Ends the walk (which must be done): the last bytes, then the end with the tree's digest now.
+    pub fn finish(mut self, tree: &DataTree) -> [StreamPart; 2] {
+        assert!(self.stack.is_empty(), "snapshot finished before its walk");
+        let last = StreamPart::Bytes(std::mem::take(&mut self.out));
+        [
+            last,
+            StreamPart::End {
+                digest: digest_section(tree),
+            },
+        ]
+    }
+}
+
+/// Writes the uncompressed stream made of `parts` to `out` (`FileSnap.serialize`), checksums and seals
+/// included. Fails if the parts stop before their end (a walk abandoned at shutdown).
+pub fn write_parts<W: Write>(out: W, parts: impl IntoIterator<Item = StreamPart>) -> io::Result<()> {
+    let mut w = Checked {
+        inner: out,
+        adler: adler2::Adler32::new(),
+    };
+    for part in parts {
+        match part {
+            StreamPart::Bytes(bytes) => w.put(&bytes)?,
+            StreamPart::End { digest } => {
+                let mut end = Vec::with_capacity(5);
+                put_str(&mut end, "/");
+                w.put(&end)?;
+                w.seal()?;
+                let mut section = Vec::with_capacity(20);
+                put_i64(&mut section, digest.0);
+                put_i32(&mut section, DIGEST_VERSION);
+                put_i64(&mut section, digest.1);
+                w.put(&section)?;
+                w.seal()?;
+                return w.inner.flush();
+            }
+        }
+    }
+    Err(io::Error::other("the snapshot walk stopped before its end"))
 }
 
 /// A finished snapshot, ready to be written in stream order.

@@ -260,3 +260,62 @@ fn a_large_snapshot_checks_its_seals_beside_the_parsing() {
         assert!(err.message.contains("CRC corruption"), "{err}");
     }
 }
+
+#[test]
+fn a_streamed_snapshot_interleaved_with_writes_replays_to_the_live_tree() {
+    let txns = golden_txns();
+    // Start the walk at several points of the golden history, so that creates, deletes and ACL changes of
+    // every kind happen while it runs.
+    for start in [1, txns.len() / 4, txns.len() / 2, txns.len() * 3 / 4] {
+        let mut tree = DataTree::new(true);
+        for (txn, _) in &txns[..start] {
+            apply(&mut tree, txn);
+        }
+        let mut stream = SnapshotStream::new(&tree, &[(7, 4000)]);
+        let zxid = stream.zxid();
+        let mut parts = Vec::new();
+        let mut rest = txns[start..].iter();
+        while !stream.step(&tree, 1) {
+            parts.push(stream.take());
+            if let Some((txn, _)) = rest.next() {
+                apply(&mut tree, txn);
+            }
+        }
+        parts.extend(stream.finish(&tree));
+        let mut bytes = Vec::new();
+        write_parts(&mut bytes, parts).expect("write");
+        let mut loaded = decode(&bytes, true).expect("decode");
+        assert_eq!(loaded.sessions, vec![(7, 4000)]);
+        let digest = loaded.digest.expect("digest");
+        for (txn, _) in txns.iter().filter(|(t, _)| t.header.zxid > zxid.0) {
+            apply(&mut loaded.tree, txn);
+            if txn.header.zxid == digest.zxid.0 {
+                assert_eq!(loaded.tree.digest() as i64, digest.digest, "from {start}");
+            }
+        }
+        for (txn, _) in rest {
+            apply(&mut tree, txn);
+        }
+        assert_same_tree(&tree, &loaded.tree);
+    }
+}
+
+#[test]
+fn a_streamed_snapshot_of_a_quiet_tree_is_the_image_snapshot() {
+    let mut tree = DataTree::new(true);
+    for (txn, _) in golden_txns() {
+        apply(&mut tree, &txn);
+    }
+    let mut stream = SnapshotStream::new(&tree, &[(7, 4000)]);
+    while !stream.step(&tree, 3) {}
+    let mut bytes = Vec::new();
+    write_parts(&mut bytes, stream.finish(&tree)).expect("write");
+    let image = snapshot_of(&tree, &[(7, 4000)]).to_bytes();
+    assert_eq!(bytes.len(), image.len());
+    assert_same_tree(
+        &decode(&bytes, true).expect("stream").tree,
+        &decode(&image, true).expect("image").tree,
+    );
+    let cut = write_parts(&mut Vec::new(), vec![StreamPart::Bytes(vec![1, 2, 3])]);
+    assert!(cut.is_err(), "a stream without its end is refused");
+}
