@@ -1,7 +1,7 @@
 //! Scenario tests of the core: a client's requests in, frames out, decoded and checked.
 
 use bytes::Bytes;
-use jute::codes::{ErrorCode, EventType, OpCode};
+use jute::codes::{perms, ErrorCode, EventType, OpCode};
 use jute::records::data::{Acl, Id, Stat};
 use jute::records::multi::{MultiOp, MultiRequest, MultiResponse, OpResult};
 use jute::records::proto::*;
@@ -829,4 +829,40 @@ fn create_ops_in_a_multi_run_as_their_flags_say() {
         matches!(&rsp.results[2], OpResult::Create(r) if r.path == "/t"),
         "a non-TTL createTTL is a create"
     );
+}
+
+#[test]
+fn a_null_acl_id_in_a_multi_fails_the_whole_request_without_results() {
+    let mut h = Harness::new();
+    h.connect(1);
+    let op = |path: &str, acl: Vec<Acl>| {
+        MultiOp::Create(
+            OpCode::Create,
+            CreateRequest {
+                path: path.into(),
+                data: None,
+                acl,
+                flags: 0,
+            },
+        )
+    };
+    let null_world = vec![Acl {
+        perms: perms::ALL,
+        id: Id {
+            scheme: "world".into(),
+            id: None,
+        },
+    }];
+    let ops = vec![op("/a", Acl::open_unsafe()), op("/b", null_world.clone())];
+    let (rh, body) = h.send(1, Request::Multi(MultiRequest { ops }));
+    assert_eq!(rh.err, ErrorCode::MarshallingError.code());
+    assert!(body.is_empty(), "no per-op results");
+    assert_eq!(h.stat(1, "/a"), None, "the earlier op is not applied");
+    // After an earlier failure the op is never prepared, so the per-op results stand.
+    let ops = vec![op("/x/y", Acl::open_unsafe()), op("/b", null_world)];
+    let (rh, body) = h.send(1, Request::Multi(MultiRequest { ops }));
+    assert_eq!(rh.err, 0);
+    let rsp: MultiResponse = jute::from_slice(&body).expect("multi");
+    assert_eq!(rsp.results, vec![OpResult::Error(-101), OpResult::Error(-2)]);
+    assert_eq!(h.create(1, "/a", 0).0, 0, "nothing pending is left behind");
 }
