@@ -420,6 +420,22 @@ class Judge:
     def avoid_mode_overwrite(self, op):
         if self.persistent is None:
             self.persistent = set()
+        # The other order too: a persistent watch added where a one-shot one may be held replaces it in 3.8.
+        if op.kind == "addWatch":
+            self.resync_path(op.slot, op.args["path"])
+        elif op.kind == "setWatches":
+            # One mode per path and request as well: 3.8 keeps the last list's mode only.
+            args = dict(op.args)
+            recursive = set(args.get("persistentRecursiveWatches") or [])
+            persistent = set(args.get("persistentWatches") or []) | recursive
+            if "persistentWatches" in args:
+                args["persistentWatches"] = [p for p in args["persistentWatches"] if p not in recursive]
+            for name in ("dataWatches", "existWatches", "childWatches"):
+                if name in args:
+                    args[name] = [p for p in args[name] if p not in persistent]
+            op.args = args
+            for path in sorted(persistent):
+                self.resync_path(op.slot, path)
         held = {path for slot, path in self.persistent if slot == op.slot}
         if not held:
             return
@@ -451,8 +467,13 @@ class Judge:
         """After a version difference that leaves different watches behind (3.8 kept or dropped a watch that a
         later release does not), remove every watch of that session on that path on both servers, so that the
         rest of the run compares behaviour rather than the echo of that one difference. Not compared."""
-        self.persistent.discard((op.slot, op.args["path"]))
-        hidden = opsmod.Op("resync", op.slot, jute.REMOVE_WATCHES, {"path": op.args["path"], "type": WATCHER_ANY})
+        self.resync_path(op.slot, op.args["path"])
+
+    def resync_path(self, slot, path):
+        if path is None:
+            return
+        self.persistent.discard((slot, path))
+        hidden = opsmod.Op("resync", slot, jute.REMOVE_WATCHES, {"path": path, "type": WATCHER_ANY})
         states = [new_state(), new_state()]
         pairs = list(zip(self.sides, states))
         for side, state in pairs:
