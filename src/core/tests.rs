@@ -11,20 +11,20 @@ use jute::Decoder;
 use super::{Core, CoreConfig, Effect};
 use crate::types::{ConnId, Now, Zxid};
 
-struct Harness {
-    core: Core,
-    now: Now,
+pub(super) struct Harness {
+    pub(super) core: Core,
+    pub(super) now: Now,
     frames: Vec<(ConnId, Bytes)>,
     closed: Vec<ConnId>,
     next_xid: i32,
 }
 
 impl Harness {
-    fn new() -> Harness {
+    pub(super) fn new() -> Harness {
         Harness::with(|_| {})
     }
 
-    fn with(adjust: impl FnOnce(&mut CoreConfig)) -> Harness {
+    pub(super) fn with(adjust: impl FnOnce(&mut CoreConfig)) -> Harness {
         let now = Now {
             wall_ms: 1_700_000_000_000,
             mono_ms: 1000,
@@ -46,7 +46,7 @@ impl Harness {
     }
 
     /// Runs effects as a runtime with an always-durable log would.
-    fn run(&mut self, effects: Vec<Effect>) {
+    pub(super) fn run(&mut self, effects: Vec<Effect>) {
         let mut queue = effects;
         while !queue.is_empty() {
             let mut next = Vec::new();
@@ -61,7 +61,7 @@ impl Harness {
         }
     }
 
-    fn connect(&mut self, conn: u64) -> ConnectResponse {
+    pub(super) fn connect(&mut self, conn: u64) -> ConnectResponse {
         let req = ConnectRequest {
             time_out: 30000,
             passwd: Bytes::from_static(&[0; 16]),
@@ -74,7 +74,7 @@ impl Harness {
         ConnectResponse::decode(&frame[4..], 1 << 20).expect("connect response")
     }
 
-    fn send(&mut self, conn: u64, request: Request) -> (ReplyHeader, Vec<u8>) {
+    pub(super) fn send(&mut self, conn: u64, request: Request) -> (ReplyHeader, Vec<u8>) {
         self.next_xid += 1;
         let header = RequestHeader {
             xid: self.next_xid,
@@ -90,13 +90,13 @@ impl Harness {
         (h, d.remaining().to_vec())
     }
 
-    fn take(&mut self, conn: ConnId) -> Vec<Bytes> {
+    pub(super) fn take(&mut self, conn: ConnId) -> Vec<Bytes> {
         let (mine, rest): (Vec<_>, Vec<_>) = self.frames.drain(..).partition(|(c, _)| *c == conn);
         self.frames = rest;
         mine.into_iter().map(|(_, f)| f).collect()
     }
 
-    fn events(&mut self, conn: u64) -> Vec<(i32, String)> {
+    pub(super) fn events(&mut self, conn: u64) -> Vec<(i32, String)> {
         self.take(ConnId(conn))
             .iter()
             .map(|f| {
@@ -109,7 +109,7 @@ impl Harness {
             .collect()
     }
 
-    fn create(&mut self, conn: u64, path: &str, flags: i32) -> (i32, String) {
+    pub(super) fn create(&mut self, conn: u64, path: &str, flags: i32) -> (i32, String) {
         let req = CreateRequest {
             path: path.into(),
             data: Some(Bytes::from_static(b"d")),
@@ -125,7 +125,7 @@ impl Harness {
         (h.err, path)
     }
 
-    fn stat(&mut self, conn: u64, path: &str) -> Option<Stat> {
+    pub(super) fn stat(&mut self, conn: u64, path: &str) -> Option<Stat> {
         let (h, body) = self.send(
             conn,
             Request::Exists(ExistsRequest {
