@@ -135,6 +135,11 @@ fn a_failed_snapshot_never_damages_the_previous_ones_nor_the_next_start() {
             for (name, bytes) in &before {
                 assert_eq!(after.get(name), Some(bytes), "{what}: {name} changed");
             }
+            assert!(
+                !after.keys().any(|n| n.ends_with(".tmp")),
+                "{what}: the unfinished file is removed: {:?}",
+                after.keys()
+            );
             for crash in [Crash::ProcessKill, Crash::PowerLoss] {
                 fs.crash(crash);
                 let again = recover(&fs, &dirs(), opts()).unwrap_or_else(|e| panic!("{what} {crash:?}: {e}"));

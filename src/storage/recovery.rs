@@ -162,6 +162,9 @@ fn load_newest_snapshot(
 
 /// Recovers the database from `dirs`.
 pub fn recover(fs: &dyn Fs, dirs: &DataDirs, opts: RecoveryOptions) -> Result<Recovered, StorageError> {
+    if opts.repair {
+        remove_unfinished_snapshots(fs, &dirs.snap_dir)?;
+    }
     let mut skipped = Vec::new();
     let Loaded {
         mut tree,
@@ -253,6 +256,33 @@ pub fn recover(fs: &dyn Fs, dirs: &DataDirs, opts: RecoveryOptions) -> Result<Re
         digest_mismatches: mismatches,
         dead_sessions: dead,
     })
+}
+
+/// Removes the `snapshot.*.tmp` files a crash left in the middle of writing a snapshot: they never became
+/// snapshots (one is renamed into place only once complete and fsynced) and nothing reads them.
+fn remove_unfinished_snapshots(fs: &dyn Fs, dir: &Path) -> Result<(), StorageError> {
+    let io = |file: &Path| {
+        let file = file.to_path_buf();
+        move |source| StorageError::Io { file, source }
+    };
+    let names = match fs.list(dir) {
+        Ok(names) => names,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(dir)(e)),
+    };
+    let unfinished: Vec<PathBuf> = names
+        .iter()
+        .filter(|n| n.starts_with("snapshot.") && n.ends_with(".tmp"))
+        .map(|n| dir.join(n))
+        .collect();
+    for path in &unfinished {
+        tracing::info!(file = %path.display(), "removing an unfinished snapshot");
+        fs.remove(path).map_err(io(path))?;
+    }
+    if !unfinished.is_empty() {
+        fs.sync_dir(dir).map_err(io(dir))?;
+    }
+    Ok(())
 }
 
 fn d_version() -> i32 {
