@@ -392,3 +392,58 @@ fn the_server_refuses_to_start_on_an_invalid_snapshot_and_names_file_and_offset(
         "the invalid snapshot is left as it was"
     );
 }
+
+/// A log entry whose checksum is right but which creates `path` (a server never logs an invalid one).
+fn create_entry(zxid: i64, path: &str) -> Vec<u8> {
+    use jute::records::txn::{CreateTxn, TxnHeader};
+    use jute::txn_entry::{TxnBody, TxnEntry};
+    let entry = TxnEntry {
+        header: TxnHeader {
+            client_id: 0,
+            cxid: 1,
+            zxid,
+            time: 0,
+            txn_type: jute::codes::OpCode::Create.code(),
+        },
+        body: TxnBody::Create(CreateTxn {
+            path: path.into(),
+            data: None,
+            acl: jute::records::data::Acl::open_unsafe(),
+            ephemeral: false,
+            parent_cversion: 1,
+        }),
+        digest: None,
+    };
+    entry.encode().expect("encode")
+}
+
+#[test]
+fn a_logged_create_of_an_impossible_path_stops_recovery_with_file_and_offset() {
+    let log = dirs().log_dir.join("log.1e");
+    for (bad, stops) in [("//", true), ("/a/", true), ("/ok", false)] {
+        let fs = golden_fs();
+        let mut bytes = fs.contents(&log).expect("log");
+        let end = ferrokeeper::storage::logread::scan_file(&log, &bytes, |_, _| Ok(()))
+            .expect("scan")
+            .end_offset as usize;
+        let mut framed = Vec::new();
+        ferrokeeper::storage::txnlog::frame_entry(&mut framed, &create_entry(0x27, bad));
+        bytes[end..end + framed.len()].copy_from_slice(&framed);
+        fs.put(&log, &bytes);
+        match recover(&fs, &dirs(), opts()) {
+            Err(StorageError::Corrupt {
+                file,
+                offset,
+                message,
+            }) if stops => {
+                assert_eq!((file, offset), (log.clone(), end as u64), "{bad}");
+                assert!(message.contains("invalid path"), "{message}");
+            }
+            Ok(r) if !stops => {
+                assert_eq!(r.last_zxid, Zxid(0x27));
+                assert!(r.tree.get(bad).is_some());
+            }
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+}

@@ -190,6 +190,13 @@ pub fn recover(fs: &dyn Fs, dirs: &DataDirs, opts: RecoveryOptions) -> Result<Re
                     offset,
                     message: format!("txn {zxid} does not decode: {e}"),
                 })?;
+            if let Some(bad) = created_paths(&entry.body).into_iter().find(|p| !is_node_path(p)) {
+                return Err(StorageError::Corrupt {
+                    file: file.to_path_buf(),
+                    offset,
+                    message: format!("txn {zxid} creates the invalid path {bad:?}"),
+                });
+            }
             let logged = entry.digest;
             let txn: Txn = entry;
             match &txn.body {
@@ -283,6 +290,23 @@ fn remove_unfinished_snapshots(fs: &dyn Fs, dir: &Path) -> Result<(), StorageErr
         fs.sync_dir(dir).map_err(io(dir))?;
     }
     Ok(())
+}
+
+/// The paths a txn creates, inside a multi too.
+fn created_paths(body: &TxnBody) -> Vec<&str> {
+    match body {
+        TxnBody::Create(c) => vec![c.path.as_str()],
+        TxnBody::CreateContainer(c) => vec![c.path.as_str()],
+        TxnBody::CreateTtl(c) => vec![c.path.as_str()],
+        TxnBody::Multi(subs) => subs.iter().flat_map(|(_, b)| created_paths(b)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A path a node can have: absolute, not the root, no empty segment. (A server never logs another; an empty
+/// last segment would make a node its own child, and writing a snapshot of that tree would never end.)
+fn is_node_path(path: &str) -> bool {
+    path.len() > 1 && path.starts_with('/') && path[1..].split('/').all(|seg| !seg.is_empty())
 }
 
 fn d_version() -> i32 {
