@@ -412,6 +412,8 @@ fn sigkill_under_write_load_loses_no_acknowledged_write() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = write_config(dir.path());
     let addr: SocketAddr = ([127, 0, 0, 1], PORT).into();
+    // Another process on the port would answer in the server's place.
+    drop(std::net::TcpListener::bind(addr).unwrap_or_else(|e| panic!("{addr} is not free: {e}")));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
