@@ -299,7 +299,7 @@ pub fn envi() -> String {
 /// The AdminServer's `system_properties`, sorted by name: the process's counterparts of the JVM's standard
 /// properties, and every `-D` flag of `SERVER_JVMFLAGS` and `JVMFLAGS` (which ferrokeeper reads as the JVM
 /// would have).
-pub fn system_properties(config: &ServerConfig) -> Vec<(String, String)> {
+pub fn system_properties() -> Vec<(String, String)> {
     let mut props: std::collections::BTreeMap<String, String> = os_properties().into_iter().collect();
     props.extend(user_properties());
     for (k, v) in [
@@ -313,7 +313,6 @@ pub fn system_properties(config: &ServerConfig) -> Vec<(String, String)> {
         "java.io.tmpdir".to_owned(),
         std::env::temp_dir().display().to_string(),
     );
-    props.insert("jute.maxbuffer".to_owned(), config.jute_max_buffer.to_string());
     for (k, v) in crate::config::JvmFlags::from_env().properties() {
         props.insert(k.to_owned(), v.to_owned());
     }
@@ -353,6 +352,10 @@ pub fn gauges(f: &ServerFacts) -> Vec<(&'static str, MonitorValue)> {
         (CONNECTION_DROP_PROBABILITY, MonitorValue::Double(0.0)),
         // No TLS client port, so no handshake is ever outstanding.
         (OUTSTANDING_TLS_HANDSHAKE, int(0)),
+        // ZooKeeper counts plain connections only on a Netty port that also takes TLS (port unification,
+        // which ferrokeeper does not offer): 0, as on ZooKeeper's default NIO client port.
+        (NON_MTLS_REMOTE_CONN_COUNT, int(0)),
+        (NON_MTLS_LOCAL_CONN_COUNT, int(0)),
         (
             LAST_CLIENT_RESPONSE_SIZE,
             MonitorValue::Int(f.client_response.last),

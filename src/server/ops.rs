@@ -162,7 +162,7 @@ impl Runtime {
                 }
             }
             Command::SystemProperties => {
-                for (k, v) in fl::system_properties(&self.config) {
+                for (k, v) in fl::system_properties() {
                     r.put(&k, v);
                 }
             }
