@@ -223,8 +223,125 @@ fn parse_u32(key: &str, value: &str, min: u32) -> Result<u32, ConfigError> {
     u32::try_from(n).map_err(|e| invalid(key, value, e))
 }
 
-/// Keys Apache ZooKeeper knows that a standalone ferrokeeper does not act on yet: noted, not warned about.
-const ACCEPTED_IGNORED: &[&str] = &["initLimit", "syncLimit", "standaloneEnabled", "reconfigEnabled"];
+/// Keys Apache ZooKeeper 3.8/3.9 reads (`QuorumPeerConfig.parseProperties` and the `zookeeper.<key>` system
+/// properties its modules read) that a standalone ferrokeeper does not act on yet: the ensemble's, TLS's, SASL's
+/// and tuning knobs of ZooKeeper's own threads. They are noted, not warned about as unknown; those ZooKeeper
+/// parses as numbers are still checked as it checks them, so a zoo.cfg ZooKeeper refuses is refused here too.
+pub const ACCEPTED_IGNORED: &[&str] = &[
+    "initLimit",
+    "syncLimit",
+    "connectToLearnerMasterLimit",
+    "electionAlg",
+    "electionPortBindRetry",
+    "peerType",
+    "quorumListenOnAllIPs",
+    "standaloneEnabled",
+    "reconfigEnabled",
+    "dynamicConfigFile",
+    "localSessionsEnabled",
+    "localSessionsUpgradingEnabled",
+    "syncEnabled",
+    "observerMasterPort",
+    "secureClientPort",
+    "secureClientPortAddress",
+    "clientPortListenBacklog",
+    "multiAddress.enabled",
+    "multiAddress.reachabilityCheckEnabled",
+    "multiAddress.reachabilityCheckTimeoutMs",
+    "sslQuorum",
+    "portUnification",
+    "sslQuorumReloadCertFiles",
+    "client.portUnification",
+    "quorum.auth.enableSasl",
+    "quorum.auth.learnerRequireSasl",
+    "quorum.auth.serverRequireSasl",
+    "quorum.auth.learner.saslLoginContext",
+    "quorum.auth.server.saslLoginContext",
+    "quorum.auth.kerberos.servicePrincipal",
+    "quorum.cnxn.threads.size",
+    "oraclePath",
+    "commitLogCount",
+    "snapshotSizeFactor",
+    "digest.enabled",
+    "closeSessionTxn.enabled",
+    "serializeLastProcessedZxid.enabled",
+    "emulate353TTLNodes",
+    "leaderServes",
+    "serverCnxnFactory",
+    "DigestAuthenticationProvider.enabled",
+    "enforce.auth.enabled",
+    "enforce.auth.schemes",
+    "metricsProvider.numWorkerThreads",
+    "metricsProvider.maxQueueSize",
+    "metricsProvider.workerShutdownTimeoutMs",
+    "learner.asyncSending",
+    "learner.closeSocketAsync",
+    "leader.closeSocketAsync",
+    "nio.numSelectorThreads",
+    "nio.numWorkerThreads",
+    "nio.directBufferBytes",
+    "nio.shutdownTimeout",
+    "netty.server.outstandingHandshake.limit",
+    "connection_throttle_tokens",
+    "connection_throttle_fill_time",
+    "connection_throttle_fill_count",
+    "connection_throttle_freeze_time",
+    "connection_throttle_drop_increase",
+    "connection_throttle_drop_decrease",
+    "connection_throttle_decrease_ratio",
+    "connection_throttle_weight_enabled",
+    "request_throttle_max_requests",
+    "request_throttle_stall_time",
+    "request_throttle_drop_stale",
+    "requestThrottleLimit",
+    "largeRequestMaxBytes",
+    "largeRequestThreshold",
+    "maxBatchSize",
+    "maxWriteQueuePollTime",
+    "flushDelay",
+    "audit.enable",
+    "watchManagerName",
+    "maxCnxns",
+];
+
+/// Families of keys ZooKeeper reads that ferrokeeper does not act on yet: extra auth providers, the client and
+/// quorum TLS settings (`ssl.*`, `ssl.quorum.*`).
+pub const IGNORED_PREFIXES: &[&str] = &["authProvider.", "ssl."];
+
+/// The keys of [`ACCEPTED_IGNORED`] ZooKeeper parses as Java ints (`Integer.parseInt` in `parseProperties`, or
+/// `Integer.getInteger` for the system properties), with the least value it takes.
+const IGNORED_INTS: &[(&str, i64)] = &[
+    ("initLimit", 0),
+    ("syncLimit", 0),
+    ("connectToLearnerMasterLimit", 0),
+    ("electionAlg", 0),
+    ("observerMasterPort", 0),
+    ("secureClientPort", 0),
+    ("clientPortListenBacklog", -1),
+    ("multiAddress.reachabilityCheckTimeoutMs", 0),
+    ("quorum.cnxn.threads.size", 1),
+    ("commitLogCount", 0),
+    ("maxCnxns", 0),
+];
+
+/// Checks a key ZooKeeper reads but ferrokeeper does not act on, as strictly as ZooKeeper does.
+fn check_ignored(key: &str, value: &str) -> Result<(), ConfigError> {
+    if let Some((_, min)) = IGNORED_INTS.iter().find(|(k, _)| *k == key) {
+        parse_int(key, value, *min)?;
+    }
+    match key {
+        // FastLeaderElection (3) is the only election ZooKeeper still has.
+        "electionAlg" if value != "3" => Err(invalid(key, value, "only electionAlg=3 is supported")),
+        "peerType" if value != "observer" && value != "participant" => {
+            Err(invalid(key, value, "must be \"observer\" or \"participant\""))
+        }
+        "snapshotSizeFactor" => value
+            .parse::<f64>()
+            .map(|_| ())
+            .map_err(|e| invalid(key, value, e)),
+        _ => Ok(()),
+    }
+}
 
 /// zoo.cfg as read, before defaults that depend on other keys are filled in.
 #[derive(Default)]
@@ -286,7 +403,8 @@ impl RawConfig {
                     "ensemble configuration is not supported yet; running standalone"
                 )
             }
-            _ if ACCEPTED_IGNORED.contains(&key) => {
+            _ if ACCEPTED_IGNORED.contains(&key) || IGNORED_PREFIXES.iter().any(|p| key.starts_with(p)) => {
+                check_ignored(key, value)?;
                 tracing::info!(key, value, "setting not used by ferrokeeper")
             }
             _ => tracing::warn!(key, value, "unknown zoo.cfg key ignored"),
