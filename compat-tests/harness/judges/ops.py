@@ -585,8 +585,7 @@ def compare_admin(checks, ref_port, test_port, ref_n, test_n, raw):
             jb = {k: v for k, v in jb.items() if not jvm_only(k)}
         if primary == "monitor":
             ja = {k: v for k, v in ja.items() if not jvm_only(k)}
-            jb = {k: v for k, v in jb.items() if k in ja or k in ("command", "error")} | {
-                k: v for k, v in jb.items() if k not in ja and k not in ("command", "error")}
+            jb = {k: v for k, v in jb.items() if not jvm_only(k)}
             # key order of monitor comes from a HashMap in ZooKeeper: compare sorted
             ja = dict(sorted(ja.items()))
             jb = dict(sorted(jb.items()))
