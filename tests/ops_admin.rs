@@ -172,6 +172,8 @@ async fn commands_have_zookeepers_fields() {
             "max_latency",
             "min_latency",
             "num_alive_client_connections",
+            "non_mtlsremote_conn_count",
+            "non_mtlslocal_conn_count",
             "uptime"
         ]
     );

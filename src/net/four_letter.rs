@@ -105,6 +105,14 @@ impl ResponseSizes {
     }
 }
 
+/// The packets ZooKeeper counts as sent (`Sent:` of `srvr`) for a four-letter word's answer of `text`: its
+/// answer goes through a `BufferedWriter` of 8192 chars into `NIOServerCnxn.SendBufferWriter`, which sends (and
+/// counts) each full 8192-char block and then the rest at close, and nothing for an empty answer.
+pub fn packets_sent_for(text: &str) -> u64 {
+    const BLOCK: usize = 8192;
+    text.len().div_ceil(BLOCK) as u64
+}
+
 /// The answer to a command that is not in `4lw.commands.whitelist`.
 pub fn not_whitelisted(word: &str) -> String {
     format!("{word} is not executed because it is not in the whitelist.\n")
@@ -467,6 +475,16 @@ mod tests {
         assert_eq!(digits, ZOOKEEPER_COMPAT_VERSION);
         assert!(FULL_VERSION.contains(", built on "));
         assert!(envi().contains(&format!("\nzookeeper.version={FULL_VERSION}\n")));
+    }
+
+    /// What a 3.8.0 server counted: 1 packet for `envi` (779 bytes), 2 for `mntr` (16309 bytes).
+    #[test]
+    fn large_answers_count_one_packet_per_block() {
+        assert_eq!(packets_sent_for(""), 0);
+        assert_eq!(packets_sent_for(&"x".repeat(779)), 1);
+        assert_eq!(packets_sent_for(&"x".repeat(8192)), 1);
+        assert_eq!(packets_sent_for(&"x".repeat(16309)), 2);
+        assert_eq!(packets_sent_for(&"x".repeat(16385)), 3);
     }
 
     #[test]

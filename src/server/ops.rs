@@ -33,7 +33,7 @@ impl Runtime {
             return;
         };
         if let Some(text) = text {
-            self.stats.packets_sent += 1;
+            self.stats.packets_sent += fl::packets_sent_for(&text);
             entry.handle.send(Bytes::from(text));
         }
         entry.handle.close();

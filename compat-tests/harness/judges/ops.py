@@ -546,6 +546,19 @@ def compare_four_letter_words(checks, ref, test, ref_n, test_n, raw):
     checks.equal("4lw/unknown word", a, b)
 
 
+def compare_packet_counts(checks, ref, test):
+    """`srvr`'s Received/Sent after srst and a few words, before any session exists
+    (so no client ping falls in between): how answers are counted as packets."""
+    counts = []
+    for server in (ref, test):
+        four_letter(server.port, "srst")
+        for word in ("ruok", "envi", "wchc", "conf", "hash", "isro"):
+            four_letter(server.port, word)
+        answer = four_letter(server.port, "srvr")
+        counts.append([line for line in answer.split("\n") if line.startswith(("Received:", "Sent:"))])
+    checks.equal("4lw/packet counts", counts[0], counts[1])
+
+
 def admin_names(listing):
     return re.findall(r'<a href="[^"]*/([^"/]+)">', listing)
 
@@ -814,6 +827,9 @@ def run(ctx):
         return results.server_down(NAME, ctx.server, under_test.error, ctx.reference)
     for port in (REFERENCE_PORTS[1], UNDER_TEST_PORTS[1]):
         wait_http(port, "/commands")
+    early = Checks(open(ctx.log("checks-early.log"), "w"))
+    compare_packet_counts(early, reference, under_test)
+    early.out.close()
     ref_clients = Clients(ctx, reference.address, "clients-reference.log")
     test_clients = Clients(ctx, under_test.address, "clients-under-test.log")
     try:
@@ -825,6 +841,8 @@ def run(ctx):
         test_n = Normaliser(test_clients.sessions, under_test.workdir, UNDER_TEST_PORTS)
         with open(ctx.log("checks.log"), "w") as out, open(ctx.log("raw.txt"), "w") as raw:
             checks = Checks(out)
+            # the checks made before the clients connected
+            checks.passed, checks.failed, checks.failures = early.passed, early.failed, list(early.failures)
             ref_mntr = four_letter(reference.port, "mntr")
             compare_admin(checks, REFERENCE_PORTS[1], UNDER_TEST_PORTS[1], ref_n, test_n, raw)
             compare_four_letter_words(checks, reference, under_test, ref_n, test_n, raw)
