@@ -30,16 +30,19 @@ pub mod counter {
     pub const BYTES_RECEIVED_COUNT: &str = "bytes_received_count";
     /// Reply bytes sent on the client port (notifications are `watch_bytes` in ZooKeeper and not counted).
     pub const RESPONSE_BYTES: &str = "response_bytes";
+    /// Bytes of watch notifications sent (each one's frame without its length prefix, as
+    /// `ServerCnxn.sendResponse` returns it).
+    pub const WATCH_BYTES: &str = "watch_bytes";
     /// Connections closed for not finishing the handshake within nio.sessionlessCnxnTimeout.
     pub const SESSIONLESS_CONNECTIONS_EXPIRED: &str = "sessionless_connections_expired";
 
     /// The counters of ZooKeeper 3.8's `ServerMetrics`, in name order: those ferrokeeper feeds (the constants
     /// above), and those counting events of parts a standalone ferrokeeper does not have (the quorum, request
-    /// throttling, the response cache, the dead-watcher cleaner, TLS), which stay 0 as they do on a standalone
+    /// throttling, the response cache, the dead-watcher cleaner, TLS handshakes), which stay 0 as they do on a standalone
     /// ZooKeeper that never sees them: dashboards and checks look these names up. ZooKeeper's counters of events
-    /// ferrokeeper has but does not count yet (its request pipeline's stages, watch notifications, expired
-    /// sessions, dropped connections) are left out rather than shown as a false 0.
-    pub(super) const ALL: [&str; 36] = [
+    /// ferrokeeper has but does not count yet (its request pipeline's stages, expired sessions, dropped
+    /// connections, stale requests) are left out rather than shown as a false 0.
+    pub(super) const ALL: [&str; 38] = [
         "add_dead_watcher_stall_time",
         BYTES_RECEIVED_COUNT,
         "cnxn_closed_without_zk_server_running",
@@ -76,6 +79,8 @@ pub mod counter {
         "throttled_ops",
         "tls_handshake_exceeded",
         "unrecoverable_error_count",
+        "unsuccessful_handshake",
+        WATCH_BYTES,
     ];
 }
 
@@ -116,6 +121,7 @@ pub mod gauge {
     pub const MAX_CLIENT_RESPONSE_SIZE: &str = "max_client_response_size";
     pub const MIN_CLIENT_RESPONSE_SIZE: &str = "min_client_response_size";
     pub const OUTSTANDING_TLS_HANDSHAKE: &str = "outstanding_tls_handshake";
+    pub const AUTH_FAILED_COUNT: &str = "auth_failed_count";
     pub const NON_MTLS_REMOTE_CONN_COUNT: &str = "non_mtls_remote_conn_count";
     pub const NON_MTLS_LOCAL_CONN_COUNT: &str = "non_mtls_local_conn_count";
 }

@@ -174,6 +174,7 @@ async fn commands_have_zookeepers_fields() {
             "num_alive_client_connections",
             "non_mtlsremote_conn_count",
             "non_mtlslocal_conn_count",
+            "auth_failed_count",
             "uptime"
         ]
     );

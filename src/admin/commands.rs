@@ -217,6 +217,7 @@ pub fn server_stats(r: &mut Response, f: &ServerFacts, dirs: DirSizes) {
         // plain connections on a port that also takes TLS: none without port unification (see `gauges`)
         .put("non_mtlsremote_conn_count", 0u32)
         .put("non_mtlslocal_conn_count", 0u32)
+        .put("auth_failed_count", 0u32)
         .put("uptime", f.uptime_ms);
     r.put("version", FULL_VERSION)
         .put("read_only", false)

@@ -363,6 +363,9 @@ pub fn gauges(f: &ServerFacts) -> Vec<(&'static str, MonitorValue)> {
         // ZooKeeper counts plain connections only on a Netty port that also takes TLS (port unification,
         // which ferrokeeper does not offer): 0, as on ZooKeeper's default NIO client port.
         (NON_MTLS_REMOTE_CONN_COUNT, int(0)),
+        // ZooKeeper counts failed TLS handshakes and X.509 authentications there (a failed addauth is not
+        // counted: a 3.8.0 server answering AuthFailed still reports 0); no TLS port, so 0.
+        (AUTH_FAILED_COUNT, int(0)),
         (NON_MTLS_LOCAL_CONN_COUNT, int(0)),
         (
             LAST_CLIENT_RESPONSE_SIZE,
