@@ -18,9 +18,11 @@ use jute::frame::FOUR_LETTER_WORDS;
 
 use crate::core::containers::ContainerConfig;
 
+pub mod ensemble;
 mod jvm;
 pub mod ops;
 
+pub use ensemble::Ensemble;
 pub use jvm::JvmFlags;
 use jvm::JVM_ONLY;
 pub use ops::OpsSettings;
@@ -118,6 +120,8 @@ pub struct ServerConfig {
     pub storage: StorageSettings,
     /// The AdminServer, the metrics provider and the zoo.cfg text.
     pub ops: OpsSettings,
+    /// The `server.N`, `group.N` and `weight.N` lines, checked; not acted on by a standalone server yet.
+    pub ensemble: Ensemble,
 }
 
 impl ServerConfig {
@@ -151,6 +155,7 @@ impl ServerConfig {
                 },
                 ..OpsSettings::default()
             },
+            ensemble: Ensemble::default(),
         }
     }
 
@@ -245,7 +250,6 @@ pub const ACCEPTED_IGNORED: &[&str] = &[
     "secureClientPort",
     "secureClientPortAddress",
     "clientPortListenBacklog",
-    "multiAddress.enabled",
     "multiAddress.reachabilityCheckEnabled",
     "multiAddress.reachabilityCheckTimeoutMs",
     "sslQuorum",
@@ -363,6 +367,9 @@ struct RawConfig {
     sessionless_cnxn_timeout_ms: Option<u32>,
     storage: StorageSettings,
     ops: ops::RawOps,
+    /// `server.N`, `group.N`, `weight.N` in file order, parsed once every key is known.
+    ensemble_lines: Vec<(String, String)>,
+    multi_address: Option<bool>,
 }
 
 impl RawConfig {
@@ -397,12 +404,10 @@ impl RawConfig {
                 key,
                 "this setting has no effect in zoo.cfg (as in ZooKeeper); set it as -D{key}=... in SERVER_JVMFLAGS"
             ),
-            _ if key.starts_with("server.") || key.starts_with("group.") || key.starts_with("weight.") => {
-                tracing::warn!(
-                    key,
-                    "ensemble configuration is not supported yet; running standalone"
-                )
+            _ if ensemble::PREFIXES.iter().any(|p| key.starts_with(p)) => {
+                self.ensemble_lines.push((key.to_owned(), value.to_owned()));
             }
+            "multiAddress.enabled" => self.multi_address = Some(parse_java_bool(key, value)),
             _ if ACCEPTED_IGNORED.contains(&key) || IGNORED_PREFIXES.iter().any(|p| key.starts_with(p)) => {
                 check_ignored(key, value)?;
                 tracing::info!(key, value, "setting not used by ferrokeeper")
@@ -433,6 +438,17 @@ impl RawConfig {
                 format_args!("must not be larger than maxSessionTimeout ({max})"),
             ));
         }
+        let multi_address = self.multi_address.unwrap_or_else(|| {
+            jvm.get("zookeeper.multiAddress.enabled")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        });
+        let ensemble = Ensemble::parse(&self.ensemble_lines, multi_address)?;
+        if !ensemble.is_empty() {
+            tracing::warn!(
+                servers = ensemble.servers.len(),
+                "zoo.cfg describes an ensemble; ferrokeeper does not run ensembles yet and serves standalone"
+            );
+        }
         Ok(ServerConfig {
             tick_time_ms,
             data_dir,
@@ -457,6 +473,7 @@ impl RawConfig {
             outbound_queue_bytes_max: DEFAULT_OUTBOUND_QUEUE_BYTES_MAX,
             storage: self.storage,
             ops: self.ops.validate(jvm)?,
+            ensemble,
         })
     }
 }

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use ferrokeeper::config::ensemble::Role;
 use ferrokeeper::config::{
     ops::PROMETHEUS_PROVIDER, ConfigError, FourLetterWhitelist, JvmFlags, ServerConfig, ACCEPTED_IGNORED,
 };
@@ -382,6 +383,41 @@ fn kafka_style_ensemble_member_cfg_is_read() {
         c.ops.prometheus.map(|a| a.to_string()).as_deref(),
         Some("127.0.0.1:24112")
     );
+    let servers = &c.ensemble.servers;
+    assert_eq!(servers.iter().map(|s| s.id).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(servers[0].client, Some(("0.0.0.0".to_owned(), 24110)));
+    assert_eq!(servers[1].addresses[0].host, "zk2.example.com");
+    let a = &servers[1].addresses[0];
+    assert_eq!((a.quorum_port, a.election_port), (2888, 3888));
+    assert_eq!(servers[2].role, Role::Observer);
+}
+
+#[test]
+fn ensemble_lines_are_checked_as_zookeeper_checks_them() {
+    assert!(cfg(MINIMAL).expect("standalone").ensemble.is_empty());
+    for (line, key, value) in [
+        ("server.1=zk1:2888", "server.1", "zk1:2888"),
+        ("server.one=zk1:2888:3888", "server.one", "zk1:2888:3888"),
+        (
+            "server.2=zk2:2888:3888:leader",
+            "server.2",
+            "zk2:2888:3888:leader",
+        ),
+        ("server.3=a:1:2|b:3:4", "server.3", "a:1:2|b:3:4"),
+        ("server.1=a:1:2\ngroup.1=1:2", "group.1", "2"),
+        ("weight.1=heavy", "weight.1", "heavy"),
+    ] {
+        let message = error(line);
+        assert!(
+            message.contains(key) && message.contains(value),
+            "{line}: {message}"
+        );
+    }
+    let multi = cfg(&format!(
+        "{MINIMAL}multiAddress.enabled=true\nserver.3=a:1:2|b:3:4\n"
+    ))
+    .expect("multi address");
+    assert_eq!(multi.ensemble.servers[0].addresses.len(), 2);
 }
 
 fn four_letter(port: u16, word: &str) -> String {
