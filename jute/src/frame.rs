@@ -92,12 +92,34 @@ fn trailing_read_only(rest: &[u8], offset: usize) -> Result<Option<bool>> {
     }
 }
 
+/// A record followed by the optional readOnly byte, as both connect records are laid out.
+fn decode_with_flag<'de, B: serde::Deserialize<'de>>(
+    payload: &'de [u8],
+    max_len: usize,
+) -> Result<(B, Option<bool>)> {
+    let mut d = Decoder::new(payload).with_max_len(max_len);
+    let base: B = d.read()?;
+    let read_only = trailing_read_only(d.remaining(), d.position())?;
+    Ok((base, read_only))
+}
+
+fn encode_with_flag<B: serde::Serialize>(
+    base: &B,
+    read_only: Option<bool>,
+    capacity: usize,
+) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(capacity);
+    to_writer(&mut out, base)?;
+    if let Some(flag) = read_only {
+        out.push(u8::from(flag));
+    }
+    Ok(out)
+}
+
 impl ConnectRequest {
     /// Decodes a connect request payload in either shape (with or without the readOnly byte).
     pub fn decode(payload: &[u8], max_len: usize) -> Result<ConnectRequest> {
-        let mut d = Decoder::new(payload).with_max_len(max_len);
-        let base: ConnectRequestBase = d.read()?;
-        let read_only = trailing_read_only(d.remaining(), d.position())?;
+        let (base, read_only): (ConnectRequestBase, _) = decode_with_flag(payload, max_len)?;
         Ok(ConnectRequest {
             protocol_version: base.protocol_version,
             last_zxid_seen: base.last_zxid_seen,
@@ -110,7 +132,6 @@ impl ConnectRequest {
 
     /// Encodes the payload (without the frame length).
     pub fn encode(&self) -> Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(45);
         let base = ConnectRequestBase {
             protocol_version: self.protocol_version,
             last_zxid_seen: self.last_zxid_seen,
@@ -118,20 +139,14 @@ impl ConnectRequest {
             session_id: self.session_id,
             passwd: self.passwd.clone(),
         };
-        to_writer(&mut out, &base)?;
-        if let Some(flag) = self.read_only {
-            out.push(u8::from(flag));
-        }
-        Ok(out)
+        encode_with_flag(&base, self.read_only, 45)
     }
 }
 
 impl ConnectResponse {
     /// Decodes a connect response payload in either shape.
     pub fn decode(payload: &[u8], max_len: usize) -> Result<ConnectResponse> {
-        let mut d = Decoder::new(payload).with_max_len(max_len);
-        let base: ConnectResponseBase = d.read()?;
-        let read_only = trailing_read_only(d.remaining(), d.position())?;
+        let (base, read_only): (ConnectResponseBase, _) = decode_with_flag(payload, max_len)?;
         Ok(ConnectResponse {
             protocol_version: base.protocol_version,
             time_out: base.time_out,
@@ -143,18 +158,13 @@ impl ConnectResponse {
 
     /// Encodes the payload (without the frame length).
     pub fn encode(&self) -> Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(37);
         let base = ConnectResponseBase {
             protocol_version: self.protocol_version,
             time_out: self.time_out,
             session_id: self.session_id,
             passwd: self.passwd.clone(),
         };
-        to_writer(&mut out, &base)?;
-        if let Some(flag) = self.read_only {
-            out.push(u8::from(flag));
-        }
-        Ok(out)
+        encode_with_flag(&base, self.read_only, 37)
     }
 }
 

@@ -126,37 +126,12 @@ impl TxnKind {
     /// The record of a sub-txn of type `op` inside a multi (`DataTree.processTxn`); `None` if not allowed there.
     pub fn in_multi(op: OpCode) -> Option<TxnKind> {
         match op {
-            OpCode::Create | OpCode::Create2 => Some(TxnKind::Create),
-            OpCode::CreateContainer => Some(TxnKind::CreateContainer),
-            OpCode::CreateTtl => Some(TxnKind::CreateTtl),
-            OpCode::Delete | OpCode::DeleteContainer => Some(TxnKind::Delete),
-            OpCode::SetData => Some(TxnKind::SetData),
-            OpCode::Error => Some(TxnKind::Error),
-            OpCode::Check => Some(TxnKind::Check),
             OpCode::CreateSession
             | OpCode::CloseSession
             | OpCode::Reconfig
             | OpCode::SetAcl
-            | OpCode::Multi
-            | OpCode::Notification
-            | OpCode::Exists
-            | OpCode::GetData
-            | OpCode::GetAcl
-            | OpCode::GetChildren
-            | OpCode::Sync
-            | OpCode::Ping
-            | OpCode::GetChildren2
-            | OpCode::CheckWatches
-            | OpCode::RemoveWatches
-            | OpCode::MultiRead
-            | OpCode::Auth
-            | OpCode::SetWatches
-            | OpCode::Sasl
-            | OpCode::GetEphemerals
-            | OpCode::GetAllChildrenNumber
-            | OpCode::SetWatches2
-            | OpCode::AddWatch
-            | OpCode::WhoAmI => None,
+            | OpCode::Multi => None,
+            other => TxnKind::top_level(other),
         }
     }
 }

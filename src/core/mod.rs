@@ -501,4 +501,6 @@ fn is_write(op: OpCode) -> bool {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

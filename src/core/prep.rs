@@ -90,7 +90,7 @@ impl Prep<'_> {
             Request::Delete(r) => self.delete(r, None),
             Request::SetData(r) => self.set_data(r, None),
             Request::SetAcl(r) => self.set_acl(r, None),
-            Request::Multi(m) => return (OpCode::Multi, self.multi(&m.ops)),
+            Request::Multi(m) => self.multi(&m.ops),
             Request::Reconfig(_) => Err(ErrorCode::ReconfigDisabled),
             _ => Err(ErrorCode::Unimplemented),
         };
@@ -290,8 +290,10 @@ impl Prep<'_> {
     }
 
     /// A multi: ops prepared in order against the changes of the earlier ops; after the first failure the rest
-    /// are RUNTIMEINCONSISTENCY and every change of the multi is rolled back.
-    fn multi(&mut self, ops: &[MultiOp]) -> TxnBody {
+    /// are RUNTIMEINCONSISTENCY and every change of the multi is rolled back. An op that ZooKeeper cannot even
+    /// prepare (an ACL with a null id: a NullPointerException there, not a KeeperException) fails the whole
+    /// request with MARSHALLINGERROR and no per-op results.
+    fn multi(&mut self, ops: &[MultiOp]) -> Prepared {
         let mut saved: Saved = Vec::new();
         let mut failed = false;
         let mut txns = Vec::with_capacity(ops.len());
@@ -323,8 +325,13 @@ impl Prep<'_> {
                 MultiOp::Check(r) => self.check(r),
                 MultiOp::GetChildren(_) | MultiOp::GetData(_) => Err(ErrorCode::MarshallingError),
             };
+            let malformed = !matches!(op, MultiOp::GetChildren(_) | MultiOp::GetData(_));
             match result {
                 Ok(body) => txns.push((code, body)),
+                Err(ErrorCode::MarshallingError) if malformed => {
+                    self.pending.rollback(self.zxid, saved);
+                    return Err(ErrorCode::MarshallingError);
+                }
                 Err(code) => {
                     failed = true;
                     txns.push((OpCode::Error, TxnBody::Error(ErrorTxn { err: code.code() })));
@@ -332,6 +339,6 @@ impl Prep<'_> {
                 }
             }
         }
-        TxnBody::Multi(txns)
+        Ok(TxnBody::Multi(txns))
     }
 }

@@ -1,7 +1,7 @@
 //! Scenario tests of the core: a client's requests in, frames out, decoded and checked.
 
 use bytes::Bytes;
-use jute::codes::{ErrorCode, EventType, OpCode};
+use jute::codes::{perms, ErrorCode, EventType, OpCode};
 use jute::records::data::{Acl, Id, Stat};
 use jute::records::multi::{MultiOp, MultiRequest, MultiResponse, OpResult};
 use jute::records::proto::*;
@@ -11,20 +11,20 @@ use jute::Decoder;
 use super::{Core, CoreConfig, Effect};
 use crate::types::{ConnId, Now, Zxid};
 
-struct Harness {
-    core: Core,
-    now: Now,
+pub(super) struct Harness {
+    pub(super) core: Core,
+    pub(super) now: Now,
     frames: Vec<(ConnId, Bytes)>,
     closed: Vec<ConnId>,
     next_xid: i32,
 }
 
 impl Harness {
-    fn new() -> Harness {
+    pub(super) fn new() -> Harness {
         Harness::with(|_| {})
     }
 
-    fn with(adjust: impl FnOnce(&mut CoreConfig)) -> Harness {
+    pub(super) fn with(adjust: impl FnOnce(&mut CoreConfig)) -> Harness {
         let now = Now {
             wall_ms: 1_700_000_000_000,
             mono_ms: 1000,
@@ -46,7 +46,7 @@ impl Harness {
     }
 
     /// Runs effects as a runtime with an always-durable log would.
-    fn run(&mut self, effects: Vec<Effect>) {
+    pub(super) fn run(&mut self, effects: Vec<Effect>) {
         let mut queue = effects;
         while !queue.is_empty() {
             let mut next = Vec::new();
@@ -61,7 +61,7 @@ impl Harness {
         }
     }
 
-    fn connect(&mut self, conn: u64) -> ConnectResponse {
+    pub(super) fn connect(&mut self, conn: u64) -> ConnectResponse {
         let req = ConnectRequest {
             time_out: 30000,
             passwd: Bytes::from_static(&[0; 16]),
@@ -74,7 +74,7 @@ impl Harness {
         ConnectResponse::decode(&frame[4..], 1 << 20).expect("connect response")
     }
 
-    fn send(&mut self, conn: u64, request: Request) -> (ReplyHeader, Vec<u8>) {
+    pub(super) fn send(&mut self, conn: u64, request: Request) -> (ReplyHeader, Vec<u8>) {
         self.next_xid += 1;
         let header = RequestHeader {
             xid: self.next_xid,
@@ -90,13 +90,13 @@ impl Harness {
         (h, d.remaining().to_vec())
     }
 
-    fn take(&mut self, conn: ConnId) -> Vec<Bytes> {
+    pub(super) fn take(&mut self, conn: ConnId) -> Vec<Bytes> {
         let (mine, rest): (Vec<_>, Vec<_>) = self.frames.drain(..).partition(|(c, _)| *c == conn);
         self.frames = rest;
         mine.into_iter().map(|(_, f)| f).collect()
     }
 
-    fn events(&mut self, conn: u64) -> Vec<(i32, String)> {
+    pub(super) fn events(&mut self, conn: u64) -> Vec<(i32, String)> {
         self.take(ConnId(conn))
             .iter()
             .map(|f| {
@@ -109,7 +109,7 @@ impl Harness {
             .collect()
     }
 
-    fn create(&mut self, conn: u64, path: &str, flags: i32) -> (i32, String) {
+    pub(super) fn create(&mut self, conn: u64, path: &str, flags: i32) -> (i32, String) {
         let req = CreateRequest {
             path: path.into(),
             data: Some(Bytes::from_static(b"d")),
@@ -125,7 +125,7 @@ impl Harness {
         (h.err, path)
     }
 
-    fn stat(&mut self, conn: u64, path: &str) -> Option<Stat> {
+    pub(super) fn stat(&mut self, conn: u64, path: &str) -> Option<Stat> {
         let (h, body) = self.send(
             conn,
             Request::Exists(ExistsRequest {
@@ -829,4 +829,40 @@ fn create_ops_in_a_multi_run_as_their_flags_say() {
         matches!(&rsp.results[2], OpResult::Create(r) if r.path == "/t"),
         "a non-TTL createTTL is a create"
     );
+}
+
+#[test]
+fn a_null_acl_id_in_a_multi_fails_the_whole_request_without_results() {
+    let mut h = Harness::new();
+    h.connect(1);
+    let op = |path: &str, acl: Vec<Acl>| {
+        MultiOp::Create(
+            OpCode::Create,
+            CreateRequest {
+                path: path.into(),
+                data: None,
+                acl,
+                flags: 0,
+            },
+        )
+    };
+    let null_world = vec![Acl {
+        perms: perms::ALL,
+        id: Id {
+            scheme: "world".into(),
+            id: None,
+        },
+    }];
+    let ops = vec![op("/a", Acl::open_unsafe()), op("/b", null_world.clone())];
+    let (rh, body) = h.send(1, Request::Multi(MultiRequest { ops }));
+    assert_eq!(rh.err, ErrorCode::MarshallingError.code());
+    assert!(body.is_empty(), "no per-op results");
+    assert_eq!(h.stat(1, "/a"), None, "the earlier op is not applied");
+    // After an earlier failure the op is never prepared, so the per-op results stand.
+    let ops = vec![op("/x/y", Acl::open_unsafe()), op("/b", null_world)];
+    let (rh, body) = h.send(1, Request::Multi(MultiRequest { ops }));
+    assert_eq!(rh.err, 0);
+    let rsp: MultiResponse = jute::from_slice(&body).expect("multi");
+    assert_eq!(rsp.results, vec![OpResult::Error(-101), OpResult::Error(-2)]);
+    assert_eq!(h.create(1, "/a", 0).0, 0, "nothing pending is left behind");
 }
