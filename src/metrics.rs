@@ -346,6 +346,19 @@ impl Metrics {
         });
     }
 
+    /// With ZooKeeper's Prometheus provider, `mntr` and `monitor` list the provider's samples in place of the
+    /// default provider's figures (`PrometheusMetricsProvider.dump`): every sample of /metrics, gauges sampled
+    /// first, keyed `name` or `name{label="value",...}` (no trailing comma there) with its value as a double.
+    /// None without the provider.
+    pub fn prometheus_dump(
+        &self,
+        gauges: &[(&'static str, MonitorValue)],
+    ) -> Option<Vec<(String, MonitorValue)>> {
+        let recorder = self.prometheus.as_ref()?;
+        self.set_gauges(gauges);
+        Some(dump_samples(&exposition(&recorder.handle().render())))
+    }
+
     /// Drains samples the recorder buffered, so that memory stays bounded between scrapes.
     pub fn upkeep(&self, handle: Option<&PrometheusHandle>) {
         if let Some(h) = handle {
@@ -410,6 +423,22 @@ pub fn exposition(rendered: &str) -> String {
     out
 }
 
+/// The samples of an exposition as `PrometheusMetricsProvider.dump` keys them.
+fn dump_samples(text: &str) -> Vec<(String, MonitorValue)> {
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let (key, value) = l.rsplit_once(' ')?;
+            let value: f64 = match value {
+                "+Inf" => f64::INFINITY,
+                "-Inf" => f64::NEG_INFINITY,
+                v => v.parse().ok()?,
+            };
+            Some((key.replace(",}", "}"), MonitorValue::Double(value)))
+        })
+        .collect()
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
@@ -456,6 +485,24 @@ mod tests {
             value(&m.monitor_values(), "bytes_received_count"),
             &MonitorValue::Int(56)
         );
+    }
+
+    #[test]
+    fn the_prometheus_dump_keys_samples_as_zookeeper_does() {
+        assert!(Metrics::new().prometheus_dump(&[]).is_none());
+        let (mut m, _handle) = Metrics::with_prometheus();
+        m.observe(summary::UPDATE_LATENCY, 4);
+        m.count(counter::WATCH_BYTES, 12_345_678);
+        let dump = m
+            .prometheus_dump(&[(gauge::ZNODE_COUNT, MonitorValue::Int(5))])
+            .expect("provider");
+        let get = |k: &str| dump.iter().find(|(key, _)| key == k).map(|(_, v)| v.to_string());
+        assert_eq!(get("znode_count").as_deref(), Some("5.0"));
+        assert!(get("updatelatency{quantile=\"0.99\"}").is_some(), "{dump:?}");
+        assert_eq!(get("updatelatency_sum").as_deref(), Some("4.0"));
+        assert_eq!(get("updatelatency_count").as_deref(), Some("1.0"));
+        assert_eq!(get("watch_bytes").as_deref(), Some("1.2345678E7"));
+        assert!(dump.iter().all(|(_, v)| matches!(v, MonitorValue::Double(_))));
     }
 
     #[test]

@@ -123,8 +123,8 @@ async fn metrics_carry_zookeepers_names_and_types() {
             .expect("number")
     };
     assert_eq!(value("znode_count"), samples["znode_count"]);
-    assert_eq!(value("cnt_updatelatency"), samples["updatelatency_count"]);
-    assert_eq!(value("cnt_readlatency"), samples["readlatency_count"]);
+    assert_eq!(value("updatelatency_count"), samples["updatelatency_count"]);
+    assert_eq!(value("readlatency_count"), samples["readlatency_count"]);
     assert_eq!(
         value("connection_request_count"),
         samples["connection_request_count"]

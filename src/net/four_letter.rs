@@ -396,6 +396,20 @@ pub fn monitor_values(f: &ServerFacts, metrics: Vec<(String, MonitorValue)>) -> 
     out
 }
 
+/// The values of `mntr` and `monitor` under ZooKeeper's Prometheus provider: version and state, then the
+/// provider's samples (see `Metrics::prometheus_dump`).
+pub fn provider_monitor_values(samples: Vec<(String, MonitorValue)>) -> Vec<(String, MonitorValue)> {
+    let mut out = vec![
+        ("version".to_owned(), MonitorValue::Text(FULL_VERSION.to_owned())),
+        (
+            "server_state".to_owned(),
+            MonitorValue::Text("standalone".to_owned()),
+        ),
+    ];
+    out.extend(samples);
+    out
+}
+
 /// `mntr`: `zk_<key>\t<value>` lines.
 pub fn mntr(values: &[(String, MonitorValue)]) -> String {
     let mut out = String::new();

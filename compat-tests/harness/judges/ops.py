@@ -1,24 +1,29 @@
 """ops judge: four-letter words, AdminServer commands, /metrics and zktop against the reference.
 
 Starts Apache ZooKeeper 3.8 (the live reference) and the server under test from
-the same zoo.cfg (the shared one plus the AdminServer and, for ferrokeeper, the
-Prometheus provider), brings both into the same state with the same kazoo
-actions (three sessions, persistent, ephemeral and sequential nodes, data,
-exists, child, persistent and persistent-recursive watches), then compares:
+the same zoo.cfg (the shared one plus the AdminServer's keys), brings both into
+the same state with the same kazoo actions (three sessions, persistent,
+ephemeral and sequential nodes, data, exists, child, persistent and
+persistent-recursive watches), then compares:
 
-- every four-letter word of 3.8/3.9 (line structure, keys, their order);
+- every four-letter word of 3.8/3.9 (line structure, keys, their order), and
+  how answers are counted as packets;
 - `GET /commands` and every `GET /commands/<name>` (JSON shapes, key order and
-  value types), aliases included;
-- /metrics of the server under test: every metric the reference's `mntr`
-  names (less the JVM's and the ensemble's) with its Prometheus type, labels
-  and quantiles;
+  value types, the pretty printer's layout), aliases included;
 - zktop (Debian's) run on a pty against the server under test.
 
-Figures that differ by nature are normalised, each rule with its reason
-(NORMALISED_*). When the judge runs with `--server zookeeper` the "server
-under test" is a second Apache ZooKeeper: the reference figures. The kazoo
-actions run in a child process with compat-tests/.venv's Python (kazoo from
-its sdist), this file run as a script (`clients` below).
+For ferrokeeper, a third server (ferrokeeper from the same zoo.cfg plus
+ZooKeeper's Prometheus provider, which Debian does not ship, so the reference
+cannot have it) serves /metrics: every metric the reference's `mntr` names
+(less the JVM's and the ensemble's) must be there with its Prometheus type,
+labels and quantiles, and its mntr and monitor must list the provider's samples
+as ZooKeeper's do under that provider.
+
+Figures that differ by nature are normalised, each rule with its reason. When
+the judge runs with `--server zookeeper` the "server under test" is a second
+Apache ZooKeeper: the reference figures. The kazoo actions run in a child
+process with compat-tests/.venv's Python (kazoo from its sdist), this file run
+as a script (`clients` below).
 """
 
 import json
@@ -38,6 +43,8 @@ KAZOO_VERSION = "2.11.0"
 # client, AdminServer, Prometheus ports (all in 24000-24999)
 REFERENCE_PORTS = (24010, 24011, 24012)
 UNDER_TEST_PORTS = (24020, 24021, 24022)
+# a third server, ferrokeeper with the Prometheus provider, for /metrics
+PROMETHEUS_PORTS = (24030, 24031, 24032)
 PROMETHEUS_PROVIDER = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
 
 # Every four-letter word of 3.8 and 3.9 (FourLetterCommands: the same set in both).
@@ -714,6 +721,35 @@ def compare_metrics(checks, ref_mntr, metrics_text, raw):
             checks.check(label, samples.get(name) == [""], f"want one unlabelled sample, got {samples.get(name)}")
 
 
+def check_provider_mntr(checks, ports, raw):
+    """Under the Prometheus provider ZooKeeper's mntr and monitor list the
+    provider's samples (PrometheusMetricsProvider.dump): after zk_version and
+    zk_server_state, one `zk_<name>[{label="value"}]` line per /metrics sample,
+    with a Java double. Checked against the same server's /metrics."""
+    client, admin, metrics = ports
+    mntr = four_letter(client, "mntr")
+    _, _, text = http_get(metrics, "/metrics")
+    raw.write(f"==== mntr under the provider\n{mntr}\n")
+    samples = set()
+    for line in text.split("\n"):
+        if line and not line.startswith("#"):
+            samples.add(line.rsplit(" ", 1)[0].replace(",}", "}"))
+    lines = [line for line in mntr.split("\n") if line]
+    head = [line.split("\t")[0] for line in lines[:2]]
+    checks.equal("metrics/mntr under the provider: first lines", ["zk_version", "zk_server_state"], head)
+    keys = {line.split("\t")[0][3:] for line in lines[2:]}
+    checks.equal("metrics/mntr under the provider: one line per sample", sorted(samples), sorted(keys))
+    doubles = [line for line in lines[2:] if not re.fullmatch(r"-?\d+\.\d+(E-?\d+)?|NaN|-?Infinity", line.split("\t")[1])]
+    checks.check("metrics/mntr under the provider: values are doubles", not doubles, "\n".join(doubles[:10]))
+    status, _, body = http_get(admin, "/commands/monitor")
+    try:
+        monitor = json.loads(body)
+    except ValueError:
+        monitor = {}
+    got = sorted(k for k in monitor if k not in ("version", "server_state", "command", "error"))
+    checks.equal("metrics/monitor under the provider", sorted(samples), got)
+
+
 # ---------------------------------------------------------------- zktop
 
 
@@ -816,15 +852,21 @@ def run(ctx):
     reference = ctx.start_server("zookeeper", REFERENCE_PORTS[0], extra_cfg=cfg_for(REFERENCE_PORTS, False))
     if reference.error:
         return results.server_down(NAME, ctx.server, f"reference: {reference.error}", ctx.reference)
-    # Debian ships no PrometheusMetricsProvider (nor simpleclient): a reference
-    # naming it would not start, so only the server under test gets the provider
-    # when it is ferrokeeper; a second Apache ZooKeeper gets the reference's cfg.
     under_test = ctx.start_server(
-        ctx.server, UNDER_TEST_PORTS[0],
-        extra_cfg=cfg_for(UNDER_TEST_PORTS, ctx.server == "ferrokeeper"),
+        ctx.server, UNDER_TEST_PORTS[0], extra_cfg=cfg_for(UNDER_TEST_PORTS, False)
     )
     if under_test.error:
         return results.server_down(NAME, ctx.server, under_test.error, ctx.reference)
+    # Debian ships no PrometheusMetricsProvider (nor simpleclient): a reference
+    # naming it would not start. The provider also changes what mntr and monitor
+    # list, so the comparisons above run without it on both sides, and /metrics is
+    # scraped from a third server: ferrokeeper from the same zoo.cfg plus the
+    # provider's keys.
+    prometheus = None
+    if ctx.server == "ferrokeeper":
+        prometheus = ctx.start_server(
+            "ferrokeeper", PROMETHEUS_PORTS[0], extra_cfg=cfg_for(PROMETHEUS_PORTS, True)
+        )
     for port in (REFERENCE_PORTS[1], UNDER_TEST_PORTS[1]):
         wait_http(port, "/commands")
     early = Checks(open(ctx.log("checks-early.log"), "w"))
@@ -847,10 +889,13 @@ def run(ctx):
             compare_admin(checks, REFERENCE_PORTS[1], UNDER_TEST_PORTS[1], ref_n, test_n, raw)
             compare_four_letter_words(checks, reference, under_test, ref_n, test_n, raw)
             compare_zktop(checks, ctx, reference.port, under_test.port, raw)
-            if ctx.server == "ferrokeeper":
-                status, _, text = http_get(UNDER_TEST_PORTS[2], "/metrics")
+            if prometheus is not None and not prometheus.error:
+                status, _, text = http_get(PROMETHEUS_PORTS[2], "/metrics")
                 checks.check("metrics/scrape", status == 200, f"GET /metrics: {status} {text[:200]}")
                 compare_metrics(checks, ref_mntr, text, raw)
+                check_provider_mntr(checks, PROMETHEUS_PORTS, raw)
+            elif prometheus is not None:
+                checks.check("metrics/scrape", False, f"the server with the provider: {prometheus.error}")
             else:
                 for name in sorted(expected_metrics(ref_mntr)):
                     checks.skip(f"metrics/{name}", "Debian's ZooKeeper has no Prometheus provider")
