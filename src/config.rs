@@ -122,6 +122,8 @@ pub struct ServerConfig {
     pub ops: OpsSettings,
     /// The `server.N`, `group.N` and `weight.N` lines, checked; not acted on by a standalone server yet.
     pub ensemble: Ensemble,
+    /// The JVM flags the settings were read with (the AdminServer's `system_properties` lists them).
+    pub jvm: JvmFlags,
 }
 
 impl ServerConfig {
@@ -156,10 +158,12 @@ impl ServerConfig {
                 ..OpsSettings::default()
             },
             ensemble: Ensemble::default(),
+            jvm: JvmFlags::default(),
         }
     }
 
-    /// Reads zoo.cfg at `path`, with the JVM-only settings from the environment's JVM flags.
+    /// Reads zoo.cfg at `path`, with the JVM-only settings from the JVM flags `zkServer.sh` would pass (the
+    /// environment's, as `zookeeper-env.sh` and `java.env` beside zoo.cfg set them).
     pub fn from_file(path: &Path) -> Result<ServerConfig, ConfigError> {
         let file = File::open(path).map_err(|e| ConfigError::Read {
             path: path.to_owned(),
@@ -172,7 +176,9 @@ impl ServerConfig {
                 path: path.to_owned(),
                 message: e.to_string(),
             })?;
-        let mut config = ServerConfig::from_properties(&entries, &JvmFlags::from_env())?;
+        let dir = path.parent().unwrap_or_else(|| Path::new("."));
+        let jvm = JvmFlags::for_config_dir(dir);
+        let mut config = ServerConfig::from_properties(&entries, &jvm)?;
         config.ops.initial_config = std::fs::read_to_string(path).ok();
         Ok(config)
     }
@@ -474,6 +480,7 @@ impl RawConfig {
             storage: self.storage,
             ops: self.ops.validate(jvm)?,
             ensemble,
+            jvm: jvm.clone(),
         })
     }
 }

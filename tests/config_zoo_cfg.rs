@@ -487,3 +487,31 @@ fn kafka_style_ensemble_member_cfg_starts() {
     assert!(status.success());
     assert!(child.wait().expect("wait").success());
 }
+
+/// `zkEnv.sh` sources `zookeeper-env.sh` and then `java.env` from the configuration directory; the `-D` flags
+/// they put in `SERVER_JVMFLAGS` and `JVMFLAGS` reach the server as they reach ZooKeeper's JVM.
+#[test]
+fn java_env_beside_zoo_cfg_sets_jvm_properties() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("zoo.cfg");
+    std::fs::write(&path, MINIMAL).expect("zoo.cfg");
+    std::fs::write(
+        dir.path().join("zookeeper-env.sh"),
+        "export JVMFLAGS=\"-Xmx1g -Dzookeeper.admin.serverPort=8181\"\n",
+    )
+    .expect("zookeeper-env.sh");
+    std::fs::write(
+        dir.path().join("java.env"),
+        "# heap and buffer for large znodes\nexport SERVER_JVMFLAGS=\"-Djute.maxbuffer=4194304\"\n\
+         JVMFLAGS=\"$JVMFLAGS -Dznode.container.checkIntervalMs=5000\"\n",
+    )
+    .expect("java.env");
+    let c = ServerConfig::from_file(&path).expect("zoo.cfg with java.env");
+    assert_eq!(c.jute_max_buffer, 4_194_304);
+    assert_eq!(
+        c.ops.admin.address.port(),
+        8181,
+        "set by zookeeper-env.sh, kept by java.env"
+    );
+    assert_eq!(c.containers.check_interval_ms, 5000);
+}

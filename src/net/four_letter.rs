@@ -307,7 +307,7 @@ pub fn envi() -> String {
 /// The AdminServer's `system_properties`, sorted by name: the process's counterparts of the JVM's standard
 /// properties, and every `-D` flag of `SERVER_JVMFLAGS` and `JVMFLAGS` (which ferrokeeper reads as the JVM
 /// would have).
-pub fn system_properties() -> Vec<(String, String)> {
+pub fn system_properties(config: &ServerConfig) -> Vec<(String, String)> {
     let mut props: std::collections::BTreeMap<String, String> = os_properties().into_iter().collect();
     props.extend(user_properties());
     for (k, v) in [
@@ -321,7 +321,7 @@ pub fn system_properties() -> Vec<(String, String)> {
         "java.io.tmpdir".to_owned(),
         std::env::temp_dir().display().to_string(),
     );
-    for (k, v) in crate::config::JvmFlags::from_env().properties() {
+    for (k, v) in config.jvm.properties() {
         props.insert(k.to_owned(), v.to_owned());
     }
     props.into_iter().collect()

@@ -162,7 +162,7 @@ impl Runtime {
                 }
             }
             Command::SystemProperties => {
-                for (k, v) in fl::system_properties() {
+                for (k, v) in fl::system_properties(&self.config) {
                     r.put(&k, v);
                 }
             }
