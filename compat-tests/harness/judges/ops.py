@@ -799,12 +799,19 @@ def run_zktop(ctx, port):
         pass
     os.close(fd)
     # zktop's parser itself, on the same server: its ZKServer class (module level
-    # code parses sys.argv, so give it the same arguments)
+    # code parses sys.argv, so give it the same arguments). zktop polls every 3 s
+    # and shows a failed poll as "Unavailable": a poll can fail when the server
+    # resets the connection (zktop sends "stat\n" and the server closes with the
+    # "\n" unread), so up to five polls are made, as zktop would go on polling.
     probe = subprocess.run(
         ["/usr/bin/python3", "-c",
          "import sys, json; sys.argv=['zktop','--servers','127.0.0.1:%d']\n"
          "sys.path.insert(0,'/usr/lib/python3/dist-packages')\nimport zktop\n"
-         "s=zktop.ZKServer('127.0.0.1:%d',0)\n"
+         "import time\n"
+         "for attempt in range(5):\n"
+         "    s=zktop.ZKServer('127.0.0.1:%d',0)\n"
+         "    if not s.unavailable: break\n"
+         "    time.sleep(0.5)\n"
          "print(json.dumps({'unavailable':s.unavailable,'mode':s.mode,'version':s.version,"
          "'sessions':len(s.sessions),'node_count':getattr(s,'node_count',None),"
          "'latency':getattr(s,'latency_min_avg_max',None),'zxid':getattr(s,'zxid',None)}))" % (port, port)],
