@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what the compatibility judges need on a Debian 12 machine; safe to run again.
-#   - Debian packages: Apache ZooKeeper 3.8 (server, C CLI, Java client), Curator, a JDK, node
+#   - Debian packages: Apache ZooKeeper 3.8 (server, C CLI, Java client), Curator, a JDK, node, zktop
 #   - compat-tests/.venv: Python packages for kazoo's test suite (kazoo/requirements.txt)
 #   - compat-tests/.cache/kazoo-2.11.0: kazoo's sdist from PyPI, which carries its tests
 #   - compat-tests/node/node_modules: `npm ci` from the committed package-lock.json
@@ -18,8 +18,9 @@ need_pkg() {
 }
 # zookeeper: the server jars, zkCli.sh; zookeeper-bin: cli_mt. The others are jars the harness
 # names on its class paths (most come with libzookeeper-java anyway).
+# zktop: the ops judge runs it against the server.
 for pkg in zookeeper zookeeper-bin libzookeeper-java libcurator-framework-java \
-    libcurator-recipes-java libslf4j-java liblog4j1.2-java libnetty-java libservlet-api-java; do
+    libcurator-recipes-java libslf4j-java liblog4j1.2-java libnetty-java libservlet-api-java zktop; do
     need_pkg "$pkg"
 done
 command -v javac >/dev/null || apt_missing+=(openjdk-17-jdk-headless)

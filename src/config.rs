@@ -18,9 +18,11 @@ use jute::frame::FOUR_LETTER_WORDS;
 
 use crate::core::containers::ContainerConfig;
 
+pub mod ensemble;
 mod jvm;
 pub mod ops;
 
+pub use ensemble::Ensemble;
 pub use jvm::JvmFlags;
 use jvm::JVM_ONLY;
 pub use ops::OpsSettings;
@@ -118,6 +120,10 @@ pub struct ServerConfig {
     pub storage: StorageSettings,
     /// The AdminServer, the metrics provider and the zoo.cfg text.
     pub ops: OpsSettings,
+    /// The `server.N`, `group.N` and `weight.N` lines, checked; not acted on by a standalone server yet.
+    pub ensemble: Ensemble,
+    /// The JVM flags the settings were read with (the AdminServer's `system_properties` lists them).
+    pub jvm: JvmFlags,
 }
 
 impl ServerConfig {
@@ -151,10 +157,13 @@ impl ServerConfig {
                 },
                 ..OpsSettings::default()
             },
+            ensemble: Ensemble::default(),
+            jvm: JvmFlags::default(),
         }
     }
 
-    /// Reads zoo.cfg at `path`, with the JVM-only settings from the environment's JVM flags.
+    /// Reads zoo.cfg at `path`, with the JVM-only settings from the JVM flags `zkServer.sh` would pass (the
+    /// environment's, as `zookeeper-env.sh` and `java.env` beside zoo.cfg set them).
     pub fn from_file(path: &Path) -> Result<ServerConfig, ConfigError> {
         let file = File::open(path).map_err(|e| ConfigError::Read {
             path: path.to_owned(),
@@ -167,7 +176,9 @@ impl ServerConfig {
                 path: path.to_owned(),
                 message: e.to_string(),
             })?;
-        let mut config = ServerConfig::from_properties(&entries, &JvmFlags::from_env())?;
+        let dir = path.parent().unwrap_or_else(|| Path::new("."));
+        let jvm = JvmFlags::for_config_dir(dir);
+        let mut config = ServerConfig::from_properties(&entries, &jvm)?;
         config.ops.initial_config = std::fs::read_to_string(path).ok();
         Ok(config)
     }
@@ -223,8 +234,124 @@ fn parse_u32(key: &str, value: &str, min: u32) -> Result<u32, ConfigError> {
     u32::try_from(n).map_err(|e| invalid(key, value, e))
 }
 
-/// Keys Apache ZooKeeper knows that a standalone ferrokeeper does not act on yet: noted, not warned about.
-const ACCEPTED_IGNORED: &[&str] = &["initLimit", "syncLimit", "standaloneEnabled", "reconfigEnabled"];
+/// Keys Apache ZooKeeper 3.8/3.9 reads (`QuorumPeerConfig.parseProperties` and the `zookeeper.<key>` system
+/// properties its modules read) that a standalone ferrokeeper does not act on yet: the ensemble's, TLS's, SASL's
+/// and tuning knobs of ZooKeeper's own threads. They are noted, not warned about as unknown; those ZooKeeper
+/// parses as numbers are still checked as it checks them, so a zoo.cfg ZooKeeper refuses is refused here too.
+pub const ACCEPTED_IGNORED: &[&str] = &[
+    "initLimit",
+    "syncLimit",
+    "connectToLearnerMasterLimit",
+    "electionAlg",
+    "electionPortBindRetry",
+    "peerType",
+    "quorumListenOnAllIPs",
+    "standaloneEnabled",
+    "reconfigEnabled",
+    "dynamicConfigFile",
+    "localSessionsEnabled",
+    "localSessionsUpgradingEnabled",
+    "syncEnabled",
+    "observerMasterPort",
+    "secureClientPort",
+    "secureClientPortAddress",
+    "clientPortListenBacklog",
+    "multiAddress.reachabilityCheckEnabled",
+    "multiAddress.reachabilityCheckTimeoutMs",
+    "sslQuorum",
+    "portUnification",
+    "sslQuorumReloadCertFiles",
+    "client.portUnification",
+    "quorum.auth.enableSasl",
+    "quorum.auth.learnerRequireSasl",
+    "quorum.auth.serverRequireSasl",
+    "quorum.auth.learner.saslLoginContext",
+    "quorum.auth.server.saslLoginContext",
+    "quorum.auth.kerberos.servicePrincipal",
+    "quorum.cnxn.threads.size",
+    "oraclePath",
+    "commitLogCount",
+    "snapshotSizeFactor",
+    "digest.enabled",
+    "closeSessionTxn.enabled",
+    "serializeLastProcessedZxid.enabled",
+    "emulate353TTLNodes",
+    "leaderServes",
+    "serverCnxnFactory",
+    "DigestAuthenticationProvider.enabled",
+    "enforce.auth.enabled",
+    "enforce.auth.schemes",
+    "metricsProvider.numWorkerThreads",
+    "metricsProvider.maxQueueSize",
+    "metricsProvider.workerShutdownTimeoutMs",
+    "learner.asyncSending",
+    "learner.closeSocketAsync",
+    "leader.closeSocketAsync",
+    "nio.numSelectorThreads",
+    "nio.numWorkerThreads",
+    "nio.directBufferBytes",
+    "nio.shutdownTimeout",
+    "netty.server.outstandingHandshake.limit",
+    "connection_throttle_tokens",
+    "connection_throttle_fill_time",
+    "connection_throttle_fill_count",
+    "connection_throttle_freeze_time",
+    "connection_throttle_drop_increase",
+    "connection_throttle_drop_decrease",
+    "connection_throttle_decrease_ratio",
+    "connection_throttle_weight_enabled",
+    "request_throttle_max_requests",
+    "request_throttle_stall_time",
+    "request_throttle_drop_stale",
+    "requestThrottleLimit",
+    "largeRequestMaxBytes",
+    "largeRequestThreshold",
+    "maxBatchSize",
+    "maxWriteQueuePollTime",
+    "flushDelay",
+    "audit.enable",
+    "watchManagerName",
+    "maxCnxns",
+];
+
+/// Families of keys ZooKeeper reads that ferrokeeper does not act on yet: extra auth providers, the client and
+/// quorum TLS settings (`ssl.*`, `ssl.quorum.*`).
+pub const IGNORED_PREFIXES: &[&str] = &["authProvider.", "ssl."];
+
+/// The keys of [`ACCEPTED_IGNORED`] ZooKeeper parses as Java ints (`Integer.parseInt` in `parseProperties`, or
+/// `Integer.getInteger` for the system properties), with the least value it takes.
+const IGNORED_INTS: &[(&str, i64)] = &[
+    ("initLimit", 0),
+    ("syncLimit", 0),
+    ("connectToLearnerMasterLimit", 0),
+    ("electionAlg", 0),
+    ("observerMasterPort", 0),
+    ("secureClientPort", 0),
+    ("clientPortListenBacklog", -1),
+    ("multiAddress.reachabilityCheckTimeoutMs", 0),
+    ("quorum.cnxn.threads.size", 1),
+    ("commitLogCount", 0),
+    ("maxCnxns", 0),
+];
+
+/// Checks a key ZooKeeper reads but ferrokeeper does not act on, as strictly as ZooKeeper does.
+fn check_ignored(key: &str, value: &str) -> Result<(), ConfigError> {
+    if let Some((_, min)) = IGNORED_INTS.iter().find(|(k, _)| *k == key) {
+        parse_int(key, value, *min)?;
+    }
+    match key {
+        // FastLeaderElection (3) is the only election ZooKeeper still has.
+        "electionAlg" if value != "3" => Err(invalid(key, value, "only electionAlg=3 is supported")),
+        "peerType" if value != "observer" && value != "participant" => {
+            Err(invalid(key, value, "must be \"observer\" or \"participant\""))
+        }
+        "snapshotSizeFactor" => value
+            .parse::<f64>()
+            .map(|_| ())
+            .map_err(|e| invalid(key, value, e)),
+        _ => Ok(()),
+    }
+}
 
 /// zoo.cfg as read, before defaults that depend on other keys are filled in.
 #[derive(Default)]
@@ -246,6 +373,9 @@ struct RawConfig {
     sessionless_cnxn_timeout_ms: Option<u32>,
     storage: StorageSettings,
     ops: ops::RawOps,
+    /// `server.N`, `group.N`, `weight.N` in file order, parsed once every key is known.
+    ensemble_lines: Vec<(String, String)>,
+    multi_address: Option<bool>,
 }
 
 impl RawConfig {
@@ -280,13 +410,12 @@ impl RawConfig {
                 key,
                 "this setting has no effect in zoo.cfg (as in ZooKeeper); set it as -D{key}=... in SERVER_JVMFLAGS"
             ),
-            _ if key.starts_with("server.") || key.starts_with("group.") || key.starts_with("weight.") => {
-                tracing::warn!(
-                    key,
-                    "ensemble configuration is not supported yet; running standalone"
-                )
+            _ if ensemble::PREFIXES.iter().any(|p| key.starts_with(p)) => {
+                self.ensemble_lines.push((key.to_owned(), value.to_owned()));
             }
-            _ if ACCEPTED_IGNORED.contains(&key) => {
+            "multiAddress.enabled" => self.multi_address = Some(parse_java_bool(key, value)),
+            _ if ACCEPTED_IGNORED.contains(&key) || IGNORED_PREFIXES.iter().any(|p| key.starts_with(p)) => {
+                check_ignored(key, value)?;
                 tracing::info!(key, value, "setting not used by ferrokeeper")
             }
             _ => tracing::warn!(key, value, "unknown zoo.cfg key ignored"),
@@ -315,6 +444,17 @@ impl RawConfig {
                 format_args!("must not be larger than maxSessionTimeout ({max})"),
             ));
         }
+        let multi_address = self.multi_address.unwrap_or_else(|| {
+            jvm.get("zookeeper.multiAddress.enabled")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        });
+        let ensemble = Ensemble::parse(&self.ensemble_lines, multi_address)?;
+        if !ensemble.is_empty() {
+            tracing::warn!(
+                servers = ensemble.servers.len(),
+                "zoo.cfg describes an ensemble; ferrokeeper does not run ensembles yet and serves standalone"
+            );
+        }
         Ok(ServerConfig {
             tick_time_ms,
             data_dir,
@@ -339,6 +479,8 @@ impl RawConfig {
             outbound_queue_bytes_max: DEFAULT_OUTBOUND_QUEUE_BYTES_MAX,
             storage: self.storage,
             ops: self.ops.validate(jvm)?,
+            ensemble,
+            jvm: jvm.clone(),
         })
     }
 }

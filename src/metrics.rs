@@ -9,8 +9,11 @@
 //! two servers in one process never mix figures), and gauges are sampled when /metrics is scraped, as
 //! ZooKeeper's provider samples its gauges on collection.
 //!
-//! Only what ferrokeeper measures is named here; ZooKeeper's metrics of parts ferrokeeper does not have
-//! (request throttling, commit processor queues, quorum) are absent rather than reported as zero.
+//! ZooKeeper 3.8 registers every metric on every server, and dashboards look them up by name: ferrokeeper reports
+//! those it measures, and those of parts it does not have (the quorum, request throttling, TLS) at 0, which is
+//! what they read on a standalone ZooKeeper that never sees their events. Left out: JVM facts
+//! (`jvm_pause_time_ms`, the JVM collectors) and the figures of events ferrokeeper has but does not count yet
+//! (see [`counter::ALL`] and `SUMMARIES`), rather than a false 0.
 
 use std::fmt;
 
@@ -27,15 +30,57 @@ pub mod counter {
     pub const BYTES_RECEIVED_COUNT: &str = "bytes_received_count";
     /// Reply bytes sent on the client port (notifications are `watch_bytes` in ZooKeeper and not counted).
     pub const RESPONSE_BYTES: &str = "response_bytes";
+    /// Bytes of watch notifications sent (each one's frame without its length prefix, as
+    /// `ServerCnxn.sendResponse` returns it).
+    pub const WATCH_BYTES: &str = "watch_bytes";
     /// Connections closed for not finishing the handshake within nio.sessionlessCnxnTimeout.
     pub const SESSIONLESS_CONNECTIONS_EXPIRED: &str = "sessionless_connections_expired";
 
-    pub(super) const ALL: [&str; 5] = [
-        CONNECTION_REQUEST_COUNT,
-        CONNECTION_REJECTED,
+    /// The counters of ZooKeeper 3.8's `ServerMetrics`, in name order: those ferrokeeper feeds (the constants
+    /// above), and those counting events of parts a standalone ferrokeeper does not have (the quorum, request
+    /// throttling, the response cache, the dead-watcher cleaner, TLS handshakes), which stay 0 as they do on a standalone
+    /// ZooKeeper that never sees them: dashboards and checks look these names up. ZooKeeper's counters of events
+    /// ferrokeeper has but does not count yet (its request pipeline's stages, expired sessions, dropped
+    /// connections, stale requests) are left out rather than shown as a false 0.
+    pub(super) const ALL: [&str; 38] = [
+        "add_dead_watcher_stall_time",
         BYTES_RECEIVED_COUNT,
+        "cnxn_closed_without_zk_server_running",
+        "commit_count",
+        CONNECTION_REJECTED,
+        CONNECTION_REQUEST_COUNT,
+        "connection_revalidate_count",
+        "dead_watchers_cleared",
+        "dead_watchers_queued",
+        "diff_count",
+        "digest_mismatches_count",
+        "ensemble_auth_fail",
+        "ensemble_auth_skip",
+        "ensemble_auth_success",
+        "insecure_admin_count",
+        "large_requests_rejected",
+        "learner_commit_received_count",
+        "learner_proposal_received_count",
+        "looking_count",
+        "proposal_count",
+        "quit_leading_due_to_disloyal_voter",
+        "request_commit_queued",
+        "request_throttle_wait_count",
+        "requests_not_forwarded_to_commit_processor",
         RESPONSE_BYTES,
+        "response_packet_cache_hits",
+        "response_packet_cache_misses",
+        "response_packet_get_children_cache_hits",
+        "response_packet_get_children_cache_misses",
+        "revalidate_count",
         SESSIONLESS_CONNECTIONS_EXPIRED,
+        "skip_learner_request_to_next_processor_count",
+        "snap_count",
+        "throttled_ops",
+        "tls_handshake_exceeded",
+        "unrecoverable_error_count",
+        "unsuccessful_handshake",
+        WATCH_BYTES,
     ];
 }
 
@@ -76,6 +121,9 @@ pub mod gauge {
     pub const MAX_CLIENT_RESPONSE_SIZE: &str = "max_client_response_size";
     pub const MIN_CLIENT_RESPONSE_SIZE: &str = "min_client_response_size";
     pub const OUTSTANDING_TLS_HANDSHAKE: &str = "outstanding_tls_handshake";
+    pub const AUTH_FAILED_COUNT: &str = "auth_failed_count";
+    pub const NON_MTLS_REMOTE_CONN_COUNT: &str = "non_mtls_remote_conn_count";
+    pub const NON_MTLS_LOCAL_CONN_COUNT: &str = "non_mtls_local_conn_count";
 }
 
 /// ZooKeeper's summary detail levels: BASIC reports min/avg/max/count/sum, ADVANCED adds percentiles.
@@ -85,12 +133,36 @@ enum Detail {
     Advanced,
 }
 
-const SUMMARIES: [(&str, Detail); 5] = [
-    (summary::READ_LATENCY, Detail::Advanced),
-    (summary::UPDATE_LATENCY, Detail::Advanced),
-    (summary::FSYNC_TIME, Detail::Basic),
-    (summary::SNAPSHOT_TIME, Detail::Basic),
+/// The summaries of ZooKeeper 3.8's `ServerMetrics` with their detail levels, in name order, chosen as the
+/// counters are: those ferrokeeper feeds, and those of parts it does not have, which stay empty. Left out:
+/// `jvm_pause_time_ms` (the JVM's collector pauses) and the stages of ZooKeeper's request pipeline (prep, sync
+/// and commit processors, session queues) that ferrokeeper does not measure yet.
+const SUMMARIES: [(&str, Detail); 25] = [
+    ("commit_propagation_latency", Detail::Advanced),
+    ("connection_token_deficit", Detail::Basic),
     (summary::DB_INIT_TIME, Detail::Basic),
+    ("dead_watchers_cleaner_latency", Detail::Advanced),
+    ("election_time", Detail::Basic),
+    ("follower_sync_time", Detail::Basic),
+    (summary::FSYNC_TIME, Detail::Basic),
+    ("inflight_diff_count", Detail::Basic),
+    ("inflight_snap_count", Detail::Basic),
+    ("leader_unavailable_time", Detail::Basic),
+    ("learner_request_processor_queue_size", Detail::Basic),
+    ("netty_queued_buffer_capacity", Detail::Basic),
+    ("observer_sync_time", Detail::Basic),
+    ("om_commit_process_time_ms", Detail::Advanced),
+    ("om_proposal_process_time_ms", Detail::Advanced),
+    ("propagation_latency", Detail::Advanced),
+    ("proposal_ack_creation_latency", Detail::Advanced),
+    ("proposal_latency", Detail::Advanced),
+    ("proposal_process_time", Detail::Basic),
+    ("quorum_ack_latency", Detail::Advanced),
+    (summary::READ_LATENCY, Detail::Advanced),
+    ("request_throttle_queue_time_ms", Detail::Advanced),
+    (summary::SNAPSHOT_TIME, Detail::Basic),
+    ("unavailable_time", Detail::Basic),
+    (summary::UPDATE_LATENCY, Detail::Advanced),
 ];
 
 /// Samples kept for percentiles: a uniform reservoir of this many (`AvgMinMaxPercentileCounter`'s
@@ -177,7 +249,7 @@ impl SummaryStats {
 pub struct Metrics {
     prometheus: Option<PrometheusRecorder>,
     counters: [u64; counter::ALL.len()],
-    summaries: [SummaryStats; SUMMARIES.len()],
+    summaries: Vec<SummaryStats>,
 }
 
 impl fmt::Debug for Metrics {
@@ -195,7 +267,7 @@ impl Metrics {
         Metrics {
             prometheus: None,
             counters: [0; counter::ALL.len()],
-            summaries: Default::default(),
+            summaries: vec![SummaryStats::default(); SUMMARIES.len()],
         }
     }
 
@@ -218,13 +290,17 @@ impl Metrics {
     }
 
     /// ZooKeeper's provider gives every metric its own name as help text.
+    /// Every counter and summary is registered at once, so /metrics lists them all from the first scrape as
+    /// ZooKeeper's provider does.
     fn describe(&self) {
         self.with_recorder(|| {
             for name in counter::ALL {
                 metrics::describe_counter!(name, name);
+                metrics::counter!(name).increment(0);
             }
             for (name, _) in SUMMARIES {
                 metrics::describe_histogram!(name, name);
+                let _ = metrics::histogram!(name);
             }
         });
     }
@@ -270,6 +346,19 @@ impl Metrics {
         });
     }
 
+    /// With ZooKeeper's Prometheus provider, `mntr` and `monitor` list the provider's samples in place of the
+    /// default provider's figures (`PrometheusMetricsProvider.dump`): every sample of /metrics, gauges sampled
+    /// first, keyed `name` or `name{label="value",...}` (no trailing comma there) with its value as a double.
+    /// None without the provider.
+    pub fn prometheus_dump(
+        &self,
+        gauges: &[(&'static str, MonitorValue)],
+    ) -> Option<Vec<(String, MonitorValue)>> {
+        let recorder = self.prometheus.as_ref()?;
+        self.set_gauges(gauges);
+        Some(dump_samples(&exposition(&recorder.handle().render())))
+    }
+
     /// Drains samples the recorder buffered, so that memory stays bounded between scrapes.
     pub fn upkeep(&self, handle: Option<&PrometheusHandle>) {
         if let Some(h) = handle {
@@ -305,6 +394,49 @@ impl Metrics {
         }
         out
     }
+}
+
+/// The exporter's text in the form ZooKeeper's provider (simpleclient 0.9) writes: a BASIC summary has only the
+/// 0.5 quantile (the exporter gives every summary the ADVANCED set), and label sets end with a comma
+/// (`{quantile="0.5",}`).
+pub fn exposition(rendered: &str) -> String {
+    let mut out = String::with_capacity(rendered.len());
+    for line in rendered.lines() {
+        if let Some((name, rest)) = line.split_once('{').filter(|_| !line.starts_with('#')) {
+            let basic = SUMMARIES.iter().any(|(n, d)| *n == name && *d == Detail::Basic);
+            if basic && !rest.contains("quantile=\"0.5\"") {
+                continue;
+            }
+            if let Some((labels, value)) = rest.split_once('}') {
+                let comma = if labels.is_empty() || labels.ends_with(',') {
+                    ""
+                } else {
+                    ","
+                };
+                out.push_str(&format!("{name}{{{labels}{comma}}}{value}\n"));
+                continue;
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// The samples of an exposition as `PrometheusMetricsProvider.dump` keys them.
+fn dump_samples(text: &str) -> Vec<(String, MonitorValue)> {
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let (key, value) = l.rsplit_once(' ')?;
+            let value: f64 = match value {
+                "+Inf" => f64::INFINITY,
+                "-Inf" => f64::NEG_INFINITY,
+                v => v.parse().ok()?,
+            };
+            Some((key.replace(",}", "}"), MonitorValue::Double(value)))
+        })
+        .collect()
 }
 
 impl Default for Metrics {
@@ -356,18 +488,46 @@ mod tests {
     }
 
     #[test]
+    fn the_prometheus_dump_keys_samples_as_zookeeper_does() {
+        assert!(Metrics::new().prometheus_dump(&[]).is_none());
+        let (mut m, _handle) = Metrics::with_prometheus();
+        m.observe(summary::UPDATE_LATENCY, 4);
+        m.count(counter::WATCH_BYTES, 12_345_678);
+        let dump = m
+            .prometheus_dump(&[(gauge::ZNODE_COUNT, MonitorValue::Int(5))])
+            .expect("provider");
+        let get = |k: &str| dump.iter().find(|(key, _)| key == k).map(|(_, v)| v.to_string());
+        assert_eq!(get("znode_count").as_deref(), Some("5.0"));
+        assert!(get("updatelatency{quantile=\"0.99\"}").is_some(), "{dump:?}");
+        assert_eq!(get("updatelatency_sum").as_deref(), Some("4.0"));
+        assert_eq!(get("updatelatency_count").as_deref(), Some("1.0"));
+        assert_eq!(get("watch_bytes").as_deref(), Some("1.2345678E7"));
+        assert!(dump.iter().all(|(_, v)| matches!(v, MonitorValue::Double(_))));
+    }
+
+    #[test]
     fn prometheus_recorder_renders_zookeeper_names_and_types() {
         let (mut m, handle) = Metrics::with_prometheus();
         m.count(counter::CONNECTION_REQUEST_COUNT, 2);
         m.observe(summary::UPDATE_LATENCY, 4);
+        m.observe(summary::FSYNC_TIME, 3);
         m.set_gauges(&[(gauge::ZNODE_COUNT, MonitorValue::Int(5))]);
-        let text = handle.render();
+        let text = exposition(&handle.render());
         assert!(
             text.contains("# TYPE connection_request_count counter\nconnection_request_count 2\n"),
             "{text}"
         );
         assert!(text.contains("# TYPE updatelatency summary\n"), "{text}");
-        assert!(text.contains("updatelatency{quantile=\"0.5\"} 4"), "{text}");
+        assert!(text.contains("updatelatency{quantile=\"0.5\",} 4"), "{text}");
+        assert!(text.contains("updatelatency{quantile=\"0.99\",} 4"), "{text}");
+        assert!(text.contains("fsynctime{quantile=\"0.5\",} 3"), "{text}");
+        assert!(!text.contains("fsynctime{quantile=\"0.9\""), "BASIC: {text}");
+        // registered at start, before any event
+        assert!(
+            text.contains("# TYPE throttled_ops counter\nthrottled_ops 0\n"),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE election_time summary\n"), "{text}");
         assert!(text.contains("updatelatency_count 1\n"), "{text}");
         assert!(
             text.contains("# TYPE znode_count gauge\nznode_count 5\n"),

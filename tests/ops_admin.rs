@@ -172,6 +172,9 @@ async fn commands_have_zookeepers_fields() {
             "max_latency",
             "min_latency",
             "num_alive_client_connections",
+            "non_mtlsremote_conn_count",
+            "non_mtlslocal_conn_count",
+            "auth_failed_count",
             "uptime"
         ]
     );
@@ -260,8 +263,10 @@ async fn commands_have_zookeepers_fields() {
 
     let v = command(server.admin, "monitor").await;
     assert_eq!(v["server_state"], "standalone");
-    assert_eq!(v["ephemerals_count"], 1);
-    assert!(v["avg_readlatency"].is_f64());
+    // the Prometheus provider's samples, as doubles
+    assert_eq!(v["ephemerals_count"], 1.0);
+    assert!(v["readlatency_count"].is_f64());
+    assert!(v["readlatency{quantile=\"0.5\"}"].is_f64());
 
     let v = command(server.admin, "last_snapshot").await;
     assert_eq!(v["zxid"], "0", "the start-up snapshot");

@@ -231,20 +231,23 @@ async fn server_words_have_zookeepers_lines() {
         assert!(key.starts_with("zk_"), "{line}");
         assert!(!value.is_empty(), "{line}");
     }
+    // This server runs ZooKeeper's Prometheus provider: mntr lists its samples, values as doubles.
     for key in [
         "zk_server_state\tstandalone",
         "zk_znode_count\t",
-        "zk_ephemerals_count\t2",
-        "zk_watch_count\t3",
-        "zk_global_sessions\t2",
-        "zk_cnt_readlatency\t",
-        "zk_p99_updatelatency\t",
-        "zk_cnt_fsynctime\t",
+        "zk_ephemerals_count\t2.0\n",
+        "zk_watch_count\t3.0\n",
+        "zk_global_sessions\t2.0\n",
+        "zk_readlatency_count\t",
+        "zk_updatelatency{quantile=\"0.99\"}\t",
+        "zk_fsynctime{quantile=\"0.5\"}\t",
+        "zk_fsynctime_sum\t",
         "zk_bytes_received_count\t",
-        "zk_connection_request_count\t2",
+        "zk_connection_request_count\t2.0\n",
     ] {
         assert!(mntr.contains(key), "{key} missing:\n{mntr}");
     }
+    assert!(!mntr.contains("zk_cnt_readlatency"), "{mntr}");
     assert_eq!(four_letter(server.client, b"srst").await, "Server stats reset.\n");
     server.stop().await;
 }
@@ -257,5 +260,29 @@ async fn words_outside_the_whitelist_are_refused() {
         four_letter(server.client, b"dump").await,
         "dump is not executed because it is not in the whitelist.\n"
     );
+    server.stop().await;
+}
+
+/// With the default metrics provider, `mntr` has the figures of ZooKeeper's `DefaultMetricsProvider`: summaries
+/// as avg/min/max/cnt/sum (and percentiles for the ADVANCED ones), integers as integers.
+#[tokio::test]
+async fn mntr_with_the_default_provider() {
+    let server =
+        start("metricsProvider.className=org.apache.zookeeper.metrics.impl.DefaultMetricsProvider\n").await;
+    let mut a = Client::connect(server.client).await;
+    assert_eq!(a.create("/e", 1).await, 0);
+    let mntr = four_letter(server.client, b"mntr").await;
+    for key in [
+        "zk_server_state\tstandalone\n",
+        "zk_ephemerals_count\t1\n",
+        "zk_cnt_updatelatency\t",
+        "zk_p99_updatelatency\t",
+        "zk_avg_fsynctime\t",
+        "zk_connection_request_count\t1\n",
+        "zk_throttled_ops\t0\n",
+    ] {
+        assert!(mntr.contains(key), "{key} missing:\n{mntr}");
+    }
+    assert!(!mntr.contains('{'), "no Prometheus sample keys: {mntr}");
     server.stop().await;
 }

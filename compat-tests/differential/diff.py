@@ -402,6 +402,8 @@ class Judge:
             print(f"=== VERSION DIFFERENCE seed={self.args.seed} op={i}: {op.describe()}: {known}")
             if op.kind in RESYNC_AFTER:
                 self.resync_watches(op)
+            if op.kind in ZXID_RESYNC_AFTER:
+                self.resync_zxids(i)
             return
         self.failed += 1
         self.fail_counts[op.kind] += 1
@@ -469,6 +471,18 @@ class Judge:
         rest of the run compares behaviour rather than the echo of that one difference. Not compared."""
         self.resync_path(op.slot, op.args["path"])
 
+    def resync_zxids(self, i):
+        """After a version difference where one server logged a txn and the other did not, one failing write on
+        both, anchored to the same operation, so that later reply headers name the same last zxid."""
+        hidden = opsmod.Op("resync", 0, jute.DELETE, {"path": "/resync-none", "version": -1})
+        states = [new_state(), new_state()]
+        pairs = list(zip(self.sides, states))
+        for side, state in pairs:
+            side.send_op(hidden, state)
+        for side, state in pairs:
+            side.read_op(hidden, state)
+            side.finish(hidden, i, state)
+
     def resync_path(self, slot, path):
         if path is None:
             return
@@ -531,6 +545,7 @@ class Judge:
 # the later releases. A divergence that is exactly one of these (same events, only the reply's error differs as
 # described) is reported as a version difference, not a failure. Watches these leave behind on one side and not
 # the other can still make later operations diverge; those count as failures.
+ANY_REPLY = object()
 VERSION_DIFFERENCES = [
     ("exists", 0, -102,
      "ZOOKEEPER-2590: exists needs READ on an existing node (3.8.4+, 3.9.3+)"),
@@ -538,6 +553,9 @@ VERSION_DIFFERENCES = [
      "3.9: checkWatches looks at the caller's own watches of that mode (3.8 answers OK if any connection watches)"),
     ("removeWatches", 0, -121,
      "3.9: removeWatches Data/Children removes one-shot watches only (3.8 also removes persistent ones)"),
+    ("topLevelCheck", ANY_REPLY, -6,
+     "ZOOKEEPER-2623: check outside a multi is UNIMPLEMENTED and closes the connection (3.8.5+, 3.9.3+); 3.8.0 "
+     "runs it as a write and never answers one that succeeds"),
     ("checkWatches", -5, -121,
      "3.8 walks the parents of a path without a slash while recursive watches exist and fails with "
      "MARSHALLINGERROR; 3.9 looks the path up and answers NOWATCHER"),
@@ -546,6 +564,8 @@ VERSION_DIFFERENCES = [
 # Operations whose known difference can leave the two servers with different watches: exists with a watch on a
 # node the caller may not read (3.8 registers it), removeWatches of a mode (3.8 removes persistent ones too).
 RESYNC_AFTER = ("exists", "removeWatches")
+# Operations whose known difference is a txn on one server only (3.8.0 logs a top-level check).
+ZXID_RESYNC_AFTER = ("topLevelCheck",)
 WATCHER_ANY = 3
 
 
@@ -554,7 +574,7 @@ def version_difference(op, obs_a, obs_b):
         return None
     ra, rb = obs_a.get("reply", {}), obs_b.get("reply", {})
     for kind, err_a, err_b, note in VERSION_DIFFERENCES:
-        if op.kind == kind and ra.get("err") == err_a and rb.get("err") == err_b:
+        if op.kind == kind and (err_a is ANY_REPLY or ra.get("err") == err_a) and rb.get("err") == err_b:
             return note
     return None
 

@@ -251,6 +251,10 @@ def _write_request(w, opcode, a):
         w.ustring(a["path"]).int(a["type"])
     elif opcode == ADD_WATCH:
         w.ustring(a["path"]).int(a["mode"])
+    elif opcode == RECONFIG:
+        w.ustring(a["joiningServers"]).ustring(a["leavingServers"]).ustring(a["newMembers"]).long(a["curConfigId"])
+    elif opcode == SASL:
+        w.buffer(a["token"])
     elif opcode == AUTH:
         w.int(a["type"]).ustring(a["scheme"]).buffer(a["auth"])
     elif opcode in (MULTI, MULTI_READ):

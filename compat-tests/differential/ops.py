@@ -72,6 +72,7 @@ KINDS = (
     ("sync", 1), ("multi", 6), ("multiRead", 3), ("addWatch", 2), ("checkWatches", 2), ("removeWatches", 2),
     ("auth", 2), ("getEphemerals", 2), ("getAllChildrenNumber", 2), ("whoAmI", 1), ("ping", 1),
     ("setWatches", 1), ("closeSession", 0.6), ("reconnect", 0.4), ("badOpcode", 0.2),
+    ("reconfig", 0.3), ("sasl", 0.2), ("topLevelCheck", 0.05),
 )
 
 
@@ -324,6 +325,22 @@ class Generator:
     def op_reconnect(self, kind, slot):
         # A ping on the old socket, then the session is resumed on a new one (watches die with the old socket).
         return Op(kind, slot, jute.PING, {}, xid=jute.PING_XID, after="resume")
+
+    def op_reconfig(self, kind, slot):
+        # A standalone server without reconfigEnabled refuses every reconfig.
+        members = self.rng.choice((None, "", "server.2=127.0.0.1:2888:3888;2181"))
+        return Op(kind, slot, jute.RECONFIG, {
+            "joiningServers": members, "leavingServers": self.rng.choice((None, "1")),
+            "newMembers": None, "curConfigId": self.rng.choice((-1, 0)),
+        })
+
+    def op_sasl(self, kind, slot):
+        # Without SASL configured the server answers with a null token.
+        return Op(kind, slot, jute.SASL, {"token": self.rng.choice((None, b"", b"\x01\x02"))})
+
+    def op_topLevelCheck(self, kind, slot):
+        # check (13) is only valid inside a multi; alone it is an unknown request and closes the connection.
+        return Op(kind, slot, jute.CHECK, {"path": self.path(), "version": -1}, after="closes")
 
     def op_badOpcode(self, kind, slot):
         # Unknown opcode: UNIMPLEMENTED, then the server closes the connection; the session is resumed.

@@ -24,9 +24,10 @@ from servers import Server  # noqa: E402
 COMPAT_DIR = os.path.dirname(HERE)
 REPO_DIR = os.path.dirname(COMPAT_DIR)
 RESULTS_MD = os.path.join(COMPAT_DIR, "RESULTS.md")
-JUDGES = ["kazoo", "curator", "cli", "node", "differential"]
+JUDGES = ["kazoo", "curator", "cli", "node", "differential", "interchange", "ops"]
 # Client port of the server run.py starts for each judge (all in 22000-22999;
-# kazoo's cluster uses 22500-22504, see judges/kazoo.py).
+# kazoo's cluster uses 22500-22504, see judges/kazoo.py; interchange starts its own
+# servers on 23100-23107, the ops judge its own in 24000-24999, see judges/ops.py).
 JUDGE_PORTS = {"curator": 22110, "cli": 22120, "node": 22130, "differential": 22140}
 
 
@@ -83,8 +84,8 @@ def run_judge(name, args, ferrokeeper_bin, recorded):
     os.makedirs(work_dir)
     started_servers = []
 
-    def start_server(kind, port, jvm_props=()):
-        server = Server(kind, port, ferrokeeper_bin, work_dir, jvm_props)
+    def start_server(kind, port, jvm_props=(), extra_cfg=None):
+        server = Server(kind, port, ferrokeeper_bin, work_dir, jvm_props, extra_cfg)
         started_servers.append(server)
         server.start()
         return server

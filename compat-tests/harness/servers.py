@@ -36,20 +36,25 @@ ZOOKEEPER_VERSION = "3.8.0"
 PORT_WAIT_SECONDS = 30.0
 
 
-def write_zoo_cfg(workdir, port):
-    """Write the shared zoo.cfg into workdir and return its path."""
+def write_zoo_cfg(workdir, port, extra_cfg=None):
+    """Write the shared zoo.cfg into workdir and return its path.
+
+    extra_cfg (a dict) replaces the values of keys the shared file has and adds
+    the others after them, in its order."""
     data_dir = os.path.join(workdir, "data")
     os.makedirs(data_dir, exist_ok=True)
+    keys = {
+        "tickTime": "2000",
+        "dataDir": data_dir,
+        "clientPort": str(port),
+        "clientPortAddress": "127.0.0.1",
+        "4lw.commands.whitelist": "*",
+        "admin.enableServer": "false",
+    }
+    keys.update(extra_cfg or {})
     path = os.path.join(workdir, "zoo.cfg")
     with open(path, "w") as cfg:
-        cfg.write(
-            "tickTime=2000\n"
-            f"dataDir={data_dir}\n"
-            f"clientPort={port}\n"
-            "clientPortAddress=127.0.0.1\n"
-            "4lw.commands.whitelist=*\n"
-            "admin.enableServer=false\n"
-        )
+        cfg.write("".join(f"{key}={value}\n" for key, value in keys.items()))
     return path
 
 
@@ -103,16 +108,17 @@ class Server:
 
     jvm_props are Java system properties (-Dname=value): Apache ZooKeeper gets
     them on its command line, ferrokeeper in SERVER_JVMFLAGS, the variable
-    zkServer.sh passes to the JVM."""
+    zkServer.sh passes to the JVM. extra_cfg adds or replaces zoo.cfg keys
+    (see write_zoo_cfg)."""
 
-    def __init__(self, kind, port, ferrokeeper_bin, log_dir, jvm_props=()):
+    def __init__(self, kind, port, ferrokeeper_bin, log_dir, jvm_props=(), extra_cfg=None):
         self.kind = kind
         self.jvm_props = list(jvm_props)
         self.port = port
         self.ferrokeeper_bin = ferrokeeper_bin
         self.log_dir = log_dir
         self.workdir = tempfile.mkdtemp(prefix=f"compat-{kind}-{port}-")
-        self.cfg_path = write_zoo_cfg(self.workdir, port)
+        self.cfg_path = write_zoo_cfg(self.workdir, port, extra_cfg)
         self.process = None
         self.log_path = os.path.join(log_dir, f"{kind}-{port}.log")
         self.error = None

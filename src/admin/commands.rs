@@ -214,6 +214,10 @@ pub fn server_stats(r: &mut Response, f: &ServerFacts, dirs: DirSizes) {
         .put("max_latency", f.latency.max_ms)
         .put("min_latency", f.latency.min_ms)
         .put("num_alive_client_connections", f.connections.len())
+        // plain connections on a port that also takes TLS: none without port unification (see `gauges`)
+        .put("non_mtlsremote_conn_count", 0u32)
+        .put("non_mtlslocal_conn_count", 0u32)
+        .put("auth_failed_count", 0u32)
         .put("uptime", f.uptime_ms);
     r.put("version", FULL_VERSION)
         .put("read_only", false)

@@ -64,12 +64,10 @@ pub fn admin_router(command_url: &str, queries: mpsc::Sender<Query>) -> Router {
         .with_state(state)
 }
 
+/// The listing carries no Content-Type, as Jetty sends it (`JettyAdminServer` writes the links without
+/// setting one).
 async fn list(State(state): State<AdminState>) -> HttpResponse {
-    (
-        [(header::CONTENT_TYPE, "text/html;charset=utf-8")],
-        commands::listing(&state.command_url),
-    )
-        .into_response()
+    HttpResponse::new(axum::body::Body::from(commands::listing(&state.command_url)))
 }
 
 fn json_response(response: &Response) -> HttpResponse {
@@ -129,7 +127,7 @@ async fn scrape(State(state): State<MetricsState>) -> HttpResponse {
     let _ = tokio::time::timeout(QUERY_TIMEOUT, asked).await;
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        state.handle.render(),
+        crate::metrics::exposition(&state.handle.render()),
     )
         .into_response()
 }

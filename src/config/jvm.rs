@@ -1,6 +1,11 @@
 //! The `-Dname=value` system properties of a JVM command line. Apache ZooKeeper reads some settings only as
 //! system properties (`jute.maxbuffer` in `BinaryInputArchive`, `znode.container.*` in `ContainerManager`),
-//! so an operator sets them in `SERVER_JVMFLAGS` or `JVMFLAGS`; ferrokeeper reads the same variables.
+//! so an operator sets them in `SERVER_JVMFLAGS` or `JVMFLAGS`, in the environment or in the scripts
+//! `zkEnv.sh` sources from the configuration directory (`zookeeper-env.sh`, then `java.env`); ferrokeeper
+//! reads the same variables from the same places, in the same order.
+
+use std::collections::HashMap;
+use std::path::Path;
 
 use super::{invalid, ConfigError};
 use crate::core::containers::ContainerConfig;
@@ -26,6 +31,22 @@ impl JvmFlags {
         let server = std::env::var("SERVER_JVMFLAGS").unwrap_or_default();
         let common = std::env::var("JVMFLAGS").unwrap_or_default();
         JvmFlags::parse(&format!("{server} {common}"))
+    }
+
+    /// The flags `zkServer.sh` would give the JVM for the zoo.cfg in `config_dir`: the environment's
+    /// `SERVER_JVMFLAGS` and `JVMFLAGS`, as `zookeeper-env.sh` and then `java.env` in that directory set them
+    /// (zkEnv.sh sources both; a later assignment wins, and `$VAR`/`${VAR}` expand to the value so far).
+    pub fn for_config_dir(config_dir: &Path) -> JvmFlags {
+        let mut vars: HashMap<String, String> = HashMap::new();
+        for name in ["SERVER_JVMFLAGS", "JVMFLAGS"] {
+            vars.insert(name.to_owned(), std::env::var(name).unwrap_or_default());
+        }
+        for script in ["zookeeper-env.sh", "java.env"] {
+            if let Ok(text) = std::fs::read_to_string(config_dir.join(script)) {
+                apply_env_script(&text, &mut vars);
+            }
+        }
+        JvmFlags::parse(&format!("{} {}", vars["SERVER_JVMFLAGS"], vars["JVMFLAGS"]))
     }
 
     /// Collects the `-D` flags of a whitespace-separated command line.
@@ -103,9 +124,110 @@ impl JvmFlags {
     }
 }
 
+/// Applies the `[export ]SERVER_JVMFLAGS=...` and `[export ]JVMFLAGS=...` assignments of a sourced shell script
+/// (values bare, in double quotes with `$VAR`/`${VAR}` expanded, or in single quotes taken as written). Other
+/// lines (comments, other variables, shell logic) do not change the JVM's flags and are skipped.
+fn apply_env_script(text: &str, vars: &mut HashMap<String, String>) {
+    for line in text.lines() {
+        let line = line.trim();
+        let line = line.strip_prefix("export ").map_or(line, str::trim_start);
+        let Some((name, raw)) = line.split_once('=') else {
+            continue;
+        };
+        if !vars.contains_key(name) {
+            continue;
+        }
+        let value = if let Some(quoted) = raw.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
+            quoted.to_owned()
+        } else {
+            let unquoted = raw
+                .strip_prefix('"')
+                .and_then(|r| r.strip_suffix('"'))
+                .unwrap_or(raw);
+            expand(unquoted, vars)
+        };
+        vars.insert(name.to_owned(), value);
+    }
+}
+
+/// `$NAME` and `${NAME}`: the script's value so far for the two flag variables, else the environment's.
+fn expand(text: &str, vars: &HashMap<String, String>) -> String {
+    let lookup = |name: &str| {
+        vars.get(name)
+            .cloned()
+            .unwrap_or_else(|| std::env::var(name).unwrap_or_default())
+    };
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let (name, tail) = if let Some(braced) = after.strip_prefix('{') {
+            match braced.split_once('}') {
+                Some((name, tail)) => (name, tail),
+                None => ("", after),
+            }
+        } else {
+            let end = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            (&after[..end], &after[end..])
+        };
+        if name.is_empty() {
+            out.push('$');
+        } else {
+            out.push_str(&lookup(name));
+        }
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn java_env_and_zookeeper_env_set_the_flags_as_zkenv_sources_them() {
+        let mut vars: HashMap<String, String> = [
+            ("SERVER_JVMFLAGS".to_owned(), "-Dfrom.env=1".to_owned()),
+            ("JVMFLAGS".to_owned(), String::new()),
+        ]
+        .into_iter()
+        .collect();
+        apply_env_script(
+            "# zookeeper-env.sh\nexport JVMFLAGS=\"-Xmx2g -Djute.maxbuffer=4194304\"\nZOO_LOG_DIR=/var/log/zk\n",
+            &mut vars,
+        );
+        apply_env_script(
+            "SERVER_JVMFLAGS=\"$SERVER_JVMFLAGS -Dzookeeper.extendedTypesEnabled=true\"\n\
+             if [ -n \"$X\" ]; then\n  :\nfi\n\
+             export JVMFLAGS=\"${JVMFLAGS} -Dznode.container.checkIntervalMs=1000\"\n\
+             JVMFLAGS_UNUSED='-Dnot.read=1'\n",
+            &mut vars,
+        );
+        let flags = JvmFlags::parse(&format!("{} {}", vars["SERVER_JVMFLAGS"], vars["JVMFLAGS"]));
+        assert_eq!(flags.get("from.env"), Some("1"));
+        assert_eq!(flags.get("zookeeper.extendedTypesEnabled"), Some("true"));
+        assert_eq!(flags.jute_max_buffer(), Ok(4_194_304));
+        assert_eq!(flags.containers().map(|c| c.check_interval_ms), Ok(1000));
+        assert_eq!(flags.get("not.read"), None);
+        apply_env_script("SERVER_JVMFLAGS='-Dliteral=$HOME'\n", &mut vars);
+        assert_eq!(vars["SERVER_JVMFLAGS"], "-Dliteral=$HOME");
+    }
+
+    #[test]
+    fn the_scripts_beside_zoo_cfg_are_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("java.env"),
+            "export SERVER_JVMFLAGS=\"-Djute.maxbuffer=8192\"\n",
+        )
+        .expect("write java.env");
+        let flags = JvmFlags::for_config_dir(dir.path());
+        assert_eq!(flags.jute_max_buffer(), Ok(8192));
+    }
 
     #[test]
     fn jute_maxbuffer_comes_from_the_last_jvm_flag() {

@@ -264,6 +264,12 @@ impl Core {
                 return;
             }
             Ok(Request::Auth(packet)) => return self.auth(conn, header, &packet, out),
+            Ok(Request::Sasl(ref sasl)) if sasl.token.is_none() => {
+                // ZooKeeper reads the token's length before anything else (`processSasl`): a null token fails
+                // there and the connection is closed without a reply.
+                self.close_conn(conn, out);
+                return;
+            }
             Ok(Request::Sasl(_)) => {
                 // Without SASL configured the server has no SASL peer: it answers out of band, zxid 0, with a
                 // null token (observed on Apache ZooKeeper 3.8 standalone).

@@ -15,8 +15,8 @@ pub(super) struct Harness {
     pub(super) core: Core,
     pub(super) now: Now,
     frames: Vec<(ConnId, Bytes)>,
-    closed: Vec<ConnId>,
-    next_xid: i32,
+    pub(super) closed: Vec<ConnId>,
+    pub(super) next_xid: i32,
 }
 
 impl Harness {
@@ -865,4 +865,21 @@ fn a_null_acl_id_in_a_multi_fails_the_whole_request_without_results() {
     let rsp: MultiResponse = jute::from_slice(&body).expect("multi");
     assert_eq!(rsp.results, vec![OpResult::Error(-101), OpResult::Error(-2)]);
     assert_eq!(h.create(1, "/a", 0).0, 0, "nothing pending is left behind");
+}
+
+#[test]
+fn a_sasl_request_with_a_null_token_closes_the_connection_without_a_reply() {
+    let mut h = Harness::new();
+    h.connect(1);
+    h.next_xid += 1;
+    let header = RequestHeader {
+        xid: h.next_xid,
+        op: OpCode::Sasl.code(),
+    };
+    let request = Request::Sasl(GetSaslRequest { token: None });
+    let now = h.now;
+    let effects = h.core.request(now, ConnId(1), header, Ok(request));
+    h.run(effects);
+    assert!(h.take(ConnId(1)).is_empty(), "no reply");
+    assert_eq!(h.closed, vec![ConnId(1)]);
 }

@@ -105,6 +105,14 @@ impl ResponseSizes {
     }
 }
 
+/// The packets ZooKeeper counts as sent (`Sent:` of `srvr`) for a four-letter word's answer of `text`: its
+/// answer goes through a `BufferedWriter` of 8192 chars into `NIOServerCnxn.SendBufferWriter`, which sends (and
+/// counts) each full 8192-char block and then the rest at close, and nothing for an empty answer.
+pub fn packets_sent_for(text: &str) -> u64 {
+    const BLOCK: usize = 8192;
+    text.len().div_ceil(BLOCK) as u64
+}
+
 /// The answer to a command that is not in `4lw.commands.whitelist`.
 pub fn not_whitelisted(word: &str) -> String {
     format!("{word} is not executed because it is not in the whitelist.\n")
@@ -313,8 +321,7 @@ pub fn system_properties(config: &ServerConfig) -> Vec<(String, String)> {
         "java.io.tmpdir".to_owned(),
         std::env::temp_dir().display().to_string(),
     );
-    props.insert("jute.maxbuffer".to_owned(), config.jute_max_buffer.to_string());
-    for (k, v) in crate::config::JvmFlags::from_env().properties() {
+    for (k, v) in config.jvm.properties() {
         props.insert(k.to_owned(), v.to_owned());
     }
     props.into_iter().collect()
@@ -353,6 +360,13 @@ pub fn gauges(f: &ServerFacts) -> Vec<(&'static str, MonitorValue)> {
         (CONNECTION_DROP_PROBABILITY, MonitorValue::Double(0.0)),
         // No TLS client port, so no handshake is ever outstanding.
         (OUTSTANDING_TLS_HANDSHAKE, int(0)),
+        // ZooKeeper counts plain connections only on a Netty port that also takes TLS (port unification,
+        // which ferrokeeper does not offer): 0, as on ZooKeeper's default NIO client port.
+        (NON_MTLS_REMOTE_CONN_COUNT, int(0)),
+        // ZooKeeper counts failed TLS handshakes and X.509 authentications there (a failed addauth is not
+        // counted: a 3.8.0 server answering AuthFailed still reports 0); no TLS port, so 0.
+        (AUTH_FAILED_COUNT, int(0)),
+        (NON_MTLS_LOCAL_CONN_COUNT, int(0)),
         (
             LAST_CLIENT_RESPONSE_SIZE,
             MonitorValue::Int(f.client_response.last),
@@ -379,6 +393,20 @@ pub fn monitor_values(f: &ServerFacts, metrics: Vec<(String, MonitorValue)>) -> 
     ];
     out.extend(gauges(f).into_iter().map(|(k, v)| (k.to_owned(), v)));
     out.extend(metrics);
+    out
+}
+
+/// The values of `mntr` and `monitor` under ZooKeeper's Prometheus provider: version and state, then the
+/// provider's samples (see `Metrics::prometheus_dump`).
+pub fn provider_monitor_values(samples: Vec<(String, MonitorValue)>) -> Vec<(String, MonitorValue)> {
+    let mut out = vec![
+        ("version".to_owned(), MonitorValue::Text(FULL_VERSION.to_owned())),
+        (
+            "server_state".to_owned(),
+            MonitorValue::Text("standalone".to_owned()),
+        ),
+    ];
+    out.extend(samples);
     out
 }
 
@@ -464,6 +492,16 @@ mod tests {
         assert_eq!(digits, ZOOKEEPER_COMPAT_VERSION);
         assert!(FULL_VERSION.contains(", built on "));
         assert!(envi().contains(&format!("\nzookeeper.version={FULL_VERSION}\n")));
+    }
+
+    /// What a 3.8.0 server counted: 1 packet for `envi` (779 bytes), 2 for `mntr` (16309 bytes).
+    #[test]
+    fn large_answers_count_one_packet_per_block() {
+        assert_eq!(packets_sent_for(""), 0);
+        assert_eq!(packets_sent_for(&"x".repeat(779)), 1);
+        assert_eq!(packets_sent_for(&"x".repeat(8192)), 1);
+        assert_eq!(packets_sent_for(&"x".repeat(16309)), 2);
+        assert_eq!(packets_sent_for(&"x".repeat(16385)), 3);
     }
 
     #[test]

@@ -5,12 +5,33 @@
 
 use std::net::SocketAddr;
 
-/// Java's `Double.toString` for the values latencies and ratios take: a whole number keeps its `.0`.
+/// Java's `Double.toString`: the shortest digits that read back to the value, in plain notation with at least
+/// one decimal (`10.0`, `9.5`) from 10^-3 up to 10^7, and as `<digit>.<digits>E<exponent>` outside it (`1.0E7`,
+/// `5.0E-4`); `NaN`, `Infinity`, `-Infinity`.
 pub fn double(value: f64) -> String {
-    if value.fract() == 0.0 && value.abs() < 1e7 {
-        format!("{value:.1}")
+    if value.is_nan() {
+        return "NaN".to_owned();
+    }
+    if value.is_infinite() {
+        return if value > 0.0 { "Infinity" } else { "-Infinity" }.to_owned();
+    }
+    if value == 0.0 {
+        return if value.is_sign_negative() { "-0.0" } else { "0.0" }.to_owned();
+    }
+    if (1e-3..1e7).contains(&value.abs()) {
+        let plain = format!("{value}");
+        return if plain.contains('.') {
+            plain
+        } else {
+            format!("{plain}.0")
+        };
+    }
+    let scientific = format!("{value:e}");
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((scientific.as_str(), "0"));
+    if mantissa.contains('.') {
+        format!("{mantissa}E{exponent}")
     } else {
-        format!("{value}")
+        format!("{mantissa}.0E{exponent}")
     }
 }
 
@@ -100,6 +121,14 @@ mod tests {
     #[test]
     fn formats_as_the_jvm_does() {
         assert_eq!(double(0.0), "0.0");
+        assert_eq!(double(1e7), "1.0E7");
+        assert_eq!(double(12_345_678.0), "1.2345678E7");
+        assert_eq!(double(0.0005), "5.0E-4");
+        assert_eq!(double(-2.5e-7), "-2.5E-7");
+        assert_eq!(double(9_999_999.0), "9999999.0");
+        assert_eq!(double(0.001), "0.001");
+        assert_eq!(double(f64::NAN), "NaN");
+        assert_eq!(double(f64::INFINITY), "Infinity");
         assert_eq!(double(10.0), "10.0");
         assert_eq!(double(3.3333), "3.3333");
         let v6: SocketAddr = "[::1]:2181".parse().expect("addr");

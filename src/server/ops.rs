@@ -33,7 +33,7 @@ impl Runtime {
             return;
         };
         if let Some(text) = text {
-            self.stats.packets_sent += 1;
+            self.stats.packets_sent += fl::packets_sent_for(&text);
             entry.handle.send(Bytes::from(text));
         }
         entry.handle.close();
@@ -182,7 +182,11 @@ impl Runtime {
     /// The values of `mntr` and `monitor`.
     pub(super) fn monitor_values(&mut self) -> Vec<(String, MonitorValue)> {
         self.sync_net_counters();
-        fl::monitor_values(&self.facts(), self.metrics.monitor_values())
+        let facts = self.facts();
+        match self.metrics.prometheus_dump(&fl::gauges(&facts)) {
+            Some(samples) => fl::provider_monitor_values(samples),
+            None => fl::monitor_values(&facts, self.metrics.monitor_values()),
+        }
     }
 
     fn dir_sizes(&self) -> DirSizes {

@@ -341,6 +341,8 @@ impl Runtime {
             let handshake = !entry.handshake_sent;
             entry.handshake_sent = true;
             if !answers_request {
+                self.metrics
+                    .count(crate::metrics::counter::WATCH_BYTES, u64::from(reply.len));
                 continue;
             }
             let position = if handshake {

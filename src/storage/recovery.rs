@@ -95,15 +95,21 @@ fn load_newest_snapshot(
     fs: &dyn Fs,
     dirs: &DataDirs,
     opts: RecoveryOptions,
-    skipped: &mut Vec<String>,
+    skipped: &mut Vec<(Zxid, StorageError)>,
 ) -> Result<Loaded, StorageError> {
     let snaps = list_snapshots(fs, &dirs.snap_dir)?;
-    let mut first_error = None;
-    for (zxid, path) in snaps
-        .iter()
-        .filter(|(_, p)| looks_valid(fs, p))
-        .take(SNAPSHOTS_TRIED)
-    {
+    for (zxid, path) in snaps.iter().take(SNAPSHOTS_TRIED) {
+        if !looks_valid(fs, path) {
+            let size = fs.read(path).map_or(0, |b| b.len() as u64);
+            let e = StorageError::Corrupt {
+                file: path.clone(),
+                offset: size,
+                message: "incomplete snapshot (no final seal, or no compression header)".into(),
+            };
+            tracing::warn!(error = %e, "skipping an incomplete snapshot");
+            skipped.push((*zxid, e));
+            continue;
+        }
         tracing::info!(file = %path.display(), "reading snapshot");
         let loaded = read_snapshot(fs, path).and_then(|bytes| {
             snapshot::decode(&bytes, opts.extended_types).map_err(|e| StorageError::Corrupt {
@@ -126,20 +132,13 @@ fn load_newest_snapshot(
             }
             Err(e) => {
                 tracing::warn!(error = %e, "problem reading snapshot, trying an older one");
-                skipped.push(e.to_string());
-                first_error.get_or_insert(e);
+                skipped.push((*zxid, e));
             }
         }
     }
-    if let Some(e) = first_error {
-        return Err(e);
-    }
-    if let Some((_, path)) = snaps.first() {
-        return Err(StorageError::Corrupt {
-            file: path.clone(),
-            offset: 0,
-            message: "no valid snapshot: this and every older snapshot is incomplete".into(),
-        });
+    if !skipped.is_empty() {
+        // None reads back: the newest snapshot's problem is the one to report.
+        return Err(skipped.remove(0).1);
     }
     let logs = files_after(fs, &dirs.log_dir, Zxid(0))?;
     if let Some((_, log)) = logs.first() {
@@ -163,6 +162,9 @@ fn load_newest_snapshot(
 
 /// Recovers the database from `dirs`.
 pub fn recover(fs: &dyn Fs, dirs: &DataDirs, opts: RecoveryOptions) -> Result<Recovered, StorageError> {
+    if opts.repair {
+        remove_unfinished_snapshots(fs, &dirs.snap_dir)?;
+    }
     let mut skipped = Vec::new();
     let Loaded {
         mut tree,
@@ -188,6 +190,13 @@ pub fn recover(fs: &dyn Fs, dirs: &DataDirs, opts: RecoveryOptions) -> Result<Re
                     offset,
                     message: format!("txn {zxid} does not decode: {e}"),
                 })?;
+            if let Some(bad) = created_paths(&entry.body).into_iter().find(|p| !is_node_path(p)) {
+                return Err(StorageError::Corrupt {
+                    file: file.to_path_buf(),
+                    offset,
+                    message: format!("txn {zxid} creates the invalid path {bad:?}"),
+                });
+            }
             let logged = entry.digest;
             let txn: Txn = entry;
             match &txn.body {
@@ -218,6 +227,28 @@ pub fn recover(fs: &dyn Fs, dirs: &DataDirs, opts: RecoveryOptions) -> Result<Re
             Ok(())
         },
     )?;
+    // An older snapshot stands in for a newer one that does not read back only if the logs carry the state
+    // past the newer one's zxid; otherwise starting would silently drop what that snapshot holds.
+    let reached = tree.last_processed_zxid();
+    if let Some((zxid, e)) = skipped.iter().find(|(zxid, _)| *zxid > reached) {
+        let (file, offset, why) = match e {
+            StorageError::Corrupt {
+                file,
+                offset,
+                message,
+            } => (file.clone(), *offset, message.clone()),
+            StorageError::Io { file, source } => (file.clone(), 0, source.to_string()),
+            StorageError::Failed(why) => (dirs.snap_dir.clone(), 0, why.clone()),
+        };
+        return Err(StorageError::Corrupt {
+            file,
+            offset,
+            message: format!(
+                "{why}; the older snapshot and the logs after it end at zxid {reached}, before this \
+                 snapshot's {zxid}, so starting would lose what it holds"
+            ),
+        });
+    }
     let dead = remove_dead_ephemerals(&mut tree, &sessions);
     let mut sessions: Vec<(i64, i32)> = sessions.into_iter().collect();
     sessions.sort();
@@ -226,12 +257,56 @@ pub fn recover(fs: &dyn Fs, dirs: &DataDirs, opts: RecoveryOptions) -> Result<Re
         tree,
         sessions,
         snapshot: path,
-        skipped_snapshots: skipped,
+        skipped_snapshots: skipped.iter().map(|(_, e)| e.to_string()).collect(),
         replayed: end.replayed,
         torn_tail: end.torn_tail,
         digest_mismatches: mismatches,
         dead_sessions: dead,
     })
+}
+
+/// Removes the `snapshot.*.tmp` files a crash left in the middle of writing a snapshot: they never became
+/// snapshots (one is renamed into place only once complete and fsynced) and nothing reads them.
+fn remove_unfinished_snapshots(fs: &dyn Fs, dir: &Path) -> Result<(), StorageError> {
+    let io = |file: &Path| {
+        let file = file.to_path_buf();
+        move |source| StorageError::Io { file, source }
+    };
+    let names = match fs.list(dir) {
+        Ok(names) => names,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(dir)(e)),
+    };
+    let unfinished: Vec<PathBuf> = names
+        .iter()
+        .filter(|n| n.starts_with("snapshot.") && n.ends_with(".tmp"))
+        .map(|n| dir.join(n))
+        .collect();
+    for path in &unfinished {
+        tracing::info!(file = %path.display(), "removing an unfinished snapshot");
+        fs.remove(path).map_err(io(path))?;
+    }
+    if !unfinished.is_empty() {
+        fs.sync_dir(dir).map_err(io(dir))?;
+    }
+    Ok(())
+}
+
+/// The paths a txn creates, inside a multi too.
+fn created_paths(body: &TxnBody) -> Vec<&str> {
+    match body {
+        TxnBody::Create(c) => vec![c.path.as_str()],
+        TxnBody::CreateContainer(c) => vec![c.path.as_str()],
+        TxnBody::CreateTtl(c) => vec![c.path.as_str()],
+        TxnBody::Multi(subs) => subs.iter().flat_map(|(_, b)| created_paths(b)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A path a node can have: absolute, not the root, no empty segment. (A server never logs another; an empty
+/// last segment would make a node its own child, and writing a snapshot of that tree would never end.)
+fn is_node_path(path: &str) -> bool {
+    path.len() > 1 && path.starts_with('/') && path[1..].split('/').all(|seg| !seg.is_empty())
 }
 
 fn d_version() -> i32 {

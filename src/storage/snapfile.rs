@@ -139,7 +139,7 @@ pub fn write_snapshot(
 }
 
 /// Writes the snapshot named after `zxid` whose stream arrives as `parts` (see `SnapshotStream`) into `dir`
-/// durably and returns its path. If the parts stop before their end, only the `.tmp` file is left.
+/// durably and returns its path. If the parts stop before their end, no file is left.
 pub fn write_snapshot_parts(
     fs: &dyn Fs,
     dir: &Path,
@@ -163,18 +163,28 @@ fn write_file(
         let file = file.to_path_buf();
         move |source| StorageError::Io { file, source }
     };
-    let file = fs.create(&tmp).map_err(io(&tmp))?;
-    let writer = FileWriter {
-        file,
-        offset: 0,
-        buf: Vec::with_capacity(1 << 20),
-        synced: 0,
-    };
-    let mut writer = write_stream(body, compression, writer).map_err(io(&tmp))?;
-    writer.drain().map_err(io(&tmp))?;
-    writer.file.fsync().map_err(io(&tmp))?;
-    drop(writer);
-    fs.rename(&tmp, &path).map_err(io(&path))?;
+    let written = (|| {
+        let file = fs.create(&tmp).map_err(io(&tmp))?;
+        let writer = FileWriter {
+            file,
+            offset: 0,
+            buf: Vec::with_capacity(1 << 20),
+            synced: 0,
+        };
+        let mut writer = write_stream(body, compression, writer).map_err(io(&tmp))?;
+        writer.drain().map_err(io(&tmp))?;
+        writer.file.fsync().map_err(io(&tmp))?;
+        drop(writer);
+        fs.rename(&tmp, &path).map_err(io(&path))
+    })();
+    if let Err(e) = written {
+        // What was written never becomes a snapshot (`AtomicFileOutputStream.abort`); recovery removes the
+        // file if this fails too.
+        if fs.exists(&tmp) {
+            let _ = fs.remove(&tmp);
+        }
+        return Err(e);
+    }
     fs.sync_dir(parent(&path)).map_err(io(dir))?;
     Ok(path)
 }

@@ -71,6 +71,10 @@ impl<W: Write> Write for SnappyWriter<W> {
     }
 }
 
+/// How many bytes one byte of a raw snappy block can become at most: a 3-byte copy element yields at most 64
+/// bytes, every other element less per byte.
+const MAX_EXPANSION: usize = 22;
+
 /// Decompresses a whole snappy-java stream (concatenated streams, each with its header, are accepted as
 /// `SnappyInputStream` accepts them).
 pub fn decompress(input: &[u8]) -> io::Result<Vec<u8>> {
@@ -99,6 +103,14 @@ pub fn decompress(input: &[u8]) -> io::Result<Vec<u8>> {
             .ok_or_else(|| bad("chunk cut short", pos))?;
         let start = out.len();
         let size = snap::raw::decompress_len(chunk).map_err(|e| bad(&e.to_string(), pos))?;
+        // A chunk declares its decompressed length up front; believing a length the chunk cannot produce would
+        // let a few bytes reserve gigabytes.
+        if size > chunk.len().saturating_mul(MAX_EXPANSION) {
+            return Err(bad(
+                &format!("chunk of {} bytes claiming {size} bytes", chunk.len()),
+                pos,
+            ));
+        }
         out.resize(start + size, 0);
         decoder
             .decompress(chunk, &mut out[start..])
@@ -124,5 +136,21 @@ mod tests {
         assert_eq!(&bytes[8..16], &[0, 0, 0, 1, 0, 0, 0, 1]);
         assert_eq!(decompress(&bytes).expect("decompress"), data);
         assert!(decompress(&bytes[..bytes.len() - 3]).is_err());
+    }
+
+    #[test]
+    fn a_chunk_claiming_more_than_it_can_hold_is_refused_before_allocating() {
+        // Zeros compress as well as anything can: one chunk's declared length is within the bound.
+        let zeros = vec![0u8; 32 * 1024];
+        let mut w = SnappyWriter::new(Vec::new()).expect("header");
+        w.write_all(&zeros).expect("write");
+        let bytes = w.finish().expect("finish");
+        assert_eq!(decompress(&bytes).expect("decompress"), zeros);
+        // A 6-byte chunk whose varint says 4 GiB - 1.
+        let mut lying = bytes[..HEADER_LEN].to_vec();
+        lying.extend_from_slice(&6i32.to_be_bytes());
+        lying.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f, 0x00]);
+        let err = decompress(&lying).expect_err("refused");
+        assert!(err.to_string().contains("claiming"), "{err}");
     }
 }

@@ -17,7 +17,7 @@ class Context:
     ferrokeeper_bin: str
     address: str = ""  # host:port of the server run.py started, when NEEDS_SERVER
     reference: object = None  # the zookeeper row from RESULTS.md, or None
-    start_server: object = None  # callable(kind, port, jvm_props=()) -> started servers.Server
+    start_server: object = None  # callable(kind, port, jvm_props=(), extra_cfg=None) -> servers.Server
 
     def path(self, *parts):
         return os.path.join(self.compat_dir, *parts)

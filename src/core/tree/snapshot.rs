@@ -603,6 +603,12 @@ impl DataTree {
         let path = &*key;
         if path != "/" {
             let (parent, name) = path::split(path);
+            if name.is_empty() {
+                // "//" would be a child of the root named "": the root's own path again.
+                return Err(format!(
+                    "invalid data tree: node path {path:?} has an empty last segment"
+                ));
+            }
             let Some(p) = self.nodes.get_mut(parent) else {
                 return Err(format!("invalid data tree: no parent {parent} for {path}"));
             };

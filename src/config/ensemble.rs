@@ -1,0 +1,287 @@
+//! The ensemble lines of zoo.cfg: `server.N`, `group.N` and `weight.N`, read and checked as Apache ZooKeeper
+//! reads them (`QuorumPeer.QuorumServer`, `QuorumPeerConfig.parseDynamicConfig`, `QuorumHierarchical`), so that
+//! an ensemble member's zoo.cfg is accepted or refused as ZooKeeper would accept or refuse it, with the same
+//! facts kept for the ensemble work. A standalone ferrokeeper does not act on them yet.
+//!
+//! `server.<id>=<host>:<quorum port>:<election port>[:participant|:observer][|<more addresses>][;[<client
+//! host>:]<client port>]`; an IPv6 host is written in brackets. More than one address needs
+//! `multiAddress.enabled=true`.
+
+use super::{invalid, ConfigError};
+
+/// A member's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Role {
+    #[default]
+    Participant,
+    Observer,
+}
+
+/// One of a member's addresses: where it listens to followers and to leader election.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerAddress {
+    pub host: String,
+    pub quorum_port: u16,
+    pub election_port: u16,
+}
+
+/// A `server.N` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumServer {
+    pub id: u64,
+    pub addresses: Vec<PeerAddress>,
+    pub role: Role,
+    /// The `;[host:]port` part: the member's client address (host `0.0.0.0` when only a port is given).
+    pub client: Option<(String, u16)>,
+}
+
+/// The ensemble as zoo.cfg describes it; empty for a standalone configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Ensemble {
+    pub servers: Vec<QuorumServer>,
+    /// `group.N=id:id:...` (hierarchical quorums).
+    pub groups: Vec<(u64, Vec<u64>)>,
+    /// `weight.N=w`.
+    pub weights: Vec<(u64, u64)>,
+}
+
+/// Keys this module reads, by prefix.
+pub(super) const PREFIXES: &[&str] = &["server.", "group.", "weight."];
+
+/// A Java `long` (`Long.parseLong`) that must not be negative.
+fn id(key: &str, text: &str, value: &str) -> Result<u64, ConfigError> {
+    let n: i64 = text.parse().map_err(|e| invalid(key, value, e))?;
+    u64::try_from(n).map_err(|e| invalid(key, value, e))
+}
+
+/// A port as `Integer.parseInt` and `InetSocketAddress` take it.
+fn port(key: &str, value: &str, host: &str, text: &str) -> Result<u16, ConfigError> {
+    let n: i32 = text
+        .parse()
+        .map_err(|_| invalid(key, value, format_args!("address unresolved: {host}:{text}")))?;
+    u16::try_from(n).map_err(|_| invalid(key, value, format_args!("port out of range: {n}")))
+}
+
+/// `ConfigUtils.getHostAndPort`: `host:a:b...`, or `[v6 host]:a:b...`.
+fn host_and_ports<'a>(key: &str, value: &str, text: &'a str) -> Result<Vec<&'a str>, ConfigError> {
+    if let Some(rest) = text.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| invalid(key, value, "an IPv6 address must end with ']'"))?;
+        let mut parts = vec![host];
+        if !after.is_empty() {
+            let ports = after
+                .strip_prefix(':')
+                .ok_or_else(|| invalid(key, value, "':' must follow the IPv6 address"))?;
+            parts.extend(ports.split(':'));
+        }
+        return Ok(parts);
+    }
+    Ok(text.split(':').collect())
+}
+
+fn role(key: &str, value: &str, text: &str) -> Result<Role, ConfigError> {
+    match text.to_ascii_lowercase().as_str() {
+        "participant" => Ok(Role::Participant),
+        "observer" => Ok(Role::Observer),
+        _ => Err(invalid(
+            key,
+            value,
+            format_args!("unrecognised peer type {text:?}"),
+        )),
+    }
+}
+
+const WRONG_FORMAT: &str = "must have the form host:port:port[:type][;[client host:]client port]";
+
+/// Parses `server.N=...`.
+pub fn parse_server(key: &str, value: &str, multi_address: bool) -> Result<QuorumServer, ConfigError> {
+    let sid = id(key, key.trim_start_matches("server."), value)?;
+    let parts: Vec<&str> = value.split(';').collect();
+    if parts.len() > 2 {
+        return Err(invalid(key, value, WRONG_FORMAT));
+    }
+    let client = match parts.get(1) {
+        None => None,
+        Some(text) => {
+            let client_parts = host_and_ports(key, value, text)?;
+            let (host, port_text) = match client_parts.as_slice() {
+                [p] => ("0.0.0.0", *p),
+                [h, p] => (*h, *p),
+                _ => return Err(invalid(key, value, WRONG_FORMAT)),
+            };
+            Some((host.to_owned(), port(key, value, host, port_text)?))
+        }
+    };
+    let addresses_text: Vec<&str> = parts[0].split('|').collect();
+    if addresses_text.len() > 1 && !multi_address {
+        return Err(invalid(
+            key,
+            value,
+            "several addresses need multiAddress.enabled=true",
+        ));
+    }
+    let mut addresses = Vec::new();
+    let mut kind = None;
+    for text in addresses_text {
+        let p = host_and_ports(key, value, text)?;
+        if !(3..=4).contains(&p.len()) {
+            return Err(invalid(key, value, WRONG_FORMAT));
+        }
+        let quorum_port = port(key, value, p[0], p[1])?;
+        let election_port = port(key, value, p[0], p[2])?;
+        if quorum_port == election_port {
+            return Err(invalid(key, value, "the quorum and election ports must differ"));
+        }
+        if let Some(t) = p.get(3) {
+            let r = role(key, value, t)?;
+            if kind.is_some_and(|k| k != r) {
+                return Err(invalid(key, value, "all addresses must have the same role"));
+            }
+            kind = Some(r);
+        }
+        addresses.push(PeerAddress {
+            host: p[0].to_owned(),
+            quorum_port,
+            election_port,
+        });
+    }
+    Ok(QuorumServer {
+        id: sid,
+        addresses,
+        role: kind.unwrap_or_default(),
+        client,
+    })
+}
+
+/// Parses `group.N=id:id:...`.
+pub fn parse_group(key: &str, value: &str) -> Result<(u64, Vec<u64>), ConfigError> {
+    let gid = id(key, key.trim_start_matches("group."), value)?;
+    let members = value
+        .split(':')
+        .map(|s| id(key, s, value))
+        .collect::<Result<Vec<u64>, _>>()?;
+    Ok((gid, members))
+}
+
+/// Parses `weight.N=w`.
+pub fn parse_weight(key: &str, value: &str) -> Result<(u64, u64), ConfigError> {
+    Ok((
+        id(key, key.trim_start_matches("weight."), value)?,
+        id(key, value, value)?,
+    ))
+}
+
+impl Ensemble {
+    /// Builds the ensemble from its lines in file order; a later line for the same id wins, as in Java's
+    /// properties. Every server of a group must have a `server.N` line, as `QuorumHierarchical` requires.
+    pub fn parse(lines: &[(String, String)], multi_address: bool) -> Result<Ensemble, ConfigError> {
+        let mut e = Ensemble::default();
+        for (key, value) in lines {
+            if key.starts_with("server.") {
+                let s = parse_server(key, value, multi_address)?;
+                e.servers.retain(|old| old.id != s.id);
+                e.servers.push(s);
+            } else if key.starts_with("group.") {
+                let g = parse_group(key, value)?;
+                e.groups.retain(|old| old.0 != g.0);
+                e.groups.push(g);
+            } else if key.starts_with("weight.") {
+                let w = parse_weight(key, value)?;
+                e.weights.retain(|old| old.0 != w.0);
+                e.weights.push(w);
+            }
+        }
+        for (gid, members) in &e.groups {
+            if let Some(m) = members.iter().find(|m| !e.servers.iter().any(|s| s.id == **m)) {
+                return Err(invalid(
+                    &format!("group.{gid}"),
+                    &m.to_string(),
+                    "names a server without a server line",
+                ));
+            }
+        }
+        e.servers.sort_by_key(|s| s.id);
+        Ok(e)
+    }
+
+    /// True when zoo.cfg describes no ensemble.
+    pub fn is_empty(&self) -> bool {
+        self.servers.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_forms_zookeeper_documents() {
+        let s = parse_server("server.1", "zk1.example.com:2888:3888", false).expect("plain");
+        assert_eq!(s.id, 1);
+        assert_eq!(
+            s.addresses,
+            [PeerAddress {
+                host: "zk1.example.com".into(),
+                quorum_port: 2888,
+                election_port: 3888
+            }]
+        );
+        assert_eq!((s.role, s.client), (Role::Participant, None));
+        let s = parse_server("server.3", "10.0.0.3:2888:3888:observer;2181", false).expect("observer");
+        assert_eq!(s.role, Role::Observer);
+        assert_eq!(s.client, Some(("0.0.0.0".into(), 2181)));
+        let s = parse_server("server.2", "[::1]:2888:3888:participant;[::1]:2181", false).expect("v6");
+        assert_eq!(s.addresses[0].host, "::1");
+        assert_eq!(s.client, Some(("::1".into(), 2181)));
+        let s = parse_server("server.4", "a:1:2|b:3:4", true).expect("multi address");
+        assert_eq!(s.addresses.len(), 2);
+    }
+
+    #[test]
+    fn malformed_lines_name_the_key_and_value() {
+        for (key, value, multi) in [
+            ("server.x", "h:1:2", false),
+            ("server.1", "h:1", false),
+            ("server.1", "h:1:2:3:4", false),
+            ("server.1", "h:one:2", false),
+            ("server.1", "h:1:70000", false),
+            ("server.1", "h:5:5", false),
+            ("server.1", "h:1:2:witness", false),
+            ("server.1", "h:1:2;h:c", false),
+            ("server.1", "h:1:2;a;b", false),
+            ("server.1", "a:1:2|b:3:4", false),
+            ("server.1", "a:1:2:observer|b:3:4:participant", true),
+        ] {
+            let e = parse_server(key, value, multi).expect_err(value).to_string();
+            assert!(e.contains(key) && e.contains(value), "{key}={value}: {e}");
+        }
+    }
+
+    #[test]
+    fn groups_and_weights() {
+        let lines: Vec<(String, String)> = [
+            ("server.1", "a:1:2"),
+            ("server.2", "b:1:2"),
+            ("server.3", "c:1:2"),
+            ("group.1", "1:2"),
+            ("group.2", "3"),
+            ("weight.1", "1"),
+            ("weight.3", "0"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        let e = Ensemble::parse(&lines, false).expect("hierarchy");
+        assert_eq!(e.groups, [(1, vec![1, 2]), (2, vec![3])]);
+        assert_eq!(e.weights, [(1, 1), (3, 0)]);
+        let bad = vec![
+            ("server.1".to_owned(), "a:1:2".to_owned()),
+            ("group.1".to_owned(), "1:9".to_owned()),
+        ];
+        let err = Ensemble::parse(&bad, false)
+            .expect_err("unknown member")
+            .to_string();
+        assert!(err.contains("group.1") && err.contains('9'), "{err}");
+    }
+}
