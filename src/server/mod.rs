@@ -190,7 +190,7 @@ impl Server {
                 biased;
                 () = &mut shutdown => break Ok(()),
                 event = events.recv() => match event {
-                    Some(LogEvent::Durable(zxid, fsync_ms)) => runtime.persisted(zxid, fsync_ms),
+                    Some(LogEvent::Durable(zxid, batch)) => runtime.persisted(zxid, batch),
                     Some(LogEvent::Failed(e)) => Err(e),
                     None => Err(io::Error::other("the txn log thread has stopped")),
                 },
