@@ -125,7 +125,7 @@ impl Server {
             started,
             Box::new(opened.log),
             Some(snapshots),
-            Some(db_init_ms),
+            Some((db_init_ms, opened.txns_loaded)),
             shutdown,
         )
         .await
@@ -139,7 +139,8 @@ impl Server {
         started: std::time::Instant,
         log: Box<dyn TxnLog>,
         snapshots: Option<Snapshotter>,
-        db_init_ms: Option<u64>,
+        // The database load's time and the txns it replayed, for a server that loaded one.
+        loaded: Option<(u64, u64)>,
         shutdown: impl Future<Output = ()>,
     ) -> io::Result<()> {
         let limits = ConnLimits {
@@ -168,8 +169,9 @@ impl Server {
             }
             None => (Metrics::new(), None),
         };
-        if let Some(ms) = db_init_ms {
+        if let Some((ms, txns)) = loaded {
             metrics.observe(summary::DB_INIT_TIME, ms);
+            metrics.observe(summary::STARTUP_TXNS_LOADED, txns);
         }
         let http = spawn_http(
             self.admin,

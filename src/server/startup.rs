@@ -21,6 +21,8 @@ pub struct Opened {
     pub dirs: DataDirs,
     pub core: Core,
     pub log: TxnLogWriter,
+    /// Txns replayed from the log on top of the snapshot (`startup_txns_loaded`).
+    pub txns_loaded: u64,
 }
 
 /// Recovers from `config`'s dataDir and dataLogDir.
@@ -49,11 +51,18 @@ pub fn open(config: &ServerConfig, started: Instant) -> Result<Opened, StorageEr
     let path = write_snapshot(fs.as_ref(), &dirs.snap_dir, &image, config.storage.compression)?;
     tracing::info!(file = %path.display(), ms = t.elapsed().as_millis() as u64, "start-up snapshot taken");
     let last = recovered.last_zxid;
+    let txns_loaded = recovered.replayed;
     let restored: Vec<(SessionId, u32)> = sessions
         .iter()
         .map(|(id, timeout)| (SessionId(*id), (*timeout).max(0) as u32))
         .collect();
     let core = Core::restore(core_config(config), now_at(started), recovered.tree, &restored);
     let log = TxnLogWriter::new(Arc::clone(&fs), &dirs.log_dir, config.storage.log_config(), last);
-    Ok(Opened { fs, dirs, core, log })
+    Ok(Opened {
+        fs,
+        dirs,
+        core,
+        log,
+        txns_loaded,
+    })
 }
