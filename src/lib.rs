@@ -13,4 +13,5 @@ pub mod metrics;
 pub mod net;
 pub mod server;
 pub mod storage;
+pub mod tools;
 pub mod types;

@@ -42,10 +42,57 @@ enum Command {
     },
     /// Print the version and the Apache ZooKeeper release it is compatible with.
     Version,
+    /// Print a snapshot file (snapshot.<zxid>, plain, .gz or .snappy): every node with its Stat, the sessions
+    /// and the last zxid, as zkSnapShotToolkit does.
+    Snapshot {
+        file: PathBuf,
+        /// One JSON object per line instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Include each node's data (base64).
+        #[arg(long)]
+        data: bool,
+    },
+    /// Print a transaction log file (log.<zxid>): one line per txn and how the file ends, as zkTxnLogToolkit
+    /// does.
+    Txnlog {
+        file: PathBuf,
+        /// One JSON object per line instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a data directory without changing it: run the recovery a start would run and report what it
+    /// loads, or the file and offset that would stop the start (exit status 1).
+    Check {
+        /// A zoo.cfg naming dataDir and dataLogDir.
+        #[arg(long, conflicts_with = "data_dir")]
+        config: Option<PathBuf>,
+        /// The dataDir (holding version-2).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The dataLogDir, when the logs are kept apart (default: the dataDir).
+        #[arg(long, requires = "data_dir")]
+        data_log_dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let result = run(cli);
+    // A dump piped into `head` ends when the reader goes: not an error.
+    if let Err(e) = &result {
+        let closed_pipe = e.chain().any(|c| {
+            c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        });
+        if closed_pipe {
+            return Ok(());
+        }
+    }
+    result
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Version => {
             println!(
@@ -54,10 +101,75 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Snapshot { file, json, data } => {
+            let mut out = std::io::stdout().lock();
+            ferrokeeper::tools::dump_snapshot(&file, format_of(json), data, &mut out)
+        }
+        Command::Txnlog { file, json } => {
+            let mut out = std::io::stdout().lock();
+            ferrokeeper::tools::dump_txnlog(&file, format_of(json), &mut out)
+        }
+        Command::Check {
+            config,
+            data_dir,
+            data_log_dir,
+        } => check(config, data_dir, data_log_dir),
         Command::Start { config } => {
             init_logging(cli.log_format);
             let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
             runtime.block_on(start(config))
+        }
+    }
+}
+
+fn format_of(json: bool) -> ferrokeeper::tools::Format {
+    if json {
+        ferrokeeper::tools::Format::Json
+    } else {
+        ferrokeeper::tools::Format::Text
+    }
+}
+
+fn check(
+    config: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    data_log_dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let (data_dir, data_log_dir, trust_empty) = match (config, data_dir) {
+        (Some(path), _) => {
+            let c = ServerConfig::from_file(&path)?;
+            (
+                c.data_dir.clone(),
+                c.data_log_dir.clone(),
+                c.storage.trust_empty_snapshot,
+            )
+        }
+        (None, Some(dir)) => {
+            let logs = data_log_dir.unwrap_or_else(|| dir.clone());
+            (dir, logs, false)
+        }
+        (None, None) => anyhow::bail!("name the data directory with --data-dir, or a zoo.cfg with --config"),
+    };
+    match ferrokeeper::tools::check(&data_dir, &data_log_dir, trust_empty) {
+        Ok(report) => {
+            let snapshot = report
+                .snapshot
+                .as_ref()
+                .map_or_else(|| "none".to_owned(), |p| p.display().to_string());
+            println!("snapshot: {snapshot}");
+            println!("txns replayed after it: {}", report.replayed);
+            println!("last zxid: 0x{:x}", report.last_zxid);
+            println!("nodes: {}, sessions: {}", report.nodes, report.sessions);
+            for w in &report.warnings {
+                println!("warning: {w}");
+            }
+            println!("ok: a start would load this data directory");
+            Ok(())
+        }
+        Err(e) => {
+            println!("error: {e}");
+            println!("a start would stop here");
+            std::process::exit(1);
         }
     }
 }

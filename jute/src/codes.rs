@@ -82,6 +82,26 @@ int_enum! {
     }
 }
 
+impl OpCode {
+    /// The name Apache ZooKeeper's logs and tools give this type (`Request.op2String`): the variant's name with
+    /// a lower-case first letter, and ACL and TTL in capitals.
+    pub fn name(self) -> String {
+        match self {
+            OpCode::GetAcl => "getACL".into(),
+            OpCode::SetAcl => "setACL".into(),
+            OpCode::CreateTtl => "createTTL".into(),
+            other => {
+                let debug = format!("{other:?}");
+                let mut chars = debug.chars();
+                chars
+                    .next()
+                    .map(|c| c.to_lowercase().chain(chars).collect())
+                    .unwrap_or(debug)
+            }
+        }
+    }
+}
+
 int_enum! {
     /// Result codes (`KeeperException.Code`).
     pub enum ErrorCode {
@@ -266,6 +286,9 @@ mod tests {
             assert_eq!(ErrorCode::try_from(i32::from(*err)), Ok(*err));
         }
         assert_eq!(OpCode::from_code(10), None);
+        assert_eq!(OpCode::GetAllChildrenNumber.name(), "getAllChildrenNumber");
+        assert_eq!(OpCode::CreateTtl.name(), "createTTL");
+        assert_eq!(OpCode::WhoAmI.name(), "whoAmI");
         assert_eq!(ErrorCode::from_code(-126), None);
     }
 
