@@ -131,6 +131,9 @@ pub mod summary {
     pub const PREP_PROCESS_TIME: &str = "prep_process_time";
     /// Time the log thread takes to append a batch of txns and fsync it (`SyncRequestProcessor.run`).
     pub const SYNC_PROCESS_TIME: &str = "sync_process_time";
+    /// Per txn, from its hand-over to the log thread until the runtime hears it is durable
+    /// (`SyncRequestProcessor`: from enqueue to flushed; ADVANCED).
+    pub const SYNC_PROCESSOR_QUEUE_AND_FLUSH_TIME: &str = "sync_processor_queue_and_flush_time_ms";
     /// Txns appended per fsync (`SyncRequestProcessor.flush`).
     pub const SYNC_PROCESSOR_BATCH_SIZE: &str = "sync_processor_batch_size";
     /// Applying a batch of durable txns, firing their watches and queuing their replies
@@ -189,8 +192,7 @@ enum Detail {
 /// on quorum sockets (`Learner`, `LearnerHandler`). Registered but not measured yet, so empty although the
 /// events exist: `startup_snap_load_time` and `startup_txns_load_time` (recovery loads the snapshot and replays
 /// the log in one pass, timed as a whole in `dbinittime`) and the log thread's queue figures
-/// (`sync_processor_queue_size`, `sync_processor_queue_time_ms`, `sync_processor_queue_flush_time_ms`,
-/// `sync_processor_queue_and_flush_time_ms`). Left out: `jvm_pause_time_ms` (the JVM's collector pauses).
+/// (`sync_processor_queue_size`, `sync_processor_queue_time_ms`, `sync_processor_queue_flush_time_ms`). Left out: `jvm_pause_time_ms` (the JVM's collector pauses).
 const SUMMARIES: [(&str, Detail); 63] = [
     ("close_session_prep_time", Detail::Advanced),
     ("commit_commit_proc_req_queued", Detail::Basic),
@@ -243,7 +245,7 @@ const SUMMARIES: [(&str, Detail); 63] = [
     (summary::STARTUP_TXNS_LOADED, Detail::Basic),
     (summary::SYNC_PROCESS_TIME, Detail::Basic),
     (summary::SYNC_PROCESSOR_BATCH_SIZE, Detail::Basic),
-    ("sync_processor_queue_and_flush_time_ms", Detail::Advanced),
+    (summary::SYNC_PROCESSOR_QUEUE_AND_FLUSH_TIME, Detail::Advanced),
     ("sync_processor_queue_flush_time_ms", Detail::Advanced),
     ("sync_processor_queue_size", Detail::Basic),
     ("sync_processor_queue_time_ms", Detail::Advanced),

@@ -78,6 +78,8 @@ pub(crate) struct Runtime {
     published: EventCounts,
     /// Reused buffer for the core's per-trigger watcher counts.
     watch_counts: Vec<(EventType, u32)>,
+    /// Txns handed to the log thread and not yet durable, with when they were handed over, oldest first.
+    appended: VecDeque<(Zxid, Instant)>,
     /// `gtmk` / `stmk` (`ZooTrace.textTraceLevel`).
     pub(super) trace_mask: i64,
     /// Tree digests at zxids that are multiples of 128, oldest first (`hash`).
@@ -127,6 +129,7 @@ impl Runtime {
             synced: [0; 4],
             published: EventCounts::default(),
             watch_counts: Vec::new(),
+            appended: VecDeque::new(),
             // ZooTrace's default: client requests, server packets and final requests.
             trace_mask: 0x132,
             digests: VecDeque::new(),
@@ -308,6 +311,15 @@ impl Runtime {
     /// be logged for `hash` as `DataTree.logZxidDigest` does.
     pub(crate) fn persisted(&mut self, zxid: Zxid, batch: Batch) -> io::Result<()> {
         let begun = Instant::now();
+        while let Some(&(appended, at)) = self.appended.front() {
+            if appended > zxid {
+                break;
+            }
+            self.appended.pop_front();
+            let waited = begun.saturating_duration_since(at).as_millis() as u64;
+            self.metrics
+                .observe(summary::SYNC_PROCESSOR_QUEUE_AND_FLUSH_TIME, waited);
+        }
         self.metrics.observe(summary::SYNC_PROCESS_TIME, batch.process_ms);
         self.metrics
             .observe(summary::SYNC_PROCESSOR_BATCH_SIZE, batch.entries);
@@ -369,6 +381,7 @@ impl Runtime {
                     }
                 }
                 Effect::Persist { zxid, entry } => {
+                    self.appended.push_back((zxid, Instant::now()));
                     let due = self.snapshots.as_mut().is_some_and(|s| s.logged(entry.len()));
                     self.log_command(LogCommand::Append(zxid, entry))?;
                     if due {
