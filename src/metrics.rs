@@ -134,6 +134,8 @@ pub mod summary {
     /// Per txn, from its hand-over to the log thread until the runtime hears it is durable
     /// (`SyncRequestProcessor`: from enqueue to flushed; ADVANCED).
     pub const SYNC_PROCESSOR_QUEUE_AND_FLUSH_TIME: &str = "sync_processor_queue_and_flush_time_ms";
+    /// One sync of the log thread: buffered writes out, then the fsync (`SyncRequestProcessor.flush`; ADVANCED).
+    pub const SYNC_PROCESSOR_QUEUE_FLUSH_TIME: &str = "sync_processor_queue_flush_time_ms";
     /// Txns appended per fsync (`SyncRequestProcessor.flush`).
     pub const SYNC_PROCESSOR_BATCH_SIZE: &str = "sync_processor_batch_size";
     /// Applying a batch of durable txns, firing their watches and queuing their replies
@@ -192,7 +194,9 @@ enum Detail {
 /// on quorum sockets (`Learner`, `LearnerHandler`). Registered but not measured yet, so empty although the
 /// events exist: `startup_snap_load_time` and `startup_txns_load_time` (recovery loads the snapshot and replays
 /// the log in one pass, timed as a whole in `dbinittime`) and the log thread's queue figures
-/// (`sync_processor_queue_size`, `sync_processor_queue_time_ms`, `sync_processor_queue_flush_time_ms`). Left out: `jvm_pause_time_ms` (the JVM's collector pauses).
+/// (`sync_processor_queue_size`, `sync_processor_queue_time_ms`), and the prep stage's queue
+/// (`prep_processor_queue_size`, `prep_processor_queue_time_ms`: the wait in the channel from a connection task
+/// to the server task, which the runtime does not see). Left out: `jvm_pause_time_ms` (the JVM's collector pauses).
 const SUMMARIES: [(&str, Detail); 63] = [
     ("close_session_prep_time", Detail::Advanced),
     ("commit_commit_proc_req_queued", Detail::Basic),
@@ -246,7 +250,7 @@ const SUMMARIES: [(&str, Detail); 63] = [
     (summary::SYNC_PROCESS_TIME, Detail::Basic),
     (summary::SYNC_PROCESSOR_BATCH_SIZE, Detail::Basic),
     (summary::SYNC_PROCESSOR_QUEUE_AND_FLUSH_TIME, Detail::Advanced),
-    ("sync_processor_queue_flush_time_ms", Detail::Advanced),
+    (summary::SYNC_PROCESSOR_QUEUE_FLUSH_TIME, Detail::Advanced),
     ("sync_processor_queue_size", Detail::Basic),
     ("sync_processor_queue_time_ms", Detail::Advanced),
     (

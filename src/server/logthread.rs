@@ -35,6 +35,9 @@ pub(crate) enum LogEvent {
 pub(crate) struct Batch {
     /// The fsync took this many ms (none for a log that does not fsync).
     pub(crate) fsync_ms: Option<u64>,
+    /// Syncing the batch (writing out what is buffered, then the fsync if any) took this many ms
+    /// (`sync_processor_queue_flush_time_ms`).
+    pub(crate) flush_ms: u64,
     /// Appending the batch and syncing it took this many ms (`sync_process_time`).
     pub(crate) process_ms: u64,
     /// Entries appended in the batch (`sync_processor_batch_size`).
@@ -71,12 +74,14 @@ fn run(log: &mut dyn TxnLog, rx: &Receiver<LogCommand>, events: &UnboundedSender
         }
         let started = std::time::Instant::now();
         let synced = result.and_then(|()| log.sync());
-        let sync_ms = log.fsyncs().then(|| started.elapsed().as_millis() as u64);
+        let flush_ms = started.elapsed().as_millis() as u64;
+        let sync_ms = log.fsyncs().then_some(flush_ms);
         match synced {
             Ok(Some(zxid)) if Some(zxid) != last => {
                 last = Some(zxid);
                 let batch = Batch {
                     fsync_ms: sync_ms,
+                    flush_ms,
                     process_ms: begun.elapsed().as_millis() as u64,
                     entries,
                 };

@@ -322,6 +322,8 @@ impl Runtime {
         }
         self.metrics.observe(summary::SYNC_PROCESS_TIME, batch.process_ms);
         self.metrics
+            .observe(summary::SYNC_PROCESSOR_QUEUE_FLUSH_TIME, batch.flush_ms);
+        self.metrics
             .observe(summary::SYNC_PROCESSOR_BATCH_SIZE, batch.entries);
         if let Some(ms) = batch.fsync_ms {
             self.metrics.observe(summary::FSYNC_TIME, ms);
