@@ -11,9 +11,8 @@
 //!
 //! ZooKeeper 3.8 registers every metric on every server, and dashboards look them up by name: ferrokeeper reports
 //! those it measures, and those of parts it does not have (the quorum, request throttling, TLS) at 0, which is
-//! what they read on a standalone ZooKeeper that never sees their events. Left out: JVM facts
-//! (`jvm_pause_time_ms`, the JVM collectors) and the figures of events ferrokeeper has but does not count yet
-//! (see [`counter::ALL`] and `SUMMARIES`), rather than a false 0.
+//! what they read on a standalone ZooKeeper that never sees their events (see [`counter::ALL`] and
+//! `SUMMARIES`). Left out: JVM facts (`jvm_pause_time_ms`, the JVM collectors).
 
 use std::fmt;
 
@@ -35,18 +34,38 @@ pub mod counter {
     pub const WATCH_BYTES: &str = "watch_bytes";
     /// Connections closed for not finishing the handshake within nio.sessionlessCnxnTimeout.
     pub const SESSIONLESS_CONNECTIONS_EXPIRED: &str = "sessionless_connections_expired";
+    /// Requests entering the pipeline (`PrepRequestProcessor.processRequest`): every request with an
+    /// operation, reads included, as ZooKeeper's standalone pipeline passes every request through prep.
+    pub const PREP_PROCESSOR_REQUEST_QUEUED: &str = "prep_processor_request_queued";
+    /// Requests passing the log stage (`SyncRequestProcessor`): in ZooKeeper's standalone pipeline every
+    /// request goes through it (reads wait behind the writes queued before them, as they do here for a
+    /// session's FIFO order), so it counts the same requests as prep.
+    pub const SYNC_PROCESSOR_REQUEST_QUEUED: &str = "sync_processor_request_queued";
+    /// Connections whose client closed the socket under the server (`NIOServerCnxn.handleFailedRead`).
+    pub const CONNECTION_DROP_COUNT: &str = "connection_drop_count";
+    /// Change records added by prepared writes (`PrepRequestProcessor.addChangeRecord`).
+    pub const OUTSTANDING_CHANGES_QUEUED: &str = "outstanding_changes_queued";
+    /// Change records dropped once their txn is applied (`ZooKeeperServer.processTxnInDB`).
+    pub const OUTSTANDING_CHANGES_REMOVED: &str = "outstanding_changes_removed";
+    /// Replies to writes whose connection closed before the write was applied (`FinalRequestProcessor`,
+    /// `Request.isStale`).
+    pub const STALE_REPLIES: &str = "stale_replies";
+    /// Sessions expired by the session tracker's ticks (`SessionTrackerImpl.run`).
+    pub const STALE_SESSIONS_EXPIRED: &str = "stale_sessions_expired";
 
     /// The counters of ZooKeeper 3.8's `ServerMetrics`, in name order: those ferrokeeper feeds (the constants
-    /// above), and those counting events of parts a standalone ferrokeeper does not have (the quorum, request
-    /// throttling, the response cache, the dead-watcher cleaner, TLS handshakes), which stay 0 as they do on a standalone
-    /// ZooKeeper that never sees them: dashboards and checks look these names up. ZooKeeper's counters of events
-    /// ferrokeeper has but does not count yet (its request pipeline's stages, expired sessions, dropped
-    /// connections, stale requests) are left out rather than shown as a false 0.
-    pub(super) const ALL: [&str; 38] = [
+    /// above), and those counting events of parts a standalone ferrokeeper does not have (the quorum, the
+    /// response cache, the dead-watcher cleaner, TLS handshakes), which stay 0 as they do on a standalone
+    /// ZooKeeper that never sees them: dashboards and checks look these names up. `stale_requests`,
+    /// `stale_requests_dropped` and `throttled_ops` are `RequestThrottler`'s: ferrokeeper has no request
+    /// throttler (a connection's outstanding requests are bounded instead), so nothing is ever held long
+    /// enough to go stale there and they read 0.
+    pub(super) const ALL: [&str; 47] = [
         "add_dead_watcher_stall_time",
         BYTES_RECEIVED_COUNT,
         "cnxn_closed_without_zk_server_running",
         "commit_count",
+        CONNECTION_DROP_COUNT,
         CONNECTION_REJECTED,
         CONNECTION_REQUEST_COUNT,
         "connection_revalidate_count",
@@ -62,6 +81,9 @@ pub mod counter {
         "learner_commit_received_count",
         "learner_proposal_received_count",
         "looking_count",
+        OUTSTANDING_CHANGES_QUEUED,
+        OUTSTANDING_CHANGES_REMOVED,
+        PREP_PROCESSOR_REQUEST_QUEUED,
         "proposal_count",
         "quit_leading_due_to_disloyal_voter",
         "request_commit_queued",
@@ -76,6 +98,11 @@ pub mod counter {
         SESSIONLESS_CONNECTIONS_EXPIRED,
         "skip_learner_request_to_next_processor_count",
         "snap_count",
+        STALE_REPLIES,
+        "stale_requests",
+        "stale_requests_dropped",
+        STALE_SESSIONS_EXPIRED,
+        SYNC_PROCESSOR_REQUEST_QUEUED,
         "throttled_ops",
         "tls_handshake_exceeded",
         "unrecoverable_error_count",
@@ -96,6 +123,32 @@ pub mod summary {
     pub const SNAPSHOT_TIME: &str = "snapshottime";
     /// Loading the database at start-up.
     pub const DB_INIT_TIME: &str = "dbinittime";
+    /// Txns replayed from the log at start-up, on top of the snapshot (`FileTxnSnapLog.fastForwardFromEdits`);
+    /// a count, not ms.
+    pub const STARTUP_TXNS_LOADED: &str = "startup_txns_loaded";
+    /// Time the core takes to validate a request and turn it into a txn, an error or a queued read
+    /// (`PrepRequestProcessor.pRequest`).
+    pub const PREP_PROCESS_TIME: &str = "prep_process_time";
+    /// Time the log thread takes to append a batch of txns and fsync it (`SyncRequestProcessor.run`).
+    pub const SYNC_PROCESS_TIME: &str = "sync_process_time";
+    /// Per txn, from its hand-over to the log thread until the runtime hears it is durable
+    /// (`SyncRequestProcessor`: from enqueue to flushed; ADVANCED).
+    pub const SYNC_PROCESSOR_QUEUE_AND_FLUSH_TIME: &str = "sync_processor_queue_and_flush_time_ms";
+    /// One sync of the log thread: buffered writes out, then the fsync (`SyncRequestProcessor.flush`; ADVANCED).
+    pub const SYNC_PROCESSOR_QUEUE_FLUSH_TIME: &str = "sync_processor_queue_flush_time_ms";
+    /// Txns appended per fsync (`SyncRequestProcessor.flush`).
+    pub const SYNC_PROCESSOR_BATCH_SIZE: &str = "sync_processor_batch_size";
+    /// Applying a batch of durable txns, firing their watches and queuing their replies
+    /// (`CommitProcessor`'s commit loop).
+    pub const COMMIT_PROCESS_TIME: &str = "commit_process_time";
+    /// Watchers one NodeCreated trigger fired (`WatchManager.triggerWatch`); a count, not ms.
+    pub const NODE_CREATED_WATCH_COUNT: &str = "node_created_watch_count";
+    /// Watchers one NodeDeleted trigger fired, per table as ZooKeeper triggers each table on its own.
+    pub const NODE_DELETED_WATCH_COUNT: &str = "node_deleted_watch_count";
+    /// Watchers one NodeDataChanged trigger fired.
+    pub const NODE_CHANGED_WATCH_COUNT: &str = "node_changed_watch_count";
+    /// Watchers one NodeChildrenChanged trigger fired.
+    pub const NODE_CHILDREN_WATCH_COUNT: &str = "node_children_watch_count";
 }
 
 /// Gauges sampled from the server's state (`ZooKeeperServer.registerMetrics`).
@@ -134,11 +187,22 @@ enum Detail {
 }
 
 /// The summaries of ZooKeeper 3.8's `ServerMetrics` with their detail levels, in name order, chosen as the
-/// counters are: those ferrokeeper feeds, and those of parts it does not have, which stay empty. Left out:
-/// `jvm_pause_time_ms` (the JVM's collector pauses) and the stages of ZooKeeper's request pipeline (prep, sync
-/// and commit processors, session queues) that ferrokeeper does not measure yet.
-const SUMMARIES: [(&str, Detail); 25] = [
+/// counters are: those ferrokeeper feeds, and those of parts it does not have, which stay empty. Among the
+/// latter are the `CommitProcessor`'s queue and session-queue figures (`*_commit_proc_*`, `*_session_queue*`,
+/// `session_queues_drained`, `*_commitproc_time_ms`, `*_final_proc_time_ms`, `*_write_committed_time_ms`,
+/// ...), which a standalone ZooKeeper does not run either; `socket_closing_time`, which ZooKeeper measures only
+/// on quorum sockets (`Learner`, `LearnerHandler`). Registered but not measured yet, so empty although the
+/// events exist: `startup_snap_load_time` and `startup_txns_load_time` (recovery loads the snapshot and replays
+/// the log in one pass, timed as a whole in `dbinittime`) and the log thread's queue figures
+/// (`sync_processor_queue_size`, `sync_processor_queue_time_ms`), and the prep stage's queue
+/// (`prep_processor_queue_size`, `prep_processor_queue_time_ms`: the wait in the channel from a connection task
+/// to the server task, which the runtime does not see). Left out: `jvm_pause_time_ms` (the JVM's collector pauses).
+const SUMMARIES: [(&str, Detail); 63] = [
+    ("close_session_prep_time", Detail::Advanced),
+    ("commit_commit_proc_req_queued", Detail::Basic),
+    (summary::COMMIT_PROCESS_TIME, Detail::Basic),
     ("commit_propagation_latency", Detail::Advanced),
+    ("concurrent_request_processing_in_commit_processor", Detail::Basic),
     ("connection_token_deficit", Detail::Basic),
     (summary::DB_INIT_TIME, Detail::Basic),
     ("dead_watchers_cleaner_latency", Detail::Advanced),
@@ -149,21 +213,77 @@ const SUMMARIES: [(&str, Detail); 25] = [
     ("inflight_snap_count", Detail::Basic),
     ("leader_unavailable_time", Detail::Basic),
     ("learner_request_processor_queue_size", Detail::Basic),
+    ("local_write_committed_time_ms", Detail::Advanced),
     ("netty_queued_buffer_capacity", Detail::Basic),
+    (summary::NODE_CHANGED_WATCH_COUNT, Detail::Basic),
+    (summary::NODE_CHILDREN_WATCH_COUNT, Detail::Basic),
+    (summary::NODE_CREATED_WATCH_COUNT, Detail::Basic),
+    (summary::NODE_DELETED_WATCH_COUNT, Detail::Basic),
     ("observer_sync_time", Detail::Basic),
     ("om_commit_process_time_ms", Detail::Advanced),
     ("om_proposal_process_time_ms", Detail::Advanced),
+    ("pending_session_queue_size", Detail::Basic),
+    (summary::PREP_PROCESS_TIME, Detail::Basic),
+    ("prep_processor_queue_size", Detail::Basic),
+    ("prep_processor_queue_time_ms", Detail::Advanced),
     ("propagation_latency", Detail::Advanced),
     ("proposal_ack_creation_latency", Detail::Advanced),
     ("proposal_latency", Detail::Advanced),
     ("proposal_process_time", Detail::Basic),
     ("quorum_ack_latency", Detail::Advanced),
+    ("read_commit_proc_issued", Detail::Basic),
+    ("read_commit_proc_req_queued", Detail::Basic),
+    ("read_commitproc_time_ms", Detail::Advanced),
+    ("read_final_proc_time_ms", Detail::Advanced),
     (summary::READ_LATENCY, Detail::Advanced),
+    ("reads_after_write_in_session_queue", Detail::Basic),
+    ("reads_issued_from_session_queue", Detail::Basic),
     ("request_throttle_queue_time_ms", Detail::Advanced),
+    ("requests_in_session_queue", Detail::Basic),
+    ("server_write_committed_time_ms", Detail::Advanced),
+    ("session_queues_drained", Detail::Basic),
     (summary::SNAPSHOT_TIME, Detail::Basic),
+    ("socket_closing_time", Detail::Basic),
+    ("startup_snap_load_time", Detail::Basic),
+    ("startup_txns_load_time", Detail::Basic),
+    (summary::STARTUP_TXNS_LOADED, Detail::Basic),
+    (summary::SYNC_PROCESS_TIME, Detail::Basic),
+    (summary::SYNC_PROCESSOR_BATCH_SIZE, Detail::Basic),
+    (summary::SYNC_PROCESSOR_QUEUE_AND_FLUSH_TIME, Detail::Advanced),
+    (summary::SYNC_PROCESSOR_QUEUE_FLUSH_TIME, Detail::Advanced),
+    ("sync_processor_queue_size", Detail::Basic),
+    ("sync_processor_queue_time_ms", Detail::Advanced),
+    (
+        "time_waiting_empty_pool_in_commit_processor_read_ms",
+        Detail::Basic,
+    ),
     ("unavailable_time", Detail::Basic),
     (summary::UPDATE_LATENCY, Detail::Advanced),
+    ("write_batch_time_in_commit_processor", Detail::Basic),
+    ("write_commit_proc_issued", Detail::Basic),
+    ("write_commit_proc_req_queued", Detail::Basic),
+    ("write_commitproc_time_ms", Detail::Advanced),
+    ("write_final_proc_time_ms", Detail::Advanced),
 ];
+
+/// ZooKeeper's summary sets (`ServerMetrics.getSummarySet`), BASIC both: one summary per top-level namespace,
+/// labelled `key` in Prometheus and keyed `avg_<namespace>_<name>` (and so on) in `mntr`.
+pub mod summary_set {
+    /// Bytes of reads per namespace: path, data or children's names, and the Stat (`DataTree.updateReadStat`).
+    pub const READ_PER_NAMESPACE: &str = "read_per_namespace";
+    /// Bytes of writes per namespace: path and data (`DataTree.updateWriteStat`).
+    pub const WRITE_PER_NAMESPACE: &str = "write_per_namespace";
+}
+
+/// One summary of a summary set.
+#[derive(Debug)]
+struct SetMember {
+    set: &'static str,
+    key: String,
+    stats: SummaryStats,
+    /// The exporter's handle, registered with the member (so recording needs no lookup by labels).
+    histogram: Option<metrics::Histogram>,
+}
 
 /// Samples kept for percentiles: a uniform reservoir of this many (`AvgMinMaxPercentileCounter`'s
 /// `ResettableUniformReservoir`).
@@ -250,6 +370,8 @@ pub struct Metrics {
     prometheus: Option<PrometheusRecorder>,
     counters: [u64; counter::ALL.len()],
     summaries: Vec<SummaryStats>,
+    /// Members of the summary sets, in the order they were first seen (few: one per top-level namespace).
+    sets: Vec<SetMember>,
 }
 
 impl fmt::Debug for Metrics {
@@ -268,6 +390,7 @@ impl Metrics {
             prometheus: None,
             counters: [0; counter::ALL.len()],
             summaries: vec![SummaryStats::default(); SUMMARIES.len()],
+            sets: Vec::new(),
         }
     }
 
@@ -302,6 +425,9 @@ impl Metrics {
                 metrics::describe_histogram!(name, name);
                 let _ = metrics::histogram!(name);
             }
+            for name in [summary_set::READ_PER_NAMESPACE, summary_set::WRITE_PER_NAMESPACE] {
+                metrics::describe_histogram!(name, name);
+            }
         });
     }
 
@@ -329,6 +455,43 @@ impl Metrics {
         };
         self.summaries[i].add(value, SUMMARIES[i].1);
         self.with_recorder(|| metrics::histogram!(name).record(value as f64));
+    }
+
+    /// Adds `value` to the member `key` of the summary set `set` (one of [`summary_set`]).
+    pub fn observe_in_set(&mut self, set: &'static str, key: &str, value: u64) {
+        let i = match self.sets.iter().position(|m| m.set == set && m.key == key) {
+            Some(i) => i,
+            None => {
+                let mut histogram = None;
+                let label = key.to_string();
+                self.with_recorder(|| histogram = Some(metrics::histogram!(set, "key" => label)));
+                self.sets.push(SetMember {
+                    set,
+                    key: key.to_string(),
+                    stats: SummaryStats::default(),
+                    histogram,
+                });
+                self.sets.len() - 1
+            }
+        };
+        let member = &mut self.sets[i];
+        member.stats.add(value, Detail::Basic);
+        if let Some(h) = &member.histogram {
+            h.record(value as f64);
+        }
+    }
+
+    /// `srst` / `stat_reset` (`ServerMetrics.resetAll`): the default provider zeroes every counter and
+    /// summary, keeping the members of summary sets; the Prometheus one leaves its figures alone ("not
+    /// supported on Prometheus"), and so does this for the exporter.
+    pub fn reset_all(&mut self) {
+        self.counters = [0; counter::ALL.len()];
+        self.summaries
+            .iter_mut()
+            .for_each(|s| *s = SummaryStats::default());
+        self.sets
+            .iter_mut()
+            .for_each(|m| m.stats = SummaryStats::default());
     }
 
     /// Sets gauges just before a scrape.
@@ -392,6 +555,19 @@ impl Metrics {
                 }
             }
         }
+        // `AvgMinMaxCounterSet.values`: the member's key before the set's name.
+        for m in &self.sets {
+            let (s, name) = (&m.stats, format!("{}_{}", m.key, m.set));
+            out.push((format!("avg_{name}"), MonitorValue::Double(s.avg())));
+            for (prefix, v) in [
+                ("min", s.min.unwrap_or(0)),
+                ("max", s.max),
+                ("cnt", s.count),
+                ("sum", s.sum),
+            ] {
+                out.push((format!("{prefix}_{name}"), MonitorValue::Int(v as i64)));
+            }
+        }
         out
     }
 }
@@ -403,7 +579,9 @@ pub fn exposition(rendered: &str) -> String {
     let mut out = String::with_capacity(rendered.len());
     for line in rendered.lines() {
         if let Some((name, rest)) = line.split_once('{').filter(|_| !line.starts_with('#')) {
-            let basic = SUMMARIES.iter().any(|(n, d)| *n == name && *d == Detail::Basic);
+            let basic = SUMMARIES.iter().any(|(n, d)| *n == name && *d == Detail::Basic)
+                || name == summary_set::READ_PER_NAMESPACE
+                || name == summary_set::WRITE_PER_NAMESPACE;
             if basic && !rest.contains("quantile=\"0.5\"") {
                 continue;
             }
@@ -417,8 +595,23 @@ pub fn exposition(rendered: &str) -> String {
                 continue;
             }
         }
+        // The exporter writes a summary's count without the `_count` suffix when the name already ends in
+        // `_count` (`node_created_watch_count 3`); simpleclient always adds it.
+        if let Some((name, value)) = line.split_once(' ').filter(|_| !line.starts_with('#')) {
+            if name.ends_with("_count") && SUMMARIES.iter().any(|(n, _)| *n == name) {
+                out.push_str(&format!("{name}_count {value}\n"));
+                continue;
+            }
+        }
         out.push_str(line);
         out.push('\n');
+    }
+    // A summary set with no member yet is listed by its HELP and TYPE lines alone, as simpleclient lists a
+    // labelled collector without children.
+    for name in [summary_set::READ_PER_NAMESPACE, summary_set::WRITE_PER_NAMESPACE] {
+        if !out.contains(&format!("# TYPE {name} summary\n")) {
+            out.push_str(&format!("# HELP {name} {name}\n# TYPE {name} summary\n"));
+        }
     }
     out
 }
@@ -477,6 +670,64 @@ mod tests {
     }
 
     #[test]
+    fn summary_sets_report_per_key_as_zookeeper_does() {
+        let (mut m, handle) = Metrics::with_prometheus();
+        m.observe_in_set(summary_set::WRITE_PER_NAMESPACE, "app", 10);
+        m.observe_in_set(summary_set::WRITE_PER_NAMESPACE, "app", 4);
+        m.observe_in_set(summary_set::READ_PER_NAMESPACE, "app", 70);
+        let values = m.monitor_values();
+        assert_eq!(
+            value(&values, "cnt_app_write_per_namespace"),
+            &MonitorValue::Int(2)
+        );
+        assert_eq!(
+            value(&values, "max_app_write_per_namespace"),
+            &MonitorValue::Int(10)
+        );
+        assert_eq!(
+            value(&values, "avg_app_write_per_namespace"),
+            &MonitorValue::Double(7.0)
+        );
+        assert_eq!(
+            value(&values, "sum_app_read_per_namespace"),
+            &MonitorValue::Int(70)
+        );
+        let text = exposition(&handle.render());
+        assert!(text.contains("# TYPE write_per_namespace summary\n"), "{text}");
+        assert!(
+            text.contains("write_per_namespace{key=\"app\",quantile=\"0.5\",}"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("write_per_namespace{key=\"app\",quantile=\"0.9\""),
+            "BASIC: {text}"
+        );
+        assert!(
+            text.contains("write_per_namespace_count{key=\"app\",} 2\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn reset_zeroes_figures_and_keeps_set_members() {
+        let mut m = Metrics::new();
+        m.count(counter::OUTSTANDING_CHANGES_QUEUED, 3);
+        m.observe(summary::PREP_PROCESS_TIME, 2);
+        m.observe_in_set(summary_set::READ_PER_NAMESPACE, "app", 70);
+        m.reset_all();
+        let values = m.monitor_values();
+        assert_eq!(
+            value(&values, "outstanding_changes_queued"),
+            &MonitorValue::Int(0)
+        );
+        assert_eq!(value(&values, "cnt_prep_process_time"), &MonitorValue::Int(0));
+        assert_eq!(
+            value(&values, "cnt_app_read_per_namespace"),
+            &MonitorValue::Int(0)
+        );
+    }
+
+    #[test]
     fn counters_add_up() {
         let mut m = Metrics::new();
         m.count(counter::BYTES_RECEIVED_COUNT, 24);
@@ -529,6 +780,10 @@ mod tests {
         );
         assert!(text.contains("# TYPE election_time summary\n"), "{text}");
         assert!(text.contains("updatelatency_count 1\n"), "{text}");
+        m.observe(summary::NODE_CREATED_WATCH_COUNT, 2);
+        let text = exposition(&handle.render());
+        assert!(text.contains("\nnode_created_watch_count_count 1\n"), "{text}");
+        assert!(text.contains("# TYPE read_per_namespace summary\n"), "{text}");
         assert!(
             text.contains("# TYPE znode_count gauge\nznode_count 5\n"),
             "{text}"

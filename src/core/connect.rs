@@ -204,6 +204,11 @@ impl Core {
             Origin::Client { conn, xid, op } => {
                 let frame = write_reply(xid, zxid, op, &result, &txn.body);
                 let Some(c) = self.conns.get_mut(&conn) else {
+                    // Its connection closed while the write was in flight: the reply has nowhere to go
+                    // (`Request.isStale`, which does not count closeSession).
+                    if op != OpCode::CloseSession {
+                        self.stale_replies += 1;
+                    }
                     return;
                 };
                 if matches!(c.queue.front(), Some(Queued::Write(z)) if *z == zxid) {
@@ -223,6 +228,20 @@ impl Core {
     /// NodeChildrenChanged) at delivery time.
     fn notify(&mut self, zxid: i64, triggers: &[super::tree::Trigger], out: &mut Vec<Effect>) {
         for trigger in triggers {
+            // The tree change behind the trigger, as `DataTree.createNode` / `setData` / `deleteNode` count
+            // it per namespace.
+            match trigger.kind {
+                TriggerKind::Created | TriggerKind::DataChanged => {
+                    let bytes = self
+                        .tree
+                        .get(&trigger.path)
+                        .and_then(|n| n.data.as_ref())
+                        .map_or(0, |d| d.len() as u64);
+                    self.namespaces.write(&trigger.path, bytes);
+                }
+                TriggerKind::Deleted => self.namespaces.write(&trigger.path, 0),
+                TriggerKind::ChildrenChanged => {}
+            }
             let fired = self.watches.trigger(trigger);
             if fired.is_empty() {
                 continue;

@@ -11,6 +11,7 @@ pub mod auth;
 mod connect;
 pub mod containers;
 pub mod effects;
+pub mod namespace;
 mod pending;
 mod prep;
 mod reads;
@@ -22,7 +23,7 @@ pub mod watch;
 
 use std::collections::{HashMap, VecDeque};
 
-use jute::codes::{ErrorCode, OpCode};
+use jute::codes::{ErrorCode, EventType, OpCode};
 use jute::records::data::Id;
 use jute::records::proto::RequestHeader;
 use jute::records::txn::TxnHeader;
@@ -137,6 +138,25 @@ pub struct Core {
     next_zxid: i64,
     /// When the container manager runs next (monotonic ms).
     next_container_check_ms: u64,
+    /// Sessions expired by ticks so far.
+    sessions_expired: u64,
+    /// Write replies dropped because their connection had closed.
+    stale_replies: u64,
+    /// Bytes read and written per top-level namespace, until the server drains them.
+    namespaces: namespace::NamespaceStats,
+}
+
+/// Running totals of core events, for the server's metrics (cheap to read: plain fields).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EventCounts {
+    /// Change records prepared writes added (`outstanding_changes_queued`).
+    pub changes_queued: u64,
+    /// Change records dropped after their txn was applied (`outstanding_changes_removed`).
+    pub changes_removed: u64,
+    /// Sessions expired by ticks (`stale_sessions_expired`).
+    pub sessions_expired: u64,
+    /// Replies to writes whose connection closed before they were applied (`stale_replies`).
+    pub stale_replies: u64,
 }
 
 impl Core {
@@ -150,6 +170,9 @@ impl Core {
             sessions: SessionTracker::new(config.server_id, config.tick_time_ms, now.wall_ms),
             watches: WatchManager::default(),
             pending: Pending::default(),
+            sessions_expired: 0,
+            stale_replies: 0,
+            namespaces: namespace::NamespaceStats::default(),
             conns: HashMap::new(),
             inflight: VecDeque::new(),
             next_zxid: 0,
@@ -185,6 +208,32 @@ impl Core {
     /// Read access to the sessions.
     pub fn sessions(&self) -> &SessionTracker {
         &self.sessions
+    }
+
+    /// Running totals of events the server publishes as metrics.
+    pub fn event_counts(&self) -> EventCounts {
+        EventCounts {
+            changes_queued: self.pending.queued,
+            changes_removed: self.pending.removed,
+            sessions_expired: self.sessions_expired,
+            stale_replies: self.stale_replies,
+        }
+    }
+
+    /// Moves the watcher counts of the triggers fired since the last call into `out` (emptied first):
+    /// one entry per trigger that fired at least one watcher, as `WatchManager.triggerWatch` records them.
+    pub fn take_watch_counts(&mut self, out: &mut Vec<(EventType, u32)>) {
+        out.clear();
+        std::mem::swap(out, &mut self.watches.fired_counts);
+    }
+
+    /// Hands the per-namespace reads and writes recorded since the last call to `f` (namespace name,
+    /// write, bytes), then forgets them.
+    pub fn drain_namespace_events(&mut self, mut f: impl FnMut(&str, bool, u64)) {
+        for e in &self.namespaces.events {
+            f(self.namespaces.name(e.namespace), e.write, e.bytes);
+        }
+        self.namespaces.events.clear();
     }
 
     /// Read access to the watches.
@@ -458,6 +507,7 @@ impl Core {
         let mut out = Vec::new();
         for session in self.sessions.expire(now.mono_ms) {
             tracing::info!(session = %session, "session expired");
+            self.sessions_expired += 1;
             let body = self.close_session_body(session);
             self.propose_txn(
                 now,

@@ -21,6 +21,11 @@ pub struct ChangeRecord {
 pub struct Pending {
     by_path: HashMap<String, (i64, Option<ChangeRecord>)>,
     order: VecDeque<(i64, String)>,
+    /// Records added so far (`outstanding_changes_queued`).
+    pub(super) queued: u64,
+    /// Records dropped after their txn was applied (`outstanding_changes_removed`); those a failed multi
+    /// rolls back are not counted, as in ZooKeeper.
+    pub(super) removed: u64,
 }
 
 /// What the map held for some paths before a multi started, to undo it if an op fails.
@@ -50,6 +55,7 @@ impl Pending {
         }
         self.by_path.insert(path.to_string(), (zxid, record));
         self.order.push_back((zxid, path.to_string()));
+        self.queued += 1;
     }
 
     /// Undoes the records a failed multi added (`rollbackPendingChanges`).
@@ -76,6 +82,7 @@ impl Pending {
                 break;
             }
             if let Some((z, path)) = self.order.pop_front() {
+                self.removed += 1;
                 if self.by_path.get(&path).is_some_and(|(latest, _)| *latest <= z) {
                     self.by_path.remove(&path);
                 }

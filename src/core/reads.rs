@@ -174,7 +174,9 @@ impl Core {
         if r.watch {
             self.watches.add(Table::Data, &r.path, conn, WatchMode::Standard);
         }
-        self.tree.stat(&r.path).ok_or(ErrorCode::NoNode)
+        let stat = self.tree.stat(&r.path).ok_or(ErrorCode::NoNode)?;
+        self.namespaces.read(&r.path, 0);
+        Ok(stat)
     }
 
     fn get_data(
@@ -192,6 +194,8 @@ impl Core {
         if watch && r.watch {
             self.watches.add(Table::Data, &r.path, conn, WatchMode::Standard);
         }
+        let bytes = rsp.data.as_ref().map_or(0, |d| d.len() as u64);
+        self.namespaces.read(&r.path, bytes);
         Ok(rsp)
     }
 
@@ -203,8 +207,10 @@ impl Core {
     ) -> Result<(GetChildrenResponse, jute::records::data::Stat), ErrorCode> {
         self.read_check(conn, &r.path, perms::READ)?;
         let node = self.tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
-        let children = node.children.iter().map(|c| c.to_string()).collect();
+        let children: Vec<String> = node.children.iter().map(|c| c.to_string()).collect();
         let stat = self.tree.client_stat(node);
+        let bytes: usize = children.iter().map(String::len).sum();
+        self.namespaces.read(&r.path, bytes as u64);
         if watch && r.watch {
             self.watches.add(Table::Child, &r.path, conn, WatchMode::Standard);
         }

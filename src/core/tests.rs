@@ -883,3 +883,37 @@ fn a_sasl_request_with_a_null_token_closes_the_connection_without_a_reply() {
     assert!(h.take(ConnId(1)).is_empty(), "no reply");
     assert_eq!(h.closed, vec![ConnId(1)]);
 }
+
+#[test]
+fn the_core_counts_change_records_watchers_namespaces_and_expiry() {
+    let mut h = Harness::new();
+    h.connect(1);
+    h.connect(2);
+    h.send(
+        2,
+        Request::Exists(ExistsRequest {
+            path: "/app".into(),
+            watch: true,
+        }),
+    );
+    assert_eq!(h.create(1, "/app", 0).0, 0);
+    let counts = h.core.event_counts();
+    // a create records the node and its parent
+    assert_eq!((counts.changes_queued, counts.changes_removed), (2, 2));
+    let mut watchers = Vec::new();
+    h.core.take_watch_counts(&mut watchers);
+    assert_eq!(watchers, vec![(EventType::NodeCreated, 1)]);
+    h.stat(2, "/app");
+    let mut seen = Vec::new();
+    h.core
+        .drain_namespace_events(|ns, write, _| seen.push((ns.to_string(), write)));
+    assert!(seen.contains(&("app".to_string(), true)), "{seen:?}");
+    assert!(seen.contains(&("app".to_string(), false)), "{seen:?}");
+    h.core.drain_namespace_events(|_, _, _| panic!("drained already"));
+
+    h.core.disconnected(h.now, ConnId(2));
+    h.now.mono_ms += 60_000;
+    let effects = h.core.tick(h.now);
+    h.run(effects);
+    assert_eq!(h.core.event_counts().sessions_expired, 2);
+}

@@ -37,6 +37,9 @@ pub struct WatchManager {
     child: Entries,
     by_conn: HashMap<ConnId, HashSet<(Table, Box<str>)>>,
     recursive: usize,
+    /// Watchers fired per trigger and table, for `node_*_watch_count`; drained by the server (the buffer
+    /// keeps its capacity, so steady state allocates nothing).
+    pub(super) fired_counts: Vec<(EventType, u32)>,
 }
 
 /// One notification to deliver.
@@ -192,7 +195,11 @@ impl WatchManager {
     fn fire(&mut self, table: Table, p: &str, event: EventType, suppress: &[ConnId], out: &mut Vec<Fired>) {
         let start = out.len();
         let mut spent = Vec::new();
+        // Watchers of this table the change reaches, suppressed ones included (ZooKeeper counts its set of
+        // watchers before it skips the suppressed ones).
+        let mut reached = 0u32;
         if let Some(conns) = self.table(table).get(p) {
+            reached += conns.len() as u32;
             for (&conn, &bits) in conns {
                 if !suppress.contains(&conn) {
                     out.push(Fired {
@@ -220,6 +227,7 @@ impl WatchManager {
                             && !already
                             && !suppress.contains(&conn)
                         {
+                            reached += 1;
                             out.push(Fired {
                                 conn,
                                 event,
@@ -233,6 +241,9 @@ impl WatchManager {
                 }
                 ancestor = path::parent(ancestor);
             }
+        }
+        if reached > 0 {
+            self.fired_counts.push((event, reached));
         }
     }
 
@@ -295,6 +306,20 @@ mod tests {
                 event: EventType::NodeDataChanged,
                 path: "/x".into()
             }]
+        );
+    }
+
+    #[test]
+    fn triggers_record_how_many_watchers_they_reached() {
+        let mut w = WatchManager::default();
+        w.add(Table::Data, "/x", ConnId(1), WatchMode::Standard);
+        w.add(Table::Data, "/x", ConnId(2), WatchMode::Standard);
+        w.add(Table::Child, "/x", ConnId(1), WatchMode::Standard);
+        w.trigger(&t("/x", TriggerKind::Deleted));
+        w.trigger(&t("/y", TriggerKind::Created));
+        assert_eq!(
+            w.fired_counts,
+            vec![(EventType::NodeDeleted, 2), (EventType::NodeDeleted, 1)]
         );
     }
 

@@ -215,8 +215,14 @@ pub async fn serve(
         r = write_side(wr, &mut outbound, &flow, &shared) => r,
         r = handshake_watchdog(&flow, limits.handshake_timeout) => r,
     };
-    if matches!(reason, CloseReason::HandshakeTimeout) {
-        counters.sessionless_expired.fetch_add(1, Ordering::Relaxed);
+    match reason {
+        CloseReason::HandshakeTimeout => {
+            counters.sessionless_expired.fetch_add(1, Ordering::Relaxed);
+        }
+        CloseReason::PeerClosed => {
+            counters.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        _ => {}
     }
     log_close(conn, peer, &limits, &reason);
     let _ = to_server.send(Inbound::Closed { conn }).await;

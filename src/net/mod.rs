@@ -33,6 +33,9 @@ pub struct NetCounters {
     pub bytes_received: std::sync::atomic::AtomicU64,
     /// Connections dropped for not finishing the handshake in time (`sessionless_connections_expired`).
     pub sessionless_expired: std::sync::atomic::AtomicU64,
+    /// Connections whose client closed the socket while the server still had it open, seen as end of
+    /// stream on a read (`connection_drop_count`, counted by `NIOServerCnxn.handleFailedRead`).
+    pub dropped: std::sync::atomic::AtomicU64,
 }
 
 /// What a connection task tells the server task, in the order it happened on that connection.

@@ -24,11 +24,24 @@ pub(crate) enum LogCommand {
 /// What the log thread reports.
 #[derive(Debug)]
 pub(crate) enum LogEvent {
-    /// Every entry up to this zxid is durable; the fsync that made it so took this many ms (none for a log
-    /// that does not fsync).
-    Durable(Zxid, Option<u64>),
+    /// Every entry up to this zxid is durable, by this batch.
+    Durable(Zxid, Batch),
     /// The log failed; nothing after the last `Durable` may be acknowledged.
     Failed(io::Error),
+}
+
+/// One append + fsync round of the log thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Batch {
+    /// The fsync took this many ms (none for a log that does not fsync).
+    pub(crate) fsync_ms: Option<u64>,
+    /// Syncing the batch (writing out what is buffered, then the fsync if any) took this many ms
+    /// (`sync_processor_queue_flush_time_ms`).
+    pub(crate) flush_ms: u64,
+    /// Appending the batch and syncing it took this many ms (`sync_process_time`).
+    pub(crate) process_ms: u64,
+    /// Entries appended in the batch (`sync_processor_batch_size`).
+    pub(crate) entries: u64,
 }
 
 /// Starts the log thread over `log`.
@@ -47,20 +60,32 @@ fn run(log: &mut dyn TxnLog, rx: &Receiver<LogCommand>, events: &UnboundedSender
     let mut last = None;
     // Blocks only while there is nothing to write.
     while let Ok(first) = rx.recv() {
+        let begun = std::time::Instant::now();
+        let mut entries = u64::from(matches!(first, LogCommand::Append(..)));
         let mut result = apply(log, first);
         while result.is_ok() {
             match rx.try_recv() {
-                Ok(command) => result = apply(log, command),
+                Ok(command) => {
+                    entries += u64::from(matches!(command, LogCommand::Append(..)));
+                    result = apply(log, command)
+                }
                 Err(_) => break,
             }
         }
         let started = std::time::Instant::now();
         let synced = result.and_then(|()| log.sync());
-        let sync_ms = log.fsyncs().then(|| started.elapsed().as_millis() as u64);
+        let flush_ms = started.elapsed().as_millis() as u64;
+        let sync_ms = log.fsyncs().then_some(flush_ms);
         match synced {
             Ok(Some(zxid)) if Some(zxid) != last => {
                 last = Some(zxid);
-                if events.send(LogEvent::Durable(zxid, sync_ms)).is_err() {
+                let batch = Batch {
+                    fsync_ms: sync_ms,
+                    flush_ms,
+                    process_ms: begun.elapsed().as_millis() as u64,
+                    entries,
+                };
+                if events.send(LogEvent::Durable(zxid, batch)).is_err() {
                     return;
                 }
             }

@@ -122,6 +122,7 @@ impl Server {
         let _purge = snapshots::spawn_autopurge(opened.fs.clone(), opened.dirs.clone(), &self.config.storage);
         let startup = Startup {
             db_init_ms,
+            txns_loaded: opened.txns_loaded,
             snapshot: opened.snapshot_in_background,
         };
         self.serve(
@@ -146,7 +147,6 @@ impl Server {
         startup: Option<Startup>,
         shutdown: impl Future<Output = ()>,
     ) -> io::Result<()> {
-        let db_init_ms = startup.as_ref().map(|s| s.db_init_ms);
         let limits = ConnLimits {
             max_frame_bytes: self.config.jute_max_buffer,
             outstanding_max: self.config.global_outstanding_limit as usize,
@@ -173,8 +173,9 @@ impl Server {
             }
             None => (Metrics::new(), None),
         };
-        if let Some(ms) = db_init_ms {
-            metrics.observe(summary::DB_INIT_TIME, ms);
+        if let Some(s) = &startup {
+            metrics.observe(summary::DB_INIT_TIME, s.db_init_ms);
+            metrics.observe(summary::STARTUP_TXNS_LOADED, s.txns_loaded);
         }
         let http = spawn_http(
             self.admin,
@@ -198,7 +199,7 @@ impl Server {
                 biased;
                 () = &mut shutdown => break Ok(()),
                 event = events.recv() => match event {
-                    Some(LogEvent::Durable(zxid, fsync_ms)) => runtime.persisted(zxid, fsync_ms),
+                    Some(LogEvent::Durable(zxid, batch)) => runtime.persisted(zxid, batch),
                     Some(LogEvent::Failed(e)) => Err(e),
                     None => Err(io::Error::other("the txn log thread has stopped")),
                 },
@@ -246,6 +247,8 @@ impl Server {
 struct Startup {
     /// How long loading the database took (`db_init_time`).
     db_init_ms: u64,
+    /// Txns replayed from the log on top of the snapshot (`startup_txns_loaded`).
+    txns_loaded: u64,
     /// The start-up snapshot is to be taken while serving.
     snapshot: bool,
 }

@@ -96,6 +96,9 @@ impl Runtime {
         self.stats = ServerStats::default();
         self.client_response = Default::default();
         self.fsync_threshold_exceeded = 0;
+        // Counted before the reset, so that what the connection tasks saw earlier does not land after it.
+        self.sync_net_counters();
+        self.metrics.reset_all();
     }
 
     fn reset_connection_stats(&mut self) {

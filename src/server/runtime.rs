@@ -10,14 +10,14 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use jute::codes::OpCode;
+use jute::codes::{EventType, OpCode};
 
-use super::logthread::LogCommand;
+use super::logthread::{Batch, LogCommand};
 use super::snapshots::Snapshotter;
 use super::stats::ServerStats;
 use crate::config::ServerConfig;
-use crate::core::{Core, CoreConfig, Effect};
-use crate::metrics::{summary, Metrics};
+use crate::core::{Core, CoreConfig, Effect, EventCounts};
+use crate::metrics::{summary, summary_set, Metrics};
 use crate::net::conn::ConnHandle;
 use crate::net::conn_stats::{op_name, reply_headers, ConnStats};
 use crate::net::four_letter::ResponseSizes;
@@ -77,7 +77,13 @@ pub(crate) struct Runtime {
     pub(super) counters: Arc<NetCounters>,
     pub(super) metrics: Metrics,
     /// The net counters already added to `metrics`.
-    synced: [u64; 3],
+    synced: [u64; 4],
+    /// The core's event totals already added to `metrics`.
+    published: EventCounts,
+    /// Reused buffer for the core's per-trigger watcher counts.
+    watch_counts: Vec<(EventType, u32)>,
+    /// Txns handed to the log thread and not yet durable, with when they were handed over, oldest first.
+    appended: VecDeque<(Zxid, Instant)>,
     /// `gtmk` / `stmk` (`ZooTrace.textTraceLevel`).
     pub(super) trace_mask: i64,
     /// Tree digests at zxids that are multiples of 128, oldest first (`hash`).
@@ -124,7 +130,10 @@ impl Runtime {
             started,
             counters,
             metrics,
-            synced: [0; 3],
+            synced: [0; 4],
+            published: EventCounts::default(),
+            watch_counts: Vec::new(),
+            appended: VecDeque::new(),
             // ZooTrace's default: client requests, server packets and final requests.
             trace_mask: 0x132,
             digests: VecDeque::new(),
@@ -164,7 +173,12 @@ impl Runtime {
                 };
                 entry.in_core = true;
                 let ip = entry.peer.ip().to_string();
-                self.core.connect(now(self.started), conn, &ip, request)
+                let prep = Instant::now();
+                let effects = self.core.connect(now(self.started), conn, &ip, request);
+                if op.is_some() {
+                    self.prepared(prep);
+                }
+                effects
             }
             Inbound::Request { conn, header, body } => {
                 let op = match OpCode::from_code(header.op) {
@@ -174,7 +188,12 @@ impl Runtime {
                 if self.received(conn, header.xid, op).is_none() {
                     return Ok(());
                 }
-                self.core.request(now(self.started), conn, header, body)
+                let prep = Instant::now();
+                let effects = self.core.request(now(self.started), conn, header, body);
+                if op.is_some() {
+                    self.prepared(prep);
+                }
+                effects
             }
             Inbound::FourLetter { conn, word, mask } => {
                 self.four_letter(conn, word, mask);
@@ -202,6 +221,63 @@ impl Runtime {
             }
         }
         Ok(())
+    }
+
+    /// Counts a request the core prepared from `started` on: it entered the pipeline (prep, then the ordered
+    /// log stage every request passes, reads included, as in ZooKeeper's standalone pipeline).
+    fn prepared(&mut self, started: Instant) {
+        use crate::metrics::counter;
+        self.metrics.count(counter::PREP_PROCESSOR_REQUEST_QUEUED, 1);
+        self.metrics.count(counter::SYNC_PROCESSOR_REQUEST_QUEUED, 1);
+        self.metrics
+            .observe(summary::PREP_PROCESS_TIME, started.elapsed().as_millis() as u64);
+    }
+
+    /// Adds the core's events since the last call to the metrics: change records, expired sessions, and the
+    /// watchers each trigger reached.
+    fn publish_core_events(&mut self) {
+        use crate::metrics::counter;
+        let now = self.core.event_counts();
+        let was = std::mem::replace(&mut self.published, now);
+        for (name, delta) in [
+            (
+                counter::OUTSTANDING_CHANGES_QUEUED,
+                now.changes_queued - was.changes_queued,
+            ),
+            (
+                counter::OUTSTANDING_CHANGES_REMOVED,
+                now.changes_removed - was.changes_removed,
+            ),
+            (
+                counter::STALE_SESSIONS_EXPIRED,
+                now.sessions_expired - was.sessions_expired,
+            ),
+            (counter::STALE_REPLIES, now.stale_replies - was.stale_replies),
+        ] {
+            if delta > 0 {
+                self.metrics.count(name, delta);
+            }
+        }
+        let metrics = &mut self.metrics;
+        self.core.drain_namespace_events(|namespace, write, bytes| {
+            let set = if write {
+                summary_set::WRITE_PER_NAMESPACE
+            } else {
+                summary_set::READ_PER_NAMESPACE
+            };
+            metrics.observe_in_set(set, namespace, bytes);
+        });
+        self.core.take_watch_counts(&mut self.watch_counts);
+        for &(event, n) in &self.watch_counts {
+            let name = match event {
+                EventType::NodeCreated => summary::NODE_CREATED_WATCH_COUNT,
+                EventType::NodeDeleted => summary::NODE_DELETED_WATCH_COUNT,
+                EventType::NodeDataChanged => summary::NODE_CHANGED_WATCH_COUNT,
+                EventType::NodeChildrenChanged => summary::NODE_CHILDREN_WATCH_COUNT,
+                _ => continue,
+            };
+            self.metrics.observe(name, u64::from(n));
+        }
     }
 
     /// Counts a received request and returns its connection, or `None` if the connection is already gone.
@@ -234,11 +310,13 @@ impl Runtime {
             self.counters.rejected.load(Ordering::Relaxed),
             self.counters.bytes_received.load(Ordering::Relaxed),
             self.counters.sessionless_expired.load(Ordering::Relaxed),
+            self.counters.dropped.load(Ordering::Relaxed),
         ];
         let names = [
             counter::CONNECTION_REJECTED,
             counter::BYTES_RECEIVED_COUNT,
             counter::SESSIONLESS_CONNECTIONS_EXPIRED,
+            counter::CONNECTION_DROP_COUNT,
         ];
         for ((name, now), synced) in names.into_iter().zip(now).zip(self.synced.iter_mut()) {
             if now > *synced {
@@ -248,11 +326,26 @@ impl Runtime {
         }
     }
 
-    /// Entries up to `zxid` are durable (after an fsync of `fsync_ms`): the core applies and answers them.
+    /// Entries up to `zxid` are durable (by `batch`): the core applies and answers them.
     /// Application stops at every zxid that is a multiple of 128 on the way, so that the tree's digest there can
     /// be logged for `hash` as `DataTree.logZxidDigest` does.
-    pub(crate) fn persisted(&mut self, zxid: Zxid, fsync_ms: Option<u64>) -> io::Result<()> {
-        if let Some(ms) = fsync_ms {
+    pub(crate) fn persisted(&mut self, zxid: Zxid, batch: Batch) -> io::Result<()> {
+        let begun = Instant::now();
+        while let Some(&(appended, at)) = self.appended.front() {
+            if appended > zxid {
+                break;
+            }
+            self.appended.pop_front();
+            let waited = begun.saturating_duration_since(at).as_millis() as u64;
+            self.metrics
+                .observe(summary::SYNC_PROCESSOR_QUEUE_AND_FLUSH_TIME, waited);
+        }
+        self.metrics.observe(summary::SYNC_PROCESS_TIME, batch.process_ms);
+        self.metrics
+            .observe(summary::SYNC_PROCESSOR_QUEUE_FLUSH_TIME, batch.flush_ms);
+        self.metrics
+            .observe(summary::SYNC_PROCESSOR_BATCH_SIZE, batch.entries);
+        if let Some(ms) = batch.fsync_ms {
             self.metrics.observe(summary::FSYNC_TIME, ms);
             if ms > FSYNC_WARNING_THRESHOLD_MS {
                 self.fsync_threshold_exceeded += 1;
@@ -272,7 +365,11 @@ impl Runtime {
             applied = mark;
         }
         let effects = self.core.persisted(self.now(), zxid);
-        self.execute(effects)
+        let result = self.execute(effects);
+        // Applying the durable txns, firing their watches and queuing their replies: the commit stage.
+        self.metrics
+            .observe(summary::COMMIT_PROCESS_TIME, begun.elapsed().as_millis() as u64);
+        result
     }
 
     /// Starts a snapshot now (the start-up snapshot of a large recovered tree).
@@ -302,6 +399,7 @@ impl Runtime {
 
     /// Runs effects in order. Entries to persist go to the log thread, which reports them durable later.
     fn execute(&mut self, effects: Vec<Effect>) -> io::Result<()> {
+        self.publish_core_events();
         let mut queue: VecDeque<Effect> = effects.into();
         while let Some(effect) = queue.pop_front() {
             match effect {
@@ -312,6 +410,7 @@ impl Runtime {
                     }
                 }
                 Effect::Persist { zxid, entry } => {
+                    self.appended.push_back((zxid, Instant::now()));
                     let due = self.snapshots.as_mut().is_some_and(|s| s.logged(entry.len()));
                     self.log_command(LogCommand::Append(zxid, entry))?;
                     if due {

@@ -23,6 +23,8 @@ pub struct Opened {
     pub log: TxnLogWriter,
     /// The start-up snapshot is still to be taken, once serving.
     pub snapshot_in_background: bool,
+    /// Txns replayed from the log on top of the snapshot (`startup_txns_loaded`).
+    pub txns_loaded: u64,
 }
 
 /// Trees at least this large take their start-up snapshot while serving (when a snapshot was loaded).
@@ -62,6 +64,7 @@ pub fn open(config: &ServerConfig, started: Instant) -> Result<Opened, StorageEr
         tracing::info!(file = %path.display(), ms = t.elapsed().as_millis() as u64, "start-up snapshot taken");
     }
     let last = recovered.last_zxid;
+    let txns_loaded = recovered.replayed;
     let restored: Vec<(SessionId, u32)> = sessions
         .iter()
         .map(|(id, timeout)| (SessionId(*id), (*timeout).max(0) as u32))
@@ -74,5 +77,6 @@ pub fn open(config: &ServerConfig, started: Instant) -> Result<Opened, StorageEr
         core,
         log,
         snapshot_in_background,
+        txns_loaded,
     })
 }
