@@ -409,8 +409,11 @@ MNTR_FIGURES = re.compile(
     r"last_client_response_size|max_client_response_size|min_client_response_size|"
     r"bytes_received_count|response_bytes|watch_bytes|.*latency.*|.*time.*|.*_size.*|"
     r"(avg|min|max|cnt|sum|p50|p95|p99|p999)_.*|num_alive_connections|connection_request_count|"
-    r"watch_count)$"
+    r"watch_count|response_packet_(get_children_)?cache_(hits|misses))$"
 )
+# The response_packet_*cache_* counters are hits and misses of Apache ZooKeeper's cache of serialised getData and
+# getChildren replies, an implementation detail: ferrokeeper serialises each reply and has no such cache, so the
+# counters are there with their type and read 0.
 # watch_count is in MNTR_FIGURES for one known 3.8/3.9 difference, not because it varies by nature: a lone
 # persistent-recursive watch counts twice in 3.8.0 (DataTree.addWatch, release-3.8.0-1, adds every addWatch to
 # both dataWatches and childWatches, and getWatchCount sums both tables) and once in 3.9.3 (release-3.9.3-2's
