@@ -475,25 +475,25 @@ class Judge:
         """After a version difference where one server logged a txn and the other did not, one failing write on
         both, anchored to the same operation, so that later reply headers name the same last zxid."""
         hidden = opsmod.Op("resync", 0, jute.DELETE, {"path": "/resync-none", "version": -1})
-        states = [new_state(), new_state()]
-        pairs = list(zip(self.sides, states))
-        for side, state in pairs:
-            side.send_op(hidden, state)
-        for side, state in pairs:
-            side.read_op(hidden, state)
-            side.finish(hidden, i, state)
+        self.run_hidden(hidden, anchor=i)
 
     def resync_path(self, slot, path):
         if path is None:
             return
         self.persistent.discard((slot, path))
-        hidden = opsmod.Op("resync", slot, jute.REMOVE_WATCHES, {"path": path, "type": WATCHER_ANY})
+        self.run_hidden(opsmod.Op("resync", slot, jute.REMOVE_WATCHES, {"path": path, "type": WATCHER_ANY}))
+
+    def run_hidden(self, hidden, anchor=None):
+        """Sends one operation to both servers and reads the replies without comparing them; with `anchor`, the
+        replies' zxids are anchored to that operation index."""
         states = [new_state(), new_state()]
         pairs = list(zip(self.sides, states))
         for side, state in pairs:
             side.send_op(hidden, state)
         for side, state in pairs:
             side.read_op(hidden, state)
+            if anchor is not None:
+                side.finish(hidden, anchor, state)
 
     def report(self, i, op, states):
         out = sys.stdout
