@@ -13,15 +13,12 @@
 //!
 //! A snapshot is *fuzzy*, as in Apache ZooKeeper: it is named after the last zxid applied when it started, and
 //! txns applied while it is taken may or may not be in it; replaying the log from that zxid + 1 fixes both
-//! cases (`DataTree.processTxn` tolerates re-applied creates and deletes). [`SnapshotWalk`] walks the tree a
-//! few thousand nodes per call, between core steps, so writes never wait for a whole snapshot. The ACL table
-//! is written last-known: it holds every list a written node referred to when it was written (a list created
-//! during the walk would otherwise be missing from the table), and the parts are assembled in stream order at
-//! the end. The digest section carries the (zxid, digest) of the tree when the walk ended, which replay reaches
+//! cases (`DataTree.processTxn` tolerates re-applied creates and deletes). [`SnapshotStream`] walks the tree
+//! in bounded steps between core steps and hands its bytes to a writer as it goes, so writes never wait for a
+//! whole snapshot; [`snapshot_of`] runs the same walk in one go. The digest section carries the (zxid, digest) of the tree when the walk ended, which replay reaches
 //! exactly, so a reader can check it (`DataTree.compareSnapshotDigests`).
 
 use std::collections::hash_map::Entry;
-use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use bytes::Bytes;
@@ -29,7 +26,7 @@ use jute::records::data::{Acl, StatPersisted};
 use jute::Decoder;
 
 use super::digest::DIGEST_VERSION;
-use super::{owner_kind, path, AclCache, DataTree, Node, OwnerKind, OPEN_UNSAFE_REF};
+use super::{owner_kind, path, AclCache, DataTree, Node, OwnerKind};
 use crate::types::Zxid;
 
 /// "ZKSN".
@@ -78,78 +75,6 @@ fn put_node(out: &mut Vec<u8>, path: &str, node: &Node) {
     }
     put_i64(out, s.ephemeral_owner);
     put_i64(out, s.pzxid);
-}
-
-/// A snapshot being taken: the pre-order walk and what it has written so far.
-#[derive(Debug)]
-pub struct SnapshotWalk {
-    zxid: Zxid,
-    stack: Vec<String>,
-    acls: BTreeMap<i64, Vec<Acl>>,
-    nodes: Vec<u8>,
-    count: u64,
-}
-
-impl SnapshotWalk {
-    /// Starts a snapshot of `tree`; it will be named after the tree's last processed zxid now.
-    pub fn new(tree: &DataTree) -> SnapshotWalk {
-        SnapshotWalk {
-            zxid: tree.last_processed_zxid(),
-            stack: vec!["/".to_string()],
-            acls: BTreeMap::new(),
-            // About what a node of a typical tree takes (path, 100 bytes of data, ACL reference and Stat): the
-            // buffer then grows without copying gigabytes on the way. Pages never written are never resident.
-            nodes: Vec::with_capacity((tree.nodes.len() * 192).max(1 << 20)),
-            count: 0,
-        }
-    }
-
-    /// The zxid the snapshot is named after.
-    pub fn zxid(&self) -> Zxid {
-        self.zxid
-    }
-
-    /// Nodes written so far.
-    pub fn node_count(&self) -> u64 {
-        self.count
-    }
-
-    /// Writes up to `budget` more nodes of `tree` as it is now; true when every node has been written.
-    pub fn step(&mut self, tree: &DataTree, budget: usize) -> bool {
-        for _ in 0..budget {
-            let Some(p) = self.stack.pop() else {
-                return true;
-            };
-            // A node deleted since its parent was written is simply not in this snapshot.
-            let Some(node) = tree.nodes.get(p.as_str()) else {
-                continue;
-            };
-            if node.acl != OPEN_UNSAFE_REF && !self.acls.contains_key(&node.acl) {
-                self.acls.insert(node.acl, tree.acls.get(node.acl).to_vec());
-            }
-            put_node(&mut self.nodes, &p, node);
-            self.count += 1;
-            self.stack.extend(node.children.iter().map(|c| path::join(&p, c)));
-        }
-        self.stack.is_empty()
-    }
-
-    /// Ends the walk (which must be done) and captures the digest and the sessions (id, timeout ms).
-    pub fn finish(self, tree: &DataTree, sessions: &[(i64, i32)]) -> SnapshotImage {
-        assert!(self.stack.is_empty(), "snapshot finished before its walk");
-        let mut head = Vec::with_capacity(64 + sessions.len() * 12);
-        put_head(
-            &mut head,
-            sessions,
-            self.acls.iter().map(|(r, list)| (*r, list.as_slice())),
-        );
-        SnapshotImage {
-            zxid: self.zxid,
-            head,
-            nodes: self.nodes,
-            digest: digest_section(tree),
-        }
-    }
 }
 
 /// The file header, the sessions and the ACL table.
@@ -201,6 +126,8 @@ pub enum StreamPart {
 #[derive(Debug)]
 pub struct SnapshotStream {
     zxid: Zxid,
+    /// Nodes created after this zxid are left out (the snapshot's own zxid while writes go on).
+    newest: i64,
     stack: Vec<String>,
     out: Vec<u8>,
     count: u64,
@@ -216,6 +143,7 @@ impl SnapshotStream {
         put_head(&mut out, sessions, lists.into_iter());
         SnapshotStream {
             zxid: tree.last_processed_zxid(),
+            newest: tree.last_processed_zxid().0,
             stack: vec!["/".to_string()],
             out,
             count: 0,
@@ -242,7 +170,7 @@ impl SnapshotStream {
             let Some(node) = tree.nodes.get(p.as_str()) else {
                 continue;
             };
-            if node.stat.czxid > self.zxid.0 {
+            if node.stat.czxid > self.newest {
                 continue;
             }
             put_node(&mut self.out, &p, node);
@@ -285,19 +213,7 @@ pub fn write_parts<W: Write>(out: W, parts: impl IntoIterator<Item = StreamPart>
     for part in parts {
         match part {
             StreamPart::Bytes(bytes) => w.put(&bytes)?,
-            StreamPart::End { digest } => {
-                let mut end = Vec::with_capacity(5);
-                put_str(&mut end, "/");
-                w.put(&end)?;
-                w.seal()?;
-                let mut section = Vec::with_capacity(20);
-                put_i64(&mut section, digest.0);
-                put_i32(&mut section, DIGEST_VERSION);
-                put_i64(&mut section, digest.1);
-                w.put(&section)?;
-                w.seal()?;
-                return w.inner.flush();
-            }
+            StreamPart::End { digest } => return w.end(digest),
         }
     }
     Err(io::Error::other("the snapshot walk stopped before its end"))
@@ -307,8 +223,8 @@ pub fn write_parts<W: Write>(out: W, parts: impl IntoIterator<Item = StreamPart>
 #[derive(Debug)]
 pub struct SnapshotImage {
     pub zxid: Zxid,
-    head: Vec<u8>,
-    nodes: Vec<u8>,
+    /// The head and every node.
+    bytes: Vec<u8>,
     digest: (i64, i64),
 }
 
@@ -330,6 +246,21 @@ impl<W: Write> Checked<W> {
         put_str(&mut seal, "/");
         self.put(&seal)
     }
+
+    /// After the nodes: the end marker, the first seal, the digest section (zxid, digest), the second seal.
+    fn end(mut self, digest: (i64, i64)) -> io::Result<()> {
+        let mut end = Vec::with_capacity(5);
+        put_str(&mut end, "/");
+        self.put(&end)?;
+        self.seal()?;
+        let mut section = Vec::with_capacity(20);
+        put_i64(&mut section, digest.0);
+        put_i32(&mut section, DIGEST_VERSION);
+        put_i64(&mut section, digest.1);
+        self.put(&section)?;
+        self.seal()?;
+        self.inner.flush()
+    }
 }
 
 impl SnapshotImage {
@@ -339,35 +270,36 @@ impl SnapshotImage {
             inner: out,
             adler: adler2::Adler32::new(),
         };
-        w.put(&self.head)?;
-        w.put(&self.nodes)?;
-        let mut end = Vec::with_capacity(5);
-        put_str(&mut end, "/");
-        w.put(&end)?;
-        w.seal()?;
-        let mut digest = Vec::with_capacity(20);
-        put_i64(&mut digest, self.digest.0);
-        put_i32(&mut digest, DIGEST_VERSION);
-        put_i64(&mut digest, self.digest.1);
-        w.put(&digest)?;
-        w.seal()?;
-        w.inner.flush()
+        w.put(&self.bytes)?;
+        w.end(self.digest)
     }
 
     /// The stream as one buffer.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.head.len() + self.nodes.len() + 64);
+        let mut out = Vec::with_capacity(self.bytes.len() + 64);
         // Writing to a Vec cannot fail.
         let _ = self.write_to(&mut out);
         out
     }
 }
 
-/// Takes a whole snapshot in one go (tools and tests; the server walks in steps).
+/// Takes a whole snapshot in one go (the start-up snapshot, tools and tests; the server streams it in steps).
 pub fn snapshot_of(tree: &DataTree, sessions: &[(i64, i32)]) -> SnapshotImage {
-    let mut walk = SnapshotWalk::new(tree);
-    while !walk.step(tree, usize::MAX) {}
-    walk.finish(tree, sessions)
+    let mut stream = SnapshotStream::new(tree, sessions);
+    // Nothing changes during this walk, so every node is in it, even one whose czxid is past the tree's last
+    // processed zxid (a fuzzy snapshot loaded without the log after it).
+    stream.newest = i64::MAX;
+    while !stream.step(tree, usize::MAX) {}
+    let zxid = stream.zxid();
+    let mut bytes = Vec::new();
+    let mut digest = (0, 0);
+    for part in stream.finish(tree) {
+        match part {
+            StreamPart::Bytes(b) => bytes.extend_from_slice(&b),
+            StreamPart::End { digest: d } => digest = d,
+        }
+    }
+    SnapshotImage { zxid, bytes, digest }
 }
 
 /// The (zxid, digest) a snapshot recorded for the tree (`DataTree.ZxidDigest`).

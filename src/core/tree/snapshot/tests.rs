@@ -1,6 +1,7 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::core::tree::OPEN_UNSAFE_REF;
 use crate::core::txn::Txn;
 use crate::storage::fs::RealFs;
 use crate::storage::logread;
@@ -183,36 +184,6 @@ fn a_fresh_tree_snapshots_to_zookeepers_snapshot_0_up_to_child_order() {
     );
     assert_same_tree(&a.tree, &b.tree);
     assert_eq!(a.digest, b.digest, "an empty ZxidDigest before any txn");
-}
-
-#[test]
-fn a_walk_interleaved_with_writes_replays_to_the_live_tree() {
-    let txns = golden_txns();
-    let mut tree = DataTree::new(true);
-    let half = txns.len() / 2;
-    for (txn, _) in &txns[..half] {
-        apply(&mut tree, txn);
-    }
-    let mut walk = SnapshotWalk::new(&tree);
-    let mut rest = txns[half..].iter();
-    while !walk.step(&tree, 1) {
-        if let Some((txn, _)) = rest.next() {
-            apply(&mut tree, txn);
-        }
-    }
-    let image = walk.finish(&tree, &[]);
-    let mut loaded = decode(&image.to_bytes(), true).expect("decode");
-    let digest = loaded.digest.expect("digest");
-    for (txn, _) in txns.iter().filter(|(t, _)| t.header.zxid > image.zxid.0) {
-        apply(&mut loaded.tree, txn);
-        if txn.header.zxid == digest.zxid.0 {
-            assert_eq!(loaded.tree.digest() as i64, digest.digest);
-        }
-    }
-    for (txn, _) in rest {
-        apply(&mut tree, txn);
-    }
-    assert_same_tree(&tree, &loaded.tree);
 }
 
 #[test]
