@@ -87,18 +87,24 @@ def port_open(port, host="127.0.0.1"):
         return False
 
 
+def ask(port, payload, host="127.0.0.1", timeout=2.0):
+    """Sends a four-letter word (and what follows it) on a new connection and returns the whole answer, read
+    until the server closes. Raises OSError when there is no server to ask."""
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(payload)
+        chunks = []
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            chunks.append(data)
+        return b"".join(chunks).decode(errors="replace")
+
+
 def srvr(port, host="127.0.0.1"):
     """The `srvr` four-letter word's answer ('' when there is none)."""
     try:
-        with socket.create_connection((host, port), timeout=2.0) as sock:
-            sock.sendall(b"srvr")
-            chunks = []
-            while True:
-                data = sock.recv(4096)
-                if not data:
-                    break
-                chunks.append(data)
-            return b"".join(chunks).decode(errors="replace")
+        return ask(port, b"srvr", host)
     except OSError:
         return ""
 

@@ -30,7 +30,6 @@ import json
 import os
 import re
 import select
-import socket
 import subprocess
 import sys
 import time
@@ -176,19 +175,15 @@ class Clients:
 
 
 def four_letter(port, word):
+    # Imported here: this file also runs on its own as the kazoo clients' process, where the harness is not
+    # on the path.
+    import servers
+
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-            payload = word.encode()
-            if word == "stmk":  # followed by the new trace mask, a big-endian long
-                payload += (0).to_bytes(8, "big")
-            sock.sendall(payload)
-            chunks = []
-            while True:
-                data = sock.recv(65536)
-                if not data:
-                    break
-                chunks.append(data)
-            return b"".join(chunks).decode(errors="replace")
+        payload = word.encode()
+        if word == "stmk":  # followed by the new trace mask, a big-endian long
+            payload += (0).to_bytes(8, "big")
+        return servers.ask(port, payload, timeout=5)
     except OSError as err:
         return f"<no answer: {err}>"
 
