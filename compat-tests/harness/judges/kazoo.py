@@ -26,6 +26,8 @@ PER_TEST_TIMEOUT = 60
 RETRY_AT_MOST = 30
 RETRY_SECONDS = 600
 BUDGET_SECONDS = int(os.environ.get("COMPAT_KAZOO_BUDGET", "1500"))
+# Each test ends after PER_TEST_TIMEOUT by a thread that dumps its stacks; failures, errors and skips reported.
+TIMEOUT_ARGS = [f"--timeout={PER_TEST_TIMEOUT}", "--timeout-method=thread", "-rfEs"]
 
 
 def sdist_dir(ctx):
@@ -76,6 +78,12 @@ def summarise(outcomes_path):
     return passed, len(failing), skipped, failing
 
 
+def pytest_command(python):
+    """pytest with the outcome plugin, no cache, and none of kazoo's own addopts or live logging."""
+    return [python, "-m", "pytest", "-p", "compat_plugin", "-p", "no:cacheprovider",
+            "-o", "addopts=", "-o", "log_cli=false"]  # fmt: skip
+
+
 def run_suite(ctx, python, src, env):
     """Collect the whole suite once, then run it one test module per pytest process.
 
@@ -85,8 +93,7 @@ def run_suite(ctx, python, src, env):
     stopped, and the next module runs. Returns True if the budget ran out."""
     logs = os.path.join(ctx.work_dir, "pytest")
     os.makedirs(logs)
-    common = [python, "-m", "pytest", "-p", "compat_plugin", "-p", "no:cacheprovider"]
-    common += ["-o", "addopts=", "-o", "log_cli=false"]
+    common = pytest_command(python)
     collect = common + ["--collect-only", "-q", "kazoo/tests"]
     run_logged(collect, os.path.join(logs, "collect.log"), 120, cwd=src, env=env)
     modules = sorted(glob.glob(os.path.join(src, "kazoo", "tests", "test_*.py")))
@@ -96,8 +103,7 @@ def run_suite(ctx, python, src, env):
         if remaining <= 0:
             return True
         name = os.path.basename(module)
-        cmd = common + [f"--timeout={PER_TEST_TIMEOUT}", "--timeout-method=thread", "-rfEs"]
-        cmd.append(f"kazoo/tests/{name}")
+        cmd = common + TIMEOUT_ARGS + [f"kazoo/tests/{name}"]
         log = os.path.join(logs, name[:-3] + ".log")
         try:
             outcome = run_logged(cmd, log, remaining, cwd=src, env=env)
@@ -117,9 +123,7 @@ def retry_failures(ctx, python, src, env, failing):
     if len(failing) > RETRY_AT_MOST:
         return set()
     retry_env = dict(env, COMPAT_KAZOO_OUTCOMES=os.path.join(ctx.work_dir, "retry-outcomes.jsonl"))
-    cmd = [python, "-m", "pytest", "-p", "compat_plugin", "-p", "no:cacheprovider"]
-    cmd += ["-o", "addopts=", "-o", "log_cli=false"]
-    cmd += [f"--timeout={PER_TEST_TIMEOUT}", "--timeout-method=thread", "-rfEs"] + list(failing)
+    cmd = pytest_command(python) + TIMEOUT_ARGS + list(failing)
     log = os.path.join(ctx.work_dir, "pytest", "retry.log")
     try:
         run_logged(cmd, log, RETRY_SECONDS, cwd=src, env=retry_env)
