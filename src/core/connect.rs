@@ -176,7 +176,7 @@ impl Core {
         let InFlight { txn, origin } = f;
         let zxid = txn.header.zxid;
         let mut triggers = Vec::new();
-        let result = self.tree.apply(&txn, &mut triggers);
+        let result = self.tree.write().apply(&txn, &mut triggers);
         self.pending.applied(zxid);
         let session = SessionId(txn.header.client_id);
         match &txn.body {
@@ -234,6 +234,7 @@ impl Core {
                 TriggerKind::Created | TriggerKind::DataChanged => {
                     let bytes = self
                         .tree
+                        .read()
                         .get(&trigger.path)
                         .and_then(|n| n.data.as_ref())
                         .map_or(0, |d| d.len() as u64);
@@ -248,7 +249,10 @@ impl Core {
             }
             let acl = match trigger.kind {
                 TriggerKind::Deleted => trigger.deleted_acl.clone(),
-                _ => self.tree.get(&trigger.path).map(|n| self.tree.acl_of(n).to_vec()),
+                _ => {
+                    let tree = self.tree.read();
+                    tree.get(&trigger.path).map(|n| tree.acl_of(n).to_vec())
+                }
             };
             for f in fired {
                 let Some(c) = self.conns.get(&f.conn) else {

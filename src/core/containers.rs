@@ -106,11 +106,10 @@ impl Core {
         }
         self.next_container_check_ms = now.mono_ms + interval;
         let limit = self.config.containers.max_per_minute as usize;
-        for p in candidates(&self.tree, &self.config.containers, now.wall_ms)
-            .into_iter()
-            .take(limit)
-        {
-            let (txn_type, body) = prepare_delete(&self.tree, &mut self.pending, self.next_zxid + 1, &p);
+        let due = candidates(&self.tree.read(), &self.config.containers, now.wall_ms);
+        for p in due.into_iter().take(limit) {
+            let (txn_type, body) =
+                prepare_delete(&self.tree.read(), &mut self.pending, self.next_zxid + 1, &p);
             self.propose_txn(now, SessionId(0), 0, txn_type, body, Origin::Expiry, out);
         }
     }

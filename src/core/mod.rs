@@ -35,7 +35,7 @@ use crate::types::{ConnId, Now, SessionId, Zxid};
 use auth::AclPolicy;
 use pending::Pending;
 use session::SessionTracker;
-use tree::DataTree;
+use tree::{DataTree, SharedTree};
 use txn::{Txn, TxnBody};
 use watch::WatchManager;
 
@@ -128,7 +128,7 @@ struct InFlight {
 pub struct Core {
     config: CoreConfig,
     policy: AclPolicy,
-    tree: DataTree,
+    tree: SharedTree,
     sessions: SessionTracker,
     watches: WatchManager,
     pending: Pending,
@@ -166,7 +166,7 @@ impl Core {
             super_digest: config.super_digest.clone(),
         };
         Core {
-            tree: DataTree::new(config.extended_types),
+            tree: SharedTree::new(DataTree::new(config.extended_types)),
             sessions: SessionTracker::new(config.server_id, config.tick_time_ms, now.wall_ms),
             watches: WatchManager::default(),
             pending: Pending::default(),
@@ -188,7 +188,7 @@ impl Core {
     pub fn restore(config: CoreConfig, now: Now, tree: DataTree, sessions: &[(SessionId, u32)]) -> Core {
         let mut core = Core::new(config, now);
         core.next_zxid = tree.last_processed_zxid().0;
-        core.tree = tree;
+        core.tree.replace(tree);
         for (id, timeout_ms) in sessions {
             core.sessions.add(*id, *timeout_ms, now.mono_ms);
         }
@@ -197,12 +197,17 @@ impl Core {
 
     /// The zxid of the last applied txn.
     pub fn last_zxid(&self) -> Zxid {
-        self.tree.last_processed_zxid()
+        self.tree.read().last_processed_zxid()
     }
 
-    /// Read access to the tree (for snapshots and dumps).
-    pub fn tree(&self) -> &DataTree {
-        &self.tree
+    /// Read access to the tree (for dumps and digests).
+    pub fn tree(&self) -> std::sync::RwLockReadGuard<'_, DataTree> {
+        self.tree.read()
+    }
+
+    /// A handle to the tree for a snapshot thread, which walks it while the core goes on.
+    pub fn shared_tree(&self) -> SharedTree {
+        self.tree.clone()
     }
 
     /// Read access to the sessions.
@@ -247,16 +252,17 @@ impl Core {
     }
 
     pub fn stats(&self) -> CoreStats {
+        let tree = self.tree.read();
         CoreStats {
             last_zxid: self.last_zxid().0,
-            node_count: self.tree.node_count(),
+            node_count: tree.node_count(),
             watch_count: self.watches.watch_count(),
             data_watch_count: self.watches.data_watch_count(),
             watched_data_paths: self.watches.data_paths(),
             watching_connections: self.watches.watching_conns(),
             sessions: self.sessions.len(),
-            ephemerals_count: self.tree.ephemeral_count(),
-            approximate_data_size: self.tree.approximate_data_size(),
+            ephemerals_count: tree.ephemeral_count(),
+            approximate_data_size: tree.approximate_data_size(),
             outstanding_requests: self
                 .conns
                 .values()
@@ -380,7 +386,7 @@ impl Core {
                 // Valid from a client too (`Request.isValid`), and executed without an ACL check.
                 let p = String::from_utf8_lossy(&d.path).into_owned();
                 let (txn_type, body) =
-                    containers::prepare_delete(&self.tree, &mut self.pending, self.next_zxid + 1, &p);
+                    containers::prepare_delete(&self.tree.read(), &mut self.pending, self.next_zxid + 1, &p);
                 self.propose(now, conn, header.xid, op, session, txn_type, body, out);
             }
             ref r if is_write(op) => {
@@ -391,8 +397,9 @@ impl Core {
                     None => Err(ErrorCode::SessionExpired),
                 };
                 let ids = self.conns.get(&conn).map(|c| c.ids.clone()).unwrap_or_default();
+                let tree = self.tree.read();
                 let (txn_type, body) = prep::Prep {
-                    tree: &self.tree,
+                    tree: &tree,
                     pending: &mut self.pending,
                     ids: &ids,
                     policy: &self.policy,
@@ -404,6 +411,7 @@ impl Core {
                     time: now.wall_ms,
                 }
                 .prepare(r);
+                drop(tree);
                 self.propose(now, conn, header.xid, op, session, txn_type, body, out);
             }
             r => self.queue_read(conn, header, Ok(r), out),
@@ -470,10 +478,11 @@ impl Core {
     /// The ephemerals a closeSession removes: those in the tree plus those pending writes will create, minus
     /// those pending writes will delete (`PrepRequestProcessor`, closeSession case).
     fn close_session_body(&mut self, session: SessionId) -> TxnBody {
-        let paths = self.pending.ephemerals_of(&self.tree, session.0);
+        let tree = self.tree.read();
+        let paths = self.pending.ephemerals_of(&tree, session.0);
         let zxid = self.next_zxid + 1;
         for p in &paths {
-            self.pending.delete_for_close(&self.tree, zxid, p);
+            self.pending.delete_for_close(&tree, zxid, p);
         }
         TxnBody::CloseSession(Some(jute::records::txn::CloseSessionTxn { paths2_delete: paths }))
     }
@@ -526,6 +535,9 @@ impl Core {
     /// Txns up to `up_to` are durable: apply them, fire watches, reply, and serve the reads that waited.
     pub fn persisted(&mut self, now: Now, up_to: Zxid) -> Vec<Effect> {
         let mut out = Vec::new();
+        // One pause for the batch: a snapshot walker stays out until every txn of it is applied.
+        let shared = self.tree.clone();
+        let _pause = shared.pause();
         while self
             .inflight
             .front()

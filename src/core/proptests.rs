@@ -314,14 +314,14 @@ proptest! {
         }
         let tree = world.h.core.tree();
         let sessions: Vec<(i64, i32)> = world.session_ids.iter().map(|s| (*s, 30000)).collect();
-        let bytes = snapshot::snapshot_of(tree, &sessions).to_bytes();
+        let bytes = snapshot::snapshot_of(&tree, &sessions).to_bytes();
         let loaded = snapshot::decode(&bytes, false).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(loaded.tree.node_count(), tree.node_count());
         prop_assert_eq!(loaded.tree.compute_digest(), tree.compute_digest());
         for p in ["/", "/zookeeper"].iter().chain(PATHS.iter()) {
             prop_assert_eq!(loaded.tree.stat(p), tree.stat(p), "stat of {}", p);
             let acl = |t: &super::tree::DataTree| t.get(p).map(|n| t.acl_of(n).to_vec());
-            prop_assert_eq!(acl(&loaded.tree), acl(tree), "acl of {}", p);
+            prop_assert_eq!(acl(&loaded.tree), acl(&tree), "acl of {}", p);
         }
         prop_assert_eq!(loaded.sessions, sessions);
     }

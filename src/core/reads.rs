@@ -160,21 +160,22 @@ impl Core {
     }
 
     fn read_check(&self, conn: ConnId, path: &str, perm: i32) -> Result<(), ErrorCode> {
-        let node = self.tree.get(path).ok_or(ErrorCode::NoNode)?;
-        auth::check(self.tree.acl_of(node), perm, self.ids(conn), &self.policy)
+        let tree = self.tree.read();
+        let node = tree.get(path).ok_or(ErrorCode::NoNode)?;
+        auth::check(tree.acl_of(node), perm, self.ids(conn), &self.policy)
     }
 
     fn exists(&mut self, conn: ConnId, r: &ExistsRequest) -> Result<jute::records::data::Stat, ErrorCode> {
         if r.path.contains('\0') {
             return Err(ErrorCode::BadArguments);
         }
-        if self.tree.get(&r.path).is_some() {
+        if self.tree.read().get(&r.path).is_some() {
             self.read_check(conn, &r.path, perms::READ)?;
         }
         if r.watch {
             self.watches.add(Table::Data, &r.path, conn, WatchMode::Standard);
         }
-        let stat = self.tree.stat(&r.path).ok_or(ErrorCode::NoNode)?;
+        let stat = self.tree.read().stat(&r.path).ok_or(ErrorCode::NoNode)?;
         self.namespaces.read(&r.path, 0);
         Ok(stat)
     }
@@ -186,11 +187,13 @@ impl Core {
         watch: bool,
     ) -> Result<GetDataResponse, ErrorCode> {
         self.read_check(conn, &r.path, perms::READ)?;
-        let node = self.tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+        let tree = self.tree.read();
+        let node = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
         let rsp = GetDataResponse {
             data: node.data.clone(),
-            stat: self.tree.client_stat(node),
+            stat: tree.client_stat(node),
         };
+        drop(tree);
         if watch && r.watch {
             self.watches.add(Table::Data, &r.path, conn, WatchMode::Standard);
         }
@@ -206,9 +209,11 @@ impl Core {
         watch: bool,
     ) -> Result<(GetChildrenResponse, jute::records::data::Stat), ErrorCode> {
         self.read_check(conn, &r.path, perms::READ)?;
-        let node = self.tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+        let tree = self.tree.read();
+        let node = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
         let children: Vec<String> = node.children.iter().map(|c| c.to_string()).collect();
-        let stat = self.tree.client_stat(node);
+        let stat = tree.client_stat(node);
+        drop(tree);
         let bytes: usize = children.iter().map(String::len).sum();
         self.namespaces.read(&r.path, bytes as u64);
         if watch && r.watch {
@@ -219,8 +224,9 @@ impl Core {
 
     fn get_acl(&self, conn: ConnId, r: &PathRequest) -> Result<GetAclResponse, ErrorCode> {
         self.read_check(conn, &r.path, perms::READ | perms::ADMIN)?;
-        let node = self.tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
-        let acl = self.tree.acl_of(node);
+        let tree = self.tree.read();
+        let node = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+        let acl = tree.acl_of(node);
         let acl = if auth::has_admin(acl, self.ids(conn), &self.policy) {
             acl.to_vec()
         } else {
@@ -228,7 +234,7 @@ impl Core {
         };
         Ok(GetAclResponse {
             acl,
-            stat: self.tree.client_stat(node),
+            stat: tree.client_stat(node),
         })
     }
 
@@ -237,7 +243,7 @@ impl Core {
         // ZooKeeper counts the keys of its node map under `path + "/"`: for the empty path (the root's alias)
         // that includes the root itself.
         let own = usize::from(r.path.is_empty());
-        Ok(self.tree.descendant_count(&r.path) + own)
+        Ok(self.tree.read().descendant_count(&r.path) + own)
     }
 
     fn ephemerals(&self, conn: ConnId, r: &GetEphemeralsRequest) -> GetEphemeralsResponse {
@@ -249,6 +255,7 @@ impl Core {
         let prefix = r.prefix_path.as_deref().unwrap_or("");
         let ephemerals = self
             .tree
+            .read()
             .ephemerals_of(session.0)
             .filter(|p| all || p.starts_with(prefix))
             .cloned()
@@ -351,23 +358,25 @@ impl Core {
             });
         };
         for p in &r.data_watches {
-            match self.tree.get(p) {
+            let mzxid = self.tree.read().get(p).map(|n| n.stat.mzxid);
+            match mzxid {
                 None => fire(out, EventType::NodeDeleted, p),
-                Some(n) if n.stat.mzxid > rel => fire(out, EventType::NodeDataChanged, p),
+                Some(mzxid) if mzxid > rel => fire(out, EventType::NodeDataChanged, p),
                 Some(_) => self.watches.add(Table::Data, p, conn, WatchMode::Standard),
             }
         }
         for p in &r.exist_watches {
-            if self.tree.get(p).is_some() {
+            if self.tree.read().get(p).is_some() {
                 fire(out, EventType::NodeCreated, p);
             } else {
                 self.watches.add(Table::Data, p, conn, WatchMode::Standard);
             }
         }
         for p in &r.child_watches {
-            match self.tree.get(p) {
+            let pzxid = self.tree.read().get(p).map(|n| n.stat.pzxid);
+            match pzxid {
                 None => fire(out, EventType::NodeDeleted, p),
-                Some(n) if n.stat.pzxid > rel => fire(out, EventType::NodeChildrenChanged, p),
+                Some(pzxid) if pzxid > rel => fire(out, EventType::NodeChildrenChanged, p),
                 Some(_) => self.watches.add(Table::Child, p, conn, WatchMode::Standard),
             }
         }

@@ -217,11 +217,7 @@ impl Server {
                     }
                     runtime.tick()
                 }
-                () = std::future::ready(()), if runtime.snapshot_pending() => Ok(()),
             };
-            // A snapshot walk advances one short step per turn (a turn handles up to a batch of messages), so it
-            // neither stalls nor starves under load.
-            runtime.snapshot_step();
             if let Err(e) = step {
                 tracing::error!(error = %e, "txn log failed; stopping the server");
                 break Err(e);

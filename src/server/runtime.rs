@@ -379,18 +379,6 @@ impl Runtime {
         }
     }
 
-    /// True while a snapshot walk wants more steps.
-    pub(crate) fn snapshot_pending(&self) -> bool {
-        self.snapshots.as_ref().is_some_and(Snapshotter::walking)
-    }
-
-    /// Advances a snapshot walk by one step.
-    pub(crate) fn snapshot_step(&mut self) {
-        if let Some(s) = self.snapshots.as_mut() {
-            s.step(&self.core);
-        }
-    }
-
     fn log_command(&self, command: LogCommand) -> io::Result<()> {
         self.log
             .send(command)

@@ -1,38 +1,38 @@
 //! Taking snapshots while serving (`SyncRequestProcessor`, `ZooKeeperServer.takeSnapshot`): every snapCount
-//! txns (randomised) the log rolls and a snapshot starts. The tree is walked for at most half a millisecond at
-//! a time between the core task's other work (see `core::tree::snapshot::SnapshotStream`), so no request waits
-//! for a whole snapshot; what the walk produces goes, a MiB at a time, to a thread that compresses and writes
-//! it, so the whole image is never held in memory. A snapshot due while the previous one is still being taken
-//! is skipped, as Apache ZooKeeper does ("Too busy to snap, skipping").
+//! txns (randomised) the log rolls and a snapshot starts. The snapshot's head (sessions, ACL table) is taken on
+//! the core task; the nodes are walked by a thread of the snapshot's own over the tree it shares with the core
+//! (`core::tree::SharedTree`), a slice of nodes at a time under the read lock and never while the core applies
+//! a batch of txns, and written as they are walked, a MiB at a time, so the core task spends nothing on the
+//! walk and the whole image is never held in memory. A snapshot due while the previous one is still being
+//! taken is skipped, as Apache ZooKeeper does ("Too busy to snap, skipping").
 
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::core::tree::snapshot::{SnapshotStream, StreamPart};
+use crate::core::tree::SharedTree;
 use crate::core::Core;
 use crate::storage::fs::Fs;
 use crate::storage::purge;
 use crate::storage::recovery::DataDirs;
 use crate::storage::settings::{SnapshotTrigger, StorageSettings};
 use crate::storage::snapfile::{write_snapshot_parts, Compression};
+use crate::types::Zxid;
 
-/// Nodes serialised between two looks at the clock.
-const NODES_PER_SLICE: usize = 256;
-/// The longest a step may hold the core task: requests that arrive meanwhile wait at most this much longer.
-const STEP_TIME: Duration = Duration::from_micros(500);
+/// Nodes walked under one hold of the read lock: the longest the core waits to apply a batch of txns.
+const NODES_PER_SLICE: usize = 64;
+/// How long the walker waits before it looks again whether the core has finished applying a batch.
+const PAUSE_POLL: Duration = Duration::from_micros(50);
 
-/// Bytes of a snapshot stream handed to the writer thread at a time.
+/// The nice value of the snapshot thread. The walk is the heaviest work a server does; at a lower priority
+/// it takes the CPU the request path leaves idle rather than competing with it, and a snapshot that cannot
+/// finish before the next is due is skipped as it would be anyway.
+const SNAPSHOT_NICE: i32 = 10;
+
+/// Bytes of a snapshot stream written to the file at a time.
 const PART_BYTES: usize = 1 << 20;
-
-/// A snapshot under way: the walk, and the channel to the thread writing what it produces.
-struct Walk {
-    stream: SnapshotStream,
-    parts: Sender<StreamPart>,
-    started_at: Instant,
-    busy: Duration,
-}
 
 /// The snapshot state of the server task.
 pub(crate) struct Snapshotter {
@@ -40,8 +40,10 @@ pub(crate) struct Snapshotter {
     dirs: DataDirs,
     compression: Compression,
     trigger: SnapshotTrigger,
-    walk: Option<Walk>,
+    /// The thread walking and writing the current snapshot, if any.
     writing: Option<JoinHandle<()>>,
+    /// Set when the server stops: a walk under way ends and leaves no file.
+    cancel: Arc<AtomicBool>,
 }
 
 impl Snapshotter {
@@ -51,8 +53,8 @@ impl Snapshotter {
             dirs,
             compression: settings.compression,
             trigger: SnapshotTrigger::new(settings),
-            walk: None,
             writing: None,
+            cancel: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -61,11 +63,9 @@ impl Snapshotter {
         self.trigger.logged(bytes as u64)
     }
 
-    /// Starts a snapshot of the core's tree, unless one is still being taken. The file is written by its own
-    /// thread as the walk goes, so that no image of the whole tree is held in memory.
+    /// Starts a snapshot of the core's tree on a thread of its own, unless one is still being taken.
     pub(crate) fn start(&mut self, core: &Core) {
-        let busy = self.walk.is_some() || self.writing.as_ref().is_some_and(|w| !w.is_finished());
-        if busy {
+        if self.writing.as_ref().is_some_and(|w| !w.is_finished()) {
             tracing::warn!("too busy to snap, skipping");
             return;
         }
@@ -74,83 +74,100 @@ impl Snapshotter {
             .iter()
             .map(|s| (s.id.0, s.timeout_ms as i32))
             .collect();
-        let stream = SnapshotStream::new(core.tree(), &sessions);
+        let stream = SnapshotStream::new(&core.tree(), &sessions);
         let zxid = stream.zxid();
-        let (parts, received) = std::sync::mpsc::channel();
+        let walk = Walk {
+            tree: core.shared_tree(),
+            stream: Some(stream),
+            end: None,
+            cancel: Arc::clone(&self.cancel),
+            zxid,
+            started_at: Instant::now(),
+            nodes: 0,
+        };
         let (fs, dirs, compression) = (Arc::clone(&self.fs), self.dirs.clone(), self.compression);
         let spawned = std::thread::Builder::new()
             .name("snapshot".into())
-            .spawn(move || write_in_background(fs.as_ref(), &dirs, zxid, compression, received));
+            .spawn(move || write_in_background(fs.as_ref(), &dirs, zxid, compression, walk));
         match spawned {
-            Ok(handle) => self.writing = Some(handle),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot start the snapshot writer; snapshot skipped");
-                return;
+            Ok(handle) => {
+                tracing::info!(%zxid, "snapshot started");
+                self.writing = Some(handle);
             }
+            Err(e) => tracing::error!(error = %e, "cannot start the snapshot thread; snapshot skipped"),
         }
-        tracing::info!(%zxid, "snapshot started");
-        self.walk = Some(Walk {
-            stream,
-            parts,
-            started_at: Instant::now(),
-            busy: Duration::ZERO,
-        });
-    }
-
-    /// True while a walk is under way.
-    pub(crate) fn walking(&self) -> bool {
-        self.walk.is_some()
-    }
-
-    /// Walks a little further, handing the bytes to the writer; at the end, hands it the digest.
-    pub(crate) fn step(&mut self, core: &Core) {
-        let Some(walk) = self.walk.as_mut() else {
-            return;
-        };
-        let t = Instant::now();
-        let done = loop {
-            if walk.stream.step(core.tree(), NODES_PER_SLICE) {
-                break true;
-            }
-            if walk.stream.pending_bytes() >= PART_BYTES {
-                // A writer that has failed (and logged why) no longer listens: the walk ends with it.
-                if walk.parts.send(walk.stream.take()).is_err() {
-                    self.walk = None;
-                    return;
-                }
-            }
-            if t.elapsed() >= STEP_TIME {
-                break false;
-            }
-        };
-        walk.busy += t.elapsed();
-        if !done {
-            return;
-        }
-        let Some(walk) = self.walk.take() else {
-            return;
-        };
-        let nodes = walk.stream.node_count();
-        let zxid = walk.stream.zxid();
-        for part in walk.stream.finish(core.tree()) {
-            let _ = walk.parts.send(part);
-        }
-        tracing::info!(
-            %zxid, nodes, walk_ms = walk.started_at.elapsed().as_millis() as u64,
-            core_busy_ms = walk.busy.as_millis() as u64, "snapshot walk done"
-        );
     }
 }
 
-fn write_in_background(
-    fs: &dyn Fs,
-    dirs: &DataDirs,
-    zxid: crate::types::Zxid,
-    compression: Compression,
-    parts: Receiver<StreamPart>,
-) {
+impl Drop for Snapshotter {
+    /// Ends a walk under way (its file is removed) and waits for its thread.
+    fn drop(&mut self) {
+        self.cancel.store(true, Ordering::Release);
+        if let Some(handle) = self.writing.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// A walk over the shared tree, as the stream of parts the snapshot file is written from.
+struct Walk {
+    tree: SharedTree,
+    /// None once the walk is done.
+    stream: Option<SnapshotStream>,
+    /// The end part, once the last bytes have been handed out.
+    end: Option<StreamPart>,
+    cancel: Arc<AtomicBool>,
+    zxid: Zxid,
+    started_at: Instant,
+    nodes: u64,
+}
+
+impl Iterator for Walk {
+    type Item = StreamPart;
+
+    fn next(&mut self) -> Option<StreamPart> {
+        loop {
+            let Some(stream) = self.stream.as_mut() else {
+                return self.end.take();
+            };
+            if self.cancel.load(Ordering::Acquire) {
+                // The writer sees the parts stop before their end and removes the file.
+                self.stream = None;
+                return None;
+            }
+            if self.tree.paused() {
+                std::thread::sleep(PAUSE_POLL);
+                continue;
+            }
+            let tree = self.tree.read();
+            if stream.step(&tree, NODES_PER_SLICE) {
+                let stream = self.stream.take()?;
+                self.nodes = stream.node_count();
+                let [last, end] = stream.finish(&tree);
+                drop(tree);
+                tracing::info!(
+                    zxid = %self.zxid, nodes = self.nodes,
+                    walk_ms = self.started_at.elapsed().as_millis() as u64, "snapshot walk done"
+                );
+                self.end = Some(end);
+                return Some(last);
+            }
+            drop(tree);
+            if stream.pending_bytes() >= PART_BYTES {
+                return Some(stream.take());
+            }
+        }
+    }
+}
+
+fn write_in_background(fs: &dyn Fs, dirs: &DataDirs, zxid: Zxid, compression: Compression, walk: Walk) {
+    // On Linux a thread id names one thread for setpriority.
+    let me = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(me), SNAPSHOT_NICE) {
+        tracing::debug!(error = %e, "cannot lower the snapshot thread's priority");
+    }
     let t = Instant::now();
-    match write_snapshot_parts(fs, &dirs.snap_dir, zxid, compression, parts) {
+    match write_snapshot_parts(fs, &dirs.snap_dir, zxid, compression, walk) {
         Ok(path) => {
             tracing::info!(file = %path.display(), ms = t.elapsed().as_millis() as u64, "snapshot written")
         }

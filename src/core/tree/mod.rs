@@ -7,6 +7,7 @@ mod apply;
 pub mod digest;
 pub mod path;
 pub mod quota;
+mod shared;
 pub mod snapshot;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -16,6 +17,7 @@ use jute::records::data::{Acl, Stat, StatPersisted};
 
 pub use acl_cache::{AclCache, OPEN_UNSAFE_REF};
 pub use apply::{ApplyResult, Trigger, TriggerKind};
+pub use shared::{Pause, SharedTree};
 
 use crate::types::Zxid;
 
