@@ -63,9 +63,10 @@ pub fn snapshot_name(zxid: Zxid, compression: Compression) -> String {
 }
 
 /// An `io::Write` over an [`FsFile`], buffering 1 MiB per write.
-/// A snapshot is made durable a few MiB at a time as it is written: with one fsync at the end, hundreds of MiB
-/// of dirty pages would go to the disk at once and every txn-log fsync meanwhile would wait behind them.
-const SYNC_EVERY: u64 = 8 << 20;
+/// A snapshot is made durable a MiB at a time as it is written: with one fsync at the end, hundreds of MiB of
+/// dirty pages would go to the disk at once and every txn-log fsync meanwhile would wait behind them; with a
+/// MiB, a log fsync waits behind at most that much of the snapshot (about 3 ms at 350 MB/s).
+const SYNC_EVERY: u64 = 1 << 20;
 
 struct FileWriter {
     file: Box<dyn FsFile>,
