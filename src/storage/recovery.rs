@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use super::fs::Fs;
 use super::logread::{self, files_after};
 use super::names::VERSION_DIR;
-use super::snapfile::{list_snapshots, looks_valid, read_snapshot};
+use super::snapfile::{list_snapshots, looks_valid_bytes, uncompress};
 use super::StorageError;
 use crate::core::tree::snapshot::{self, ZxidDigest};
 use crate::core::tree::DataTree;
@@ -99,11 +99,12 @@ fn load_newest_snapshot(
 ) -> Result<Loaded, StorageError> {
     let snaps = list_snapshots(fs, &dirs.snap_dir)?;
     for (zxid, path) in snaps.iter().take(SNAPSHOTS_TRIED) {
-        if !looks_valid(fs, path) {
-            let size = fs.read(path).map_or(0, |b| b.len() as u64);
+        // One read serves the cheap validity check and the decode.
+        let raw = fs.read(path).unwrap_or_default();
+        if !looks_valid_bytes(path, &raw) {
             let e = StorageError::Corrupt {
                 file: path.clone(),
-                offset: size,
+                offset: raw.len() as u64,
                 message: "incomplete snapshot (no final seal, or no compression header)".into(),
             };
             tracing::warn!(error = %e, "skipping an incomplete snapshot");
@@ -111,7 +112,7 @@ fn load_newest_snapshot(
             continue;
         }
         tracing::info!(file = %path.display(), "reading snapshot");
-        let loaded = read_snapshot(fs, path).and_then(|bytes| {
+        let loaded = uncompress(path, raw).and_then(|bytes| {
             snapshot::decode(&bytes, opts.extended_types).map_err(|e| StorageError::Corrupt {
                 file: path.clone(),
                 offset: e.offset,

@@ -192,13 +192,20 @@ fn write_file(
 
 /// Reads a snapshot file and returns its uncompressed stream.
 pub fn read_snapshot(fs: &dyn Fs, path: &Path) -> Result<Vec<u8>, StorageError> {
+    let raw = fs.read(path).map_err(|source| StorageError::Io {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    uncompress(path, raw)
+}
+
+/// The uncompressed stream of the snapshot file at `path`, whose bytes are `raw`.
+pub fn uncompress(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>, StorageError> {
     let io = |source| StorageError::Io {
         file: path.to_path_buf(),
         source,
     };
-    let raw = fs.read(path).map_err(io)?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    match Compression::of_file(name) {
+    match Compression::of_file(file_name(path)) {
         Compression::None => Ok(raw),
         Compression::Gzip => {
             let mut out = Vec::with_capacity(raw.len() * 4);
@@ -212,13 +219,20 @@ pub fn read_snapshot(fs: &dyn Fs, path: &Path) -> Result<Vec<u8>, StorageError> 
 /// `SnapStream.isValidSnapshot`: a cheap check before the full read. Plain snapshots must end with the "/" of
 /// the last seal; compressed ones must start with their magic.
 pub fn looks_valid(fs: &dyn Fs, path: &Path) -> bool {
-    let Ok(raw) = fs.read(path) else { return false };
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    match Compression::of_file(name) {
+    fs.read(path).is_ok_and(|raw| looks_valid_bytes(path, &raw))
+}
+
+/// [`looks_valid`] over the file's bytes, already read.
+pub fn looks_valid_bytes(path: &Path, raw: &[u8]) -> bool {
+    match Compression::of_file(file_name(path)) {
         Compression::None => raw.len() >= 10 && raw[raw.len() - 5..] == [0, 0, 0, 1, b'/'],
         Compression::Gzip => raw.starts_with(&[0x1f, 0x8b]),
         Compression::Snappy => raw.starts_with(&snappy::MAGIC),
     }
+}
+
+fn file_name(path: &Path) -> &str {
+    path.file_name().and_then(|n| n.to_str()).unwrap_or("")
 }
 
 /// The snapshot files in `dir`, newest first (leftover `.tmp` files are not snapshots).
