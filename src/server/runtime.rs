@@ -1,7 +1,7 @@
 //! The one task that owns the core. It takes connection messages in arrival order, calls the core, and runs the
 //! effects it returns in order: `Send` to the connection's queue, `Close`, and `Persist` to the log thread,
-//! which reports back once entries are durable; only then is the core told `persisted`. Nothing here is
-//! shared: no lock is held around the core. Snapshots are walked here, a step at a time.
+//! which reports back once entries are durable; only then is the core told `persisted`. Nothing of the core
+//! is shared but its tree, which a snapshot thread reads while the core goes on (`core::tree::SharedTree`).
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -36,7 +36,7 @@ const DIGEST_LOG_LIMIT: usize = 1024;
 const FSYNC_WARNING_THRESHOLD_MS: u64 = 1000;
 
 /// Connection messages handled in one turn of the server loop, at most, before it looks at its other sources
-/// (the log thread, timers, a snapshot walk) again.
+/// (the log thread, timers) again.
 const MESSAGES_PER_TURN: usize = 64;
 
 /// A request waiting for its answer.

@@ -14,9 +14,11 @@
 //! A snapshot is *fuzzy*, as in Apache ZooKeeper: it is named after the last zxid applied when it started, and
 //! txns applied while it is taken may or may not be in it; replaying the log from that zxid + 1 fixes both
 //! cases (`DataTree.processTxn` tolerates re-applied creates and deletes). [`SnapshotStream`] walks the tree
-//! in bounded steps between core steps and hands its bytes to a writer as it goes, so writes never wait for a
-//! whole snapshot; [`snapshot_of`] runs the same walk in one go. The digest section carries the (zxid, digest) of the tree when the walk ended, which replay reaches
-//! exactly, so a reader can check it (`DataTree.compareSnapshotDigests`).
+//! in bounded steps, each of which sees the tree between two applied txns (the server runs them on a thread
+//! of their own over a `SharedTree`), and hands its bytes to a writer as it goes, so writes never wait for a
+//! whole snapshot; [`snapshot_of`] runs the same walk in one go. The digest section carries the (zxid, digest)
+//! of the tree when the walk ended, which replay reaches exactly, so a reader can check it
+//! (`DataTree.compareSnapshotDigests`).
 
 use std::collections::hash_map::Entry;
 use std::io::{self, Write};
