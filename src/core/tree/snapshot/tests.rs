@@ -1,7 +1,7 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::core::tree::OPEN_UNSAFE_REF;
+use crate::core::tree::{SharedTree, OPEN_UNSAFE_REF};
 use crate::core::txn::Txn;
 use crate::storage::fs::RealFs;
 use crate::storage::logread;
@@ -289,4 +289,43 @@ fn a_streamed_snapshot_of_a_quiet_tree_is_the_image_snapshot() {
     );
     let cut = write_parts(&mut Vec::new(), vec![StreamPart::Bytes(vec![1, 2, 3])]);
     assert!(cut.is_err(), "a stream without its end is refused");
+}
+
+#[test]
+fn a_snapshot_walked_on_another_thread_while_txns_are_applied_replays_to_the_live_tree() {
+    let txns = golden_txns();
+    let start = txns.len() / 3;
+    let mut tree = DataTree::new(true);
+    for (txn, _) in &txns[..start] {
+        apply(&mut tree, txn);
+    }
+    let mut stream = SnapshotStream::new(&tree, &[(7, 4000)]);
+    let zxid = stream.zxid();
+    let shared = SharedTree::new(tree);
+    let walker = shared.clone();
+    let walk = std::thread::spawn(move || {
+        let mut parts = Vec::new();
+        loop {
+            let tree = walker.read();
+            if stream.step(&tree, 1) {
+                parts.extend(stream.finish(&tree));
+                return parts;
+            }
+            drop(tree);
+            parts.push(stream.take());
+            std::thread::yield_now();
+        }
+    });
+    for (txn, _) in &txns[start..] {
+        let _pause = shared.pause();
+        apply(&mut shared.write(), txn);
+    }
+    let parts = walk.join().expect("walker");
+    let mut bytes = Vec::new();
+    write_parts(&mut bytes, parts).expect("write");
+    let mut loaded = decode(&bytes, true).expect("decode");
+    for (txn, _) in txns.iter().filter(|(t, _)| t.header.zxid > zxid.0) {
+        apply(&mut loaded.tree, txn);
+    }
+    assert_same_tree(&shared.read(), &loaded.tree);
 }
