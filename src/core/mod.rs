@@ -390,11 +390,11 @@ impl Core {
                     Some(_) => Err(ErrorCode::SessionExpired),
                     None => Err(ErrorCode::SessionExpired),
                 };
-                let ids = self.conns.get(&conn).map(|c| c.ids.clone()).unwrap_or_default();
+                let ids = self.conns.get(&conn).map_or(&[][..], |c| &c.ids);
                 let (txn_type, body) = prep::Prep {
                     tree: &self.tree,
                     pending: &mut self.pending,
-                    ids: &ids,
+                    ids,
                     policy: &self.policy,
                     extended_types: self.config.extended_types,
                     enforce_quota: self.config.enforce_quota,

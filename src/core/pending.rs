@@ -1,26 +1,32 @@
 //! Outstanding changes (`PrepRequestProcessor.outstandingChanges`): what prepared but not yet applied writes will
 //! do to the nodes they touch, so that each write is validated against the tree as the earlier writes will
 //! leave it. A record is dropped once the txn that made it (or a later one) has been applied.
+//!
+//! Every write adds records and every applied txn drops them, so this sits on the hot path of each write: a
+//! path is stored once (`Arc<str>`, shared by the map and the queue, and reused while the path stays pending)
+//! and ACL lists are shared with the tree rather than copied.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
-use jute::records::data::{Acl, StatPersisted};
+use jute::records::data::StatPersisted;
 
-use super::tree::DataTree;
+use super::tree::{DataTree, PathHasher, SharedAcl};
 
 /// A node as pending writes will leave it; `None` in the map means "deleted".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeRecord {
     pub stat: StatPersisted,
     pub child_count: i32,
-    pub acl: Vec<Acl>,
+    pub acl: SharedAcl,
     pub data_len: usize,
 }
 
 #[derive(Debug, Default)]
 pub struct Pending {
-    by_path: HashMap<String, (i64, Option<ChangeRecord>)>,
-    order: VecDeque<(i64, String)>,
+    by_path: HashMap<Arc<str>, (i64, Option<ChangeRecord>), PathHasher>,
+    order: VecDeque<(i64, Arc<str>)>,
     /// Records added so far (`outstanding_changes_queued`).
     pub(super) queued: u64,
     /// Records dropped after their txn was applied (`outstanding_changes_removed`); those a failed multi
@@ -29,7 +35,7 @@ pub struct Pending {
 }
 
 /// What the map held for some paths before a multi started, to undo it if an op fails.
-pub type Saved = Vec<(String, Option<(i64, Option<ChangeRecord>)>)>;
+pub type Saved = Vec<(Arc<str>, Option<(i64, Option<ChangeRecord>)>)>;
 
 impl Pending {
     /// The node at `path` as pending writes will leave it, or the committed node.
@@ -41,20 +47,32 @@ impl Pending {
         Some(ChangeRecord {
             stat: node.stat,
             child_count: node.children.len() as i32,
-            acl: tree.acl_of(node).to_vec(),
+            acl: tree.shared_acl_of(node),
             data_len: node.data.as_ref().map_or(0, |d| d.len()),
         })
     }
 
+    /// Whether a node exists at `path` once pending writes are applied.
+    pub fn exists(&self, tree: &DataTree, path: &str) -> bool {
+        match self.by_path.get(path) {
+            Some((_, entry)) => entry.is_some(),
+            None => tree.get(path).is_some(),
+        }
+    }
+
     /// Records what a prepared write will do to `path` (`None`: delete it).
     pub fn add(&mut self, zxid: i64, path: &str, record: Option<ChangeRecord>, saved: Option<&mut Saved>) {
+        let (key, previous) = match self.by_path.get_key_value(path) {
+            Some((key, entry)) => (Arc::clone(key), Some(entry)),
+            None => (Arc::from(path), None),
+        };
         if let Some(saved) = saved {
-            if !saved.iter().any(|(p, _)| p == path) {
-                saved.push((path.to_string(), self.by_path.get(path).cloned()));
+            if !saved.iter().any(|(p, _)| **p == *path) {
+                saved.push((Arc::clone(&key), previous.cloned()));
             }
         }
-        self.by_path.insert(path.to_string(), (zxid, record));
-        self.order.push_back((zxid, path.to_string()));
+        self.order.push_back((zxid, Arc::clone(&key)));
+        self.by_path.insert(key, (zxid, record));
         self.queued += 1;
     }
 
@@ -69,7 +87,7 @@ impl Pending {
                     self.by_path.insert(path, entry);
                 }
                 None => {
-                    self.by_path.remove(&path);
+                    self.by_path.remove(&*path);
                 }
             }
         }
@@ -77,14 +95,14 @@ impl Pending {
 
     /// Forgets records of txns up to `zxid`, now applied to the tree.
     pub fn applied(&mut self, zxid: i64) {
-        while let Some((z, _)) = self.order.front() {
-            if *z > zxid {
+        while self.order.front().is_some_and(|(z, _)| *z <= zxid) {
+            let Some((z, path)) = self.order.pop_front() else {
                 break;
-            }
-            if let Some((z, path)) = self.order.pop_front() {
-                self.removed += 1;
-                if self.by_path.get(&path).is_some_and(|(latest, _)| *latest <= z) {
-                    self.by_path.remove(&path);
+            };
+            self.removed += 1;
+            if let Entry::Occupied(entry) = self.by_path.entry(path) {
+                if entry.get().0 <= z {
+                    entry.remove();
                 }
             }
         }
@@ -96,10 +114,10 @@ impl Pending {
         for (p, (_, record)) in &self.by_path {
             match record {
                 None => {
-                    paths.remove(p);
+                    paths.remove(&**p);
                 }
                 Some(r) if r.stat.ephemeral_owner == session && session != 0 => {
-                    paths.insert(p.clone());
+                    paths.insert(p.to_string());
                 }
                 Some(_) => {}
             }

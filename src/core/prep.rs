@@ -14,7 +14,9 @@ use jute::request::Request;
 
 use super::auth::{self, AclPolicy};
 use super::pending::{ChangeRecord, Pending, Saved};
-use super::tree::{owner_kind, path, quota, DataTree, OwnerKind, CONTAINER_OWNER, EXTENDED_MASK, TTL_MAX_MS};
+use super::tree::{
+    owner_kind, path, quota, DataTree, OwnerKind, SharedAcl, CONTAINER_OWNER, EXTENDED_MASK, TTL_MAX_MS,
+};
 use super::txn::TxnBody;
 
 /// The paths nobody may delete (`ZKDatabase.isSpecialPath`).
@@ -108,6 +110,11 @@ impl Prep<'_> {
         auth::check(acl, perm, self.ids, self.policy)
     }
 
+    /// `acl` as a change record holds it: the tree's copy when some node has the same list (most do).
+    fn shared_acl(&self, acl: &[Acl]) -> SharedAcl {
+        self.tree.find_acl(acl).unwrap_or_else(|| acl.into())
+    }
+
     fn create(&mut self, op: OpCode, r: &CreateRequest, ttl: i64, saved: Option<&mut Saved>) -> Prepared {
         let mode = CreateMode::from_code(r.flags).ok_or(ErrorCode::BadArguments)?;
         if mode.is_ttl() && !self.extended_types {
@@ -139,7 +146,7 @@ impl Prep<'_> {
             r.path.clone()
         };
         validate(&full)?;
-        if self.pending.record(self.tree, &full).is_some() {
+        if self.pending.exists(self.tree, &full) {
             return Err(ErrorCode::NodeExists);
         }
         if matches!(
@@ -152,36 +159,11 @@ impl Prep<'_> {
             return Err(ErrorCode::QuotaExceeded);
         }
         let new_cversion = cversion.wrapping_add(1);
-        let (body, owner) = match op {
-            OpCode::CreateContainer => (
-                TxnBody::CreateContainer(CreateContainerTxn {
-                    path: full.clone(),
-                    data: r.data.clone(),
-                    acl: acl.clone(),
-                    parent_cversion: new_cversion,
-                }),
-                CONTAINER_OWNER,
-            ),
-            OpCode::CreateTtl => (
-                TxnBody::CreateTtl(CreateTtlTxn {
-                    path: full.clone(),
-                    data: r.data.clone(),
-                    acl: acl.clone(),
-                    parent_cversion: new_cversion,
-                    ttl,
-                }),
-                EXTENDED_MASK | ttl,
-            ),
-            _ => (
-                TxnBody::Create(CreateTxn {
-                    path: full.clone(),
-                    data: r.data.clone(),
-                    acl: acl.clone(),
-                    ephemeral: mode.is_ephemeral(),
-                    parent_cversion: new_cversion,
-                }),
-                if mode.is_ephemeral() { self.session_id } else { 0 },
-            ),
+        let owner = match op {
+            OpCode::CreateContainer => CONTAINER_OWNER,
+            OpCode::CreateTtl => EXTENDED_MASK | ttl,
+            _ if mode.is_ephemeral() => self.session_id,
+            _ => 0,
         };
         parent.stat.cversion = new_cversion;
         parent.stat.pzxid = self.zxid;
@@ -200,14 +182,36 @@ impl Prep<'_> {
         let node = ChangeRecord {
             stat,
             child_count: 0,
-            acl,
+            acl: self.shared_acl(&acl),
             data_len: r.data.as_ref().map_or(0, |d| d.len()),
         };
         let mut saved = saved;
         self.pending
             .add(self.zxid, parent_path, Some(parent), saved.as_deref_mut());
         self.pending.add(self.zxid, &full, Some(node), saved);
-        Ok(body)
+        let (path, data) = (full, r.data.clone());
+        Ok(match op {
+            OpCode::CreateContainer => TxnBody::CreateContainer(CreateContainerTxn {
+                path,
+                data,
+                acl,
+                parent_cversion: new_cversion,
+            }),
+            OpCode::CreateTtl => TxnBody::CreateTtl(CreateTtlTxn {
+                path,
+                data,
+                acl,
+                parent_cversion: new_cversion,
+                ttl,
+            }),
+            _ => TxnBody::Create(CreateTxn {
+                path,
+                data,
+                acl,
+                ephemeral: mode.is_ephemeral(),
+                parent_cversion: new_cversion,
+            }),
+        })
     }
 
     fn delete(&mut self, r: &DeleteRequest, saved: Option<&mut Saved>) -> Prepared {
@@ -268,7 +272,7 @@ impl Prep<'_> {
         self.check_acl(&node.acl, perms::ADMIN)?;
         let version = version_check(node.stat.aversion, r.version)?;
         node.stat.aversion = version;
-        node.acl = acl.clone();
+        node.acl = self.shared_acl(&acl);
         self.pending.add(self.zxid, &r.path, Some(node), saved);
         Ok(TxnBody::SetAcl(SetAclTxn {
             path: r.path.clone(),
