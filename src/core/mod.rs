@@ -21,7 +21,9 @@ pub mod tree;
 pub mod txn;
 pub mod watch;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::HashMap;
 
 use jute::codes::{ErrorCode, EventType, OpCode};
 use jute::records::data::Id;
@@ -173,7 +175,7 @@ impl Core {
             sessions_expired: 0,
             stale_replies: 0,
             namespaces: namespace::NamespaceStats::default(),
-            conns: HashMap::new(),
+            conns: HashMap::default(),
             inflight: VecDeque::new(),
             next_zxid: 0,
             next_container_check_ms: now.mono_ms + config.containers.check_interval_ms,

@@ -5,7 +5,7 @@
 //! connection goes. A persistent-recursive watch (data table only) also fires for every descendant, except for
 //! NodeChildrenChanged.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
 
 use jute::codes::EventType;
 

@@ -3,13 +3,14 @@
 //! which reports back once entries are durable; only then is the core told `persisted`. Nothing here is
 //! shared: no lock is held around the core. Snapshots are walked here, a step at a time.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use foldhash::HashMap;
 use jute::codes::{EventType, OpCode};
 
 use super::logthread::{Batch, LogCommand};
@@ -125,7 +126,7 @@ impl Runtime {
             config,
             log,
             snapshots,
-            conns: HashMap::new(),
+            conns: HashMap::default(),
             stats: ServerStats::default(),
             started,
             counters,

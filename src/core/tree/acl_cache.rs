@@ -3,7 +3,7 @@
 //! which is how Apache ZooKeeper writes it in snapshots. Lists are shared (`Arc`), so that the outstanding
 //! changes of prepared writes can hold a node's list without copying it.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use jute::records::data::Acl;
