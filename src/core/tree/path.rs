@@ -2,11 +2,17 @@
 
 /// Splits `/a/b` into (`/a`, `b`) and `/a` into (`/`, `a`).
 pub fn split(path: &str) -> (&str, &str) {
-    match path.rfind('/') {
+    match last_slash(path) {
         Some(0) => ("/", &path[1..]),
         Some(i) => (&path[..i], &path[i + 1..]),
         None => ("", path),
     }
+}
+
+/// Where the last `/` is. A byte search: `/` never occurs inside a multi-byte character, and every path of
+/// every write is split at least once.
+fn last_slash(path: &str) -> Option<usize> {
+    path.as_bytes().iter().rposition(|&b| b == b'/')
 }
 
 /// The parent of a path (`/` for top-level nodes).
@@ -31,20 +37,30 @@ fn forbidden(c: char) -> bool {
     matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{e000}'..='\u{f8ff}' | '\u{fff0}'..='\u{ffff}')
 }
 
-/// Validates a full path exactly as `PathUtils.validatePath` does.
-pub fn is_valid(path: &str) -> bool {
-    if path.is_empty() || !path.starts_with('/') {
-        return false;
+/// True if `path` holds a refused character. Every write validates its path, and nearly all paths are ASCII:
+/// those are checked byte by byte, and only the others are decoded.
+fn has_forbidden(path: &str) -> bool {
+    if path.is_ascii() {
+        path.bytes().any(|b| b < 0x20 || b == 0x7f)
+    } else {
+        path.chars().any(forbidden)
     }
-    if path == "/" {
+}
+
+/// Validates a full path exactly as `PathUtils.validatePath` does: absolute, no empty, `.` or `..` segment
+/// (so no trailing or doubled `/`), no refused character.
+pub fn is_valid(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix('/') else {
+        return false;
+    };
+    if rest.is_empty() {
         return true;
     }
-    if path.ends_with('/') {
-        return false;
-    }
-    path[1..]
-        .split('/')
-        .all(|seg| !seg.is_empty() && seg != "." && seg != ".." && !seg.chars().any(forbidden))
+    let segments_ok = rest
+        .as_bytes()
+        .split(|&b| b == b'/')
+        .all(|seg| !seg.is_empty() && seg != b"." && seg != b"..");
+    segments_ok && !has_forbidden(path)
 }
 
 #[cfg(test)]
@@ -78,6 +94,8 @@ mod tests {
             "/\u{7f}",
             "/\u{fff5}",
             "/\u{e000}",
+            "/a\u{85}b",
+            "/a/\u{e9}\u{1f}",
         ] {
             assert!(!is_valid(bad), "{bad:?} should be invalid");
         }
