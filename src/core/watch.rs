@@ -282,7 +282,7 @@ impl WatchManager {
 mod tests {
     use super::*;
 
-    fn t(path: &str, kind: TriggerKind) -> Trigger {
+    fn t(path: &str, kind: TriggerKind) -> Trigger<'_> {
         Trigger {
             path: path.into(),
             kind,
