@@ -393,7 +393,7 @@ impl Core {
                     containers::prepare_delete(&self.tree, &mut self.pending, self.next_zxid + 1, &p);
                 self.propose(now, conn, header.xid, op, session, txn_type, body, out);
             }
-            ref r if is_write(op) => {
+            r if is_write(op) => {
                 let zxid = self.next_zxid + 1;
                 let session_check = match self.sessions.get(session) {
                     Some(s) if !s.closing => Ok(()),
