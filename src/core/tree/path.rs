@@ -37,18 +37,10 @@ fn forbidden(c: char) -> bool {
     matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{e000}'..='\u{f8ff}' | '\u{fff0}'..='\u{ffff}')
 }
 
-/// True if `path` holds a refused character. Every write validates its path, and nearly all paths are ASCII:
-/// those are checked byte by byte, and only the others are decoded.
-fn has_forbidden(path: &str) -> bool {
-    if path.is_ascii() {
-        path.bytes().any(|b| b < 0x20 || b == 0x7f)
-    } else {
-        path.chars().any(forbidden)
-    }
-}
-
 /// Validates a full path exactly as `PathUtils.validatePath` does: absolute, no empty, `.` or `..` segment
-/// (so no trailing or doubled `/`), no refused character.
+/// (so no trailing or doubled `/`), no refused character. Every write validates its path and nearly all paths
+/// are ASCII, so one pass over the bytes checks segments and ASCII characters; only a path with other
+/// characters is decoded.
 pub fn is_valid(path: &str) -> bool {
     let Some(rest) = path.strip_prefix('/') else {
         return false;
@@ -56,11 +48,25 @@ pub fn is_valid(path: &str) -> bool {
     if rest.is_empty() {
         return true;
     }
-    let segments_ok = rest
-        .as_bytes()
-        .split(|&b| b == b'/')
-        .all(|seg| !seg.is_empty() && seg != b"." && seg != b"..");
-    segments_ok && !has_forbidden(path)
+    let bytes = rest.as_bytes();
+    let mut start = 0;
+    let mut ascii = true;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'/' {
+            if !valid_segment(&bytes[start..i]) {
+                return false;
+            }
+            start = i + 1;
+        } else if b < 0x20 || b == 0x7f {
+            return false;
+        }
+        ascii &= b.is_ascii();
+    }
+    valid_segment(&bytes[start..]) && (ascii || !rest.chars().any(forbidden))
+}
+
+fn valid_segment(segment: &[u8]) -> bool {
+    !matches!(segment, b"" | b"." | b"..")
 }
 
 #[cfg(test)]
