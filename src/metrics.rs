@@ -372,6 +372,29 @@ pub struct Metrics {
     summaries: Vec<SummaryStats>,
     /// Members of the summary sets, in the order they were first seen (few: one per top-level namespace).
     sets: Vec<SetMember>,
+    /// Where each name sits in `counters` and `summaries`: a request records several figures, and a scan of
+    /// the name lists compared strings dozens of times for each.
+    slots: Slots,
+}
+
+/// The index of each counter name in [`counter::ALL`] and each summary name in `SUMMARIES`.
+#[derive(Debug)]
+struct Slots {
+    counters: foldhash::HashMap<&'static str, usize>,
+    summaries: foldhash::HashMap<&'static str, usize>,
+}
+
+impl Slots {
+    fn new() -> Slots {
+        Slots {
+            counters: positions(counter::ALL.iter().copied()),
+            summaries: positions(SUMMARIES.iter().map(|(n, _)| *n)),
+        }
+    }
+}
+
+fn positions(names: impl Iterator<Item = &'static str>) -> foldhash::HashMap<&'static str, usize> {
+    names.enumerate().map(|(i, n)| (n, i)).collect()
 }
 
 impl fmt::Debug for Metrics {
@@ -391,6 +414,7 @@ impl Metrics {
             counters: [0; counter::ALL.len()],
             summaries: vec![SummaryStats::default(); SUMMARIES.len()],
             sets: Vec::new(),
+            slots: Slots::new(),
         }
     }
 
@@ -439,7 +463,7 @@ impl Metrics {
 
     /// Adds `delta` to the counter `name` (one of [`counter`]).
     pub fn count(&mut self, name: &'static str, delta: u64) {
-        let Some(i) = counter::ALL.iter().position(|n| *n == name) else {
+        let Some(&i) = self.slots.counters.get(name) else {
             debug_assert!(false, "unknown counter {name}");
             return;
         };
@@ -449,7 +473,7 @@ impl Metrics {
 
     /// Adds one value to the summary `name` (one of [`summary`]).
     pub fn observe(&mut self, name: &'static str, value: u64) {
-        let Some(i) = SUMMARIES.iter().position(|(n, _)| *n == name) else {
+        let Some(&i) = self.slots.summaries.get(name) else {
             debug_assert!(false, "unknown summary {name}");
             return;
         };

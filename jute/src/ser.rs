@@ -36,7 +36,9 @@ fn len_i32(len: usize) -> Result<i32> {
 /// Writes a string the way Java's `BinaryOutputArchive.writeString` does: one UTF-16 unit at a time, so a
 /// character outside the Basic Multilingual Plane becomes two 3-byte surrogate sequences (CESU-8).
 fn put_java_string<B: BufMut>(out: &mut B, s: &str) -> Result<()> {
-    if s.chars().all(|c| (c as u32) < 0x1_0000) {
+    // Only those characters take four bytes in UTF-8, and only their first byte is 0xF0 or above: without
+    // one the UTF-8 bytes are already Java's, and every string of every record is checked, so no decoding.
+    if !s.bytes().any(|b| b >= 0xF0) {
         out.put_i32(len_i32(s.len())?);
         out.put_slice(s.as_bytes());
         return Ok(());

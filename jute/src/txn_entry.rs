@@ -205,6 +205,14 @@ impl TxnEntry {
     /// Encodes the entry. Fails if the body is not the record the header's type calls for, or (for a
     /// closeSession) if the bytes would read back differently.
     pub fn encode(&self) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(HEADER_LEN + DIGEST_LEN + 64);
+        self.encode_into(&mut out)?;
+        Ok(out)
+    }
+
+    /// Appends the encoding to `out`, as [`TxnEntry::encode`] makes it: a caller encoding many entries can
+    /// reuse one buffer instead of growing a new one for each. On failure `out` may hold part of the entry.
+    pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<()> {
         let expected = OpCode::from_code(self.header.txn_type).and_then(TxnKind::top_level);
         if expected != Some(self.body.kind()) {
             return Err(Error::Invalid {
@@ -216,21 +224,21 @@ impl TxnEntry {
                 ),
             });
         }
-        let mut out = Vec::with_capacity(HEADER_LEN + DIGEST_LEN + 64);
-        to_writer(&mut out, &self.header)?;
-        self.body.encode_into(&mut out)?;
+        let start = out.len();
+        to_writer(out, &self.header)?;
+        self.body.encode_into(out)?;
         if let Some(digest) = &self.digest {
-            to_writer(&mut out, digest)?;
+            to_writer(out, digest)?;
         }
         if let TxnBody::CloseSession(body) = &self.body {
-            if close_session_tail_has_no_body(&out[HEADER_LEN..]) != body.is_none() {
+            if close_session_tail_has_no_body(&out[start + HEADER_LEN..]) != body.is_none() {
                 return Err(Error::Invalid {
                     offset: HEADER_LEN,
                     message: "this closeSession body and digest would read back as something else".into(),
                 });
             }
         }
-        Ok(out)
+        Ok(())
     }
 }
 

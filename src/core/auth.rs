@@ -162,45 +162,68 @@ pub fn check(acl: &[Acl], perm: i32, ids: &[Id], policy: &AclPolicy) -> Result<(
 }
 
 /// Validates and expands an ACL list for create and setACL (`fixupACL`): duplicates removed, `auth` entries
-/// replaced by the connection's authenticated ids, every id checked by its provider.
-pub fn fixup(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
-    let mut unique: Vec<&Acl> = Vec::with_capacity(acl.len());
-    for a in acl {
-        if !unique.contains(&a) {
-            unique.push(a);
-        }
-    }
-    if unique.is_empty() {
+/// replaced by the connection's authenticated ids, every id checked by its provider. A list without `auth`
+/// entries, the usual case, comes back as it was given, without a copy.
+pub fn fixup(mut acl: Vec<Acl>, ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
+    remove_duplicates(&mut acl);
+    if acl.is_empty() {
         return Err(ErrorCode::InvalidAcl);
     }
-    let mut out = Vec::with_capacity(unique.len());
-    for a in unique {
-        match (a.id.scheme.as_str(), a.id.id.as_deref()) {
-            ("world", Some("anyone")) => out.push(a.clone()),
-            ("auth", _) => {
-                let mut any = false;
-                for own in java_set_order(ids)
-                    .into_iter()
-                    .filter(|i| is_authenticated(&i.scheme))
-                {
-                    any = true;
-                    out.push(Acl {
-                        perms: a.perms,
-                        id: own.clone(),
-                    });
-                }
-                if !any {
-                    return Err(ErrorCode::InvalidAcl);
-                }
-            }
-            // ZooKeeper dereferences the id of world, digest and ip entries unchecked: a null one fails the request
-            // as malformed (MARSHALLINGERROR), not as an invalid ACL.
-            ("world" | "digest" | "ip", None) => return Err(ErrorCode::MarshallingError),
-            (scheme, Some(id)) if valid_id(scheme, id) => out.push(a.clone()),
-            _ => return Err(ErrorCode::InvalidAcl),
+    if !acl.iter().any(is_auth) {
+        acl.iter().try_for_each(check_id)?;
+        return Ok(acl);
+    }
+    let mut out = Vec::with_capacity(acl.len());
+    for a in acl {
+        if !is_auth(&a) {
+            check_id(&a)?;
+            out.push(a);
+            continue;
+        }
+        let mut any = false;
+        for own in java_set_order(ids)
+            .into_iter()
+            .filter(|i| is_authenticated(&i.scheme))
+        {
+            any = true;
+            out.push(Acl {
+                perms: a.perms,
+                id: own.clone(),
+            });
+        }
+        if !any {
+            return Err(ErrorCode::InvalidAcl);
         }
     }
     Ok(out)
+}
+
+fn is_auth(a: &Acl) -> bool {
+    a.id.scheme == "auth"
+}
+
+/// Checks the id of an entry other than `auth` with its scheme's provider.
+fn check_id(a: &Acl) -> Result<(), ErrorCode> {
+    match (a.id.scheme.as_str(), a.id.id.as_deref()) {
+        ("world", Some("anyone")) => Ok(()),
+        // ZooKeeper dereferences the id of world, digest and ip entries unchecked: a null one fails the request
+        // as malformed (MARSHALLINGERROR), not as an invalid ACL.
+        ("world" | "digest" | "ip", None) => Err(ErrorCode::MarshallingError),
+        (scheme, Some(id)) if valid_id(scheme, id) => Ok(()),
+        _ => Err(ErrorCode::InvalidAcl),
+    }
+}
+
+/// Drops every entry equal to an earlier one (`removeDuplicates`), in place: lists are short.
+fn remove_duplicates(acl: &mut Vec<Acl>) {
+    let mut i = 1;
+    while i < acl.len() {
+        if acl[..i].contains(&acl[i]) {
+            acl.remove(i);
+        } else {
+            i += 1;
+        }
+    }
 }
 
 /// getACL's masking for callers without ADMIN: every digest id keeps its user part only (`user:x`).
@@ -285,23 +308,26 @@ mod tests {
     #[test]
     fn fixup_expands_auth_and_refuses_invalid_ids() {
         let ids = vec![Id::new("ip", "127.0.0.1"), Id::new("digest", "bob:h")];
-        let fixed = fixup(&Acl::creator_all(), &ids).expect("auth expands");
+        let fixed = fixup(Acl::creator_all(), &ids).expect("auth expands");
         assert_eq!(fixed, vec![acl(31, "digest", "bob:h")]);
-        assert_eq!(fixup(&Acl::creator_all(), &ids[..1]), Err(ErrorCode::InvalidAcl));
-        assert_eq!(fixup(&[], &ids), Err(ErrorCode::InvalidAcl));
+        assert_eq!(fixup(Acl::creator_all(), &ids[..1]), Err(ErrorCode::InvalidAcl));
+        assert_eq!(fixup(vec![], &ids), Err(ErrorCode::InvalidAcl));
         assert_eq!(
-            fixup(&[acl(1, "world", "someone")], &ids),
+            fixup(vec![acl(1, "world", "someone")], &ids),
             Err(ErrorCode::InvalidAcl)
         );
         assert_eq!(
-            fixup(&[acl(1, "digest", "bob:")], &ids),
+            fixup(vec![acl(1, "digest", "bob:")], &ids),
             Err(ErrorCode::InvalidAcl)
         );
         assert_eq!(
-            fixup(&[acl(1, "ip", "1.2.3.4/33")], &ids),
+            fixup(vec![acl(1, "ip", "1.2.3.4/33")], &ids),
             Err(ErrorCode::InvalidAcl)
         );
-        assert_eq!(fixup(&[acl(1, "super", "x")], &ids), Err(ErrorCode::InvalidAcl));
+        assert_eq!(
+            fixup(vec![acl(1, "super", "x")], &ids),
+            Err(ErrorCode::InvalidAcl)
+        );
         let null_world = Acl {
             perms: 31,
             id: Id {
@@ -309,7 +335,7 @@ mod tests {
                 id: None,
             },
         };
-        assert_eq!(fixup(&[null_world], &ids), Err(ErrorCode::MarshallingError));
+        assert_eq!(fixup(vec![null_world], &ids), Err(ErrorCode::MarshallingError));
         let null_auth = Acl {
             perms: 31,
             id: Id {
@@ -317,7 +343,7 @@ mod tests {
                 id: None,
             },
         };
-        assert_eq!(fixup(&[null_auth], &ids).map(|v| v.len()), Ok(1));
+        assert_eq!(fixup(vec![null_auth], &ids).map(|v| v.len()), Ok(1));
         let null_other = Acl {
             perms: 31,
             id: Id {
@@ -325,9 +351,20 @@ mod tests {
                 id: None,
             },
         };
-        assert_eq!(fixup(&[null_other], &ids), Err(ErrorCode::InvalidAcl));
+        assert_eq!(fixup(vec![null_other], &ids), Err(ErrorCode::InvalidAcl));
         let dup = [acl(1, "ip", "1.2.3.4"), acl(1, "ip", "1.2.3.4")];
-        assert_eq!(fixup(&dup, &ids).map(|v| v.len()), Ok(1));
+        assert_eq!(fixup(dup.to_vec(), &ids).map(|v| v.len()), Ok(1));
+        let plain = vec![acl(1, "ip", "1.2.3.4"), acl(31, "world", "anyone")];
+        assert_eq!(fixup(plain.clone(), &ids), Ok(plain));
+        let mixed = vec![
+            acl(1, "ip", "1.2.3.4"),
+            acl(31, "auth", ""),
+            acl(1, "ip", "1.2.3.4"),
+        ];
+        assert_eq!(
+            fixup(mixed, &ids),
+            Ok(vec![acl(1, "ip", "1.2.3.4"), acl(31, "digest", "bob:h")])
+        );
     }
 
     #[test]
@@ -339,7 +376,7 @@ mod tests {
             .map(|c| Id::new("digest", digest_id(c)))
             .chain(std::iter::once(Id::new("ip", "127.0.0.1")))
             .collect();
-        let fixed = fixup(&Acl::creator_all(), &ids).expect("expands");
+        let fixed = fixup(Acl::creator_all(), &ids).expect("expands");
         let users: Vec<&str> = fixed
             .iter()
             .map(|a| a.id.id_str().split(':').next().unwrap_or(""))

@@ -4,13 +4,14 @@
 
 use bytes::Bytes;
 use jute::codes::{ErrorCode, OpCode};
-use jute::records::data::Id;
+use jute::records::data::{Id, Stat};
 use jute::records::multi::{MultiResponse, OpResult};
 use jute::records::proto::{
     AuthPacket, ConnectRequest, ConnectResponse, Create2Response, CreateResponse, ExistsResponse,
     ReplyHeader, RequestHeader,
 };
 use jute::records::txn::CreateSessionTxn;
+use serde::Serialize;
 
 use super::session::password;
 use super::tree::{ApplyResult, TriggerKind};
@@ -251,7 +252,7 @@ impl Core {
                 TriggerKind::Deleted => trigger.deleted_acl.clone(),
                 _ => {
                     let tree = self.tree.read();
-                    tree.get(&trigger.path).map(|n| tree.acl_of(n).to_vec())
+                    tree.get(&trigger.path).map(|n| tree.shared_acl_of(n))
                 }
             };
             for f in fired {
@@ -275,20 +276,28 @@ impl Core {
     }
 }
 
+/// `CreateResponse` with the path borrowed from the applied txn instead of copied into the record: the same
+/// field, so the same bytes.
+#[derive(Serialize)]
+struct CreatedReply<'a> {
+    path: &'a str,
+}
+
+/// `Create2Response`, borrowing its path likewise.
+#[derive(Serialize)]
+struct Created2Reply<'a> {
+    path: &'a str,
+    stat: Stat,
+}
+
 /// The reply to a write, from what applying its txn produced.
 fn write_reply(xid: i32, zxid: i64, op: OpCode, result: &ApplyResult, body: &TxnBody) -> Bytes {
     let header = ReplyHeader { xid, zxid, err: 0 };
     match result {
         ApplyResult::Error(code) => reply::header_only(xid, zxid, *code),
         ApplyResult::Created { path, stat } => match op {
-            OpCode::Create => reply::frame(header, Some(&CreateResponse { path: path.clone() })),
-            _ => reply::frame(
-                header,
-                Some(&Create2Response {
-                    path: path.clone(),
-                    stat: *stat,
-                }),
-            ),
+            OpCode::Create => reply::frame(header, Some(&CreatedReply { path })),
+            _ => reply::frame(header, Some(&Created2Reply { path, stat: *stat })),
         },
         ApplyResult::SetData { stat } | ApplyResult::SetAcl { stat } => {
             reply::frame(header, Some(&ExistsResponse { stat: *stat }))
@@ -313,11 +322,11 @@ fn write_reply(xid: i32, zxid: i64, op: OpCode, result: &ApplyResult, body: &Txn
 fn multi_result(op: Option<OpCode>, r: &ApplyResult) -> OpResult {
     match r {
         ApplyResult::Error(code) => OpResult::Error(*code),
-        ApplyResult::Created { path, .. } if op == Some(OpCode::Create) => {
-            OpResult::Create(CreateResponse { path: path.clone() })
-        }
+        ApplyResult::Created { path, .. } if op == Some(OpCode::Create) => OpResult::Create(CreateResponse {
+            path: path.to_string(),
+        }),
         ApplyResult::Created { path, stat } => OpResult::Create2(Create2Response {
-            path: path.clone(),
+            path: path.to_string(),
             stat: *stat,
         }),
         ApplyResult::Deleted => OpResult::Delete,
@@ -326,5 +335,35 @@ fn multi_result(op: Option<OpCode>, r: &ApplyResult) -> OpResult {
         ApplyResult::SetAcl { .. } | ApplyResult::Session | ApplyResult::Multi(_) => {
             OpResult::Error(ErrorCode::RuntimeInconsistency.code())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn borrowed_create_replies_encode_as_the_records_do() {
+        let stat = Stat {
+            czxid: 5,
+            num_children: 2,
+            ..Default::default()
+        };
+        let path = "/app/node0000000007";
+        let owned = CreateResponse {
+            path: path.to_string(),
+        };
+        assert_eq!(
+            jute::to_bytes(&CreatedReply { path }).expect("encode"),
+            jute::to_bytes(&owned).expect("encode")
+        );
+        let owned = Create2Response {
+            path: path.to_string(),
+            stat,
+        };
+        assert_eq!(
+            jute::to_bytes(&Created2Reply { path, stat }).expect("encode"),
+            jute::to_bytes(&owned).expect("encode")
+        );
     }
 }

@@ -21,8 +21,11 @@ pub mod tree;
 pub mod txn;
 pub mod watch;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
+use foldhash::HashMap;
+
+use bytes::Bytes;
 use jute::codes::{ErrorCode, EventType, OpCode};
 use jute::records::data::Id;
 use jute::records::proto::RequestHeader;
@@ -144,7 +147,13 @@ pub struct Core {
     stale_replies: u64,
     /// Bytes read and written per top-level namespace, until the server drains them.
     namespaces: namespace::NamespaceStats,
+    /// Where txns are encoded. Each entry is copied out at its exact size: the `Bytes` of a vector with room to
+    /// spare would take a second allocation, and a fresh vector would grow while encoding.
+    encode_buf: Vec<u8>,
 }
+
+/// The capacity the txn encoding buffer keeps after a larger txn.
+const ENCODE_BUF_KEPT_BYTES: usize = 64 * 1024;
 
 /// Running totals of core events, for the server's metrics (cheap to read: plain fields).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -173,7 +182,8 @@ impl Core {
             sessions_expired: 0,
             stale_replies: 0,
             namespaces: namespace::NamespaceStats::default(),
-            conns: HashMap::new(),
+            encode_buf: Vec::new(),
+            conns: HashMap::default(),
             inflight: VecDeque::new(),
             next_zxid: 0,
             next_container_check_ms: now.mono_ms + config.containers.check_interval_ms,
@@ -389,19 +399,19 @@ impl Core {
                     containers::prepare_delete(&self.tree.read(), &mut self.pending, self.next_zxid + 1, &p);
                 self.propose(now, conn, header.xid, op, session, txn_type, body, out);
             }
-            ref r if is_write(op) => {
+            r if is_write(op) => {
                 let zxid = self.next_zxid + 1;
                 let session_check = match self.sessions.get(session) {
                     Some(s) if !s.closing => Ok(()),
                     Some(_) => Err(ErrorCode::SessionExpired),
                     None => Err(ErrorCode::SessionExpired),
                 };
-                let ids = self.conns.get(&conn).map(|c| c.ids.clone()).unwrap_or_default();
+                let ids = self.conns.get(&conn).map_or(&[][..], |c| &c.ids);
                 let tree = self.tree.read();
                 let (txn_type, body) = prep::Prep {
                     tree: &tree,
                     pending: &mut self.pending,
-                    ids: &ids,
+                    ids,
                     policy: &self.policy,
                     extended_types: self.config.extended_types,
                     enforce_quota: self.config.enforce_quota,
@@ -462,16 +472,17 @@ impl Core {
             body,
             digest: None,
         };
-        match txn.encode() {
-            Ok(entry) => out.push(Effect::Persist {
-                zxid: Zxid(self.next_zxid),
-                entry: entry.into(),
-            }),
-            Err(e) => {
-                // A txn the codec cannot encode would be lost on restart: stop before acknowledging it.
-                panic!("txn 0x{:x} cannot be encoded: {e}", self.next_zxid)
-            }
+        self.encode_buf.clear();
+        if let Err(e) = txn.encode_into(&mut self.encode_buf) {
+            // A txn the codec cannot encode would be lost on restart: stop before acknowledging it.
+            panic!("txn 0x{:x} cannot be encoded: {e}", self.next_zxid)
         }
+        out.push(Effect::Persist {
+            zxid: Zxid(self.next_zxid),
+            entry: Bytes::copy_from_slice(&self.encode_buf),
+        });
+        // One large txn must not keep its buffer for good.
+        self.encode_buf.shrink_to(ENCODE_BUF_KEPT_BYTES);
         self.inflight.push_back(InFlight { txn, origin });
     }
 

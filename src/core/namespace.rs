@@ -3,7 +3,7 @@
 //! node as (namespace, bytes); the server drains the records into its metrics. A namespace's name is stored
 //! once, the first time it is seen, so recording allocates nothing in the steady state.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 /// `DataTree.STAT_OVERHEAD_BYTES`: what ZooKeeper adds to every read for the Stat it returns.
 pub const STAT_OVERHEAD_BYTES: u64 = 6 * 8 + 5 * 4;

@@ -1,26 +1,53 @@
 //! Outstanding changes (`PrepRequestProcessor.outstandingChanges`): what prepared but not yet applied writes will
 //! do to the nodes they touch, so that each write is validated against the tree as the earlier writes will
 //! leave it. A record is dropped once the txn that made it (or a later one) has been applied.
+//!
+//! Every write adds records and every applied txn drops them, so this sits on the hot path of each write: a
+//! path is stored once (`Arc<str>`, shared by the table and the queue, and reused while the path stays
+//! pending) and hashed once per record, the queue keeping the hash for the removal; ACL lists are shared with
+//! the tree rather than copied.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::hash::BuildHasher;
+use std::sync::Arc;
 
-use jute::records::data::{Acl, StatPersisted};
+use hashbrown::hash_table::Entry;
+use hashbrown::HashTable;
+use jute::records::data::StatPersisted;
 
-use super::tree::DataTree;
+use super::tree::{DataTree, PathHasher, SharedAcl};
 
 /// A node as pending writes will leave it; `None` in the map means "deleted".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeRecord {
     pub stat: StatPersisted,
     pub child_count: i32,
-    pub acl: Vec<Acl>,
+    pub acl: SharedAcl,
     pub data_len: usize,
+}
+
+/// The latest change to one path: the zxid of the txn that made it and the node it leaves (`None`: deleted).
+#[derive(Debug)]
+struct Latest {
+    path: Arc<str>,
+    zxid: i64,
+    record: Option<ChangeRecord>,
+}
+
+/// One added record, in zxid order: the path and its hash, to find the path's latest change when the txn is
+/// applied.
+#[derive(Debug)]
+struct Queued {
+    zxid: i64,
+    hash: u64,
+    path: Arc<str>,
 }
 
 #[derive(Debug, Default)]
 pub struct Pending {
-    by_path: HashMap<String, (i64, Option<ChangeRecord>)>,
-    order: VecDeque<(i64, String)>,
+    by_path: HashTable<Latest>,
+    hasher: PathHasher,
+    order: VecDeque<Queued>,
     /// Records added so far (`outstanding_changes_queued`).
     pub(super) queued: u64,
     /// Records dropped after their txn was applied (`outstanding_changes_removed`); those a failed multi
@@ -29,62 +56,115 @@ pub struct Pending {
 }
 
 /// What the map held for some paths before a multi started, to undo it if an op fails.
-pub type Saved = Vec<(String, Option<(i64, Option<ChangeRecord>)>)>;
+pub type Saved = Vec<(Arc<str>, Option<(i64, Option<ChangeRecord>)>)>;
 
 impl Pending {
+    fn hash(&self, path: &str) -> u64 {
+        self.hasher.hash_one(path)
+    }
+
+    fn latest(&self, path: &str) -> Option<&Latest> {
+        self.by_path.find(self.hash(path), |l| *l.path == *path)
+    }
+
     /// The node at `path` as pending writes will leave it, or the committed node.
     pub fn record(&self, tree: &DataTree, path: &str) -> Option<ChangeRecord> {
-        if let Some((_, entry)) = self.by_path.get(path) {
-            return entry.clone();
+        if let Some(latest) = self.latest(path) {
+            return latest.record.clone();
         }
         let node = tree.get(path)?;
         Some(ChangeRecord {
             stat: node.stat,
             child_count: node.children.len() as i32,
-            acl: tree.acl_of(node).to_vec(),
+            acl: tree.shared_acl_of(node),
             data_len: node.data.as_ref().map_or(0, |d| d.len()),
         })
     }
 
+    /// Whether a node exists at `path` once pending writes are applied.
+    pub fn exists(&self, tree: &DataTree, path: &str) -> bool {
+        match self.latest(path) {
+            Some(latest) => latest.record.is_some(),
+            None => tree.get(path).is_some(),
+        }
+    }
+
     /// Records what a prepared write will do to `path` (`None`: delete it).
     pub fn add(&mut self, zxid: i64, path: &str, record: Option<ChangeRecord>, saved: Option<&mut Saved>) {
+        let hash = self.hash(path);
+        let hasher = &self.hasher;
+        let entry = self
+            .by_path
+            .entry(hash, |l| *l.path == *path, |l| hasher.hash_one(&*l.path));
+        let (key, previous) = match entry {
+            Entry::Occupied(mut e) => {
+                let latest = e.get_mut();
+                let previous = (latest.zxid, std::mem::replace(&mut latest.record, record));
+                latest.zxid = zxid;
+                (Arc::clone(&latest.path), Some(previous))
+            }
+            Entry::Vacant(e) => {
+                let path: Arc<str> = Arc::from(path);
+                let latest = Latest {
+                    path: Arc::clone(&path),
+                    zxid,
+                    record,
+                };
+                e.insert(latest);
+                (path, None)
+            }
+        };
         if let Some(saved) = saved {
-            if !saved.iter().any(|(p, _)| p == path) {
-                saved.push((path.to_string(), self.by_path.get(path).cloned()));
+            if !saved.iter().any(|(p, _)| **p == *key) {
+                saved.push((Arc::clone(&key), previous));
             }
         }
-        self.by_path.insert(path.to_string(), (zxid, record));
-        self.order.push_back((zxid, path.to_string()));
+        self.order.push_back(Queued {
+            zxid,
+            hash,
+            path: key,
+        });
         self.queued += 1;
     }
 
     /// Undoes the records a failed multi added (`rollbackPendingChanges`).
     pub fn rollback(&mut self, zxid: i64, saved: Saved) {
-        while self.order.back().is_some_and(|(z, _)| *z == zxid) {
+        while self.order.back().is_some_and(|q| q.zxid == zxid) {
             self.order.pop_back();
         }
         for (path, previous) in saved {
-            match previous {
-                Some(entry) => {
-                    self.by_path.insert(path, entry);
+            let hash = self.hash(&path);
+            let hasher = &self.hasher;
+            let entry = self
+                .by_path
+                .entry(hash, |l| *l.path == *path, |l| hasher.hash_one(&*l.path));
+            match (entry, previous) {
+                (Entry::Occupied(mut e), Some((zxid, record))) => {
+                    let latest = e.get_mut();
+                    latest.zxid = zxid;
+                    latest.record = record;
                 }
-                None => {
-                    self.by_path.remove(&path);
+                (Entry::Vacant(e), Some((zxid, record))) => {
+                    e.insert(Latest { path, zxid, record });
                 }
+                (Entry::Occupied(e), None) => {
+                    e.remove();
+                }
+                (Entry::Vacant(_), None) => {}
             }
         }
     }
 
     /// Forgets records of txns up to `zxid`, now applied to the tree.
     pub fn applied(&mut self, zxid: i64) {
-        while let Some((z, _)) = self.order.front() {
-            if *z > zxid {
+        while self.order.front().is_some_and(|q| q.zxid <= zxid) {
+            let Some(q) = self.order.pop_front() else {
                 break;
-            }
-            if let Some((z, path)) = self.order.pop_front() {
-                self.removed += 1;
-                if self.by_path.get(&path).is_some_and(|(latest, _)| *latest <= z) {
-                    self.by_path.remove(&path);
+            };
+            self.removed += 1;
+            if let Ok(e) = self.by_path.find_entry(q.hash, |l| *l.path == *q.path) {
+                if e.get().zxid <= q.zxid {
+                    e.remove();
                 }
             }
         }
@@ -93,13 +173,13 @@ impl Pending {
     /// The ephemerals of `session` as pending writes will leave them, in path order.
     pub fn ephemerals_of(&self, tree: &DataTree, session: i64) -> Vec<String> {
         let mut paths: std::collections::BTreeSet<String> = tree.ephemerals_of(session).cloned().collect();
-        for (p, (_, record)) in &self.by_path {
+        for Latest { path, record, .. } in &self.by_path {
             match record {
                 None => {
-                    paths.remove(p);
+                    paths.remove(&**path);
                 }
                 Some(r) if r.stat.ephemeral_owner == session && session != 0 => {
-                    paths.insert(p.clone());
+                    paths.insert(path.to_string());
                 }
                 Some(_) => {}
             }

@@ -7,14 +7,16 @@ use jute::codes::{perms, CreateMode, ErrorCode, OpCode};
 use jute::records::data::{Acl, Id, StatPersisted};
 use jute::records::multi::MultiOp;
 use jute::records::proto::{
-    CheckVersionRequest, CreateRequest, DeleteRequest, SetAclRequest, SetDataRequest,
+    CheckVersionRequest, CreateRequest, CreateTtlRequest, DeleteRequest, SetAclRequest, SetDataRequest,
 };
 use jute::records::txn::*;
 use jute::request::Request;
 
 use super::auth::{self, AclPolicy};
 use super::pending::{ChangeRecord, Pending, Saved};
-use super::tree::{owner_kind, path, quota, DataTree, OwnerKind, CONTAINER_OWNER, EXTENDED_MASK, TTL_MAX_MS};
+use super::tree::{
+    owner_kind, path, quota, DataTree, OwnerKind, SharedAcl, CONTAINER_OWNER, EXTENDED_MASK, TTL_MAX_MS,
+};
 use super::txn::TxnBody;
 
 /// The paths nobody may delete (`ZKDatabase.isSpecialPath`).
@@ -65,6 +67,24 @@ fn data_len(data: &Option<bytes::Bytes>) -> i64 {
     data.as_ref().map_or(0, |d| d.len() as i64)
 }
 
+/// The parent a create adds its node to.
+fn parent_of(p: &str) -> &str {
+    match path::parent(p) {
+        "" => "/",
+        parent => parent,
+    }
+}
+
+/// A createTTL request as the create it is, with its ttl apart.
+fn create_request(r: CreateTtlRequest) -> CreateRequest {
+    CreateRequest {
+        path: r.path,
+        data: r.data,
+        acl: r.acl,
+        flags: r.flags,
+    }
+}
+
 fn validate(p: &str) -> Result<(), ErrorCode> {
     if path::is_valid(p) {
         Ok(())
@@ -74,28 +94,25 @@ fn validate(p: &str) -> Result<(), ErrorCode> {
 }
 
 impl Prep<'_> {
-    /// The txn type and body for a write request; a failure becomes `(Error, ErrorTxn)`.
-    pub fn prepare(&mut self, request: &Request) -> (OpCode, TxnBody) {
+    /// The txn type and body for a write request; a failure becomes `(Error, ErrorTxn)`. The request is
+    /// consumed: its path, data and ACL move into the txn instead of being copied.
+    pub fn prepare(&mut self, request: Request) -> (OpCode, TxnBody) {
+        let op = request.opcode();
         let result = match request {
-            Request::Create(op, r) => self.create(*op, r, -1, None),
+            Request::Create(op, r) => self.create(op, r, -1, None),
             Request::CreateTtl(r) => {
-                let create = CreateRequest {
-                    path: r.path.clone(),
-                    data: r.data.clone(),
-                    acl: r.acl.clone(),
-                    flags: r.flags,
-                };
-                self.create(OpCode::CreateTtl, &create, r.ttl, None)
+                let ttl = r.ttl;
+                self.create(OpCode::CreateTtl, create_request(r), ttl, None)
             }
             Request::Delete(r) => self.delete(r, None),
             Request::SetData(r) => self.set_data(r, None),
             Request::SetAcl(r) => self.set_acl(r, None),
-            Request::Multi(m) => self.multi(&m.ops),
+            Request::Multi(m) => self.multi(m.ops),
             Request::Reconfig(_) => Err(ErrorCode::ReconfigDisabled),
             _ => Err(ErrorCode::Unimplemented),
         };
         match result {
-            Ok(body) => (request.opcode(), body),
+            Ok(body) => (op, body),
             Err(code) => (OpCode::Error, TxnBody::Error(ErrorTxn { err: code.code() })),
         }
     }
@@ -108,7 +125,12 @@ impl Prep<'_> {
         auth::check(acl, perm, self.ids, self.policy)
     }
 
-    fn create(&mut self, op: OpCode, r: &CreateRequest, ttl: i64, saved: Option<&mut Saved>) -> Prepared {
+    /// `acl` as a change record holds it: the tree's copy when some node has the same list (most do).
+    fn shared_acl(&self, acl: &[Acl]) -> SharedAcl {
+        self.tree.find_acl(acl).unwrap_or_else(|| acl.into())
+    }
+
+    fn create(&mut self, op: OpCode, r: CreateRequest, ttl: i64, saved: Option<&mut Saved>) -> Prepared {
         let mode = CreateMode::from_code(r.flags).ok_or(ErrorCode::BadArguments)?;
         if mode.is_ttl() && !self.extended_types {
             return Err(ErrorCode::Unimplemented);
@@ -127,19 +149,16 @@ impl Prep<'_> {
         if !r.path.contains('/') || r.path.contains('\0') {
             return Err(ErrorCode::BadArguments);
         }
-        let acl = auth::fixup(&r.acl, self.ids)?;
-        let parent_path = path::parent(&r.path);
-        let parent_path = if parent_path.is_empty() { "/" } else { parent_path };
-        let mut parent = self.record(parent_path)?;
+        let acl = auth::fixup(r.acl, self.ids)?;
+        let mut parent = self.record(parent_of(&r.path))?;
         self.check_acl(&parent.acl, perms::CREATE)?;
         let cversion = parent.stat.cversion;
-        let full = if mode.is_sequential() {
-            format!("{}{:010}", r.path, cversion)
-        } else {
-            r.path.clone()
-        };
+        let mut full = r.path;
+        if mode.is_sequential() {
+            full.push_str(&format!("{cversion:010}"));
+        }
         validate(&full)?;
-        if self.pending.record(self.tree, &full).is_some() {
+        if self.pending.exists(self.tree, &full) {
             return Err(ErrorCode::NodeExists);
         }
         if matches!(
@@ -152,36 +171,11 @@ impl Prep<'_> {
             return Err(ErrorCode::QuotaExceeded);
         }
         let new_cversion = cversion.wrapping_add(1);
-        let (body, owner) = match op {
-            OpCode::CreateContainer => (
-                TxnBody::CreateContainer(CreateContainerTxn {
-                    path: full.clone(),
-                    data: r.data.clone(),
-                    acl: acl.clone(),
-                    parent_cversion: new_cversion,
-                }),
-                CONTAINER_OWNER,
-            ),
-            OpCode::CreateTtl => (
-                TxnBody::CreateTtl(CreateTtlTxn {
-                    path: full.clone(),
-                    data: r.data.clone(),
-                    acl: acl.clone(),
-                    parent_cversion: new_cversion,
-                    ttl,
-                }),
-                EXTENDED_MASK | ttl,
-            ),
-            _ => (
-                TxnBody::Create(CreateTxn {
-                    path: full.clone(),
-                    data: r.data.clone(),
-                    acl: acl.clone(),
-                    ephemeral: mode.is_ephemeral(),
-                    parent_cversion: new_cversion,
-                }),
-                if mode.is_ephemeral() { self.session_id } else { 0 },
-            ),
+        let owner = match op {
+            OpCode::CreateContainer => CONTAINER_OWNER,
+            OpCode::CreateTtl => EXTENDED_MASK | ttl,
+            _ if mode.is_ephemeral() => self.session_id,
+            _ => 0,
         };
         parent.stat.cversion = new_cversion;
         parent.stat.pzxid = self.zxid;
@@ -200,17 +194,40 @@ impl Prep<'_> {
         let node = ChangeRecord {
             stat,
             child_count: 0,
-            acl,
+            acl: self.shared_acl(&acl),
             data_len: r.data.as_ref().map_or(0, |d| d.len()),
         };
         let mut saved = saved;
+        // The sequence suffix has no '/': the parent is the one looked up above.
         self.pending
-            .add(self.zxid, parent_path, Some(parent), saved.as_deref_mut());
+            .add(self.zxid, parent_of(&full), Some(parent), saved.as_deref_mut());
         self.pending.add(self.zxid, &full, Some(node), saved);
-        Ok(body)
+        let (path, data) = (full, r.data);
+        Ok(match op {
+            OpCode::CreateContainer => TxnBody::CreateContainer(CreateContainerTxn {
+                path,
+                data,
+                acl,
+                parent_cversion: new_cversion,
+            }),
+            OpCode::CreateTtl => TxnBody::CreateTtl(CreateTtlTxn {
+                path,
+                data,
+                acl,
+                parent_cversion: new_cversion,
+                ttl,
+            }),
+            _ => TxnBody::Create(CreateTxn {
+                path,
+                data,
+                acl,
+                ephemeral: mode.is_ephemeral(),
+                parent_cversion: new_cversion,
+            }),
+        })
     }
 
-    fn delete(&mut self, r: &DeleteRequest, saved: Option<&mut Saved>) -> Prepared {
+    fn delete(&mut self, r: DeleteRequest, saved: Option<&mut Saved>) -> Prepared {
         self.session_check?;
         let p = r.path.as_str();
         let Some(slash) = p.rfind('/') else {
@@ -233,10 +250,10 @@ impl Prep<'_> {
         self.pending
             .add(self.zxid, parent_path, Some(parent), saved.as_deref_mut());
         self.pending.add(self.zxid, p, None, saved);
-        Ok(TxnBody::Delete(DeleteTxn { path: p.to_string() }))
+        Ok(TxnBody::Delete(DeleteTxn { path: r.path }))
     }
 
-    fn set_data(&mut self, r: &SetDataRequest, saved: Option<&mut Saved>) -> Prepared {
+    fn set_data(&mut self, r: SetDataRequest, saved: Option<&mut Saved>) -> Prepared {
         self.session_check?;
         validate(&r.path)?;
         let mut node = self.record(&r.path)?;
@@ -254,37 +271,37 @@ impl Prep<'_> {
         node.data_len = r.data.as_ref().map_or(0, |d| d.len());
         self.pending.add(self.zxid, &r.path, Some(node), saved);
         Ok(TxnBody::SetData(SetDataTxn {
-            path: r.path.clone(),
-            data: r.data.clone(),
+            path: r.path,
+            data: r.data,
             version,
         }))
     }
 
-    fn set_acl(&mut self, r: &SetAclRequest, saved: Option<&mut Saved>) -> Prepared {
+    fn set_acl(&mut self, r: SetAclRequest, saved: Option<&mut Saved>) -> Prepared {
         self.session_check?;
         validate(&r.path)?;
-        let acl = auth::fixup(&r.acl, self.ids)?;
+        let acl = auth::fixup(r.acl, self.ids)?;
         let mut node = self.record(&r.path)?;
         self.check_acl(&node.acl, perms::ADMIN)?;
         let version = version_check(node.stat.aversion, r.version)?;
         node.stat.aversion = version;
-        node.acl = acl.clone();
+        node.acl = self.shared_acl(&acl);
         self.pending.add(self.zxid, &r.path, Some(node), saved);
         Ok(TxnBody::SetAcl(SetAclTxn {
-            path: r.path.clone(),
+            path: r.path,
             acl,
             version,
         }))
     }
 
-    fn check(&mut self, r: &CheckVersionRequest) -> Prepared {
+    fn check(&mut self, r: CheckVersionRequest) -> Prepared {
         self.session_check?;
         validate(&r.path)?;
         let node = self.record(&r.path)?;
         self.check_acl(&node.acl, perms::READ)?;
         let version = version_check(node.stat.version, r.version)?;
         Ok(TxnBody::Check(CheckVersionTxn {
-            path: r.path.clone(),
+            path: r.path,
             version,
         }))
     }
@@ -293,7 +310,7 @@ impl Prep<'_> {
     /// are RUNTIMEINCONSISTENCY and every change of the multi is rolled back. An op that ZooKeeper cannot even
     /// prepare (an ACL with a null id: a NullPointerException there, not a KeeperException) fails the whole
     /// request with MARSHALLINGERROR and no per-op results.
-    fn multi(&mut self, ops: &[MultiOp]) -> Prepared {
+    fn multi(&mut self, ops: Vec<MultiOp>) -> Prepared {
         let mut saved: Saved = Vec::new();
         let mut failed = false;
         let mut txns = Vec::with_capacity(ops.len());
@@ -307,25 +324,19 @@ impl Prep<'_> {
                 ));
                 continue;
             }
-            let code = multi_opcode(op);
+            let code = multi_opcode(&op);
+            let malformed = !matches!(op, MultiOp::GetChildren(_) | MultiOp::GetData(_));
             let result = match op {
                 MultiOp::Create(_, r) => self.create(code, r, -1, Some(&mut saved)),
                 MultiOp::CreateTtl(r) => {
-                    let create = CreateRequest {
-                        path: r.path.clone(),
-                        data: r.data.clone(),
-                        acl: r.acl.clone(),
-                        flags: r.flags,
-                    };
                     let ttl = if code == OpCode::CreateTtl { r.ttl } else { -1 };
-                    self.create(code, &create, ttl, Some(&mut saved))
+                    self.create(code, create_request(r), ttl, Some(&mut saved))
                 }
                 MultiOp::Delete(r) => self.delete(r, Some(&mut saved)),
                 MultiOp::SetData(r) => self.set_data(r, Some(&mut saved)),
                 MultiOp::Check(r) => self.check(r),
                 MultiOp::GetChildren(_) | MultiOp::GetData(_) => Err(ErrorCode::MarshallingError),
             };
-            let malformed = !matches!(op, MultiOp::GetChildren(_) | MultiOp::GetData(_));
             match result {
                 Ok(body) => txns.push((code, body)),
                 Err(ErrorCode::MarshallingError) if malformed => {

@@ -2,7 +2,9 @@
 //! byte, passwords derived from the id exactly as Apache ZooKeeper derives them, and expiry in tick-sized
 //! buckets. Time comes in as monotonic milliseconds; nothing here reads a clock.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashSet};
 
 use crate::types::{ConnId, SessionId};
 
@@ -58,7 +60,7 @@ pub struct SessionTracker {
 impl SessionTracker {
     pub fn new(server_id: i64, tick_ms: u32, wall_ms: i64) -> SessionTracker {
         SessionTracker {
-            sessions: HashMap::new(),
+            sessions: HashMap::default(),
             buckets: BTreeMap::new(),
             next_id: initial_session_id(server_id, wall_ms),
             tick_ms: u64::from(tick_ms.max(1)),

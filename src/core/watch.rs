@@ -5,7 +5,7 @@
 //! connection goes. A persistent-recursive watch (data table only) also fires for every descendant, except for
 //! NodeChildrenChanged.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
 
 use jute::codes::EventType;
 
@@ -282,7 +282,7 @@ impl WatchManager {
 mod tests {
     use super::*;
 
-    fn t(path: &str, kind: TriggerKind) -> Trigger {
+    fn t(path: &str, kind: TriggerKind) -> Trigger<'_> {
         Trigger {
             path: path.into(),
             kind,

@@ -3,13 +3,14 @@
 //! which reports back once entries are durable; only then is the core told `persisted`. Nothing of the core
 //! is shared but its tree, which a snapshot thread reads while the core goes on (`core::tree::SharedTree`).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use foldhash::HashMap;
 use jute::codes::{EventType, OpCode};
 
 use super::logthread::{Batch, LogCommand};
@@ -125,7 +126,7 @@ impl Runtime {
             config,
             log,
             snapshots,
-            conns: HashMap::new(),
+            conns: HashMap::default(),
             stats: ServerStats::default(),
             started,
             counters,
@@ -168,15 +169,17 @@ impl Runtime {
                     .count(crate::metrics::counter::CONNECTION_REQUEST_COUNT, 1);
                 // Only a new session goes through ZooKeeper's pipeline (createSession); a resumed one does not.
                 let op = (request.session_id == 0).then_some(OpCode::CreateSession);
-                let Some(entry) = self.received(conn, 0, op) else {
+                let arrived = Instant::now();
+                let Some(entry) = self.received(conn, 0, op, arrived) else {
                     return Ok(());
                 };
                 entry.in_core = true;
                 let ip = entry.peer.ip().to_string();
-                let prep = Instant::now();
-                let effects = self.core.connect(now(self.started), conn, &ip, request);
+                let effects = self
+                    .core
+                    .connect(now_from(self.started, arrived), conn, &ip, request);
                 if op.is_some() {
-                    self.prepared(prep);
+                    self.prepared(arrived);
                 }
                 effects
             }
@@ -185,13 +188,16 @@ impl Runtime {
                     Some(OpCode::Auth | OpCode::Sasl) | None => None,
                     Some(op) => Some(op),
                 };
-                if self.received(conn, header.xid, op).is_none() {
+                // One clock reading serves the arrival, the core's `Now` and the start of the prep time.
+                let arrived = Instant::now();
+                if self.received(conn, header.xid, op, arrived).is_none() {
                     return Ok(());
                 }
-                let prep = Instant::now();
-                let effects = self.core.request(now(self.started), conn, header, body);
+                let effects = self
+                    .core
+                    .request(now_from(self.started, arrived), conn, header, body);
                 if op.is_some() {
-                    self.prepared(prep);
+                    self.prepared(arrived);
                 }
                 effects
             }
@@ -280,18 +286,21 @@ impl Runtime {
         }
     }
 
-    /// Counts a received request and returns its connection, or `None` if the connection is already gone.
-    fn received(&mut self, conn: ConnId, xid: i32, op: Option<OpCode>) -> Option<&mut ConnEntry> {
-        let mono_ms = self.started.elapsed().as_millis() as u64;
+    /// Counts a request received at `arrived` and returns its connection, or `None` if the connection is
+    /// already gone.
+    fn received(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        op: Option<OpCode>,
+        arrived: Instant,
+    ) -> Option<&mut ConnEntry> {
+        let mono_ms = mono_ms_at(self.started, arrived);
         let entry = self.conns.get_mut(&conn)?;
         self.stats.packets_received += 1;
         entry.stats.packets_received += 1;
         entry.active_ms = mono_ms;
-        entry.pending.push_back(Waiting {
-            arrived: Instant::now(),
-            xid,
-            op,
-        });
+        entry.pending.push_back(Waiting { arrived, xid, op });
         Some(entry)
     }
 
@@ -416,7 +425,8 @@ impl Runtime {
     /// Queues frames for a connection; closes it if its queue is over the cap. Returns the core's effects if
     /// the connection had to be dropped.
     fn send(&mut self, conn: ConnId, frame: Bytes) -> Vec<Effect> {
-        let mono_ms = self.started.elapsed().as_millis() as u64;
+        let sent = Instant::now();
+        let mono_ms = mono_ms_at(self.started, sent);
         let Some(entry) = self.conns.get_mut(&conn) else {
             return Vec::new();
         };
@@ -441,7 +451,7 @@ impl Runtime {
                 continue;
             };
             let Some(op) = waiting.op else { continue };
-            let latency_ms = waiting.arrived.elapsed().as_millis() as u64;
+            let latency_ms = sent.saturating_duration_since(waiting.arrived).as_millis() as u64;
             self.stats.latency.record(latency_ms);
             let write = is_txn_op(op);
             let name = if write {
@@ -519,11 +529,21 @@ pub(crate) fn now_at(started: Instant) -> Now {
 }
 
 fn now(started: Instant) -> Now {
+    now_from(started, Instant::now())
+}
+
+/// The two clocks with the monotonic one read at `at`.
+fn now_from(started: Instant, at: Instant) -> Now {
     let wall_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
     Now {
         wall_ms,
-        mono_ms: started.elapsed().as_millis() as u64,
+        mono_ms: mono_ms_at(started, at),
     }
+}
+
+/// Milliseconds from `started` to `at` on the monotonic clock.
+fn mono_ms_at(started: Instant, at: Instant) -> u64 {
+    at.saturating_duration_since(started).as_millis() as u64
 }

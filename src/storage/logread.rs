@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use super::fs::Fs;
 use super::names::{sorted, LOG_PREFIX};
-use super::txnlog::{END_OF_RECORD, HEADER_LEN, TXNLOG_MAGIC};
+use super::txnlog::{entry_checksum, END_OF_RECORD, HEADER_LEN, TXNLOG_MAGIC};
 use super::StorageError;
 use crate::types::Zxid;
 
@@ -78,7 +78,7 @@ fn read_record(data: &[u8], pos: usize) -> Record<'_> {
         return Record::End(LogEnd::Torn("entry without its end-of-record marker".into()));
     }
     let bytes = &rest[12..12 + len];
-    if u64::from(adler2::adler32_slice(bytes)) != checksum {
+    if entry_checksum(bytes) != checksum {
         return Record::BadChecksum(len + RECORD_OVERHEAD);
     }
     Record::Entry(bytes, len + RECORD_OVERHEAD)

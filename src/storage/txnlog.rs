@@ -86,9 +86,15 @@ pub fn padded_size(position: u64, size: u64, pre_alloc: u64) -> u64 {
     }
 }
 
+/// The Adler-32 of a log entry. Every entry is checksummed when written and when read back, so this uses the
+/// vectorised implementation (the same sum as `java.util.zip.Adler32`).
+pub fn entry_checksum(entry: &[u8]) -> u64 {
+    u64::from(simd_adler32::adler32(&entry))
+}
+
 /// Frames one entry: checksum, length, bytes, end marker (`FileTxnLog.append`, `Util.writeTxnBytes`).
 pub fn frame_entry(out: &mut Vec<u8>, entry: &[u8]) {
-    let checksum = u64::from(adler2::adler32_slice(entry));
+    let checksum = entry_checksum(entry);
     out.extend_from_slice(&checksum.to_be_bytes());
     out.extend_from_slice(&(entry.len() as i32).to_be_bytes());
     out.extend_from_slice(entry);
@@ -302,5 +308,23 @@ mod tests {
         assert_eq!(&out[..8], &adler.to_be_bytes());
         assert_eq!(&out[8..12], &[0, 0, 0, 3]);
         assert_eq!(&out[12..], b"abcB");
+    }
+
+    #[test]
+    fn entry_checksums_are_adler32_at_every_length() {
+        // Lengths around the vector widths and the 5552-byte block after which the sums are reduced.
+        let bytes: Vec<u8> = (0..12_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for len in [
+            0, 1, 15, 16, 31, 32, 33, 63, 64, 65, 200, 5551, 5552, 5553, 12_000,
+        ] {
+            let entry = &bytes[..len];
+            assert_eq!(
+                entry_checksum(entry),
+                u64::from(adler2::adler32_slice(entry)),
+                "length {len}"
+            );
+        }
     }
 }

@@ -250,3 +250,26 @@ fn encode_refuses_a_body_that_does_not_match_its_type() {
     };
     assert!(matches!(bad_sub.encode(), Err(Error::Invalid { offset: 36, .. })));
 }
+
+#[test]
+fn encode_into_appends_what_encode_returns() {
+    let close = TxnEntry {
+        header: header(OpCode::CloseSession),
+        body: TxnBody::CloseSession(Some(CloseSessionTxn {
+            paths2_delete: vec!["/e".into()],
+        })),
+        digest: Some(DIGEST_VALUE),
+    };
+    let mut out = b"earlier entry".to_vec();
+    close.encode_into(&mut out).expect("encode");
+    let alone = close.encode().expect("encode");
+    assert_eq!(out, cat(&[b"earlier entry", &alone]));
+    // The closeSession check looks at this entry's bytes, not at the start of the buffer.
+    let bare = TxnEntry {
+        body: TxnBody::CloseSession(None),
+        ..close
+    };
+    let mut out = vec![0; 40];
+    bare.encode_into(&mut out).expect("encode");
+    assert_eq!(&out[40..], &bare.encode().expect("encode")[..]);
+}

@@ -1,33 +1,40 @@
 //! The reference-counted ACL cache (`ReferenceCountedACLCache`): each distinct ACL list is stored once and
 //! nodes hold a `long` reference to it. Reference -1 stands for OPEN_ACL_UNSAFE and is never in the table,
-//! which is how Apache ZooKeeper writes it in snapshots.
+//! which is how Apache ZooKeeper writes it in snapshots. Lists are shared (`Arc`), so that the outstanding
+//! changes of prepared writes can hold a node's list without copying it.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
+use std::sync::Arc;
 
 use jute::records::data::Acl;
+
+/// One ACL list, shared between the cache and whoever holds it.
+pub type SharedAcl = Arc<[Acl]>;
 
 /// The reference that means OPEN_ACL_UNSAFE.
 pub const OPEN_UNSAFE_REF: i64 = -1;
 
 #[derive(Debug, Default)]
 pub struct AclCache {
-    lists: HashMap<i64, (Vec<Acl>, u64)>,
-    refs: HashMap<Vec<Acl>, i64>,
+    lists: HashMap<i64, (SharedAcl, u64)>,
+    refs: HashMap<SharedAcl, i64>,
     next_ref: i64,
-    open_unsafe: Vec<Acl>,
+    open_unsafe: SharedAcl,
+    /// What an unknown reference reads as.
+    empty: SharedAcl,
 }
 
 impl AclCache {
     pub fn new() -> AclCache {
         AclCache {
-            open_unsafe: Acl::open_unsafe(),
+            open_unsafe: Acl::open_unsafe().into(),
             ..Default::default()
         }
     }
 
     /// The reference for `acl`, adding one use of it.
     pub fn acquire(&mut self, acl: &[Acl]) -> i64 {
-        if acl == self.open_unsafe.as_slice() {
+        if acl == &*self.open_unsafe {
             return OPEN_UNSAFE_REF;
         }
         if let Some(&r) = self.refs.get(acl) {
@@ -38,9 +45,19 @@ impl AclCache {
         }
         self.next_ref += 1;
         let r = self.next_ref;
-        self.refs.insert(acl.to_vec(), r);
-        self.lists.insert(r, (acl.to_vec(), 1));
+        let list: SharedAcl = acl.into();
+        self.refs.insert(Arc::clone(&list), r);
+        self.lists.insert(r, (list, 1));
         r
+    }
+
+    /// The stored list equal to `acl`, if there is one: sharing it saves a copy.
+    pub fn find(&self, acl: &[Acl]) -> Option<SharedAcl> {
+        if acl == &*self.open_unsafe {
+            return Some(Arc::clone(&self.open_unsafe));
+        }
+        let r = self.refs.get(acl)?;
+        self.lists.get(r).map(|(list, _)| Arc::clone(list))
     }
 
     /// Drops one use of `r`; the list is forgotten when nobody uses it.
@@ -64,17 +81,23 @@ impl AclCache {
 
     /// The list behind `r` (an unknown reference reads as empty, which ZooKeeper treats as "no ACL").
     pub fn get(&self, r: i64) -> &[Acl] {
+        self.shared(r)
+    }
+
+    /// The list behind `r`, shared.
+    pub fn shared(&self, r: i64) -> &SharedAcl {
         if r == OPEN_UNSAFE_REF {
             return &self.open_unsafe;
         }
-        self.lists.get(&r).map(|(list, _)| list.as_slice()).unwrap_or(&[])
+        self.lists.get(&r).map_or(&self.empty, |(list, _)| list)
     }
 
     /// Puts `list` under reference `r`, as read from a snapshot, with no users yet
     /// (`ReferenceCountedACLCache.deserialize`); new references continue after the largest loaded one.
     pub fn load(&mut self, r: i64, list: Vec<Acl>) {
         self.next_ref = self.next_ref.max(r);
-        self.refs.insert(list.clone(), r);
+        let list: SharedAcl = list.into();
+        self.refs.insert(Arc::clone(&list), r);
         self.lists.insert(r, (list, 0));
     }
 
@@ -105,7 +128,7 @@ impl AclCache {
 
     /// Every stored list with its reference, in no particular order.
     pub fn lists(&self) -> impl Iterator<Item = (i64, &[Acl])> + '_ {
-        self.lists.iter().map(|(r, (list, _))| (*r, list.as_slice()))
+        self.lists.iter().map(|(r, (list, _))| (*r, &**list))
     }
 
     /// Whether `r` is OPEN_ACL_UNSAFE or a stored list.

@@ -1,12 +1,17 @@
 //! Applying a committed txn to the tree (`DataTree.processTxn`). Applying never fails the server: a txn that
 //! does not fit the tree (possible only when replaying over a fuzzy snapshot) yields an error result and leaves
 //! the tree as it was, as Apache ZooKeeper does.
+//!
+//! Triggers and results borrow their paths from the txn being applied (its parent paths are slices of its
+//! paths): the core delivers them before the txn is dropped, so a create allocates no path copy for them.
+
+use std::borrow::Cow;
 
 use bytes::Bytes;
 use jute::codes::ErrorCode;
 use jute::records::data::{Acl, Stat, StatPersisted};
 
-use super::{path, DataTree, Node, OwnerKind, CONTAINER_OWNER, EXTENDED_MASK};
+use super::{digest, path, DataTree, Node, OwnerKind, SharedAcl, CONTAINER_OWNER, EXTENDED_MASK};
 use crate::core::txn::{Txn, TxnBody};
 use crate::types::Zxid;
 
@@ -21,24 +26,51 @@ pub enum TriggerKind {
 
 /// A change that watches on `path` may be told about, in the order the tree made the changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Trigger {
-    pub path: String,
+pub struct Trigger<'t> {
+    /// Borrowed from the txn, except for the ephemerals of a closeSession logged without its path list.
+    pub path: Cow<'t, str>,
     pub kind: TriggerKind,
     /// For NodeDeleted: the ACL the node had, which decides who may be told (the node is gone by delivery).
-    pub deleted_acl: Option<Vec<Acl>>,
+    pub deleted_acl: Option<SharedAcl>,
+}
+
+impl<'t> Trigger<'t> {
+    fn new(path: Cow<'t, str>, kind: TriggerKind) -> Trigger<'t> {
+        Trigger {
+            path,
+            kind,
+            deleted_acl: None,
+        }
+    }
 }
 
 /// What applying one txn (or one op of a multi) produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ApplyResult {
+pub enum ApplyResult<'t> {
     Session,
-    Created { path: String, stat: Stat },
+    /// `path` is the txn's.
+    Created {
+        path: &'t str,
+        stat: Stat,
+    },
     Deleted,
-    SetData { stat: Stat },
-    SetAcl { stat: Stat },
+    SetData {
+        stat: Stat,
+    },
+    SetAcl {
+        stat: Stat,
+    },
     Check,
     Error(i32),
-    Multi(Vec<ApplyResult>),
+    Multi(Vec<ApplyResult<'t>>),
+}
+
+/// The parent of `p`, borrowed from the txn as `p` is.
+fn parent_of<'t>(p: &Cow<'t, str>) -> Cow<'t, str> {
+    match p {
+        Cow::Borrowed(p) => Cow::Borrowed(path::parent(p)),
+        Cow::Owned(p) => Cow::Owned(path::parent(p).to_string()),
+    }
 }
 
 /// The data a node keeps: a copy of its own, exactly its size. The txn's `Bytes` is shared with the request it
@@ -57,7 +89,7 @@ struct NewNode<'a> {
 
 impl DataTree {
     /// Applies `txn`, appending the watch triggers it fires to `triggers`.
-    pub fn apply(&mut self, txn: &Txn, triggers: &mut Vec<Trigger>) -> ApplyResult {
+    pub fn apply<'t>(&mut self, txn: &'t Txn, triggers: &mut Vec<Trigger<'t>>) -> ApplyResult<'t> {
         let result = self.apply_body(txn, &txn.body, triggers);
         if txn.header.zxid > self.last_processed_zxid.0 {
             self.last_processed_zxid = Zxid(txn.header.zxid);
@@ -65,19 +97,28 @@ impl DataTree {
         result
     }
 
-    fn apply_body(&mut self, txn: &Txn, body: &TxnBody, triggers: &mut Vec<Trigger>) -> ApplyResult {
+    fn apply_body<'t>(
+        &mut self,
+        txn: &Txn,
+        body: &'t TxnBody,
+        triggers: &mut Vec<Trigger<'t>>,
+    ) -> ApplyResult<'t> {
         let h = &txn.header;
         match body {
             TxnBody::CreateSession(_) => ApplyResult::Session,
             TxnBody::CloseSession(close) => {
                 // Logs written without the CloseSessionTxn body: the session's ephemerals come from the tree.
-                let paths: Vec<String> = match close {
-                    Some(c) => c.paths2_delete.clone(),
-                    None => self.ephemerals_of(h.client_id).cloned().collect(),
+                let paths: Vec<Cow<'t, str>> = match close {
+                    Some(c) => c
+                        .paths2_delete
+                        .iter()
+                        .map(|p| Cow::Borrowed(p.as_str()))
+                        .collect(),
+                    None => self.ephemerals_of(h.client_id).cloned().map(Cow::Owned).collect(),
                 };
                 for p in paths {
                     // A node already gone (replay) is skipped, as killSession does.
-                    let _ = self.delete_node(&p, h.zxid, triggers);
+                    let _ = self.delete_node(p, h.zxid, triggers);
                 }
                 self.ephemerals.remove(&h.client_id);
                 ApplyResult::Session
@@ -113,7 +154,7 @@ impl DataTree {
                 };
                 self.create_node(new, h.zxid, h.time, triggers)
             }
-            TxnBody::Delete(d) => match self.delete_node(&d.path, h.zxid, triggers) {
+            TxnBody::Delete(d) => match self.delete_node(Cow::Borrowed(&d.path), h.zxid, triggers) {
                 Ok(()) => ApplyResult::Deleted,
                 Err(code) => ApplyResult::Error(code.code()),
             },
@@ -142,19 +183,19 @@ impl DataTree {
         }
     }
 
-    fn create_node(
+    fn create_node<'t>(
         &mut self,
-        new: NewNode<'_>,
+        new: NewNode<'t>,
         zxid: i64,
         time: i64,
-        triggers: &mut Vec<Trigger>,
-    ) -> ApplyResult {
+        triggers: &mut Vec<Trigger<'t>>,
+    ) -> ApplyResult<'t> {
         let (parent_path, name) = path::split(new.path);
         let exists = self.nodes.contains_key(new.path);
-        let parent_before = self.node_digest_at(parent_path);
         let Some(parent) = self.nodes.get_mut(parent_path) else {
             return ApplyResult::Error(ErrorCode::NoNode.code());
         };
+        let parent_before = digest::node_digest(parent_path, parent);
         let cversion = if new.parent_cversion == -1 {
             parent.stat.cversion + 1
         } else {
@@ -165,11 +206,14 @@ impl DataTree {
             parent.stat.cversion = cversion;
             parent.stat.pzxid = zxid;
         }
+        if !exists {
+            parent.children.insert(name);
+        }
+        let parent_after = digest::node_digest(parent_path, parent);
+        self.digest = self.digest.wrapping_sub(parent_before).wrapping_add(parent_after);
         if exists {
-            self.redigest(parent_path, parent_before);
             return ApplyResult::Error(ErrorCode::NodeExists.code());
         }
-        parent.children.insert(name);
         let acl = self.acls.acquire(new.acl);
         let stat = StatPersisted {
             czxid: zxid,
@@ -189,9 +233,8 @@ impl DataTree {
             children: Default::default(),
         };
         let client_stat = self.client_stat(&node);
+        self.digest = self.digest.wrapping_add(digest::node_digest(new.path, &node));
         self.nodes.insert(new.path.into(), Box::new(node));
-        self.redigest(parent_path, parent_before);
-        self.redigest(new.path, 0);
         match super::owner_kind(new.owner, self.extended_types) {
             OwnerKind::Ephemeral(session) => {
                 self.ephemerals
@@ -208,23 +251,24 @@ impl DataTree {
             OwnerKind::Persistent => {}
         }
         self.quota_created(new.path, new.data);
-        triggers.push(Trigger {
-            path: new.path.to_string(),
-            kind: TriggerKind::Created,
-            deleted_acl: None,
-        });
-        triggers.push(Trigger {
-            path: parent_path.to_string(),
-            kind: TriggerKind::ChildrenChanged,
-            deleted_acl: None,
-        });
+        triggers.push(Trigger::new(Cow::Borrowed(new.path), TriggerKind::Created));
+        triggers.push(Trigger::new(
+            Cow::Borrowed(parent_path),
+            TriggerKind::ChildrenChanged,
+        ));
         ApplyResult::Created {
-            path: new.path.to_string(),
+            path: new.path,
             stat: client_stat,
         }
     }
 
-    fn delete_node(&mut self, p: &str, zxid: i64, triggers: &mut Vec<Trigger>) -> Result<(), ErrorCode> {
+    fn delete_node<'t>(
+        &mut self,
+        path: Cow<'t, str>,
+        zxid: i64,
+        triggers: &mut Vec<Trigger<'t>>,
+    ) -> Result<(), ErrorCode> {
+        let p = &*path;
         let (parent_path, name) = path::split(p);
         if !self.nodes.contains_key(parent_path) {
             return Err(ErrorCode::NoNode);
@@ -233,7 +277,7 @@ impl DataTree {
         let parent_before = self.node_digest_at(parent_path);
         let node = self.nodes.remove(p).ok_or(ErrorCode::NoNode)?;
         self.digest = self.digest.wrapping_sub(before);
-        let mut deleted_acl = Some(self.acls.get(node.acl).to_vec());
+        let deleted_acl = Some(SharedAcl::clone(self.acls.shared(node.acl)));
         self.acls.release(node.acl);
         match super::owner_kind(node.stat.ephemeral_owner, self.extended_types) {
             OwnerKind::Ephemeral(session) => {
@@ -260,28 +304,24 @@ impl DataTree {
             }
         }
         self.redigest(parent_path, parent_before);
+        let parent = parent_of(&path);
         triggers.push(Trigger {
-            path: p.to_string(),
-            kind: TriggerKind::Deleted,
-            deleted_acl: deleted_acl.take(),
+            deleted_acl,
+            ..Trigger::new(path, TriggerKind::Deleted)
         });
-        triggers.push(Trigger {
-            path: parent_path.to_string(),
-            kind: TriggerKind::ChildrenChanged,
-            deleted_acl: None,
-        });
+        triggers.push(Trigger::new(parent, TriggerKind::ChildrenChanged));
         Ok(())
     }
 
-    fn set_data(
+    fn set_data<'t>(
         &mut self,
-        p: &str,
+        p: &'t str,
         data: &Option<Bytes>,
         version: i32,
         zxid: i64,
         time: i64,
-        triggers: &mut Vec<Trigger>,
-    ) -> ApplyResult {
+        triggers: &mut Vec<Trigger<'t>>,
+    ) -> ApplyResult<'t> {
         let before = self.node_digest_at(p);
         let Some(node) = self.nodes.get_mut(p) else {
             return ApplyResult::Error(ErrorCode::NoNode.code());
@@ -296,15 +336,11 @@ impl DataTree {
             None => return ApplyResult::Error(ErrorCode::NoNode.code()),
         };
         self.quota_changed(p, &old, data);
-        triggers.push(Trigger {
-            path: p.to_string(),
-            kind: TriggerKind::DataChanged,
-            deleted_acl: None,
-        });
+        triggers.push(Trigger::new(Cow::Borrowed(p), TriggerKind::DataChanged));
         ApplyResult::SetData { stat }
     }
 
-    fn set_acl(&mut self, p: &str, acl: &[Acl], version: i32) -> ApplyResult {
+    fn set_acl(&mut self, p: &str, acl: &[Acl], version: i32) -> ApplyResult<'static> {
         let Some(old) = self.nodes.get(p).map(|n| n.acl) else {
             return ApplyResult::Error(ErrorCode::NoNode.code());
         };

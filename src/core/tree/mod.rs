@@ -15,7 +15,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use bytes::Bytes;
 use jute::records::data::{Acl, Stat, StatPersisted};
 
-pub use acl_cache::{AclCache, OPEN_UNSAFE_REF};
+pub use acl_cache::{AclCache, SharedAcl, OPEN_UNSAFE_REF};
 pub use apply::{ApplyResult, Trigger, TriggerKind};
 pub use shared::{Pause, SharedTree};
 
@@ -220,6 +220,16 @@ impl DataTree {
     /// The ACL list of a node.
     pub fn acl_of(&self, node: &Node) -> &[Acl] {
         self.acls.get(node.acl)
+    }
+
+    /// The ACL list of a node, shared rather than copied.
+    pub fn shared_acl_of(&self, node: &Node) -> SharedAcl {
+        SharedAcl::clone(self.acls.shared(node.acl))
+    }
+
+    /// The stored ACL list equal to `acl`, if some node already uses it.
+    pub fn find_acl(&self, acl: &[Acl]) -> Option<SharedAcl> {
+        self.acls.find(acl)
     }
 
     /// The Stat a client sees for `node` (`DataNode.copyStat`): cversion is creations plus deletions

@@ -2,11 +2,17 @@
 
 /// Splits `/a/b` into (`/a`, `b`) and `/a` into (`/`, `a`).
 pub fn split(path: &str) -> (&str, &str) {
-    match path.rfind('/') {
+    match last_slash(path) {
         Some(0) => ("/", &path[1..]),
         Some(i) => (&path[..i], &path[i + 1..]),
         None => ("", path),
     }
+}
+
+/// Where the last `/` is. A byte search: `/` never occurs inside a multi-byte character, and every path of
+/// every write is split at least once.
+fn last_slash(path: &str) -> Option<usize> {
+    path.as_bytes().iter().rposition(|&b| b == b'/')
 }
 
 /// The parent of a path (`/` for top-level nodes).
@@ -31,20 +37,36 @@ fn forbidden(c: char) -> bool {
     matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{e000}'..='\u{f8ff}' | '\u{fff0}'..='\u{ffff}')
 }
 
-/// Validates a full path exactly as `PathUtils.validatePath` does.
+/// Validates a full path exactly as `PathUtils.validatePath` does: absolute, no empty, `.` or `..` segment
+/// (so no trailing or doubled `/`), no refused character. Every write validates its path and nearly all paths
+/// are ASCII, so one pass over the bytes checks segments and ASCII characters; only a path with other
+/// characters is decoded.
 pub fn is_valid(path: &str) -> bool {
-    if path.is_empty() || !path.starts_with('/') {
+    let Some(rest) = path.strip_prefix('/') else {
         return false;
-    }
-    if path == "/" {
+    };
+    if rest.is_empty() {
         return true;
     }
-    if path.ends_with('/') {
-        return false;
+    let bytes = rest.as_bytes();
+    let mut start = 0;
+    let mut ascii = true;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'/' {
+            if !valid_segment(&bytes[start..i]) {
+                return false;
+            }
+            start = i + 1;
+        } else if b < 0x20 || b == 0x7f {
+            return false;
+        }
+        ascii &= b.is_ascii();
     }
-    path[1..]
-        .split('/')
-        .all(|seg| !seg.is_empty() && seg != "." && seg != ".." && !seg.chars().any(forbidden))
+    valid_segment(&bytes[start..]) && (ascii || !rest.chars().any(forbidden))
+}
+
+fn valid_segment(segment: &[u8]) -> bool {
+    !matches!(segment, b"" | b"." | b"..")
 }
 
 #[cfg(test)]
@@ -78,6 +100,8 @@ mod tests {
             "/\u{7f}",
             "/\u{fff5}",
             "/\u{e000}",
+            "/a\u{85}b",
+            "/a/\u{e9}\u{1f}",
         ] {
             assert!(!is_valid(bad), "{bad:?} should be invalid");
         }
