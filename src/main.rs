@@ -123,7 +123,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Start { config } => {
             init_logging(cli.log_format);
             let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
-            runtime.block_on(start(config))
+            // The server runs as a task on the runtime's workers rather than on this thread: the core task and
+            // the connection tasks then wake each other on the workers' run queues instead of through a thread
+            // of their own (32 x 8 pipelined getData: 243k-415k against 301k-480k ops/s, alternating runs).
+            runtime.block_on(async {
+                tokio::spawn(start(config))
+                    .await
+                    .context("the server task failed")?
+            })
         }
     }
 }
