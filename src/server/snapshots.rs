@@ -83,7 +83,6 @@ impl Snapshotter {
             cancel: Arc::clone(&self.cancel),
             zxid,
             started_at: Instant::now(),
-            nodes: 0,
         };
         let (fs, dirs, compression) = (Arc::clone(&self.fs), self.dirs.clone(), self.compression);
         let spawned = std::thread::Builder::new()
@@ -119,7 +118,6 @@ struct Walk {
     cancel: Arc<AtomicBool>,
     zxid: Zxid,
     started_at: Instant,
-    nodes: u64,
 }
 
 impl Iterator for Walk {
@@ -142,11 +140,11 @@ impl Iterator for Walk {
             let tree = self.tree.read();
             if stream.step(&tree, NODES_PER_SLICE) {
                 let stream = self.stream.take()?;
-                self.nodes = stream.node_count();
+                let nodes = stream.node_count();
                 let [last, end] = stream.finish(&tree);
                 drop(tree);
                 tracing::info!(
-                    zxid = %self.zxid, nodes = self.nodes,
+                    zxid = %self.zxid, nodes,
                     walk_ms = self.started_at.elapsed().as_millis() as u64, "snapshot walk done"
                 );
                 self.end = Some(end);
