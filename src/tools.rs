@@ -46,7 +46,7 @@ fn paths(tree: &DataTree) -> Vec<String> {
     let mut stack = vec!["/".to_string()];
     while let Some(path) = stack.pop() {
         if let Some(node) = tree.get(&path) {
-            let mut names: Vec<String> = node.children.iter().map(|c| c.to_string()).collect();
+            let mut names: Vec<String> = tree.child_names(node).map(str::to_string).collect();
             names.sort_unstable_by(|a, b| b.cmp(a));
             for name in names {
                 stack.push(if path == "/" {
@@ -83,7 +83,7 @@ pub fn dump_snapshot(
     for p in &all {
         let Some(node) = tree.get(p) else { continue };
         let s = tree.client_stat(node);
-        let data = node.data.as_deref().unwrap_or_default();
+        let data = node.data().unwrap_or_default();
         match format {
             Format::Text => {
                 writeln!(out, "----\n{p}")?;

@@ -237,8 +237,7 @@ impl Core {
                         .tree
                         .read()
                         .get(&trigger.path)
-                        .and_then(|n| n.data.as_ref())
-                        .map_or(0, |d| d.len() as u64);
+                        .map_or(0, |n| n.data_len() as u64);
                     self.namespaces.write(&trigger.path, bytes);
                 }
                 TriggerKind::Deleted => self.namespaces.write(&trigger.path, 0),

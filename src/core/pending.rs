@@ -75,9 +75,9 @@ impl Pending {
         let node = tree.get(path)?;
         Some(ChangeRecord {
             stat: node.stat,
-            child_count: node.children.len() as i32,
+            child_count: node.child_count() as i32,
             acl: tree.shared_acl_of(node),
-            data_len: node.data.as_ref().map_or(0, |d| d.len()),
+            data_len: node.data_len(),
         })
     }
 

@@ -259,7 +259,7 @@ impl Prep<'_> {
         let mut node = self.record(&r.path)?;
         self.check_acl(&node.acl, perms::WRITE)?;
         if self.enforce_quota {
-            let old = self.tree.get(&r.path).map_or(0, |n| data_len(&n.data));
+            let old = self.tree.get(&r.path).map_or(0, |n| n.data_len() as i64);
             if quota::exceeds_hard_limit(self.tree, &r.path, data_len(&r.data) - old, 0) {
                 return Err(ErrorCode::QuotaExceeded);
             }

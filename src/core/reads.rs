@@ -190,7 +190,7 @@ impl Core {
         let tree = self.tree.read();
         let node = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
         let rsp = GetDataResponse {
-            data: node.data.clone(),
+            data: node.data().map(bytes::Bytes::copy_from_slice),
             stat: tree.client_stat(node),
         };
         drop(tree);
@@ -211,7 +211,7 @@ impl Core {
         self.read_check(conn, &r.path, perms::READ)?;
         let tree = self.tree.read();
         let node = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
-        let children: Vec<String> = node.children.iter().map(|c| c.to_string()).collect();
+        let children: Vec<String> = tree.child_names(node).map(str::to_string).collect();
         let stat = tree.client_stat(node);
         drop(tree);
         let bytes: usize = children.iter().map(String::len).sum();

@@ -73,12 +73,6 @@ fn parent_of<'t>(p: &Cow<'t, str>) -> Cow<'t, str> {
     }
 }
 
-/// The data a node keeps: a copy of its own, exactly its size. The txn's `Bytes` is shared with the request it
-/// was decoded from, and sharing it would add a reference-count block to every node for as long as it lives.
-fn stored(data: &Option<Bytes>) -> Option<Bytes> {
-    data.as_deref().map(Bytes::copy_from_slice)
-}
-
 struct NewNode<'a> {
     path: &'a str,
     data: &'a Option<Bytes>,
@@ -190,12 +184,15 @@ impl DataTree {
         time: i64,
         triggers: &mut Vec<Trigger<'t>>,
     ) -> ApplyResult<'t> {
-        let (parent_path, name) = path::split(new.path);
-        let exists = self.nodes.contains_key(new.path);
-        let Some(parent) = self.nodes.get_mut(parent_path) else {
+        let parent_path = path::parent(new.path);
+        let exists = self.nodes.id_of(new.path).is_some();
+        let Some(parent_id) = self.nodes.id_of(parent_path) else {
             return ApplyResult::Error(ErrorCode::NoNode.code());
         };
-        let parent_before = digest::node_digest(parent_path, parent);
+        let Some(parent) = self.nodes.node_mut(parent_id) else {
+            return ApplyResult::Error(ErrorCode::NoNode.code());
+        };
+        let parent_before = digest::node_digest(parent);
         let cversion = if new.parent_cversion == -1 {
             parent.stat.cversion + 1
         } else {
@@ -206,10 +203,7 @@ impl DataTree {
             parent.stat.cversion = cversion;
             parent.stat.pzxid = zxid;
         }
-        if !exists {
-            parent.children.insert(name);
-        }
-        let parent_after = digest::node_digest(parent_path, parent);
+        let parent_after = digest::node_digest(parent);
         self.digest = self.digest.wrapping_sub(parent_before).wrapping_add(parent_after);
         if exists {
             return ApplyResult::Error(ErrorCode::NodeExists.code());
@@ -226,15 +220,12 @@ impl DataTree {
             ephemeral_owner: new.owner,
             pzxid: zxid,
         };
-        let node = Node {
-            data: stored(new.data),
-            acl,
-            stat,
-            children: Default::default(),
-        };
+        // The node keeps a copy of the data: the txn's `Bytes` shares the request it was decoded from.
+        let node = Node::new(new.path, new.data.as_deref(), acl, stat);
         let client_stat = self.client_stat(&node);
-        self.digest = self.digest.wrapping_add(digest::node_digest(new.path, &node));
-        self.nodes.insert(new.path.into(), Box::new(node));
+        self.digest = self.digest.wrapping_add(digest::node_digest(&node));
+        let id = self.nodes.insert_new(node);
+        self.nodes.link(parent_id, id);
         match super::owner_kind(new.owner, self.extended_types) {
             OwnerKind::Ephemeral(session) => {
                 self.ephemerals
@@ -270,13 +261,25 @@ impl DataTree {
     ) -> Result<(), ErrorCode> {
         let p = &*path;
         let (parent_path, name) = path::split(p);
-        if !self.nodes.contains_key(parent_path) {
+        let Some(parent_id) = self.nodes.id_of(parent_path) else {
             return Err(ErrorCode::NoNode);
-        }
-        let before = self.node_digest_at(p);
+        };
+        // The parent's pzxid moves even when the node is gone already, as `DataTree.deleteNode` moves it before
+        // it looks for the node: a replay over a fuzzy snapshot that missed the node then still ends with the
+        // pzxid the live tree had.
         let parent_before = self.node_digest_at(parent_path);
-        let node = self.nodes.remove(p).ok_or(ErrorCode::NoNode)?;
-        self.digest = self.digest.wrapping_sub(before);
+        let removed = self.nodes.remove(p);
+        if let Some((id, _)) = &removed {
+            self.nodes.unlink(parent_id, *id, name);
+        }
+        if let Some(parent) = self.nodes.node_mut(parent_id) {
+            if zxid > parent.stat.pzxid {
+                parent.stat.pzxid = zxid;
+            }
+        }
+        self.redigest(parent_path, parent_before);
+        let (_, node) = removed.ok_or(ErrorCode::NoNode)?;
+        self.digest = self.digest.wrapping_sub(digest::node_digest(&node));
         let deleted_acl = Some(SharedAcl::clone(self.acls.shared(node.acl)));
         self.acls.release(node.acl);
         match super::owner_kind(node.stat.ephemeral_owner, self.extended_types) {
@@ -296,14 +299,7 @@ impl DataTree {
             }
             OwnerKind::Persistent => {}
         }
-        self.quota_deleted(p, &node.data);
-        if let Some(parent) = self.nodes.get_mut(parent_path) {
-            parent.children.remove(name);
-            if zxid > parent.stat.pzxid {
-                parent.stat.pzxid = zxid;
-            }
-        }
-        self.redigest(parent_path, parent_before);
+        self.quota_deleted(p, node.data_len());
         let parent = parent_of(&path);
         triggers.push(Trigger {
             deleted_acl,
@@ -326,7 +322,8 @@ impl DataTree {
         let Some(node) = self.nodes.get_mut(p) else {
             return ApplyResult::Error(ErrorCode::NoNode.code());
         };
-        let old = std::mem::replace(&mut node.data, stored(data));
+        let old = node.data_len();
+        node.set_data(data.as_deref());
         node.stat.version = version;
         node.stat.mzxid = zxid;
         node.stat.mtime = time;
@@ -335,7 +332,7 @@ impl DataTree {
             Some(n) => self.client_stat(n),
             None => return ApplyResult::Error(ErrorCode::NoNode.code()),
         };
-        self.quota_changed(p, &old, data);
+        self.quota_changed(p, old, data);
         triggers.push(Trigger::new(Cow::Borrowed(p), TriggerKind::DataChanged));
         ApplyResult::SetData { stat }
     }

@@ -19,27 +19,26 @@ const STAT_BLOCK_LEN: usize = 60;
 /// a time, and every write hashes two or three nodes.
 const ONE_PIECE_MAX: usize = 512;
 
-/// The digest of one node at `path` (`DigestCalculator.calculateDigest`).
-pub fn node_digest(path: &str, node: &Node) -> u64 {
-    if path.starts_with("/zookeeper/") {
+/// The digest of one node (`DigestCalculator.calculateDigest`).
+pub fn node_digest(node: &Node) -> u64 {
+    let path = node.path_bytes();
+    if path.starts_with(b"/zookeeper/") {
         return 0;
     }
-    let path = if path == "/" { "" } else { path };
-    let data = node.data.as_deref().unwrap_or_default();
+    // The node keeps its path and data side by side, which is the order they are hashed in; the root's path
+    // is hashed as "".
+    let head = node.path_and_data();
+    let head = if path == b"/" { &head[1..] } else { head };
     let block = stat_block(&node.stat);
     let mut crc = crc32fast::Hasher::new();
-    let len = path.len() + data.len() + STAT_BLOCK_LEN;
+    let len = head.len() + STAT_BLOCK_LEN;
     if len <= ONE_PIECE_MAX {
         let mut buf = [0u8; ONE_PIECE_MAX];
-        let (p, rest) = buf.split_at_mut(path.len());
-        p.copy_from_slice(path.as_bytes());
-        let (d, rest) = rest.split_at_mut(data.len());
-        d.copy_from_slice(data);
-        rest[..STAT_BLOCK_LEN].copy_from_slice(&block);
+        buf[..head.len()].copy_from_slice(head);
+        buf[head.len()..len].copy_from_slice(&block);
         crc.update(&buf[..len]);
     } else {
-        crc.update(path.as_bytes());
-        crc.update(data);
+        crc.update(head);
         crc.update(&block);
     }
     u64::from(crc.finalize())
@@ -74,10 +73,13 @@ mod tests {
 
     #[test]
     fn nodes_under_slash_zookeeper_do_not_count_but_slash_zookeeper_does() {
-        let node = Node::default();
-        assert_eq!(node_digest("/zookeeper/quota", &node), 0);
-        assert_ne!(node_digest("/zookeeper", &node), 0);
-        assert_eq!(node_digest("/", &node), node_digest("", &node));
+        let at = |p: &str| node_digest(&Node::new(p, None, 0, StatPersisted::default()));
+        assert_eq!(at("/zookeeper/quota"), 0);
+        assert_ne!(at("/zookeeper"), 0);
+        // The root hashes as "": the CRC-32 of the Stat block alone.
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&[0u8; STAT_BLOCK_LEN]);
+        assert_eq!(at("/"), u64::from(crc.finalize()));
     }
 
     #[test]
@@ -91,9 +93,12 @@ mod tests {
             ONE_PIECE_MAX,
             4096,
         ] {
-            let node = Node {
-                data: Some(bytes::Bytes::from(vec![7u8; data_len])),
-                stat: StatPersisted {
+            let data = vec![7u8; data_len];
+            let node = Node::new(
+                path,
+                Some(&data),
+                0,
+                StatPersisted {
                     czxid: 3,
                     mzxid: 4,
                     pzxid: 5,
@@ -104,14 +109,13 @@ mod tests {
                     aversion: 10,
                     ephemeral_owner: 11,
                 },
-                ..Default::default()
-            };
+            );
             let mut crc = crc32fast::Hasher::new();
             crc.update(path.as_bytes());
             crc.update(&vec![7u8; data_len]);
             crc.update(&stat_block(&node.stat));
             assert_eq!(
-                node_digest(path, &node),
+                node_digest(&node),
                 u64::from(crc.finalize()),
                 "data length {data_len}"
             );

@@ -9,15 +9,18 @@ pub mod path;
 pub mod quota;
 mod shared;
 pub mod snapshot;
+mod store;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use bytes::Bytes;
 use jute::records::data::{Acl, Stat, StatPersisted};
 
 pub use acl_cache::{AclCache, SharedAcl, OPEN_UNSAFE_REF};
 pub use apply::{ApplyResult, Trigger, TriggerKind};
 pub use shared::{Pause, SharedTree};
+pub use store::{Node, NodeId};
+
+use store::Store;
 
 use crate::types::Zxid;
 
@@ -51,78 +54,14 @@ pub fn owner_kind(owner: i64, extended: bool) -> OwnerKind {
     }
 }
 
-/// One znode.
-#[derive(Debug, Clone, Default)]
-pub struct Node {
-    pub data: Option<Bytes>,
-    pub acl: i64,
-    pub stat: StatPersisted,
-    pub children: ChildSet,
-}
-
-/// The names of a node's children. Most znodes are leaves, so an empty set takes one pointer and no allocation
-/// (an inline `HashSet` would take 48 bytes in every node).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[allow(clippy::box_collection)] // the box is the point: 8 bytes in a leaf instead of 48
-pub struct ChildSet(Option<Box<HashSet<Box<str>, PathHasher>>>);
-
-impl ChildSet {
-    /// Adds a name; false if it was there already.
-    pub fn insert(&mut self, name: &str) -> bool {
-        let set = self.0.get_or_insert_with(Default::default);
-        if set.contains(name) {
-            return false;
-        }
-        set.insert(name.into())
-    }
-
-    /// Removes a name; false if it was not there. The set's memory goes with its last name.
-    pub fn remove(&mut self, name: &str) -> bool {
-        let Some(set) = self.0.as_mut() else {
-            return false;
-        };
-        let removed = set.remove(name);
-        if set.is_empty() {
-            self.0 = None;
-        }
-        removed
-    }
-
-    /// Whether `name` is a child.
-    pub fn contains(&self, name: &str) -> bool {
-        self.0.as_ref().is_some_and(|set| set.contains(name))
-    }
-
-    /// The number of children.
-    pub fn len(&self) -> usize {
-        self.0.as_ref().map_or(0, |set| set.len())
-    }
-
-    /// True for a leaf.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_none()
-    }
-
-    /// The names, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
-        self.0.iter().flat_map(|set| set.iter().map(|name| &**name))
-    }
-
-    /// Makes room for `additional` more names.
-    pub fn reserve(&mut self, additional: usize) {
-        self.0.get_or_insert_with(Default::default).reserve(additional);
-    }
-}
-
 /// The hasher of the node map and child sets: foldhash, seeded per process, several times faster than SipHash on
 /// paths (recovery and snapshots hash every path once or more).
 pub type PathHasher = foldhash::fast::RandomState;
 
-/// The whole tree, keyed by full path. The root is `/`. Nodes are boxed: the map's slots then take 24 bytes
-/// each, which matters because a hash map keeps between 1.1 and 2.3 slots per entry.
+/// The whole tree, found by full path (the root is `/`) or by following child sets (`store`).
 #[derive(Debug)]
 pub struct DataTree {
-    nodes: HashMap<Box<str>, Box<Node>, PathHasher>,
+    nodes: Store,
     ephemerals: HashMap<i64, BTreeSet<String>>,
     containers: HashSet<String>,
     ttls: HashSet<String>,
@@ -140,7 +79,7 @@ impl DataTree {
     /// `/zookeeper/config` (READ for anyone, aversion -1, as a setACL with version -1 left it).
     pub fn new(extended_types: bool) -> DataTree {
         let mut tree = DataTree {
-            nodes: HashMap::default(),
+            nodes: Store::default(),
             ephemerals: HashMap::new(),
             containers: HashSet::new(),
             ttls: HashSet::new(),
@@ -150,14 +89,12 @@ impl DataTree {
             digest: 0,
             quota_paths: BTreeSet::new(),
         };
-        tree.nodes.insert(
-            "/".into(),
-            Box::new(Node {
-                data: Some(Bytes::new()),
-                acl: OPEN_UNSAFE_REF,
-                ..Default::default()
-            }),
-        );
+        tree.nodes.insert_new(Node::new(
+            "/",
+            Some(b""),
+            OPEN_UNSAFE_REF,
+            StatPersisted::default(),
+        ));
         tree.insert_system_node("/zookeeper", OPEN_UNSAFE_REF, 0);
         tree.insert_system_node("/zookeeper/quota", OPEN_UNSAFE_REF, 0);
         let read = tree.acls.acquire(&Acl::read_unsafe());
@@ -175,12 +112,12 @@ impl DataTree {
     pub fn compute_digest(&self) -> u64 {
         self.nodes
             .iter()
-            .fold(0u64, |sum, (p, n)| sum.wrapping_add(digest::node_digest(p, n)))
+            .fold(0u64, |sum, n| sum.wrapping_add(digest::node_digest(n)))
     }
 
     /// The digest of the node at `path` (0 if absent).
     fn node_digest_at(&self, path: &str) -> u64 {
-        self.nodes.get(path).map_or(0, |n| digest::node_digest(path, n))
+        self.nodes.get(path).map_or(0, digest::node_digest)
     }
 
     /// Replaces `before` (a node's digest before a change) by its digest now.
@@ -190,31 +127,36 @@ impl DataTree {
     }
 
     fn insert_system_node(&mut self, path: &str, acl: i64, aversion: i32) {
-        let (parent, name) = path::split(path);
-        if let Some(p) = self.nodes.get_mut(parent) {
-            p.children.insert(name);
-        }
         let stat = StatPersisted {
             aversion,
             ..Default::default()
         };
         // The system nodes hold empty (not null) data, as `DataTree`'s constructor makes them.
-        let node = Node {
-            data: Some(Bytes::new()),
-            acl,
-            stat,
-            ..Default::default()
-        };
-        self.nodes.insert(path.into(), Box::new(node));
+        let id = self.nodes.insert_new(Node::new(path, Some(b""), acl, stat));
+        if let Some(parent) = self.nodes.id_of(path::parent(path)) {
+            self.nodes.link(parent, id);
+        }
     }
 
-    /// The node at `path`.
     /// The node at `path`. The empty path is the root too: ZooKeeper's node map holds the root under both `""`
     /// and `"/"`, so reads of `""` see the root.
     pub fn get(&self, path: &str) -> Option<&Node> {
-        self.nodes
-            .get(if path.is_empty() { "/" } else { path })
-            .map(|n| &**n)
+        self.nodes.get(if path.is_empty() { "/" } else { path })
+    }
+
+    /// The children of `node`, in no particular order.
+    pub fn children<'a>(&'a self, node: &'a Node) -> impl Iterator<Item = &'a Node> + 'a {
+        self.nodes.children(node)
+    }
+
+    /// The names of the children of `node`, in no particular order.
+    pub fn child_names<'a>(&'a self, node: &'a Node) -> impl Iterator<Item = &'a str> + 'a {
+        self.nodes.children(node).map(Node::name)
+    }
+
+    /// Every node, in no particular order.
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> + '_ {
+        self.nodes.iter()
     }
 
     /// The ACL list of a node.
@@ -236,7 +178,7 @@ impl DataTree {
     /// (2 x persisted - children) and containers and TTL nodes show ephemeralOwner 0.
     pub fn client_stat(&self, node: &Node) -> Stat {
         let s = &node.stat;
-        let num_children = node.children.len() as i32;
+        let num_children = node.child_count() as i32;
         let owner = match owner_kind(s.ephemeral_owner, self.extended_types) {
             OwnerKind::Ephemeral(session) => session,
             OwnerKind::Persistent | OwnerKind::Container | OwnerKind::Ttl(_) => 0,
@@ -250,7 +192,7 @@ impl DataTree {
             cversion: s.cversion.wrapping_mul(2).wrapping_sub(num_children),
             aversion: s.aversion,
             ephemeral_owner: owner,
-            data_length: node.data.as_ref().map_or(0, |d| d.len() as i32),
+            data_length: node.data_len() as i32,
             num_children,
             pzxid: s.pzxid,
         }
@@ -285,12 +227,10 @@ impl DataTree {
     pub fn descendant_count(&self, path: &str) -> usize {
         let Some(node) = self.get(path) else { return 0 };
         let mut count = 0;
-        let mut stack: Vec<String> = node.children.iter().map(|c| path::join(path, c)).collect();
-        while let Some(p) = stack.pop() {
+        let mut stack: Vec<&Node> = self.children(node).collect();
+        while let Some(n) = stack.pop() {
             count += 1;
-            if let Some(n) = self.get(&p) {
-                stack.extend(n.children.iter().map(|c| path::join(&p, c)));
-            }
+            stack.extend(self.children(n));
         }
         count
     }
@@ -299,7 +239,7 @@ impl DataTree {
     pub fn approximate_data_size(&self) -> u64 {
         self.nodes
             .iter()
-            .map(|(p, n)| (p.len() + n.data.as_ref().map_or(0, Bytes::len)) as u64)
+            .map(|n| (n.path().len() + n.data_len()) as u64)
             .sum()
     }
 

@@ -89,8 +89,8 @@ impl DataTree {
     pub fn quota_of(&self, prefix: &str) -> Option<(StatsTrack, StatsTrack)> {
         let limits = self.get(&format!("{QUOTA_ROOT}{prefix}/{LIMIT_NODE}"))?;
         let stats = self.get(&format!("{QUOTA_ROOT}{prefix}/{STAT_NODE}"))?;
-        let parse = |d: &Option<Bytes>| StatsTrack::parse(d.as_deref().unwrap_or(&[]));
-        Some((parse(&limits.data), parse(&stats.data)))
+        let parse = |n: &super::Node| StatsTrack::parse(n.data().unwrap_or_default());
+        Some((parse(limits), parse(stats)))
     }
 
     fn update_quota_stat(&mut self, prefix: &str, bytes_diff: i64, count_diff: i64) {
@@ -99,28 +99,27 @@ impl DataTree {
             tracing::error!(path = %stat_path, "missing quota stats node");
             return;
         };
-        let mut track = StatsTrack::parse(node.data.as_deref().unwrap_or(&[]));
+        let mut track = StatsTrack::parse(node.data().unwrap_or_default());
         track.set("count", track.get("count") + count_diff);
         track.set("bytes", track.get("bytes") + bytes_diff);
-        node.data = Some(Bytes::from(track.render()));
+        node.set_data(Some(track.render().as_bytes()));
     }
 
     /// Recomputes the usage of a quota root from the nodes under it (`updateQuotaForPath`).
     fn recount_quota(&mut self, prefix: &str) {
         let (mut count, mut bytes) = (0i64, 0i64);
-        let mut stack = vec![prefix.to_string()];
-        while let Some(p) = stack.pop() {
-            let Some(n) = self.get(&p) else { continue };
+        let mut stack: Vec<&super::Node> = self.get(prefix).into_iter().collect();
+        while let Some(n) = stack.pop() {
             count += 1;
-            bytes += data_len(&n.data);
-            stack.extend(n.children.iter().map(|c| path::join(&p, c)));
+            bytes += n.data_len() as i64;
+            stack.extend(self.children(n));
         }
         let mut track = StatsTrack::default();
         track.set("count", count);
         track.set("bytes", bytes);
         let stat_path = format!("{QUOTA_ROOT}{prefix}/{STAT_NODE}");
         if let Some(node) = self.nodes.get_mut(stat_path.as_str()) {
-            node.data = Some(Bytes::from(track.render()));
+            node.set_data(Some(track.render().as_bytes()));
         }
     }
 
@@ -141,7 +140,7 @@ impl DataTree {
     }
 
     /// Quota bookkeeping after a node was deleted.
-    pub(super) fn quota_deleted(&mut self, p: &str, data: &Option<Bytes>) {
+    pub(super) fn quota_deleted(&mut self, p: &str, data_len: usize) {
         let (parent, name) = path::split(p);
         if name == LIMIT_NODE {
             if let Some(root) = parent.strip_prefix(QUOTA_ROOT) {
@@ -149,14 +148,14 @@ impl DataTree {
             }
         }
         if let Some(prefix) = self.quota_prefix(p) {
-            self.update_quota_stat(&prefix, -data_len(data), -1);
+            self.update_quota_stat(&prefix, -(data_len as i64), -1);
         }
     }
 
     /// Quota bookkeeping after a node's data changed.
-    pub(super) fn quota_changed(&mut self, p: &str, old: &Option<Bytes>, new: &Option<Bytes>) {
+    pub(super) fn quota_changed(&mut self, p: &str, old_len: usize, new: &Option<Bytes>) {
         if let Some(prefix) = self.quota_prefix(p) {
-            self.update_quota_stat(&prefix, data_len(new) - data_len(old), 0);
+            self.update_quota_stat(&prefix, data_len(new) - old_len as i64, 0);
         }
     }
 }

@@ -20,15 +20,13 @@
 //! of the tree when the walk ended, which replay reaches exactly, so a reader can check it
 //! (`DataTree.compareSnapshotDigests`).
 
-use std::collections::hash_map::Entry;
 use std::io::{self, Write};
 
-use bytes::Bytes;
 use jute::records::data::{Acl, StatPersisted};
 use jute::Decoder;
 
 use super::digest::DIGEST_VERSION;
-use super::{owner_kind, path, AclCache, DataTree, Node, OwnerKind};
+use super::{owner_kind, path, AclCache, DataTree, Node, NodeId, OwnerKind};
 use crate::types::Zxid;
 
 /// "ZKSN".
@@ -58,9 +56,10 @@ fn put_acls(out: &mut Vec<u8>, list: &[Acl]) {
     }
 }
 
-fn put_node(out: &mut Vec<u8>, path: &str, node: &Node) {
+fn put_node(out: &mut Vec<u8>, node: &Node) {
+    let path = node.path();
     put_str(out, if path == "/" { "" } else { path });
-    match &node.data {
+    match node.data() {
         Some(d) => {
             put_i32(out, d.len() as i32);
             out.extend_from_slice(d);
@@ -130,7 +129,9 @@ pub struct SnapshotStream {
     zxid: Zxid,
     /// Nodes created after this zxid are left out (the snapshot's own zxid while writes go on).
     newest: i64,
-    stack: Vec<String>,
+    /// Nodes still to walk. An id may have been reused since it was pushed, by a node too new to be written
+    /// (see `store`).
+    stack: Vec<NodeId>,
     out: Vec<u8>,
     count: u64,
 }
@@ -146,7 +147,7 @@ impl SnapshotStream {
         SnapshotStream {
             zxid: tree.last_processed_zxid(),
             newest: tree.last_processed_zxid().0,
-            stack: vec!["/".to_string()],
+            stack: tree.nodes.id_of("/").into_iter().collect(),
             out,
             count: 0,
         }
@@ -165,19 +166,19 @@ impl SnapshotStream {
     /// Walks up to `budget` more nodes of `tree` as it is now; true when every node has been walked.
     pub fn step(&mut self, tree: &DataTree, budget: usize) -> bool {
         for _ in 0..budget {
-            let Some(p) = self.stack.pop() else {
+            let Some(id) = self.stack.pop() else {
                 return true;
             };
             // Deleted since its parent was walked, or created after the snapshot's zxid: not in this snapshot.
-            let Some(node) = tree.nodes.get(p.as_str()) else {
+            let Some(node) = tree.nodes.node(id) else {
                 continue;
             };
             if node.stat.czxid > self.newest {
                 continue;
             }
-            put_node(&mut self.out, &p, node);
+            put_node(&mut self.out, node);
             self.count += 1;
-            self.stack.extend(node.children.iter().map(|c| path::join(&p, c)));
+            self.stack.extend(tree.nodes.child_ids(node));
         }
         self.stack.is_empty()
     }
@@ -495,11 +496,10 @@ const LOAD_BATCH: usize = 1024;
 /// Batches parsed ahead of the loader, at most.
 const BATCHES_AHEAD: usize = 8;
 
-/// A node as the parsing thread hands it over: its offset in the stream, path, node and digest.
+/// A node as the parsing thread hands it over: its offset in the stream, the node and its digest.
 struct ParsedNode {
     at: usize,
-    path: Box<str>,
-    node: Box<Node>,
+    node: Node,
     digest: u64,
 }
 
@@ -558,28 +558,12 @@ fn parse_node(r: &mut Reader<'_>) -> Result<Option<ParsedNode>, SnapshotError> {
     if p == "/" {
         return Ok(None);
     }
-    let data: Option<Bytes> = r.read("node data")?;
+    let data: Option<&[u8]> = r.read("node data")?;
     let acl: i64 = r.read("node ACL reference")?;
     let stat: StatPersisted = r.read("node stat")?;
-    // The decoded string becomes the key as it is (no copy).
-    let path: Box<str> = if p.is_empty() {
-        "/".into()
-    } else {
-        p.into_boxed_str()
-    };
-    let node = Box::new(Node {
-        data,
-        acl,
-        stat,
-        children: Default::default(),
-    });
-    let digest = super::digest::node_digest(&path, &node);
-    Ok(Some(ParsedNode {
-        at,
-        path,
-        node,
-        digest,
-    }))
+    let node = Node::new(if p.is_empty() { "/" } else { &p }, data, acl, stat);
+    let digest = super::digest::node_digest(&node);
+    Ok(Some(ParsedNode { at, node, digest }))
 }
 
 impl DataTree {
@@ -595,53 +579,44 @@ impl DataTree {
     /// Adds a node read from a snapshot under its already-loaded parent (`DataTree.deserialize`), and its digest
     /// to the tree's.
     fn load_node(&mut self, parsed: ParsedNode) -> Result<(), String> {
-        let ParsedNode {
-            path: key,
-            node,
-            digest,
-            ..
-        } = parsed;
-        let path = &*key;
+        let ParsedNode { node, digest, .. } = parsed;
+        let path = node.path();
+        let mut parent = None;
         if path != "/" {
-            let (parent, name) = path::split(path);
+            let (parent_path, name) = path::split(path);
             if name.is_empty() {
                 // "//" would be a child of the root named "": the root's own path again.
                 return Err(format!(
                     "invalid data tree: node path {path:?} has an empty last segment"
                 ));
             }
-            let Some(p) = self.nodes.get_mut(parent) else {
-                return Err(format!("invalid data tree: no parent {parent} for {path}"));
+            let Some(p) = self.nodes.id_of(parent_path) else {
+                return Err(format!("invalid data tree: no parent {parent_path} for {path}"));
             };
-            p.children.insert(name);
+            parent = Some(p);
+            let owned = || path.to_string();
             match owner_kind(node.stat.ephemeral_owner, self.extended_types) {
                 OwnerKind::Ephemeral(session) => {
-                    self.ephemerals
-                        .entry(session)
-                        .or_default()
-                        .insert(path.to_string());
+                    self.ephemerals.entry(session).or_default().insert(owned());
                 }
                 OwnerKind::Container => {
-                    self.containers.insert(path.to_string());
+                    self.containers.insert(owned());
                 }
                 OwnerKind::Ttl(_) => {
-                    self.ttls.insert(path.to_string());
+                    self.ttls.insert(owned());
                 }
                 OwnerKind::Persistent => {}
             }
         }
         self.acls.add_usage(node.acl);
         self.digest = self.digest.wrapping_add(digest);
-        match self.nodes.entry(key) {
-            // A path loaded twice replaces the node, as the Java map does; its digest then counts once.
-            Entry::Occupied(mut e) => {
-                let old = super::digest::node_digest(e.key(), e.get());
-                self.digest = self.digest.wrapping_sub(old);
-                e.insert(node);
-            }
-            Entry::Vacant(e) => {
-                e.insert(node);
-            }
+        // A path loaded twice replaces the node, as the Java map does; its digest then counts once.
+        let (id, old) = self.nodes.insert(node);
+        if let Some(old) = old {
+            self.digest = self.digest.wrapping_sub(super::digest::node_digest(&old));
+        }
+        if let Some(p) = parent {
+            self.nodes.link(p, id);
         }
         Ok(())
     }

@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::core::tree::{SharedTree, OPEN_UNSAFE_REF};
-use crate::core::txn::Txn;
+use crate::core::txn::{Txn, TxnBody};
 use crate::storage::fs::RealFs;
 use crate::storage::logread;
 
@@ -72,11 +72,17 @@ fn the_digest_matches_apache_zookeeper_after_every_golden_txn() {
 
 fn assert_same_tree(a: &DataTree, b: &DataTree) {
     assert_eq!(a.nodes.len(), b.nodes.len());
-    for (p, n) in &a.nodes {
-        let m = b.nodes.get(p).unwrap_or_else(|| panic!("{p} missing"));
+    for n in a.nodes() {
+        let p = n.path();
+        let m = b.get(p).unwrap_or_else(|| panic!("{p} missing"));
         assert_eq!(n.stat, m.stat, "{p}");
-        assert_eq!(n.data, m.data, "{p}");
-        assert_eq!(n.children, m.children, "{p}");
+        assert_eq!(n.data(), m.data(), "{p}");
+        let names = |t: &DataTree, n| {
+            let mut v: Vec<String> = t.child_names(n).map(str::to_string).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(a, n), names(b, m), "{p}");
         assert_eq!(a.acl_of(n), b.acl_of(m), "{p}");
     }
     assert_eq!(a.ephemerals, b.ephemerals);
@@ -208,7 +214,7 @@ fn a_large_snapshot_checks_its_seals_beside_the_parsing() {
         let p = format!("/big/n{i:06}");
         tree.insert_system_node(&p, OPEN_UNSAFE_REF, 0);
         let node = tree.nodes.get_mut(p.as_str()).expect("node");
-        node.data = Some(Bytes::from(vec![(i % 251) as u8; 200]));
+        node.set_data(Some(&[(i % 251) as u8; 200]));
         node.stat.czxid = i64::from(i);
     }
     tree.digest = tree.compute_digest();
@@ -328,4 +334,90 @@ fn a_snapshot_walked_on_another_thread_while_txns_are_applied_replays_to_the_liv
         apply(&mut loaded.tree, txn);
     }
     assert_same_tree(&shared.read(), &loaded.tree);
+}
+
+/// A txn at `zxid` that creates `path` (with its path as data) under a parent of this `cversion`, or deletes
+/// `path`.
+fn change(zxid: i64, path: &str, create: bool, cversion: i32) -> Txn {
+    use jute::records::data::Acl;
+    use jute::records::txn::{CreateTxn, DeleteTxn, TxnHeader};
+    let (txn_type, body) = if create {
+        let c = CreateTxn {
+            path: path.to_string(),
+            data: Some(bytes::Bytes::copy_from_slice(path.as_bytes())),
+            acl: Acl::open_unsafe(),
+            ephemeral: false,
+            parent_cversion: cversion + 1,
+        };
+        (1, TxnBody::Create(c))
+    } else {
+        let d = DeleteTxn {
+            path: path.to_string(),
+        };
+        (2, TxnBody::Delete(d))
+    };
+    let header = TxnHeader {
+        client_id: 1,
+        cxid: zxid as i32,
+        zxid,
+        time: zxid,
+        txn_type,
+    };
+    Txn {
+        header,
+        body,
+        digest: None,
+    }
+}
+
+#[test]
+fn nodes_deleted_and_created_in_their_slots_during_a_walk_replay_to_the_live_tree() {
+    // Deleted nodes' slots are reused by the next creates, so the walk meets ids it kept from a child set
+    // that now hold other nodes (deeper, under other parents, with children of their own).
+    let mut tree = DataTree::new(false);
+    let mut zxid = 0;
+    let mut log = Vec::new();
+    let mut run = |tree: &mut DataTree, path: &str, create: bool| {
+        zxid += 1;
+        // As prep writes it: the parent's cversion after the create, so that a replay does not count it twice.
+        let cversion = tree.get(path::parent(path)).map_or(0, |n| n.stat.cversion);
+        let txn = change(zxid, path, create, cversion);
+        apply(tree, &txn);
+        log.push(txn);
+    };
+    for top in ["/a", "/b"] {
+        run(&mut tree, top, true);
+        for i in 0..40 {
+            run(&mut tree, &format!("{top}/n{i}"), true);
+        }
+    }
+    let mut stream = SnapshotStream::new(&tree, &[]);
+    let start = stream.zxid();
+    let mut parts = Vec::new();
+    let mut round = 0;
+    while !stream.step(&tree, 3) {
+        parts.push(stream.take());
+        round += 1;
+        for i in 0..2 {
+            let victim = format!(
+                "/{}/n{}",
+                if round % 2 == 0 { "a" } else { "b" },
+                (round * 2 + i) % 40
+            );
+            // As the server prepares them: only a node without children is deleted.
+            if tree.get(&victim).is_some_and(Node::is_leaf) {
+                run(&mut tree, &victim, false);
+                run(&mut tree, &format!("/b/n{}/r{round}-{i}", (round + 7) % 40), true);
+            }
+        }
+    }
+    parts.extend(stream.finish(&tree));
+    assert!(round > 10, "the walk took {round} steps");
+    let mut bytes = Vec::new();
+    write_parts(&mut bytes, parts).expect("write");
+    let mut loaded = decode(&bytes, false).expect("decode");
+    for txn in log.iter().filter(|t| t.header.zxid > start.0) {
+        apply(&mut loaded.tree, txn);
+    }
+    assert_same_tree(&tree, &loaded.tree);
 }

@@ -1,0 +1,424 @@
+//! Where the znodes live. Each node is one slot of a chunked array, named by its index (a `NodeId`), and holds
+//! its path and data in a single allocation. Two kinds of hash table of ids find nodes: the path index (every
+//! node, hashed by full path) and each node's child set (hashed by the child's last path segment). A table entry
+//! is 4 bytes, so neither the index nor the child sets copy a path or a name: at a million znodes of 100 bytes a
+//! node costs about 250 bytes in all, against about 380 for a map of boxed paths to boxed nodes with sets of
+//! boxed names.
+//!
+//! Ids of deleted nodes are reused. A snapshot walk that keeps ids between two reads of the tree may therefore
+//! find another node under an id it kept; that node was created after the walk began (every create after it
+//! has a larger zxid), so the walk's rule of leaving out nodes newer than its zxid leaves it out too.
+
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+use jute::records::data::StatPersisted;
+
+use super::PathHasher;
+
+/// The index of a node's slot.
+pub type NodeId = u32;
+
+/// Slots per chunk. Chunks never move once allocated, so growing the tree never copies the nodes (nor holds
+/// two copies of them for a moment, as a doubling array would).
+const CHUNK: usize = 4096;
+
+/// One znode: its persisted Stat, ACL reference, children, and its path followed by its data in one buffer.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub stat: StatPersisted,
+    pub acl: i64,
+    children: ChildSet,
+    /// The path's bytes, then the data's.
+    bytes: Box<[u8]>,
+    path_len: u32,
+    /// Whether the data is present (ZooKeeper tells null data from empty data).
+    has_data: bool,
+}
+
+impl Node {
+    /// A node at `path` with no children.
+    pub fn new(path: &str, data: Option<&[u8]>, acl: i64, stat: StatPersisted) -> Node {
+        Node {
+            stat,
+            acl,
+            children: ChildSet::default(),
+            bytes: joined(path.as_bytes(), data),
+            path_len: path.len() as u32,
+            has_data: data.is_some(),
+        }
+    }
+
+    /// The node's full path.
+    pub fn path(&self) -> &str {
+        // Built from a `&str` and cut at its end, so always UTF-8.
+        std::str::from_utf8(self.path_bytes()).unwrap_or_default()
+    }
+
+    pub(super) fn path_bytes(&self) -> &[u8] {
+        &self.bytes[..self.path_len as usize]
+    }
+
+    /// The path's bytes and then the data's, as they are kept.
+    pub(super) fn path_and_data(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The last segment of the path (empty for the root).
+    pub fn name(&self) -> &str {
+        std::str::from_utf8(self.name_bytes()).unwrap_or_default()
+    }
+
+    fn name_bytes(&self) -> &[u8] {
+        let path = self.path_bytes();
+        let start = path.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
+        &path[start..]
+    }
+
+    /// The data; `None` for a node created with null data.
+    pub fn data(&self) -> Option<&[u8]> {
+        self.has_data.then(|| &self.bytes[self.path_len as usize..])
+    }
+
+    /// The data's length (0 for null data).
+    pub fn data_len(&self) -> usize {
+        self.bytes.len() - self.path_len as usize
+    }
+
+    /// Replaces the data.
+    pub fn set_data(&mut self, data: Option<&[u8]>) {
+        self.bytes = joined(self.path_bytes(), data);
+        self.has_data = data.is_some();
+    }
+
+    /// The number of children.
+    pub fn child_count(&self) -> usize {
+        self.children.len()
+    }
+
+    /// True when the node has no children.
+    pub fn is_leaf(&self) -> bool {
+        self.children.0.is_none()
+    }
+}
+
+fn joined(path: &[u8], data: Option<&[u8]>) -> Box<[u8]> {
+    let data = data.unwrap_or_default();
+    let mut bytes = Vec::with_capacity(path.len() + data.len());
+    bytes.extend_from_slice(path);
+    bytes.extend_from_slice(data);
+    bytes.into_boxed_slice()
+}
+
+/// The ids of a node's children. Most znodes are leaves, so an empty set is one pointer and no allocation.
+#[derive(Debug, Clone, Default)]
+#[allow(clippy::box_collection)] // the box is the point: 8 bytes in a leaf instead of 32
+struct ChildSet(Option<Box<HashTable<NodeId>>>);
+
+impl ChildSet {
+    fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |set| set.len())
+    }
+
+    fn ids(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.0.iter().flat_map(|set| set.iter().copied())
+    }
+}
+
+/// The nodes, their path index and their child sets.
+#[derive(Debug, Default)]
+pub(super) struct Store {
+    /// Every chunk but the last is full; each was allocated with room for `CHUNK` slots.
+    chunks: Vec<Vec<Option<Node>>>,
+    /// Empty slots, to be filled before the last chunk grows.
+    free: Vec<NodeId>,
+    /// Every node's id, by the hash of its path.
+    index: HashTable<NodeId>,
+    hasher: PathHasher,
+}
+
+impl Store {
+    fn hash(&self, bytes: &[u8]) -> u64 {
+        self.hasher.hash_one(bytes)
+    }
+
+    fn slot(&self, id: NodeId) -> Option<&Node> {
+        let id = id as usize;
+        self.chunks.get(id / CHUNK)?.get(id % CHUNK)?.as_ref()
+    }
+
+    fn slot_mut(&mut self, id: NodeId) -> &mut Option<Node> {
+        let id = id as usize;
+        &mut self.chunks[id / CHUNK][id % CHUNK]
+    }
+
+    /// The node with this id, if the slot holds one.
+    pub(super) fn node(&self, id: NodeId) -> Option<&Node> {
+        self.slot(id)
+    }
+
+    /// The node with this id, if the slot holds one.
+    pub(super) fn node_mut(&mut self, id: NodeId) -> Option<&mut Node> {
+        let id = id as usize;
+        self.chunks.get_mut(id / CHUNK)?.get_mut(id % CHUNK)?.as_mut()
+    }
+
+    /// The id of the node at `path`.
+    pub(super) fn id_of(&self, path: &str) -> Option<NodeId> {
+        let path = path.as_bytes();
+        self.index
+            .find(self.hash(path), |&id| {
+                self.slot(id).is_some_and(|n| n.path_bytes() == path)
+            })
+            .copied()
+    }
+
+    pub(super) fn get(&self, path: &str) -> Option<&Node> {
+        self.id_of(path).and_then(|id| self.slot(id))
+    }
+
+    pub(super) fn get_mut(&mut self, path: &str) -> Option<&mut Node> {
+        let id = self.id_of(path)?;
+        self.node_mut(id)
+    }
+
+    /// The number of nodes.
+    pub(super) fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Every node, in no particular order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = &Node> + '_ {
+        self.chunks.iter().flatten().flatten()
+    }
+
+    /// The children of `node`, in no particular order.
+    pub(super) fn children<'a>(&'a self, node: &'a Node) -> impl Iterator<Item = &'a Node> + 'a {
+        node.children.ids().filter_map(|id| self.slot(id))
+    }
+
+    /// The ids of the children of `node`.
+    pub(super) fn child_ids<'a>(&'a self, node: &'a Node) -> impl Iterator<Item = NodeId> + 'a {
+        node.children.ids()
+    }
+
+    /// Makes room for `additional` more nodes in the index.
+    pub(super) fn reserve(&mut self, additional: usize) {
+        let Store {
+            index,
+            chunks,
+            hasher,
+            ..
+        } = self;
+        index.reserve(additional, |&id| rehash(chunks, hasher, id, Node::path_bytes));
+    }
+
+    /// Drops every node.
+    pub(super) fn clear(&mut self) {
+        self.chunks.clear();
+        self.free.clear();
+        self.index.clear();
+    }
+
+    /// Puts `node` into a free slot.
+    fn alloc(&mut self, node: Node) -> NodeId {
+        if let Some(id) = self.free.pop() {
+            *self.slot_mut(id) = Some(node);
+            return id;
+        }
+        if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        let last = self.chunks.len() - 1;
+        let chunk = &mut self.chunks[last];
+        chunk.push(Some(node));
+        (last * CHUNK + chunk.len() - 1) as NodeId
+    }
+
+    /// Adds `node`, whose path must not be in the tree yet, and returns its id.
+    pub(super) fn insert_new(&mut self, node: Node) -> NodeId {
+        let hash = self.hash(node.path_bytes());
+        let id = self.alloc(node);
+        let Store {
+            index,
+            chunks,
+            hasher,
+            ..
+        } = self;
+        index.insert_unique(hash, id, |&i| rehash(chunks, hasher, i, Node::path_bytes));
+        id
+    }
+
+    /// Adds `node`, or replaces the node at its path (which keeps its id and loses its children); returns the id
+    /// and the node replaced.
+    pub(super) fn insert(&mut self, node: Node) -> (NodeId, Option<Node>) {
+        match self.id_of(node.path()) {
+            Some(id) => (id, self.slot_mut(id).replace(node)),
+            None => (self.insert_new(node), None),
+        }
+    }
+
+    /// Takes the node at `path` out of the index and its slot (not out of its parent's child set: see
+    /// [`Store::unlink`]).
+    pub(super) fn remove(&mut self, path: &str) -> Option<(NodeId, Node)> {
+        let bytes = path.as_bytes();
+        let hash = self.hash(bytes);
+        let Store {
+            index, chunks, free, ..
+        } = self;
+        let entry = index
+            .find_entry(hash, |&id| {
+                slot_in(chunks, id).is_some_and(|n| n.path_bytes() == bytes)
+            })
+            .ok()?;
+        let (id, _) = entry.remove();
+        let node = chunks[id as usize / CHUNK][id as usize % CHUNK].take()?;
+        free.push(id);
+        Some((id, node))
+    }
+
+    /// Adds `child` to the child set of `parent`; false if it was there already.
+    pub(super) fn link(&mut self, parent: NodeId, child: NodeId) -> bool {
+        let Some(name) = self.slot(child).map(|n| self.hash(n.name_bytes())) else {
+            return false;
+        };
+        let Some(p) = self.node_mut(parent) else {
+            return false;
+        };
+        let mut set = std::mem::take(&mut p.children);
+        let table = set.0.get_or_insert_with(Default::default);
+        let Store { chunks, hasher, .. } = &*self;
+        let added = table.find(name, |&id| id == child).is_none();
+        if added {
+            table.insert_unique(name, child, |&id| rehash(chunks, hasher, id, Node::name_bytes));
+        }
+        if let Some(p) = self.node_mut(parent) {
+            p.children = set;
+        }
+        added
+    }
+
+    /// Removes `child`, whose last path segment is `name`, from the child set of `parent`; false if it was not
+    /// there. The set's memory goes with its last child.
+    pub(super) fn unlink(&mut self, parent: NodeId, child: NodeId, name: &str) -> bool {
+        let hash = self.hash(name.as_bytes());
+        let Some(p) = self.node_mut(parent) else {
+            return false;
+        };
+        let Some(table) = p.children.0.as_mut() else {
+            return false;
+        };
+        let removed = match table.find_entry(hash, |&id| id == child) {
+            Ok(entry) => {
+                entry.remove();
+                true
+            }
+            Err(_) => false,
+        };
+        if table.is_empty() {
+            p.children.0 = None;
+        }
+        removed
+    }
+}
+
+fn slot_in(chunks: &[Vec<Option<Node>>], id: NodeId) -> Option<&Node> {
+    let id = id as usize;
+    chunks.get(id / CHUNK)?.get(id % CHUNK)?.as_ref()
+}
+
+/// The hash of a node's key (`key` picks its path or its name), for a table that grows. A table holds only
+/// ids of nodes in their slots.
+fn rehash(chunks: &[Vec<Option<Node>>], hasher: &PathHasher, id: NodeId, key: fn(&Node) -> &[u8]) -> u64 {
+    slot_in(chunks, id).map_or(0, |n| hasher.hash_one(key(n)))
+}
+
+impl PartialEq for Node {
+    /// Same path, data, ACL reference, Stat and number of children.
+    fn eq(&self, other: &Node) -> bool {
+        self.bytes == other.bytes
+            && self.path_len == other.path_len
+            && self.has_data == other.has_data
+            && self.acl == other.acl
+            && self.stat == other.stat
+            && self.children.len() == other.children.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(path: &str) -> Node {
+        Node::new(path, Some(path.as_bytes()), -1, StatPersisted::default())
+    }
+
+    #[test]
+    fn nodes_are_found_by_path_and_children_by_name_across_chunks() {
+        let mut store = Store::default();
+        let root = store.insert_new(node("/"));
+        let n = 3 * CHUNK + 7;
+        for i in 0..n {
+            let id = store.insert_new(node(&format!("/n{i}")));
+            assert!(store.link(root, id));
+            assert!(!store.link(root, id), "linked twice");
+        }
+        assert_eq!(store.len(), n + 1);
+        let r = store.node(root).expect("root");
+        assert_eq!(r.child_count(), n);
+        for i in (0..n).step_by(97) {
+            let p = format!("/n{i}");
+            let found = store.get(&p).expect("node");
+            assert_eq!(found.path(), p);
+            assert_eq!(found.name(), &p[1..]);
+            assert_eq!(found.data(), Some(p.as_bytes()));
+            let id = store.id_of(&p).expect("id");
+            assert!(store.child_ids(r).any(|c| c == id));
+        }
+        assert!(store.get("/n").is_none());
+    }
+
+    #[test]
+    fn removed_slots_are_reused_and_unlinked_sets_free_their_memory() {
+        let mut store = Store::default();
+        let root = store.insert_new(node("/"));
+        let a = store.insert_new(node("/a"));
+        store.link(root, a);
+        let (id, gone) = store.remove("/a").expect("removed");
+        assert_eq!((id, gone.path()), (a, "/a"));
+        assert!(store.unlink(root, a, "a"));
+        assert!(!store.unlink(root, a, "a"));
+        assert!(store.node(root).expect("root").is_leaf());
+        assert!(store.get("/a").is_none() && store.node(a).is_none());
+        let b = store.insert_new(node("/b"));
+        assert_eq!(b, a, "the free slot is taken first");
+        assert_eq!(store.get("/b").map(Node::path), Some("/b"));
+        assert_eq!(store.remove("/a").map(|(id, _)| id), None);
+    }
+
+    #[test]
+    fn data_is_kept_apart_from_the_path_and_can_be_null_or_replaced() {
+        let mut n = Node::new("/x/y", None, 0, StatPersisted::default());
+        assert_eq!((n.data(), n.data_len(), n.name()), (None, 0, "y"));
+        n.set_data(Some(b""));
+        assert_eq!(n.data(), Some(&b""[..]));
+        n.set_data(Some(b"hello"));
+        assert_eq!(
+            (n.data(), n.data_len(), n.path()),
+            (Some(&b"hello"[..]), 5, "/x/y")
+        );
+        let root = Node::new("/", Some(b""), 0, StatPersisted::default());
+        assert_eq!(root.name(), "");
+    }
+
+    #[test]
+    fn an_insert_over_an_existing_path_keeps_the_id_and_returns_the_old_node() {
+        let mut store = Store::default();
+        let first = store.insert_new(node("/a"));
+        let (id, old) = store.insert(Node::new("/a", None, 7, StatPersisted::default()));
+        assert_eq!(id, first);
+        assert_eq!(old.map(|n| n.acl), Some(-1));
+        assert_eq!(store.get("/a").map(|n| n.acl), Some(7));
+        assert_eq!(store.len(), 1);
+    }
+}
