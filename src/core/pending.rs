@@ -75,7 +75,7 @@ impl Pending {
         let node = tree.get(path)?;
         Some(ChangeRecord {
             stat: node.stat,
-            child_count: node.child_count() as i32,
+            child_count: tree.child_count(node) as i32,
             acl: tree.shared_acl_of(node),
             data_len: node.data_len(),
         })

@@ -149,6 +149,11 @@ impl DataTree {
         self.nodes.children(node)
     }
 
+    /// The number of children of `node`.
+    pub fn child_count(&self, node: &Node) -> usize {
+        self.nodes.child_count(node)
+    }
+
     /// The names of the children of `node`, in no particular order.
     pub fn child_names<'a>(&'a self, node: &'a Node) -> impl Iterator<Item = &'a str> + 'a {
         self.nodes.children(node).map(Node::name)
@@ -178,7 +183,7 @@ impl DataTree {
     /// (2 x persisted - children) and containers and TTL nodes show ephemeralOwner 0.
     pub fn client_stat(&self, node: &Node) -> Stat {
         let s = &node.stat;
-        let num_children = node.child_count() as i32;
+        let num_children = self.nodes.child_count(node) as i32;
         let owner = match owner_kind(s.ephemeral_owner, self.extended_types) {
             OwnerKind::Ephemeral(session) => session,
             OwnerKind::Persistent | OwnerKind::Container | OwnerKind::Ttl(_) => 0,

@@ -2,7 +2,7 @@
 //! its path and data in a single allocation. Two kinds of hash table of ids find nodes: the path index (every
 //! node, hashed by full path) and each node's child set (hashed by the child's last path segment). A table entry
 //! is 4 bytes, so neither the index nor the child sets copy a path or a name: at a million znodes of 100 bytes a
-//! node costs about 250 bytes in all, against about 380 for a map of boxed paths to boxed nodes with sets of
+//! node costs under 300 bytes in all, against about 380 for a map of boxed paths to boxed nodes with sets of
 //! boxed names.
 //!
 //! Ids of deleted nodes are reused. A snapshot walk that keeps ids between two reads of the tree may therefore
@@ -24,16 +24,16 @@ pub type NodeId = u32;
 const CHUNK: usize = 4096;
 
 /// One znode: its persisted Stat, ACL reference, children, and its path followed by its data in one buffer.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Node {
     pub stat: StatPersisted,
     pub acl: i64,
-    children: ChildSet,
+    /// The node's child set in `Store::sets`, or `NO_CHILDREN`: a slot then takes 96 bytes instead of 104.
+    children: u32,
     /// The path's bytes, then the data's.
     bytes: Box<[u8]>,
-    path_len: u32,
-    /// Whether the data is present (ZooKeeper tells null data from empty data).
-    has_data: bool,
+    /// The path's length, and `HAS_DATA` when the data is present (ZooKeeper tells null data from empty).
+    meta: u32,
 }
 
 impl Node {
@@ -42,10 +42,9 @@ impl Node {
         Node {
             stat,
             acl,
-            children: ChildSet::default(),
+            children: NO_CHILDREN,
             bytes: joined(path.as_bytes(), data),
-            path_len: path.len() as u32,
-            has_data: data.is_some(),
+            meta: meta(path.len(), data),
         }
     }
 
@@ -55,8 +54,12 @@ impl Node {
         std::str::from_utf8(self.path_bytes()).unwrap_or_default()
     }
 
+    fn path_len(&self) -> usize {
+        (self.meta & !HAS_DATA) as usize
+    }
+
     pub(super) fn path_bytes(&self) -> &[u8] {
-        &self.bytes[..self.path_len as usize]
+        &self.bytes[..self.path_len()]
     }
 
     /// The path's bytes and then the data's, as they are kept.
@@ -77,29 +80,31 @@ impl Node {
 
     /// The data; `None` for a node created with null data.
     pub fn data(&self) -> Option<&[u8]> {
-        self.has_data.then(|| &self.bytes[self.path_len as usize..])
+        (self.meta & HAS_DATA != 0).then(|| &self.bytes[self.path_len()..])
     }
 
     /// The data's length (0 for null data).
     pub fn data_len(&self) -> usize {
-        self.bytes.len() - self.path_len as usize
+        self.bytes.len() - self.path_len()
     }
 
     /// Replaces the data.
     pub fn set_data(&mut self, data: Option<&[u8]>) {
         self.bytes = joined(self.path_bytes(), data);
-        self.has_data = data.is_some();
-    }
-
-    /// The number of children.
-    pub fn child_count(&self) -> usize {
-        self.children.len()
+        self.meta = meta(self.path_len(), data);
     }
 
     /// True when the node has no children.
     pub fn is_leaf(&self) -> bool {
-        self.children.0.is_none()
+        self.children == NO_CHILDREN
     }
+}
+
+/// The bit of `Node::meta` that says the data is present; paths are far shorter than 2 GiB (jute.maxbuffer).
+const HAS_DATA: u32 = 1 << 31;
+
+fn meta(path_len: usize, data: Option<&[u8]>) -> u32 {
+    (path_len as u32 & !HAS_DATA) | if data.is_some() { HAS_DATA } else { 0 }
 }
 
 fn joined(path: &[u8], data: Option<&[u8]>) -> Box<[u8]> {
@@ -110,20 +115,8 @@ fn joined(path: &[u8], data: Option<&[u8]>) -> Box<[u8]> {
     bytes.into_boxed_slice()
 }
 
-/// The ids of a node's children. Most znodes are leaves, so an empty set is one pointer and no allocation.
-#[derive(Debug, Clone, Default)]
-#[allow(clippy::box_collection)] // the box is the point: 8 bytes in a leaf instead of 32
-struct ChildSet(Option<Box<HashTable<NodeId>>>);
-
-impl ChildSet {
-    fn len(&self) -> usize {
-        self.0.as_ref().map_or(0, |set| set.len())
-    }
-
-    fn ids(&self) -> impl Iterator<Item = NodeId> + '_ {
-        self.0.iter().flat_map(|set| set.iter().copied())
-    }
-}
+/// The `children` of a leaf: most znodes are leaves, and they have no set at all.
+const NO_CHILDREN: u32 = u32::MAX;
 
 /// The nodes, their path index and their child sets.
 #[derive(Debug, Default)]
@@ -134,6 +127,10 @@ pub(super) struct Store {
     free: Vec<NodeId>,
     /// Every node's id, by the hash of its path.
     index: HashTable<NodeId>,
+    /// The child sets of nodes that have children: ids by the hash of their last path segment.
+    sets: Vec<HashTable<NodeId>>,
+    /// Entries of `sets` that no node uses.
+    free_sets: Vec<u32>,
     hasher: PathHasher,
 }
 
@@ -194,12 +191,28 @@ impl Store {
 
     /// The children of `node`, in no particular order.
     pub(super) fn children<'a>(&'a self, node: &'a Node) -> impl Iterator<Item = &'a Node> + 'a {
-        node.children.ids().filter_map(|id| self.slot(id))
+        self.child_ids(node).filter_map(|id| self.slot(id))
     }
 
     /// The ids of the children of `node`.
-    pub(super) fn child_ids<'a>(&'a self, node: &'a Node) -> impl Iterator<Item = NodeId> + 'a {
-        node.children.ids()
+    pub(super) fn child_ids(&self, node: &Node) -> impl Iterator<Item = NodeId> + '_ {
+        self.sets
+            .get(node.children as usize)
+            .into_iter()
+            .flat_map(|set| set.iter().copied())
+    }
+
+    /// The number of children of `node`.
+    pub(super) fn child_count(&self, node: &Node) -> usize {
+        self.sets.get(node.children as usize).map_or(0, HashTable::len)
+    }
+
+    /// Gives the child set of a node that is leaving the tree back.
+    fn drop_set(&mut self, node: &Node) {
+        if let Some(set) = self.sets.get_mut(node.children as usize) {
+            *set = HashTable::new();
+            self.free_sets.push(node.children);
+        }
     }
 
     /// Makes room for `additional` more nodes in the index.
@@ -218,6 +231,8 @@ impl Store {
         self.chunks.clear();
         self.free.clear();
         self.index.clear();
+        self.sets.clear();
+        self.free_sets.clear();
     }
 
     /// Puts `node` into a free slot.
@@ -253,7 +268,13 @@ impl Store {
     /// and the node replaced.
     pub(super) fn insert(&mut self, node: Node) -> (NodeId, Option<Node>) {
         match self.id_of(node.path()) {
-            Some(id) => (id, self.slot_mut(id).replace(node)),
+            Some(id) => {
+                let old = self.slot_mut(id).replace(node);
+                if let Some(old) = &old {
+                    self.drop_set(old);
+                }
+                (id, old)
+            }
             None => (self.insert_new(node), None),
         }
     }
@@ -274,26 +295,40 @@ impl Store {
         let (id, _) = entry.remove();
         let node = chunks[id as usize / CHUNK][id as usize % CHUNK].take()?;
         free.push(id);
+        self.drop_set(&node);
         Some((id, node))
     }
 
     /// Adds `child` to the child set of `parent`; false if it was there already.
     pub(super) fn link(&mut self, parent: NodeId, child: NodeId) -> bool {
-        let Some(name) = self.slot(child).map(|n| self.hash(n.name_bytes())) else {
+        let Some(hash) = self.slot(child).map(|n| self.hash(n.name_bytes())) else {
             return false;
         };
-        let Some(p) = self.node_mut(parent) else {
+        let Some(set) = self.node(parent).map(|p| p.children) else {
             return false;
         };
-        let mut set = std::mem::take(&mut p.children);
-        let table = set.0.get_or_insert_with(Default::default);
-        let Store { chunks, hasher, .. } = &*self;
-        let added = table.find(name, |&id| id == child).is_none();
+        let set = if set == NO_CHILDREN {
+            let set = match self.free_sets.pop() {
+                Some(free) => free,
+                None => {
+                    self.sets.push(HashTable::new());
+                    (self.sets.len() - 1) as u32
+                }
+            };
+            if let Some(p) = self.node_mut(parent) {
+                p.children = set;
+            }
+            set
+        } else {
+            set
+        };
+        let Store {
+            chunks, hasher, sets, ..
+        } = self;
+        let table = &mut sets[set as usize];
+        let added = table.find(hash, |&id| id == child).is_none();
         if added {
-            table.insert_unique(name, child, |&id| rehash(chunks, hasher, id, Node::name_bytes));
-        }
-        if let Some(p) = self.node_mut(parent) {
-            p.children = set;
+            table.insert_unique(hash, child, |&id| rehash(chunks, hasher, id, Node::name_bytes));
         }
         added
     }
@@ -302,10 +337,10 @@ impl Store {
     /// there. The set's memory goes with its last child.
     pub(super) fn unlink(&mut self, parent: NodeId, child: NodeId, name: &str) -> bool {
         let hash = self.hash(name.as_bytes());
-        let Some(p) = self.node_mut(parent) else {
+        let Some(set) = self.node(parent).map(|p| p.children) else {
             return false;
         };
-        let Some(table) = p.children.0.as_mut() else {
+        let Some(table) = self.sets.get_mut(set as usize) else {
             return false;
         };
         let removed = match table.find_entry(hash, |&id| id == child) {
@@ -316,7 +351,11 @@ impl Store {
             Err(_) => false,
         };
         if table.is_empty() {
-            p.children.0 = None;
+            *table = HashTable::new();
+            self.free_sets.push(set);
+            if let Some(p) = self.node_mut(parent) {
+                p.children = NO_CHILDREN;
+            }
         }
         removed
     }
@@ -334,14 +373,12 @@ fn rehash(chunks: &[Vec<Option<Node>>], hasher: &PathHasher, id: NodeId, key: fn
 }
 
 impl PartialEq for Node {
-    /// Same path, data, ACL reference, Stat and number of children.
+    /// Same path, data, ACL reference and Stat (children are the tree's to compare).
     fn eq(&self, other: &Node) -> bool {
         self.bytes == other.bytes
-            && self.path_len == other.path_len
-            && self.has_data == other.has_data
+            && self.meta == other.meta
             && self.acl == other.acl
             && self.stat == other.stat
-            && self.children.len() == other.children.len()
     }
 }
 
@@ -365,7 +402,7 @@ mod tests {
         }
         assert_eq!(store.len(), n + 1);
         let r = store.node(root).expect("root");
-        assert_eq!(r.child_count(), n);
+        assert_eq!(store.child_count(r), n);
         for i in (0..n).step_by(97) {
             let p = format!("/n{i}");
             let found = store.get(&p).expect("node");
@@ -376,6 +413,11 @@ mod tests {
             assert!(store.child_ids(r).any(|c| c == id));
         }
         assert!(store.get("/n").is_none());
+    }
+
+    #[test]
+    fn a_slot_takes_96_bytes() {
+        assert_eq!(std::mem::size_of::<Option<Node>>(), 96);
     }
 
     #[test]
