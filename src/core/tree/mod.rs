@@ -242,10 +242,7 @@ impl DataTree {
 
     /// The sum of the lengths of every path and every node's data (`DataTree.approximateDataSize`).
     pub fn approximate_data_size(&self) -> u64 {
-        self.nodes
-            .iter()
-            .map(|n| (n.path().len() + n.data_len()) as u64)
-            .sum()
+        self.nodes.iter().map(|n| n.path_and_data().len() as u64).sum()
     }
 
     /// The zxid of the last txn applied.

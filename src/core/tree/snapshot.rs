@@ -57,8 +57,11 @@ fn put_acls(out: &mut Vec<u8>, list: &[Acl]) {
 }
 
 fn put_node(out: &mut Vec<u8>, node: &Node) {
-    let path = node.path();
-    put_str(out, if path == "/" { "" } else { path });
+    // The path goes out as the bytes it is kept in, with no UTF-8 check (it was a `&str` when stored).
+    let path = node.path_bytes();
+    let path = if path == b"/" { &path[..0] } else { path };
+    put_i32(out, path.len() as i32);
+    out.extend_from_slice(path);
     match node.data() {
         Some(d) => {
             put_i32(out, d.len() as i32);
@@ -178,7 +181,11 @@ impl SnapshotStream {
             }
             put_node(&mut self.out, node);
             self.count += 1;
+            // Children are walked in id order, which is mostly the order they were created and laid out in
+            // memory: a wide parent's children are then read nearly in sequence rather than at random.
+            let first = self.stack.len();
             self.stack.extend(tree.nodes.child_ids(node));
+            self.stack[first..].sort_unstable_by(|a, b| b.cmp(a));
         }
         self.stack.is_empty()
     }
