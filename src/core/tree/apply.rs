@@ -260,7 +260,7 @@ impl DataTree {
         triggers: &mut Vec<Trigger<'t>>,
     ) -> Result<(), ErrorCode> {
         let p = &*path;
-        let (parent_path, name) = path::split(p);
+        let parent_path = path::parent(p);
         let Some(parent_id) = self.nodes.id_of(parent_path) else {
             return Err(ErrorCode::NoNode);
         };
@@ -270,7 +270,7 @@ impl DataTree {
         let parent_before = self.node_digest_at(parent_path);
         let removed = self.nodes.remove(p);
         if let Some((id, _)) = &removed {
-            self.nodes.unlink(parent_id, *id, name);
+            self.nodes.unlink(parent_id, *id);
         }
         if let Some(parent) = self.nodes.node_mut(parent_id) {
             if zxid > parent.stat.pzxid {

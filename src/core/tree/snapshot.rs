@@ -520,12 +520,13 @@ fn read_nodes(r: &mut Reader<'_>, tree: &mut DataTree) -> Result<u64, SnapshotEr
     std::thread::scope(|s| {
         s.spawn(move || parse_nodes(r, &tx));
         let mut count = 0;
+        let mut recent = Recent::default();
         // The channel ends when the parser has sent the last batch; returning early drops the receiver, and
         // the parser stops at its next send.
         for batch in rx {
             for parsed in batch? {
                 let at = parsed.at as u64;
-                tree.load_node(parsed)
+                tree.load_node(parsed, &mut recent)
                     .map_err(|message| SnapshotError { offset: at, message })?;
                 count += 1;
             }
@@ -573,6 +574,14 @@ fn parse_node(r: &mut Reader<'_>) -> Result<Option<ParsedNode>, SnapshotError> {
     Ok(Some(ParsedNode { at, node, digest }))
 }
 
+/// The last parent a loaded node had and the last node loaded. Snapshots list nodes depth first, so the next
+/// node's parent is nearly always one of the two, which saves a hash lookup of its path.
+#[derive(Default)]
+struct Recent {
+    parent: Option<NodeId>,
+    last: Option<NodeId>,
+}
+
 impl DataTree {
     /// A tree with no nodes at all, to load a snapshot into.
     fn empty(extended_types: bool) -> DataTree {
@@ -585,7 +594,7 @@ impl DataTree {
 
     /// Adds a node read from a snapshot under its already-loaded parent (`DataTree.deserialize`), and its digest
     /// to the tree's.
-    fn load_node(&mut self, parsed: ParsedNode) -> Result<(), String> {
+    fn load_node(&mut self, parsed: ParsedNode, recent: &mut Recent) -> Result<(), String> {
         let ParsedNode { node, digest, .. } = parsed;
         let path = node.path();
         let mut parent = None;
@@ -597,9 +606,15 @@ impl DataTree {
                     "invalid data tree: node path {path:?} has an empty last segment"
                 ));
             }
-            let Some(p) = self.nodes.id_of(parent_path) else {
+            let known = [recent.parent, recent.last].into_iter().flatten().find(|&id| {
+                self.nodes
+                    .node(id)
+                    .is_some_and(|n| n.path_bytes() == parent_path.as_bytes())
+            });
+            let Some(p) = known.or_else(|| self.nodes.id_of(parent_path)) else {
                 return Err(format!("invalid data tree: no parent {parent_path} for {path}"));
             };
+            recent.parent = Some(p);
             parent = Some(p);
             let owned = || path.to_string();
             match owner_kind(node.stat.ephemeral_owner, self.extended_types) {
@@ -619,6 +634,7 @@ impl DataTree {
         self.digest = self.digest.wrapping_add(digest);
         // A path loaded twice replaces the node, as the Java map does; its digest then counts once.
         let (id, old) = self.nodes.insert(node);
+        recent.last = Some(id);
         if let Some(old) = old {
             self.digest = self.digest.wrapping_sub(super::digest::node_digest(&old));
         }

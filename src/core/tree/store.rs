@@ -1,9 +1,9 @@
 //! Where the znodes live. Each node is one slot of a chunked array, named by its index (a `NodeId`), and holds
 //! its path and data in a single allocation. Two kinds of hash table of ids find nodes: the path index (every
-//! node, hashed by full path) and each node's child set (hashed by the child's last path segment). A table entry
-//! is 4 bytes, so neither the index nor the child sets copy a path or a name: at a million znodes of 100 bytes a
-//! node costs under 300 bytes in all, against about 380 for a map of boxed paths to boxed nodes with sets of
-//! boxed names.
+//! node, hashed by full path) and each node's child set (hashed by id: a child is only ever looked up by its
+//! full path, so a set never reads its children to grow or to drop one). A table entry is 4 bytes, so neither
+//! the index nor the child sets copy a path or a name: at a million znodes of 100 bytes a node costs under 300
+//! bytes in all, against about 380 for a map of boxed paths to boxed nodes with sets of boxed names.
 //!
 //! Ids of deleted nodes are reused. A snapshot walk that keeps ids between two reads of the tree may therefore
 //! find another node under an id it kept; that node was created after the walk began (every create after it
@@ -223,7 +223,7 @@ impl Store {
             hasher,
             ..
         } = self;
-        index.reserve(additional, |&id| rehash(chunks, hasher, id, Node::path_bytes));
+        index.reserve(additional, |&id| rehash(chunks, hasher, id));
     }
 
     /// Drops every node.
@@ -260,7 +260,7 @@ impl Store {
             hasher,
             ..
         } = self;
-        index.insert_unique(hash, id, |&i| rehash(chunks, hasher, i, Node::path_bytes));
+        index.insert_unique(hash, id, |&i| rehash(chunks, hasher, i));
         id
     }
 
@@ -301,9 +301,7 @@ impl Store {
 
     /// Adds `child` to the child set of `parent`; false if it was there already.
     pub(super) fn link(&mut self, parent: NodeId, child: NodeId) -> bool {
-        let Some(hash) = self.slot(child).map(|n| self.hash(n.name_bytes())) else {
-            return false;
-        };
+        let hash = id_hash(child);
         let Some(set) = self.node(parent).map(|p| p.children) else {
             return false;
         };
@@ -322,21 +320,18 @@ impl Store {
         } else {
             set
         };
-        let Store {
-            chunks, hasher, sets, ..
-        } = self;
-        let table = &mut sets[set as usize];
+        let table = &mut self.sets[set as usize];
         let added = table.find(hash, |&id| id == child).is_none();
         if added {
-            table.insert_unique(hash, child, |&id| rehash(chunks, hasher, id, Node::name_bytes));
+            table.insert_unique(hash, child, |&id| id_hash(id));
         }
         added
     }
 
-    /// Removes `child`, whose last path segment is `name`, from the child set of `parent`; false if it was not
-    /// there. The set's memory goes with its last child.
-    pub(super) fn unlink(&mut self, parent: NodeId, child: NodeId, name: &str) -> bool {
-        let hash = self.hash(name.as_bytes());
+    /// Removes `child` from the child set of `parent`; false if it was not there. The set's memory goes with
+    /// its last child.
+    pub(super) fn unlink(&mut self, parent: NodeId, child: NodeId) -> bool {
+        let hash = id_hash(child);
         let Some(set) = self.node(parent).map(|p| p.children) else {
             return false;
         };
@@ -366,10 +361,16 @@ fn slot_in(chunks: &[Vec<Option<Node>>], id: NodeId) -> Option<&Node> {
     chunks.get(id / CHUNK)?.get(id % CHUNK)?.as_ref()
 }
 
-/// The hash of a node's key (`key` picks its path or its name), for a table that grows. A table holds only
-/// ids of nodes in their slots.
-fn rehash(chunks: &[Vec<Option<Node>>], hasher: &PathHasher, id: NodeId, key: fn(&Node) -> &[u8]) -> u64 {
-    slot_in(chunks, id).map_or(0, |n| hasher.hash_one(key(n)))
+/// The hash of a node's path, for the index when it grows. The index holds only ids of nodes in their slots.
+fn rehash(chunks: &[Vec<Option<Node>>], hasher: &PathHasher, id: NodeId) -> u64 {
+    slot_in(chunks, id).map_or(0, |n| hasher.hash_one(n.path_bytes()))
+}
+
+/// The hash of an id in a child set: Fibonacci hashing, whose high bits (the table's tags) and low bits (its
+/// buckets) both spread ids that are close together.
+fn id_hash(id: NodeId) -> u64 {
+    let h = u64::from(id).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    h ^ (h >> 32)
 }
 
 impl PartialEq for Node {
@@ -428,8 +429,8 @@ mod tests {
         store.link(root, a);
         let (id, gone) = store.remove("/a").expect("removed");
         assert_eq!((id, gone.path()), (a, "/a"));
-        assert!(store.unlink(root, a, "a"));
-        assert!(!store.unlink(root, a, "a"));
+        assert!(store.unlink(root, a));
+        assert!(!store.unlink(root, a));
         assert!(store.node(root).expect("root").is_leaf());
         assert!(store.get("/a").is_none() && store.node(a).is_none());
         let b = store.insert_new(node("/b"));
