@@ -222,6 +222,7 @@ impl Server {
                 tracing::error!(error = %e, "txn log failed; stopping the server");
                 break Err(e);
             }
+            runtime.end_turn();
         };
         tracing::info!(zxid = %runtime.last_zxid(), "shutting down");
         runtime.close_all();

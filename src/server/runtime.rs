@@ -40,6 +40,19 @@ const FSYNC_WARNING_THRESHOLD_MS: u64 = 1000;
 /// (the log thread, timers) again.
 const MESSAGES_PER_TURN: usize = 64;
 
+/// Counter increments gathered during one turn of the server loop and added to the metrics at its end
+/// ([`Runtime::end_turn`]): one metrics update per turn rather than one per request or reply, whose cost
+/// (a lookup of the metric by name, and the recorder) showed in the instructions per request.
+#[derive(Debug, Clone, Copy, Default)]
+struct TurnCounts {
+    /// Requests the core prepared (`prep_processor_request_queued`, `sync_processor_request_queued`).
+    prepared: u64,
+    /// Bytes of replies queued (`response_bytes`).
+    response_bytes: u64,
+    /// Bytes of watch notifications queued (`watch_bytes`).
+    watch_bytes: u64,
+}
+
 /// A request waiting for its answer.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Waiting {
@@ -81,6 +94,8 @@ pub(crate) struct Runtime {
     synced: [u64; 4],
     /// The core's event totals already added to `metrics`.
     published: EventCounts,
+    /// Counter increments of this turn, not yet in `metrics`.
+    turn_counts: TurnCounts,
     /// Reused buffer for the core's per-trigger watcher counts.
     watch_counts: Vec<(EventType, u32)>,
     /// Txns handed to the log thread and not yet durable, with when they were handed over, oldest first.
@@ -133,6 +148,7 @@ impl Runtime {
             metrics,
             synced: [0; 4],
             published: EventCounts::default(),
+            turn_counts: TurnCounts::default(),
             watch_counts: Vec::new(),
             appended: VecDeque::new(),
             // ZooTrace's default: client requests, server packets and final requests.
@@ -202,6 +218,8 @@ impl Runtime {
                 effects
             }
             Inbound::FourLetter { conn, word, mask } => {
+                // `mntr` and the like report what the earlier messages of this turn did.
+                self.end_turn();
                 self.four_letter(conn, word, mask);
                 return Ok(());
             }
@@ -232,11 +250,27 @@ impl Runtime {
     /// Counts a request the core prepared from `started` on: it entered the pipeline (prep, then the ordered
     /// log stage every request passes, reads included, as in ZooKeeper's standalone pipeline).
     fn prepared(&mut self, started: Instant) {
-        use crate::metrics::counter;
-        self.metrics.count(counter::PREP_PROCESSOR_REQUEST_QUEUED, 1);
-        self.metrics.count(counter::SYNC_PROCESSOR_REQUEST_QUEUED, 1);
+        self.turn_counts.prepared += 1;
         self.metrics
             .observe(summary::PREP_PROCESS_TIME, started.elapsed().as_millis() as u64);
+    }
+
+    /// Ends one turn of the server loop (a batch of connection messages, a durable batch, a tick): adds the
+    /// counts gathered during it and the core's events to the metrics.
+    pub(crate) fn end_turn(&mut self) {
+        use crate::metrics::counter;
+        let counts = std::mem::take(&mut self.turn_counts);
+        for (name, delta) in [
+            (counter::PREP_PROCESSOR_REQUEST_QUEUED, counts.prepared),
+            (counter::SYNC_PROCESSOR_REQUEST_QUEUED, counts.prepared),
+            (counter::RESPONSE_BYTES, counts.response_bytes),
+            (counter::WATCH_BYTES, counts.watch_bytes),
+        ] {
+            if delta > 0 {
+                self.metrics.count(name, delta);
+            }
+        }
+        self.publish_core_events();
     }
 
     /// Adds the core's events since the last call to the metrics: change records, expired sessions, and the
@@ -396,7 +430,6 @@ impl Runtime {
 
     /// Runs effects in order. Entries to persist go to the log thread, which reports them durable later.
     fn execute(&mut self, effects: Vec<Effect>) -> io::Result<()> {
-        self.publish_core_events();
         let mut queue: VecDeque<Effect> = effects.into();
         while let Some(effect) = queue.pop_front() {
             match effect {
@@ -438,8 +471,7 @@ impl Runtime {
             let handshake = !entry.handshake_sent;
             entry.handshake_sent = true;
             if !answers_request {
-                self.metrics
-                    .count(crate::metrics::counter::WATCH_BYTES, u64::from(reply.len));
+                self.turn_counts.watch_bytes += u64::from(reply.len);
                 continue;
             }
             let position = if handshake {
@@ -462,8 +494,7 @@ impl Runtime {
             self.metrics.observe(name, latency_ms);
             if reply.xid != PING_XID && !handshake {
                 self.client_response.record(i64::from(reply.len));
-                self.metrics
-                    .count(crate::metrics::counter::RESPONSE_BYTES, u64::from(reply.len));
+                self.turn_counts.response_bytes += u64::from(reply.len);
             }
             let op_text = op_name(op, !handshake && write && reply.err != 0);
             let zxid = if handshake {
