@@ -8,6 +8,7 @@
 
 mod logthread;
 mod ops;
+mod outbox;
 mod runtime;
 mod snapshots;
 pub mod startup;
@@ -218,11 +219,10 @@ impl Server {
                     runtime.tick()
                 }
             };
-            if let Err(e) = step {
+            if let Err(e) = step.and_then(|()| runtime.end_turn()) {
                 tracing::error!(error = %e, "txn log failed; stopping the server");
                 break Err(e);
             }
-            runtime.end_turn();
         };
         tracing::info!(zxid = %runtime.last_zxid(), "shutting down");
         runtime.close_all();

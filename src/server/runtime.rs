@@ -1,6 +1,7 @@
 //! The one task that owns the core. It takes connection messages in arrival order, calls the core, and runs the
 //! effects it returns in order: `Send` to the connection's queue, `Close`, and `Persist` to the log thread,
-//! which reports back once entries are durable; only then is the core told `persisted`. Nothing of the core
+//! which reports back once entries are durable; only then is the core told `persisted`. A connection's frames
+//! of one turn of the loop go to its task together at the end of the turn (`outbox`), in the order queued. Nothing of the core
 //! is shared but its tree, which a snapshot thread reads while the core goes on (`core::tree::SharedTree`).
 
 use std::collections::VecDeque;
@@ -14,6 +15,7 @@ use foldhash::HashMap;
 use jute::codes::{EventType, OpCode};
 
 use super::logthread::{Batch, LogCommand};
+use super::outbox::Outgoing;
 use super::snapshots::Snapshotter;
 use super::stats::ServerStats;
 use crate::config::ServerConfig;
@@ -77,6 +79,8 @@ pub(super) struct ConnEntry {
     pub(super) active_ms: u64,
     /// Requests not yet answered, oldest first (for latency and `Outstanding`).
     pub(super) pending: VecDeque<Waiting>,
+    /// Frames queued during this turn, handed to the connection's task at its end.
+    outgoing: Outgoing,
 }
 
 /// The state of the server task.
@@ -96,6 +100,8 @@ pub(crate) struct Runtime {
     published: EventCounts,
     /// Counter increments of this turn, not yet in `metrics`.
     turn_counts: TurnCounts,
+    /// Connections with frames in their `outgoing`, in no particular order.
+    dirty: Vec<ConnId>,
     /// Reused buffer for the core's per-trigger watcher counts.
     watch_counts: Vec<(EventType, u32)>,
     /// Txns handed to the log thread and not yet durable, with when they were handed over, oldest first.
@@ -149,6 +155,7 @@ impl Runtime {
             synced: [0; 4],
             published: EventCounts::default(),
             turn_counts: TurnCounts::default(),
+            dirty: Vec::new(),
             watch_counts: Vec::new(),
             appended: VecDeque::new(),
             // ZooTrace's default: client requests, server packets and final requests.
@@ -176,6 +183,7 @@ impl Runtime {
                     stats: ConnStats::new(now.wall_ms),
                     active_ms: now.mono_ms,
                     pending: VecDeque::new(),
+                    outgoing: Outgoing::Empty,
                 };
                 self.conns.insert(conn, entry);
                 return Ok(());
@@ -219,7 +227,7 @@ impl Runtime {
             }
             Inbound::FourLetter { conn, word, mask } => {
                 // `mntr` and the like report what the earlier messages of this turn did.
-                self.end_turn();
+                self.end_turn()?;
                 self.four_letter(conn, word, mask);
                 return Ok(());
             }
@@ -255,10 +263,12 @@ impl Runtime {
             .observe(summary::PREP_PROCESS_TIME, started.elapsed().as_millis() as u64);
     }
 
-    /// Ends one turn of the server loop (a batch of connection messages, a durable batch, a tick): adds the
-    /// counts gathered during it and the core's events to the metrics.
-    pub(crate) fn end_turn(&mut self) {
+    /// Ends one turn of the server loop (a batch of connection messages, a durable batch, a tick): hands the
+    /// frames queued during it to the connection tasks, and adds the counts gathered during it and the core's
+    /// events to the metrics.
+    pub(crate) fn end_turn(&mut self) -> io::Result<()> {
         use crate::metrics::counter;
+        self.flush_replies()?;
         let counts = std::mem::take(&mut self.turn_counts);
         for (name, delta) in [
             (counter::PREP_PROCESSOR_REQUEST_QUEUED, counts.prepared),
@@ -271,6 +281,7 @@ impl Runtime {
             }
         }
         self.publish_core_events();
+        Ok(())
     }
 
     /// Adds the core's events since the last call to the metrics: change records, expired sessions, and the
@@ -430,11 +441,12 @@ impl Runtime {
 
     /// Runs effects in order. Entries to persist go to the log thread, which reports them durable later.
     fn execute(&mut self, effects: Vec<Effect>) -> io::Result<()> {
-        let mut queue: VecDeque<Effect> = effects.into();
-        while let Some(effect) = queue.pop_front() {
+        for effect in effects {
             match effect {
-                Effect::Send { conn, frame } => queue.extend(self.send(conn, frame)),
+                Effect::Send { conn, frame } => self.send(conn, frame),
                 Effect::Close { conn } => {
+                    // What was queued before the close goes out before it.
+                    self.flush_conn(conn)?;
                     if let Some(entry) = self.conns.get(&conn) {
                         entry.handle.close();
                     }
@@ -455,13 +467,12 @@ impl Runtime {
         Ok(())
     }
 
-    /// Queues frames for a connection; closes it if its queue is over the cap. Returns the core's effects if
-    /// the connection had to be dropped.
-    fn send(&mut self, conn: ConnId, frame: Bytes) -> Vec<Effect> {
+    /// Queues frames for a connection until the end of the turn, counting them and the requests they answer.
+    fn send(&mut self, conn: ConnId, frame: Bytes) {
         let sent = Instant::now();
         let mono_ms = mono_ms_at(self.started, sent);
         let Some(entry) = self.conns.get_mut(&conn) else {
-            return Vec::new();
+            return;
         };
         entry.active_ms = mono_ms;
         for reply in reply_headers(&frame) {
@@ -507,9 +518,30 @@ impl Runtime {
                 .stats
                 .answered(waiting.xid, zxid, op_text, arrived_ms, mono_ms);
         }
-        let queued = entry.handle.send(frame);
+        if entry.outgoing.push(frame) {
+            self.dirty.push(conn);
+        }
+    }
+
+    /// Hands every connection's frames of this turn to its task, one message per connection.
+    fn flush_replies(&mut self) -> io::Result<()> {
+        while let Some(conn) = self.dirty.pop() {
+            self.flush_conn(conn)?;
+        }
+        Ok(())
+    }
+
+    /// Hands the frames queued for `conn` to its task; closes it if its queue is over the cap.
+    fn flush_conn(&mut self, conn: ConnId) -> io::Result<()> {
+        let Some(entry) = self.conns.get_mut(&conn) else {
+            return Ok(());
+        };
+        let Some(frames) = entry.outgoing.take() else {
+            return Ok(());
+        };
+        let queued = entry.handle.send(frames);
         if queued <= self.config.outbound_queue_bytes_max {
-            return Vec::new();
+            return Ok(());
         }
         tracing::warn!(
             %conn, peer = %entry.peer, queued_bytes = queued, max = self.config.outbound_queue_bytes_max,
@@ -517,13 +549,19 @@ impl Runtime {
         );
         entry.handle.abort();
         match self.conns.remove(&conn) {
-            Some(entry) if entry.in_core => self.core.disconnected(self.now(), conn),
-            _ => Vec::new(),
+            Some(entry) if entry.in_core => {
+                let effects = self.core.disconnected(self.now(), conn);
+                self.execute(effects)
+            }
+            _ => Ok(()),
         }
     }
 
-    /// Closes every connection (server shutdown).
+    /// Closes every connection (server shutdown), after what was queued for it.
     pub(crate) fn close_all(&mut self) {
+        if let Err(e) = self.flush_replies() {
+            tracing::warn!(error = %e, "replies not handed over at shutdown");
+        }
         for entry in self.conns.values() {
             entry.handle.close();
         }
