@@ -102,6 +102,8 @@ pub(crate) struct Runtime {
     turn_counts: TurnCounts,
     /// Connections with frames in their `outgoing`, in no particular order.
     dirty: Vec<ConnId>,
+    /// Txn entries of this turn not yet handed to the log thread, in zxid order.
+    to_log: Vec<(Zxid, Bytes)>,
     /// Reused buffer for the core's per-trigger watcher counts.
     watch_counts: Vec<(EventType, u32)>,
     /// Txns handed to the log thread and not yet durable, with when they were handed over, oldest first.
@@ -156,6 +158,7 @@ impl Runtime {
             published: EventCounts::default(),
             turn_counts: TurnCounts::default(),
             dirty: Vec::new(),
+            to_log: Vec::new(),
             watch_counts: Vec::new(),
             appended: VecDeque::new(),
             // ZooTrace's default: client requests, server packets and final requests.
@@ -264,10 +267,12 @@ impl Runtime {
     }
 
     /// Ends one turn of the server loop (a batch of connection messages, a durable batch, a tick): hands the
-    /// frames queued during it to the connection tasks, and adds the counts gathered during it and the core's
+    /// txn entries and the frames queued during it to the log thread and the connection tasks, and adds the counts gathered during it and the core's
     /// events to the metrics.
     pub(crate) fn end_turn(&mut self) -> io::Result<()> {
         use crate::metrics::counter;
+        // The log first: its thread can write and fsync while the replies are handed over.
+        self.flush_log()?;
         self.flush_replies()?;
         let counts = std::mem::take(&mut self.turn_counts);
         for (name, delta) in [
@@ -452,10 +457,10 @@ impl Runtime {
                     }
                 }
                 Effect::Persist { zxid, entry } => {
-                    self.appended.push_back((zxid, Instant::now()));
                     let due = self.snapshots.as_mut().is_some_and(|s| s.logged(entry.len()));
-                    self.log_command(LogCommand::Append(zxid, entry))?;
+                    self.to_log.push((zxid, entry));
                     if due {
+                        self.flush_log()?;
                         self.log_command(LogCommand::Roll)?;
                         if let Some(s) = self.snapshots.as_mut() {
                             s.start(&self.core);
@@ -521,6 +526,18 @@ impl Runtime {
         if entry.outgoing.push(frame) {
             self.dirty.push(conn);
         }
+    }
+
+    /// Hands the txn entries of this turn to the log thread in one message.
+    fn flush_log(&mut self) -> io::Result<()> {
+        if self.to_log.is_empty() {
+            return Ok(());
+        }
+        let at = Instant::now();
+        self.appended
+            .extend(self.to_log.iter().map(|&(zxid, _)| (zxid, at)));
+        let entries = std::mem::take(&mut self.to_log);
+        self.log_command(LogCommand::Append(entries))
     }
 
     /// Hands every connection's frames of this turn to its task, one message per connection.
