@@ -13,6 +13,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use foldhash::HashMap;
 use jute::codes::{EventType, OpCode};
+use jute::records::proto::RequestHeader;
+use jute::request::{Request, RequestError};
 
 use super::logthread::{Batch, LogCommand};
 use super::outbox::Outgoing;
@@ -38,8 +40,8 @@ const DIGEST_LOG_LIMIT: usize = 1024;
 /// An fsync longer than this counts in `fsync_threshold_exceed_count` (`fsync.warningthresholdms`).
 const FSYNC_WARNING_THRESHOLD_MS: u64 = 1000;
 
-/// Connection messages handled in one turn of the server loop, at most, before it looks at its other sources
-/// (the log thread, timers) again.
+/// Connection frames handled in one turn of the server loop, at most (a message with several requests counts
+/// each), before it looks at its other sources (the log thread, timers) again.
 const MESSAGES_PER_TURN: usize = 64;
 
 /// Counter increments gathered during one turn of the server loop and added to the metrics at its end
@@ -210,23 +212,12 @@ impl Runtime {
                 }
                 effects
             }
-            Inbound::Request { conn, header, body } => {
-                let op = match OpCode::from_code(header.op) {
-                    Some(OpCode::Auth | OpCode::Sasl) | None => None,
-                    Some(op) => Some(op),
-                };
-                // One clock reading serves the arrival, the core's `Now` and the start of the prep time.
-                let arrived = Instant::now();
-                if self.received(conn, header.xid, op, arrived).is_none() {
-                    return Ok(());
+            Inbound::Request { conn, header, body } => return self.request(conn, header, body),
+            Inbound::Requests { conn, requests } => {
+                for (header, body) in requests {
+                    self.request(conn, header, body)?;
                 }
-                let effects = self
-                    .core
-                    .request(now_from(self.started, arrived), conn, header, body);
-                if op.is_some() {
-                    self.prepared(arrived);
-                }
-                effects
+                return Ok(());
             }
             Inbound::FourLetter { conn, word, mask } => {
                 // `mntr` and the like report what the earlier messages of this turn did.
@@ -242,16 +233,45 @@ impl Runtime {
         self.execute(effects)
     }
 
-    /// Handles `first` and then whatever else is already queued, up to [`MESSAGES_PER_TURN`] in all.
+    /// One request frame of a connection.
+    fn request(
+        &mut self,
+        conn: ConnId,
+        header: RequestHeader,
+        body: Result<Request, RequestError>,
+    ) -> io::Result<()> {
+        let op = match OpCode::from_code(header.op) {
+            Some(OpCode::Auth | OpCode::Sasl) | None => None,
+            Some(op) => Some(op),
+        };
+        // One clock reading serves the arrival, the core's `Now` and the start of the prep time.
+        let arrived = Instant::now();
+        if self.received(conn, header.xid, op, arrived).is_none() {
+            return Ok(());
+        }
+        let effects = self
+            .core
+            .request(now_from(self.started, arrived), conn, header, body);
+        if op.is_some() {
+            self.prepared(arrived);
+        }
+        self.execute(effects)
+    }
+
+    /// Handles `first` and then whatever else is already queued, up to [`MESSAGES_PER_TURN`] frames in all.
     pub(crate) fn handle_batch(
         &mut self,
         first: Inbound,
         inbound: &mut tokio::sync::mpsc::Receiver<Inbound>,
     ) -> io::Result<()> {
+        let mut frames = frames_in(&first);
         self.handle(first)?;
-        for _ in 1..MESSAGES_PER_TURN {
+        while frames < MESSAGES_PER_TURN {
             match inbound.try_recv() {
-                Ok(message) => self.handle(message)?,
+                Ok(message) => {
+                    frames += frames_in(&message);
+                    self.handle(message)?
+                }
                 Err(_) => break,
             }
         }
@@ -587,6 +607,14 @@ impl Runtime {
     /// The zxid of the last txn the core applied.
     pub(crate) fn last_zxid(&self) -> Zxid {
         self.core.last_zxid()
+    }
+}
+
+/// How many frames of a connection a message carries, as counted against [`MESSAGES_PER_TURN`].
+fn frames_in(message: &Inbound) -> usize {
+    match message {
+        Inbound::Requests { requests, .. } => requests.len(),
+        _ => 1,
     }
 }
 
