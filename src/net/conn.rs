@@ -358,6 +358,9 @@ impl Reader<'_> {
     }
 
     async fn drain_into(&self, buf: &mut BytesMut, connected: &mut bool, batch: &mut Vec<Decoded>) -> Next {
+        // Frame bytes in `batch`: a message holds at most jute.maxbuffer of them (or one larger frame), so
+        // that the inbound queue's bound in messages still bounds its memory as it did with one frame each.
+        let mut batch_bytes = 0;
         loop {
             let limit = self.limits.outstanding_max.max(1);
             let ready = |f: &Flow| {
@@ -370,6 +373,9 @@ impl Reader<'_> {
                 return Next::Stop(CloseReason::ServerGone);
             }
             self.flow.wait_for(self.shared, ready).await;
+            if batch.is_empty() {
+                batch_bytes = 0;
+            }
             if !*connected && buf.len() >= 4 {
                 if let Some(word) = four_letter_word(buf) {
                     // `stmk` is followed by the 8-byte mask to set (`NIOServerCnxn.checkFourLetterWord`).
@@ -395,10 +401,18 @@ impl Reader<'_> {
                 .bytes_received
                 .fetch_add(4 + len as u64, Ordering::Relaxed);
             if *connected {
+                if batch_bytes + len > self.limits.max_frame_bytes && self.send_requests(batch).await.is_err()
+                {
+                    return Next::Stop(CloseReason::ServerGone);
+                }
+                if batch.is_empty() {
+                    batch_bytes = 0;
+                }
                 match self.request(payload) {
                     Ok(request) => batch.push(request),
                     Err(reason) => return Next::Stop(reason),
                 }
+                batch_bytes += len;
                 self.flow.outstanding.fetch_add(1, Ordering::AcqRel);
                 continue;
             }
