@@ -38,7 +38,8 @@ fn len_i32(len: usize) -> Result<i32> {
 fn put_java_string<B: BufMut>(out: &mut B, s: &str) -> Result<()> {
     // Only those characters take four bytes in UTF-8, and only their first byte is 0xF0 or above: without
     // one the UTF-8 bytes are already Java's, and every string of every record is checked, so no decoding.
-    if !s.bytes().any(|b| b >= 0xF0) {
+    // `is_ascii` checks a word at a time, and paths, schemes and ids are nearly always ASCII.
+    if s.is_ascii() || !s.bytes().any(|b| b >= 0xF0) {
         out.put_i32(len_i32(s.len())?);
         out.put_slice(s.as_bytes());
         return Ok(());

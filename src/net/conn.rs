@@ -24,13 +24,16 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Notify};
 
-use super::{Inbound, NetCounters, Outbound};
+use super::{Decoded, Inbound, NetCounters, Outbound};
 use crate::types::ConnId;
 
 /// The xid of watch notifications, the only frames that answer no request.
 const NOTIFICATION_XID: i32 = -1;
 /// Bytes read from the socket at a time when no larger frame is pending.
 const READ_CHUNK: usize = 16 * 1024;
+/// Requests sent to the server task in one message, at most. The requests of one read go together, as a
+/// message on the bounded channel costs more than decoding a small request.
+const REQUESTS_PER_MESSAGE_MAX: usize = 64;
 
 /// Per-connection limits, from the server configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -325,8 +328,10 @@ impl Reader<'_> {
     async fn run(&self, mut rd: OwnedReadHalf) -> CloseReason {
         let mut buf = BytesMut::with_capacity(READ_CHUNK);
         let mut connected = false;
+        // Kept across reads: a lone request leaves the vector's allocation behind for the next ones.
+        let mut batch = Vec::new();
         loop {
-            match self.drain(&mut buf, &mut connected).await {
+            match self.drain(&mut buf, &mut connected, &mut batch).await {
                 Next::Continue => {}
                 Next::Stop(reason) => return reason,
                 Next::Park => {
@@ -342,16 +347,35 @@ impl Reader<'_> {
         }
     }
 
-    /// Handles every whole frame in `buf`, waiting for back-pressure to clear before each one.
-    async fn drain(&self, buf: &mut BytesMut, connected: &mut bool) -> Next {
+    /// Handles every whole frame in `buf`, waiting for back-pressure to clear before each one. The requests
+    /// decoded on the way go to the server together, before any wait and before returning.
+    async fn drain(&self, buf: &mut BytesMut, connected: &mut bool, batch: &mut Vec<Decoded>) -> Next {
+        let next = self.drain_into(buf, connected, batch).await;
+        if self.send_requests(batch).await.is_err() {
+            return Next::Stop(CloseReason::ServerGone);
+        }
+        next
+    }
+
+    async fn drain_into(&self, buf: &mut BytesMut, connected: &mut bool, batch: &mut Vec<Decoded>) -> Next {
+        // Frame bytes in `batch`: a message holds at most jute.maxbuffer of them (or one larger frame), so
+        // that the inbound queue's bound in messages still bounds its memory as it did with one frame each.
+        let mut batch_bytes = 0;
         loop {
             let limit = self.limits.outstanding_max.max(1);
-            self.flow
-                .wait_for(self.shared, |f| {
-                    f.outstanding.load(Ordering::Acquire) < limit
-                        && (!*connected || f.handshake_done.load(Ordering::Acquire))
-                })
-                .await;
+            let ready = |f: &Flow| {
+                f.outstanding.load(Ordering::Acquire) < limit
+                    && (!*connected || f.handshake_done.load(Ordering::Acquire))
+            };
+            if (!ready(self.flow) || batch.len() >= REQUESTS_PER_MESSAGE_MAX)
+                && self.send_requests(batch).await.is_err()
+            {
+                return Next::Stop(CloseReason::ServerGone);
+            }
+            self.flow.wait_for(self.shared, ready).await;
+            if batch.is_empty() {
+                batch_bytes = 0;
+            }
             if !*connected && buf.len() >= 4 {
                 if let Some(word) = four_letter_word(buf) {
                     // `stmk` is followed by the 8-byte mask to set (`NIOServerCnxn.checkFourLetterWord`).
@@ -376,13 +400,24 @@ impl Reader<'_> {
             self.counters
                 .bytes_received
                 .fetch_add(4 + len as u64, Ordering::Relaxed);
-            let message = if *connected {
-                self.request(payload)
-            } else {
-                *connected = true;
-                self.connect(&payload)
-            };
-            let message = match message {
+            if *connected {
+                if batch_bytes + len > self.limits.max_frame_bytes && self.send_requests(batch).await.is_err()
+                {
+                    return Next::Stop(CloseReason::ServerGone);
+                }
+                if batch.is_empty() {
+                    batch_bytes = 0;
+                }
+                match self.request(payload) {
+                    Ok(request) => batch.push(request),
+                    Err(reason) => return Next::Stop(reason),
+                }
+                batch_bytes += len;
+                self.flow.outstanding.fetch_add(1, Ordering::AcqRel);
+                continue;
+            }
+            *connected = true;
+            let message = match self.connect(&payload) {
                 Ok(message) => message,
                 Err(reason) => return Next::Stop(reason),
             };
@@ -391,6 +426,29 @@ impl Reader<'_> {
                 return Next::Stop(CloseReason::ServerGone);
             }
         }
+    }
+
+    /// Sends the requests gathered in `batch` to the server, leaving it empty: a lone request as
+    /// `Inbound::Request` (keeping the vector's allocation for the next ones), several as `Inbound::Requests`.
+    async fn send_requests(&self, batch: &mut Vec<Decoded>) -> Result<(), ()> {
+        let message = match batch.len() {
+            0 => return Ok(()),
+            1 => {
+                let Some((header, body)) = batch.pop() else {
+                    return Ok(());
+                };
+                Inbound::Request {
+                    conn: self.conn,
+                    header,
+                    body,
+                }
+            }
+            _ => Inbound::Requests {
+                conn: self.conn,
+                requests: std::mem::take(batch),
+            },
+        };
+        self.to_server.send(message).await.map_err(|_| ())
     }
 
     async fn four_letter(&self, word: FourLetter, mask: Option<i64>) -> Next {
@@ -420,15 +478,11 @@ impl Reader<'_> {
         })
     }
 
-    fn request(&self, payload: Bytes) -> Result<Inbound, CloseReason> {
+    fn request(&self, payload: Bytes) -> Result<Decoded, CloseReason> {
         let mut decoder = Decoder::new(&payload).with_max_len(self.limits.max_frame_bytes);
         let header: RequestHeader = decoder.read().map_err(CloseReason::BadHeader)?;
         let body = Request::decode(header.op, decoder.remaining(), self.limits.max_frame_bytes);
-        Ok(Inbound::Request {
-            conn: self.conn,
-            header,
-            body,
-        })
+        Ok((header, body))
     }
 }
 

@@ -38,6 +38,9 @@ pub struct NetCounters {
     pub dropped: std::sync::atomic::AtomicU64,
 }
 
+/// A request frame as the connection task decoded it: its header and its body, or why the body did not decode.
+pub type Decoded = (RequestHeader, Result<Request, RequestError>);
+
 /// What a connection task tells the server task, in the order it happened on that connection.
 #[derive(Debug)]
 pub enum Inbound {
@@ -55,6 +58,8 @@ pub enum Inbound {
         header: RequestHeader,
         body: Result<Request, RequestError>,
     },
+    /// Several later frames read together, in the order they came: one message instead of one per frame.
+    Requests { conn: ConnId, requests: Vec<Decoded> },
     /// The first four bytes were a four-letter word; the server answers and closes. `stmk` carries the
     /// trace mask that followed it.
     FourLetter {

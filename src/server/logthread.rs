@@ -16,7 +16,9 @@ use crate::types::Zxid;
 /// What the core task asks of the log thread, in order.
 #[derive(Debug)]
 pub(crate) enum LogCommand {
-    Append(Zxid, Bytes),
+    /// Entries in zxid order: those the core task produced in one turn of its loop, sent together because
+    /// one channel message per entry cost more than the append itself.
+    Append(Vec<(Zxid, Bytes)>),
     /// Start a new log file with the next entry.
     Roll,
 }
@@ -61,12 +63,12 @@ fn run(log: &mut dyn TxnLog, rx: &Receiver<LogCommand>, events: &UnboundedSender
     // Blocks only while there is nothing to write.
     while let Ok(first) = rx.recv() {
         let begun = std::time::Instant::now();
-        let mut entries = u64::from(matches!(first, LogCommand::Append(..)));
+        let mut entries = appended(&first);
         let mut result = apply(log, first);
         while result.is_ok() {
             match rx.try_recv() {
                 Ok(command) => {
-                    entries += u64::from(matches!(command, LogCommand::Append(..)));
+                    entries += appended(&command);
                     result = apply(log, command)
                 }
                 Err(_) => break,
@@ -98,9 +100,19 @@ fn run(log: &mut dyn TxnLog, rx: &Receiver<LogCommand>, events: &UnboundedSender
     }
 }
 
+/// The entries a command appends.
+fn appended(command: &LogCommand) -> u64 {
+    match command {
+        LogCommand::Append(entries) => entries.len() as u64,
+        LogCommand::Roll => 0,
+    }
+}
+
 fn apply(log: &mut dyn TxnLog, command: LogCommand) -> io::Result<()> {
     match command {
-        LogCommand::Append(zxid, entry) => log.append(zxid, entry),
+        LogCommand::Append(entries) => entries
+            .into_iter()
+            .try_for_each(|(zxid, entry)| log.append(zxid, entry)),
         LogCommand::Roll => log.roll(),
     }
 }

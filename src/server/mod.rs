@@ -8,6 +8,7 @@
 
 mod logthread;
 mod ops;
+mod outbox;
 mod runtime;
 mod snapshots;
 pub mod startup;
@@ -39,8 +40,9 @@ use snapshots::Snapshotter;
 use txnlog::{MemTxnLog, TxnLog};
 
 /// Messages from connections waiting for the core task, at most. When it is full, connection tasks wait,
-/// and so stop reading their sockets. With frames of at most jute.maxbuffer, this bounds the memory held in
-/// the queue to INBOUND_QUEUE_MAX × jute.maxbuffer.
+/// and so stop reading their sockets. A message carries one frame, or several with at most jute.maxbuffer of
+/// bytes together (`net::conn`), so this bounds the memory held in the queue to INBOUND_QUEUE_MAX ×
+/// jute.maxbuffer.
 const INBOUND_QUEUE_MAX: usize = 256;
 
 /// Queries from the HTTP endpoints waiting for the core task, at most.
@@ -218,7 +220,7 @@ impl Server {
                     runtime.tick()
                 }
             };
-            if let Err(e) = step {
+            if let Err(e) = step.and_then(|()| runtime.end_turn()) {
                 tracing::error!(error = %e, "txn log failed; stopping the server");
                 break Err(e);
             }
