@@ -80,18 +80,8 @@ impl Core {
             Request::GetData(r) => self
                 .get_data(conn, r, true)
                 .map(|rsp| reply::frame(ok, Some(&rsp))),
-            Request::GetChildren(r) => self
-                .children(conn, r, true)
-                .map(|(rsp, _)| reply::frame(ok, Some(&rsp))),
-            Request::GetChildren2(r) => self.children(conn, r, true).map(|(children, stat)| {
-                reply::frame(
-                    ok,
-                    Some(&GetChildren2Response {
-                        children: children.children,
-                        stat,
-                    }),
-                )
-            }),
+            Request::GetChildren(r) => self.children_reply(conn, r, ok, false),
+            Request::GetChildren2(r) => self.children_reply(conn, r, ok, true),
             Request::GetAcl(r) => self.get_acl(conn, r).map(|rsp| reply::frame(ok, Some(&rsp))),
             Request::GetAllChildrenNumber(r) => self.all_children_number(conn, r).map(|n| {
                 reply::frame(
@@ -220,6 +210,34 @@ impl Core {
             self.watches.add(Table::Child, &r.path, conn, WatchMode::Standard);
         }
         Ok((GetChildrenResponse { children }, stat))
+    }
+
+    /// getChildren and getChildren2: the reply is encoded from names borrowed from the tree, with no copy of
+    /// each name into a `String` first (a wide parent's reply is most of the cost of the request).
+    fn children_reply(
+        &mut self,
+        conn: ConnId,
+        r: &ExistsRequest,
+        ok: ReplyHeader,
+        with_stat: bool,
+    ) -> ReadResult {
+        self.read_check(conn, &r.path, perms::READ)?;
+        let tree = self.tree.read();
+        let node = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+        let children: Vec<Name<'_>> = tree.child_name_bytes(node).map(Name).collect();
+        let bytes: usize = children.iter().map(|c| c.0.len()).sum();
+        let frame = if with_stat {
+            let stat = tree.client_stat(node);
+            reply::frame(ok, Some(&Children2 { children, stat }))
+        } else {
+            reply::frame(ok, Some(&Children { children }))
+        };
+        drop(tree);
+        self.namespaces.read(&r.path, bytes as u64);
+        if r.watch {
+            self.watches.add(Table::Child, &r.path, conn, WatchMode::Standard);
+        }
+        Ok(frame)
     }
 
     fn get_acl(&self, conn: ConnId, r: &PathRequest) -> Result<GetAclResponse, ErrorCode> {
@@ -388,5 +406,70 @@ impl Core {
             self.watches
                 .add(Table::Data, p, conn, WatchMode::PersistentRecursive);
         }
+    }
+}
+
+/// `GetChildrenResponse` with borrowed names (the same bytes on the wire).
+#[derive(serde::Serialize)]
+struct Children<'a> {
+    children: Vec<Name<'a>>,
+}
+
+/// `GetChildren2Response` with borrowed names (the same bytes on the wire).
+#[derive(serde::Serialize)]
+struct Children2<'a> {
+    children: Vec<Name<'a>>,
+    stat: jute::records::data::Stat,
+}
+
+/// A node name (UTF-8) as Jute writes a ustring. Without a 4-byte character (lead byte 0xF0 or above) its
+/// UTF-8 bytes are the bytes Java writes, and a ustring is laid out as a buffer (length, bytes); a name with
+/// one goes through the string encoder, which writes it as Java does.
+struct Name<'a>(&'a [u8]);
+
+impl serde::Serialize for Name<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0.iter().all(|&b| b < 0xF0) {
+            s.serialize_bytes(self.0)
+        } else {
+            s.serialize_str(std::str::from_utf8(self.0).unwrap_or_default())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded(value: &impl serde::Serialize) -> Vec<u8> {
+        let mut out = Vec::new();
+        jute::to_writer(&mut out, value).expect("encode");
+        out
+    }
+
+    #[test]
+    fn borrowed_child_lists_encode_as_the_records_do() {
+        // A 4-byte character (U+1F600) is written as Java writes it, in two 3-byte surrogates.
+        let names = ["a", "", "zk-\u{fc}n\u{ef}", "smile-\u{1F600}"];
+        let stat = jute::records::data::Stat {
+            czxid: 1,
+            num_children: 4,
+            ..Default::default()
+        };
+        let owned: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let borrowed = || names.iter().map(|n| Name(n.as_bytes())).collect::<Vec<_>>();
+        let record = GetChildrenResponse {
+            children: owned.clone(),
+        };
+        assert_eq!(encoded(&Children { children: borrowed() }), encoded(&record));
+        let record = GetChildren2Response {
+            children: owned,
+            stat,
+        };
+        let ours = Children2 {
+            children: borrowed(),
+            stat,
+        };
+        assert_eq!(encoded(&ours), encoded(&record));
     }
 }

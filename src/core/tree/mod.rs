@@ -159,6 +159,12 @@ impl DataTree {
         self.nodes.children(node).map(Node::name)
     }
 
+    /// The names of the children of `node` as UTF-8 bytes, in no particular order (no UTF-8 check: for
+    /// replies that write them as they are).
+    pub fn child_name_bytes<'a>(&'a self, node: &'a Node) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.nodes.child_name_bytes(node)
+    }
+
     /// Every node, in no particular order.
     pub fn nodes(&self) -> impl Iterator<Item = &Node> + '_ {
         self.nodes.iter()

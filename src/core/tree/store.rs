@@ -54,7 +54,7 @@ impl Node {
         std::str::from_utf8(self.path_bytes()).unwrap_or_default()
     }
 
-    fn path_len(&self) -> usize {
+    pub(super) fn path_len(&self) -> usize {
         (self.meta & !HAS_DATA) as usize
     }
 
@@ -192,6 +192,18 @@ impl Store {
     /// The children of `node`, in no particular order.
     pub(super) fn children<'a>(&'a self, node: &'a Node) -> impl Iterator<Item = &'a Node> + 'a {
         self.child_ids(node).filter_map(|id| self.slot(id))
+    }
+
+    /// The last path segments of the children of `node`, as bytes: the part of each child's path after the
+    /// parent's path and its slash, found without a scan.
+    pub(super) fn child_name_bytes<'a>(&'a self, node: &'a Node) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let skip = if node.path_bytes() == b"/" {
+            1
+        } else {
+            node.path_len() + 1
+        };
+        self.children(node)
+            .map(move |child| child.path_bytes().get(skip..).unwrap_or_default())
     }
 
     /// The ids of the children of `node`.
