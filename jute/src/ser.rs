@@ -36,10 +36,9 @@ fn len_i32(len: usize) -> Result<i32> {
 /// Writes a string the way Java's `BinaryOutputArchive.writeString` does: one UTF-16 unit at a time, so a
 /// character outside the Basic Multilingual Plane becomes two 3-byte surrogate sequences (CESU-8).
 fn put_java_string<B: BufMut>(out: &mut B, s: &str) -> Result<()> {
-    // Only those characters take four bytes in UTF-8, and only their first byte is 0xF0 or above: without
-    // one the UTF-8 bytes are already Java's, and every string of every record is checked, so no decoding.
-    // `is_ascii` checks a word at a time, and paths, schemes and ids are nearly always ASCII.
-    if s.is_ascii() || !s.bytes().any(|b| b >= 0xF0) {
+    // Every string of every record is checked, so no decoding when none is needed. `is_ascii` checks a word
+    // at a time, and paths, schemes and ids are nearly always ASCII.
+    if s.is_ascii() || !has_four_byte_chars(s.as_bytes()) {
         out.put_i32(len_i32(s.len())?);
         out.put_slice(s.as_bytes());
         return Ok(());
@@ -61,6 +60,30 @@ fn put_java_string<B: BufMut>(out: &mut B, s: &str) -> Result<()> {
     out.put_i32(len_i32(encoded.len())?);
     out.put_slice(&encoded);
     Ok(())
+}
+
+/// Whether UTF-8 `bytes` hold a character outside the Basic Multilingual Plane. Only those take four bytes
+/// in UTF-8, and only their first byte is 0xF0 or above; without one, the UTF-8 bytes are already what Java
+/// writes.
+fn has_four_byte_chars(bytes: &[u8]) -> bool {
+    bytes.iter().any(|&b| b >= 0xF0)
+}
+
+/// UTF-8 text held as bytes (a node name cut from a stored path, say), written as a ustring exactly as the
+/// `&str` would be, without checking the bytes again: as they are (a ustring is laid out as a buffer) unless
+/// they hold a 4-byte character, which goes through the Java string encoder. Bytes that are not UTF-8 are
+/// written as an empty string in that case; callers hold text that was a `&str`.
+#[derive(Debug, Clone, Copy)]
+pub struct Utf8Bytes<'a>(pub &'a [u8]);
+
+impl Serialize for Utf8Bytes<'_> {
+    fn serialize<S: ser::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        if has_four_byte_chars(self.0) {
+            s.serialize_str(std::str::from_utf8(self.0).unwrap_or_default())
+        } else {
+            s.serialize_bytes(self.0)
+        }
+    }
 }
 
 impl<'a, 'b, B: BufMut> ser::Serializer for &'a mut Serializer<'b, B> {

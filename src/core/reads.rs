@@ -7,6 +7,7 @@ use jute::records::data::ClientInfo;
 use jute::records::multi::{MultiOp, MultiResponse, OpResult};
 use jute::records::proto::*;
 use jute::request::Request;
+use jute::ser::Utf8Bytes;
 
 use super::watch::{Table, WatchMode};
 use super::{auth, reply, Core, Effect, Queued};
@@ -224,7 +225,7 @@ impl Core {
         self.read_check(conn, &r.path, perms::READ)?;
         let tree = self.tree.read();
         let node = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
-        let children: Vec<Name<'_>> = tree.child_name_bytes(node).map(Name).collect();
+        let children: Vec<Utf8Bytes<'_>> = tree.child_name_bytes(node).map(Utf8Bytes).collect();
         let bytes: usize = children.iter().map(|c| c.0.len()).sum();
         let frame = if with_stat {
             let stat = tree.client_stat(node);
@@ -412,29 +413,14 @@ impl Core {
 /// `GetChildrenResponse` with borrowed names (the same bytes on the wire).
 #[derive(serde::Serialize)]
 struct Children<'a> {
-    children: Vec<Name<'a>>,
+    children: Vec<Utf8Bytes<'a>>,
 }
 
 /// `GetChildren2Response` with borrowed names (the same bytes on the wire).
 #[derive(serde::Serialize)]
 struct Children2<'a> {
-    children: Vec<Name<'a>>,
+    children: Vec<Utf8Bytes<'a>>,
     stat: jute::records::data::Stat,
-}
-
-/// A node name (UTF-8) as Jute writes a ustring. Without a 4-byte character (lead byte 0xF0 or above) its
-/// UTF-8 bytes are the bytes Java writes, and a ustring is laid out as a buffer (length, bytes); a name with
-/// one goes through the string encoder, which writes it as Java does.
-struct Name<'a>(&'a [u8]);
-
-impl serde::Serialize for Name<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if self.0.iter().all(|&b| b < 0xF0) {
-            s.serialize_bytes(self.0)
-        } else {
-            s.serialize_str(std::str::from_utf8(self.0).unwrap_or_default())
-        }
-    }
 }
 
 #[cfg(test)]
@@ -457,7 +443,7 @@ mod tests {
             ..Default::default()
         };
         let owned: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let borrowed = || names.iter().map(|n| Name(n.as_bytes())).collect::<Vec<_>>();
+        let borrowed = || names.iter().map(|n| Utf8Bytes(n.as_bytes())).collect::<Vec<_>>();
         let record = GetChildrenResponse {
             children: owned.clone(),
         };

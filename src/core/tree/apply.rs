@@ -318,19 +318,15 @@ impl DataTree {
         time: i64,
         triggers: &mut Vec<Trigger<'t>>,
     ) -> ApplyResult<'t> {
-        let before = self.node_digest_at(p);
-        let Some(node) = self.nodes.get_mut(p) else {
+        let mut old = 0;
+        let Some(stat) = self.change_node(p, |node| {
+            old = node.data_len();
+            node.set_data(data.as_deref());
+            node.stat.version = version;
+            node.stat.mzxid = zxid;
+            node.stat.mtime = time;
+        }) else {
             return ApplyResult::Error(ErrorCode::NoNode.code());
-        };
-        let old = node.data_len();
-        node.set_data(data.as_deref());
-        node.stat.version = version;
-        node.stat.mzxid = zxid;
-        node.stat.mtime = time;
-        self.redigest(p, before);
-        let stat = match self.nodes.get(p) {
-            Some(n) => self.client_stat(n),
-            None => return ApplyResult::Error(ErrorCode::NoNode.code()),
         };
         self.quota_changed(p, old, data);
         triggers.push(Trigger::new(Cow::Borrowed(p), TriggerKind::DataChanged));
@@ -343,21 +339,24 @@ impl DataTree {
         };
         self.acls.release(old);
         let new = self.acls.acquire(acl);
-        let Some(node) = self.nodes.get_mut(p) else {
-            return ApplyResult::Error(ErrorCode::NoNode.code());
-        };
-        node.acl = new;
-        let before = self.node_digest_at(p);
-        let Some(node) = self.nodes.get_mut(p) else {
-            return ApplyResult::Error(ErrorCode::NoNode.code());
-        };
-        node.stat.aversion = version;
-        self.redigest(p, before);
-        match self.nodes.get(p) {
-            Some(n) => ApplyResult::SetAcl {
-                stat: self.client_stat(n),
-            },
+        match self.change_node(p, |node| {
+            node.acl = new;
+            node.stat.aversion = version;
+        }) {
+            Some(stat) => ApplyResult::SetAcl { stat },
             None => ApplyResult::Error(ErrorCode::NoNode.code()),
         }
+    }
+
+    /// Changes the node at `p` in place (found once), keeps the tree digest up to date and returns the Stat a
+    /// client sees afterwards; None if there is no such node.
+    fn change_node(&mut self, p: &str, change: impl FnOnce(&mut Node)) -> Option<Stat> {
+        let id = self.nodes.id_of(p)?;
+        let node = self.nodes.node_mut(id)?;
+        let before = digest::node_digest(node);
+        change(node);
+        let after = digest::node_digest(node);
+        self.digest = self.digest.wrapping_sub(before).wrapping_add(after);
+        self.nodes.node(id).map(|n| self.client_stat(n))
     }
 }

@@ -156,7 +156,9 @@ impl DataTree {
 
     /// The names of the children of `node`, in no particular order.
     pub fn child_names<'a>(&'a self, node: &'a Node) -> impl Iterator<Item = &'a str> + 'a {
-        self.nodes.children(node).map(Node::name)
+        // Cut from paths that were `&str`s at a slash, so always UTF-8.
+        self.child_name_bytes(node)
+            .map(|name| std::str::from_utf8(name).unwrap_or_default())
     }
 
     /// The names of the children of `node` as UTF-8 bytes, in no particular order (no UTF-8 check: for

@@ -67,17 +67,6 @@ impl Node {
         &self.bytes
     }
 
-    /// The last segment of the path (empty for the root).
-    pub fn name(&self) -> &str {
-        std::str::from_utf8(self.name_bytes()).unwrap_or_default()
-    }
-
-    fn name_bytes(&self) -> &[u8] {
-        let path = self.path_bytes();
-        let start = path.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
-        &path[start..]
-    }
-
     /// The data; `None` for a node created with null data.
     pub fn data(&self) -> Option<&[u8]> {
         (self.meta & HAS_DATA != 0).then(|| &self.bytes[self.path_len()..])
@@ -127,7 +116,7 @@ pub(super) struct Store {
     free: Vec<NodeId>,
     /// Every node's id, by the hash of its path.
     index: HashTable<NodeId>,
-    /// The child sets of nodes that have children: ids by the hash of their last path segment.
+    /// The child sets of nodes that have children, hashed by id.
     sets: Vec<HashTable<NodeId>>,
     /// Entries of `sets` that no node uses.
     free_sets: Vec<u32>,
@@ -139,11 +128,6 @@ impl Store {
         self.hasher.hash_one(bytes)
     }
 
-    fn slot(&self, id: NodeId) -> Option<&Node> {
-        let id = id as usize;
-        self.chunks.get(id / CHUNK)?.get(id % CHUNK)?.as_ref()
-    }
-
     fn slot_mut(&mut self, id: NodeId) -> &mut Option<Node> {
         let id = id as usize;
         &mut self.chunks[id / CHUNK][id % CHUNK]
@@ -151,7 +135,7 @@ impl Store {
 
     /// The node with this id, if the slot holds one.
     pub(super) fn node(&self, id: NodeId) -> Option<&Node> {
-        self.slot(id)
+        slot_in(&self.chunks, id)
     }
 
     /// The node with this id, if the slot holds one.
@@ -163,15 +147,18 @@ impl Store {
     /// The id of the node at `path`.
     pub(super) fn id_of(&self, path: &str) -> Option<NodeId> {
         let path = path.as_bytes();
+        self.find(self.hash(path), path)
+    }
+
+    /// The id of the node whose path is `path`, which hashes to `hash`.
+    fn find(&self, hash: u64, path: &[u8]) -> Option<NodeId> {
         self.index
-            .find(self.hash(path), |&id| {
-                self.slot(id).is_some_and(|n| n.path_bytes() == path)
-            })
+            .find(hash, |&id| self.node(id).is_some_and(|n| n.path_bytes() == path))
             .copied()
     }
 
     pub(super) fn get(&self, path: &str) -> Option<&Node> {
-        self.id_of(path).and_then(|id| self.slot(id))
+        self.id_of(path).and_then(|id| self.node(id))
     }
 
     pub(super) fn get_mut(&mut self, path: &str) -> Option<&mut Node> {
@@ -191,7 +178,7 @@ impl Store {
 
     /// The children of `node`, in no particular order.
     pub(super) fn children<'a>(&'a self, node: &'a Node) -> impl Iterator<Item = &'a Node> + 'a {
-        self.child_ids(node).filter_map(|id| self.slot(id))
+        self.child_ids(node).filter_map(|id| self.node(id))
     }
 
     /// The last path segments of the children of `node`, as bytes: the part of each child's path after the
@@ -265,6 +252,11 @@ impl Store {
     /// Adds `node`, whose path must not be in the tree yet, and returns its id.
     pub(super) fn insert_new(&mut self, node: Node) -> NodeId {
         let hash = self.hash(node.path_bytes());
+        self.insert_hashed(hash, node)
+    }
+
+    /// Adds `node`, whose path hashes to `hash` and is not in the tree yet.
+    fn insert_hashed(&mut self, hash: u64, node: Node) -> NodeId {
         let id = self.alloc(node);
         let Store {
             index,
@@ -279,7 +271,8 @@ impl Store {
     /// Adds `node`, or replaces the node at its path (which keeps its id and loses its children); returns the id
     /// and the node replaced.
     pub(super) fn insert(&mut self, node: Node) -> (NodeId, Option<Node>) {
-        match self.id_of(node.path()) {
+        let hash = self.hash(node.path_bytes());
+        match self.find(hash, node.path_bytes()) {
             Some(id) => {
                 let old = self.slot_mut(id).replace(node);
                 if let Some(old) = &old {
@@ -287,7 +280,7 @@ impl Store {
                 }
                 (id, old)
             }
-            None => (self.insert_new(node), None),
+            None => (self.insert_hashed(hash, node), None),
         }
     }
 
@@ -420,8 +413,8 @@ mod tests {
             let p = format!("/n{i}");
             let found = store.get(&p).expect("node");
             assert_eq!(found.path(), p);
-            assert_eq!(found.name(), &p[1..]);
             assert_eq!(found.data(), Some(p.as_bytes()));
+            assert!(store.child_name_bytes(r).any(|n| n == &p.as_bytes()[1..]));
             let id = store.id_of(&p).expect("id");
             assert!(store.child_ids(r).any(|c| c == id));
         }
@@ -454,7 +447,13 @@ mod tests {
     #[test]
     fn data_is_kept_apart_from_the_path_and_can_be_null_or_replaced() {
         let mut n = Node::new("/x/y", None, 0, StatPersisted::default());
-        assert_eq!((n.data(), n.data_len(), n.name()), (None, 0, "y"));
+        assert_eq!((n.data(), n.data_len()), (None, 0));
+        let mut store = Store::default();
+        let root = store.insert_new(Node::new("/", Some(b""), 0, StatPersisted::default()));
+        let x = store.insert_new(Node::new("/x", None, 0, StatPersisted::default()));
+        store.link(root, x);
+        let parent = store.node(root).expect("root");
+        assert_eq!(store.child_name_bytes(parent).collect::<Vec<_>>(), [b"x"]);
         n.set_data(Some(b""));
         assert_eq!(n.data(), Some(&b""[..]));
         n.set_data(Some(b"hello"));
@@ -462,8 +461,6 @@ mod tests {
             (n.data(), n.data_len(), n.path()),
             (Some(&b"hello"[..]), 5, "/x/y")
         );
-        let root = Node::new("/", Some(b""), 0, StatPersisted::default());
-        assert_eq!(root.name(), "");
     }
 
     #[test]
