@@ -345,3 +345,62 @@ fn force_sync_no_skips_the_fsync() {
     log.sync().expect("sync");
     assert_eq!(fs.hits().get("fsync:log"), None);
 }
+
+/// Bytes of the file that have blocks on disk.
+fn allocated(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).expect("metadata").blocks() * 512
+}
+
+#[test]
+fn a_synced_log_has_real_zeros_past_its_last_entry_and_reads_the_same() {
+    use ferrokeeper::storage::fs::RealFs;
+    let all: Vec<_> = golden_logs().iter().flat_map(|(n, _)| entries_of(n)).collect();
+    for force_sync in [true, false] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("version-2");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let config = LogConfig {
+            force_sync,
+            ..LogConfig::default()
+        };
+        let mut log = TxnLogWriter::new(Arc::new(RealFs), &dir, config, Zxid(0));
+        for (zxid, bytes) in &all {
+            log.append(*zxid, bytes).expect("append");
+            log.sync().expect("sync");
+        }
+        let end = log.current_size();
+        let file = log.current_file().expect("a log").to_path_buf();
+        let bytes = std::fs::read(&file).expect("read");
+        assert_eq!(
+            bytes.len() as u64,
+            16 + 64 * 1024 * 1024,
+            "preallocated as FilePadding does"
+        );
+        assert!(
+            bytes[end as usize..].iter().all(|&b| b == 0),
+            "zeros after the last entry"
+        );
+        // A fsync'd log keeps written zeros ahead, so that its next syncs need no block allocation; one
+        // that does not fsync leaves the rest sparse (the blocks of the last byte of padding aside).
+        let blocks = allocated(&file);
+        if force_sync {
+            assert!(
+                blocks >= end + 128 * 1024,
+                "{blocks} bytes allocated for {end} written"
+            );
+        } else {
+            assert!(
+                blocks < end + 64 * 1024,
+                "{blocks} bytes allocated for {end} written"
+            );
+        }
+        let mut zxids = Vec::new();
+        logread::replay(&RealFs, &dir, Zxid(0), false, |_, _, z, _| {
+            zxids.push(z);
+            Ok(())
+        })
+        .expect("replay");
+        assert_eq!(zxids, all.iter().map(|(z, _)| *z).collect::<Vec<_>>());
+    }
+}

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::core::tree::snapshot::{SnapshotStream, StreamPart};
+use crate::core::tree::snapshot::{SnapshotStream, StreamPart, PART_BYTES};
 use crate::core::tree::SharedTree;
 use crate::core::Core;
 use crate::storage::fs::Fs;
@@ -30,9 +30,6 @@ const PAUSE_POLL: Duration = Duration::from_micros(50);
 /// it takes the CPU the request path leaves idle rather than competing with it, and a snapshot that cannot
 /// finish before the next is due is skipped as it would be anyway.
 const SNAPSHOT_NICE: i32 = 10;
-
-/// Bytes of a snapshot stream written to the file at a time.
-const PART_BYTES: usize = 1 << 20;
 
 /// The snapshot state of the server task.
 pub(crate) struct Snapshotter {

@@ -136,14 +136,26 @@ pub struct SnapshotStream {
     /// (see `store`).
     stack: Vec<NodeId>,
     out: Vec<u8>,
+    /// A step ends once this many bytes are pending, so that a part fits the buffer it was given.
+    part_bytes: usize,
     count: u64,
+}
+
+/// The bytes of a stream part: a step stops once this much is pending, and a part is taken at this size.
+pub const PART_BYTES: usize = 1 << 20;
+/// Room past [`PART_BYTES`] in a part's buffer for the node that crosses it, so that the buffer is not
+/// grown (and copied) for one node of ordinary size.
+const PART_SLACK: usize = 64 * 1024;
+
+fn part_buffer() -> Vec<u8> {
+    Vec::with_capacity(PART_BYTES + PART_SLACK)
 }
 
 impl SnapshotStream {
     /// Starts a snapshot of `tree` with these sessions (id, timeout ms); it is named after the tree's last
     /// processed zxid now.
     pub fn new(tree: &DataTree, sessions: &[(i64, i32)]) -> SnapshotStream {
-        let mut out = Vec::with_capacity(1 << 20);
+        let mut out = part_buffer();
         let mut lists: Vec<(i64, &[Acl])> = tree.acls.lists().collect();
         lists.sort_unstable_by_key(|(r, _)| *r);
         put_head(&mut out, sessions, lists.into_iter());
@@ -152,6 +164,7 @@ impl SnapshotStream {
             newest: tree.last_processed_zxid().0,
             stack: tree.nodes.id_of("/").into_iter().collect(),
             out,
+            part_bytes: PART_BYTES,
             count: 0,
         }
     }
@@ -166,9 +179,13 @@ impl SnapshotStream {
         self.count
     }
 
-    /// Walks up to `budget` more nodes of `tree` as it is now; true when every node has been walked.
+    /// Walks up to `budget` more nodes of `tree` as it is now, fewer if [`PART_BYTES`] become pending first;
+    /// true when every node has been walked.
     pub fn step(&mut self, tree: &DataTree, budget: usize) -> bool {
         for _ in 0..budget {
+            if self.out.len() >= self.part_bytes {
+                break;
+            }
             let Some(id) = self.stack.pop() else {
                 return true;
             };
@@ -197,7 +214,7 @@ impl SnapshotStream {
 
     /// The bytes produced since the last call.
     pub fn take(&mut self) -> StreamPart {
-        StreamPart::Bytes(std::mem::replace(&mut self.out, Vec::with_capacity(1 << 20)))
+        StreamPart::Bytes(std::mem::replace(&mut self.out, part_buffer()))
     }
 
     /// Ends the walk (which must be done): the last bytes, then the end with the tree's digest now.
@@ -218,7 +235,7 @@ impl SnapshotStream {
 pub fn write_parts<W: Write>(out: W, parts: impl IntoIterator<Item = StreamPart>) -> io::Result<()> {
     let mut w = Checked {
         inner: out,
-        adler: adler2::Adler32::new(),
+        adler: simd_adler32::Adler32::new(),
     };
     for part in parts {
         match part {
@@ -241,18 +258,18 @@ pub struct SnapshotImage {
 /// A writer that keeps the Adler-32 of what went through it (`CheckedOutputStream`).
 struct Checked<W: Write> {
     inner: W,
-    adler: adler2::Adler32,
+    adler: simd_adler32::Adler32,
 }
 
 impl<W: Write> Checked<W> {
     fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.adler.write_slice(bytes);
+        self.adler.write(bytes);
         self.inner.write_all(bytes)
     }
 
     fn seal(&mut self) -> io::Result<()> {
         let mut seal = Vec::with_capacity(13);
-        put_i64(&mut seal, i64::from(self.adler.checksum()));
+        put_i64(&mut seal, i64::from(self.adler.finish()));
         put_str(&mut seal, "/");
         self.put(&seal)
     }
@@ -278,7 +295,7 @@ impl SnapshotImage {
     pub fn write_to<W: Write>(&self, out: W) -> io::Result<()> {
         let mut w = Checked {
             inner: out,
-            adler: adler2::Adler32::new(),
+            adler: simd_adler32::Adler32::new(),
         };
         w.put(&self.bytes)?;
         w.end(self.digest)
@@ -299,6 +316,7 @@ pub fn snapshot_of(tree: &DataTree, sessions: &[(i64, i32)]) -> SnapshotImage {
     // Nothing changes during this walk, so every node is in it, even one whose czxid is past the tree's last
     // processed zxid (a fuzzy snapshot loaded without the log after it).
     stream.newest = i64::MAX;
+    stream.part_bytes = usize::MAX;
     while !stream.step(tree, usize::MAX) {}
     let zxid = stream.zxid();
     let mut bytes = Vec::new();
@@ -355,11 +373,11 @@ const CHECKPOINT: usize = 1 << 20;
 /// a second thread while the first parses, so that checking a seal only adds up the last partial chunk.
 fn checkpoints(bytes: &[u8]) -> Vec<u32> {
     let mut sums = Vec::with_capacity(bytes.len() / CHECKPOINT + 1);
-    let mut adler = adler2::Adler32::new();
-    sums.push(adler.checksum());
+    let mut adler = simd_adler32::Adler32::new();
+    sums.push(adler.finish());
     for chunk in bytes.chunks_exact(CHECKPOINT) {
-        adler.write_slice(chunk);
-        sums.push(adler.checksum());
+        adler.write(chunk);
+        sums.push(adler.finish());
     }
     sums
 }
@@ -389,11 +407,11 @@ impl<'a> Reader<'a> {
         let sums = self.done.as_deref().unwrap_or(&[]);
         let k = (end / CHECKPOINT).min(sums.len().saturating_sub(1));
         let (start, mut adler) = match sums.get(k) {
-            Some(&sum) => (k * CHECKPOINT, adler2::Adler32::from_checksum(sum)),
-            None => (0, adler2::Adler32::new()),
+            Some(&sum) => (k * CHECKPOINT, simd_adler32::Adler32::from_checksum(sum)),
+            None => (0, simd_adler32::Adler32::new()),
         };
-        adler.write_slice(&self.all[start..end]);
-        adler.checksum()
+        adler.write(&self.all[start..end]);
+        adler.finish()
     }
 
     /// Checks a seal: the Adler-32 of everything before it, then the "/" string (`checkSealIntegrity`).

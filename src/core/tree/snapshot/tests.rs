@@ -421,3 +421,31 @@ fn nodes_deleted_and_created_in_their_slots_during_a_walk_replay_to_the_live_tre
     }
     assert_same_tree(&tree, &loaded.tree);
 }
+
+#[test]
+fn a_step_ends_once_a_part_is_pending_and_the_parts_make_the_image() {
+    let mut tree = DataTree::new(false);
+    tree.insert_system_node("/wide", OPEN_UNSAFE_REF, 0);
+    for i in 0..3_000u32 {
+        let p = format!("/wide/n{i:05}");
+        tree.insert_system_node(&p, OPEN_UNSAFE_REF, 0);
+        let node = tree.nodes.get_mut(p.as_str()).expect("node");
+        node.set_data(Some(&[(i % 251) as u8; 1000]));
+    }
+    tree.digest = tree.compute_digest();
+    let mut stream = SnapshotStream::new(&tree, &[]);
+    let mut parts = Vec::new();
+    while !stream.step(&tree, usize::MAX) {
+        let pending = stream.pending_bytes();
+        assert!(
+            (PART_BYTES..PART_BYTES + 1100).contains(&pending),
+            "a step stopped at {pending} bytes"
+        );
+        parts.push(stream.take());
+    }
+    assert!(parts.len() >= 2, "3 MB of nodes make several parts");
+    parts.extend(stream.finish(&tree));
+    let mut bytes = Vec::new();
+    write_parts(&mut bytes, parts).expect("write");
+    assert_eq!(bytes, snapshot_of(&tree, &[]).to_bytes());
+}
