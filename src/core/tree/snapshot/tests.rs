@@ -206,18 +206,24 @@ fn damage_is_reported_with_its_offset() {
     assert_eq!(decode(&wrong, true).expect_err("magic").offset, 0);
 }
 
-#[test]
-fn a_large_snapshot_checks_its_seals_beside_the_parsing() {
+/// A tree with `count` children of `/big`, each holding `len` bytes of data (the byte `i % 251` for child i).
+fn wide_tree(count: u32, len: usize) -> DataTree {
     let mut tree = DataTree::new(false);
     tree.insert_system_node("/big", OPEN_UNSAFE_REF, 0);
-    for i in 0..30_000u32 {
+    for i in 0..count {
         let p = format!("/big/n{i:06}");
         tree.insert_system_node(&p, OPEN_UNSAFE_REF, 0);
         let node = tree.nodes.get_mut(p.as_str()).expect("node");
-        node.set_data(Some(&[(i % 251) as u8; 200]));
+        node.set_data(Some(&vec![(i % 251) as u8; len]));
         node.stat.czxid = i64::from(i);
     }
     tree.digest = tree.compute_digest();
+    tree
+}
+
+#[test]
+fn a_large_snapshot_checks_its_seals_beside_the_parsing() {
+    let tree = wide_tree(30_000, 200);
     let bytes = snapshot_of(&tree, &[]).to_bytes();
     assert!(
         bytes.len() > 5 * CHECKPOINT,
@@ -424,16 +430,10 @@ fn nodes_deleted_and_created_in_their_slots_during_a_walk_replay_to_the_live_tre
 
 #[test]
 fn a_step_ends_once_a_part_is_pending_and_the_parts_make_the_image() {
-    let mut tree = DataTree::new(false);
-    tree.insert_system_node("/wide", OPEN_UNSAFE_REF, 0);
-    for i in 0..3_000u32 {
-        let p = format!("/wide/n{i:05}");
-        tree.insert_system_node(&p, OPEN_UNSAFE_REF, 0);
-        let node = tree.nodes.get_mut(p.as_str()).expect("node");
-        node.set_data(Some(&[(i % 251) as u8; 1000]));
-    }
-    tree.digest = tree.compute_digest();
+    let tree = wide_tree(3_000, 1000);
     let mut stream = SnapshotStream::new(&tree, &[]);
+    // The nodes' czxids are past the tree's last processed zxid; keep them all, as `snapshot_of` does.
+    stream.newest = i64::MAX;
     let mut parts = Vec::new();
     while !stream.step(&tree, usize::MAX) {
         let pending = stream.pending_bytes();
