@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::core::tree::{snapshot, DataTree};
 use crate::storage::fs::RealFs;
-use crate::storage::logread::{scan_file, LogEnd};
+use crate::storage::logread::{read_log, scan_file, LogEnd};
 use crate::storage::names::{zxid_from_name, SNAPSHOT_PREFIX};
 use crate::storage::recovery::{recover, DataDirs, RecoveryOptions};
 use crate::storage::snapfile::read_snapshot;
@@ -175,7 +175,7 @@ fn body_json(body: &TxnBody) -> Value {
 /// Dumps a transaction log: one line per txn (time, session, cxid, zxid, type, record), then how the file ends.
 /// A log damaged in the middle is reported with the offset, after the entries before it.
 pub fn dump_txnlog(path: &Path, format: Format, out: &mut dyn Write) -> anyhow::Result<()> {
-    let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let data = read_log(&RealFs, path).with_context(|| format!("reading {}", path.display()))?;
     let mut failed: Option<anyhow::Error> = None;
     let scan = scan_file(path, &data, |offset, bytes| {
         let written = match TxnEntry::decode(bytes, MAX_ENTRY) {

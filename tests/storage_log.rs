@@ -404,3 +404,53 @@ fn a_synced_log_has_real_zeros_past_its_last_entry_and_reads_the_same() {
         assert_eq!(zxids, all.iter().map(|(z, _)| *z).collect::<Vec<_>>());
     }
 }
+
+/// An entry of `len` bytes whose TxnHeader names `zxid` (the rest is filler: scanning does not decode it).
+fn big_entry(zxid: i64, len: usize) -> Vec<u8> {
+    let mut entry = vec![0u8; 12];
+    entry.extend_from_slice(&zxid.to_be_bytes());
+    entry.resize(len, (zxid % 251) as u8 | 1);
+    entry
+}
+
+#[test]
+fn a_log_is_read_up_to_its_preallocated_zeros_and_scans_as_the_whole_file() {
+    use ferrokeeper::storage::logread::{read_log, scan_file};
+    // Small entries in a 64 MiB file, then entries that straddle the reader's 4 MiB chunks.
+    let small: Vec<(Zxid, Vec<u8>)> = golden_logs().iter().flat_map(|(n, _)| entries_of(n)).collect();
+    let large: Vec<(Zxid, Vec<u8>)> = (1..=20)
+        .map(|z| (Zxid(z), big_entry(z, 300_000 + z as usize)))
+        .collect();
+    for entries in [small, large] {
+        let fs = FaultyFs::new();
+        let dir = PathBuf::from("/data/version-2");
+        let mut log = TxnLogWriter::new(Arc::new(fs.clone()), &dir, LogConfig::default(), Zxid(0));
+        for (zxid, bytes) in &entries {
+            log.append(*zxid, bytes).expect("append");
+        }
+        log.sync().expect("sync");
+        let path = log.current_file().expect("a log").to_path_buf();
+        let used = log.current_size() as usize;
+        let whole = fs.contents(&path).expect("contents");
+        let read = read_log(&fs, &path).expect("read");
+        assert!(whole.len() >= 64 << 20, "preallocated");
+        assert!(
+            read.len() >= used + 12 && read.len() <= used + (4 << 20),
+            "read {} bytes of a log using {used}",
+            read.len()
+        );
+        assert_eq!(read[..], whole[..read.len()]);
+        let scan = |data: &[u8]| {
+            let mut seen = Vec::new();
+            let end = scan_file(&path, data, |offset, bytes| {
+                seen.push((offset, bytes.len()));
+                Ok(())
+            })
+            .expect("scan");
+            (seen, end)
+        };
+        let (seen, end) = scan(&read);
+        assert_eq!(seen.len(), entries.len());
+        assert_eq!((seen, end), scan(&whole));
+    }
+}

@@ -447,3 +447,42 @@ fn a_logged_create_of_an_impossible_path_stops_recovery_with_file_and_offset() {
         }
     }
 }
+
+#[test]
+fn the_validity_check_reads_a_few_bytes_and_agrees_with_the_check_over_the_whole_file() {
+    use ferrokeeper::storage::snapfile::{looks_valid, looks_valid_bytes};
+    let fs = golden_fs();
+    let r = recover(&fs, &dirs(), opts()).expect("recover");
+    let mut files = vec![dirs().snap_dir.join("snapshot.25")];
+    for compression in COMPRESSIONS {
+        files.push(snapshot(&fs, &r, compression).expect("snapshot"));
+    }
+    for path in files {
+        let whole = fs.contents(&path).expect("contents");
+        assert!(looks_valid(&fs, &path), "{}", path.display());
+        for cut in [0, 1, 2, 5, 9, 10, whole.len() / 2, whole.len() - 1] {
+            // Same suffix as the original, so the same check applies.
+            let part = dirs().snap_dir.join(format!("snapshot.{cut:x}{}", suffix(&path)));
+            fs.put(&part, &whole[..cut]);
+            assert_eq!(
+                looks_valid(&fs, &part),
+                looks_valid_bytes(&part, &whole[..cut]),
+                "{} cut at {cut}",
+                path.display()
+            );
+            fs.remove(&part).expect("remove");
+        }
+    }
+    assert!(
+        !looks_valid(&fs, &dirs().snap_dir.join("snapshot.999")),
+        "a missing file"
+    );
+}
+
+fn suffix(path: &Path) -> &str {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    [".gz", ".snappy"]
+        .into_iter()
+        .find(|s| name.ends_with(s))
+        .unwrap_or("")
+}

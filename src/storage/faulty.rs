@@ -294,6 +294,26 @@ impl Fs for FaultyFs {
         Ok(s.inode_mut(path)?.data.clone())
     }
 
+    fn read_at(&self, path: &Path, offset: u64, len: usize, out: &mut Vec<u8>) -> io::Result<usize> {
+        let mut s = self.lock();
+        if s.dead {
+            return Err(io::Error::other("the machine is down"));
+        }
+        let data = &s.inode_mut(path)?.data;
+        let from = usize::try_from(offset).unwrap_or(usize::MAX).min(data.len());
+        let part = &data[from..from.saturating_add(len).min(data.len())];
+        out.extend_from_slice(part);
+        Ok(part.len())
+    }
+
+    fn file_len(&self, path: &Path) -> io::Result<u64> {
+        let mut s = self.lock();
+        if s.dead {
+            return Err(io::Error::other("the machine is down"));
+        }
+        Ok(s.inode_mut(path)?.data.len() as u64)
+    }
+
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
         let s = self.lock();
         Ok(s.entries

@@ -3,12 +3,12 @@
 //! full disks and I/O errors at named failpoints and simulates a crash.
 //!
 //! The operations are the few the version-2 layout needs: create a file, write at an offset, fsync it, set its
-//! length, rename, remove, list a directory, read a whole file, and fsync a directory so that a create, rename
-//! or remove is itself durable.
+//! length, rename, remove, list a directory, read a whole file or a range of it, and fsync a directory so that
+//! a create, rename or remove is itself durable.
 
 use std::fmt::Debug;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -32,6 +32,11 @@ pub trait Fs: Send + Sync + Debug {
     fn open(&self, path: &Path) -> io::Result<Box<dyn FsFile>>;
     /// Reads a whole file.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Appends to `out` up to `len` bytes of `path` from `offset` (fewer at the end of the file) and returns
+    /// how many: for reading the used part of a preallocated log, or a few bytes of a large snapshot.
+    fn read_at(&self, path: &Path, offset: u64, len: usize, out: &mut Vec<u8>) -> io::Result<usize>;
+    /// The length of a file.
+    fn file_len(&self, path: &Path) -> io::Result<u64>;
     /// The names of the regular files in `dir` (not their paths).
     fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
     /// Atomically replaces `to` with `from`.
@@ -92,6 +97,16 @@ impl Fs for RealFs {
         let mut buf = Vec::new();
         File::open(path)?.read_to_end(&mut buf)?;
         Ok(buf)
+    }
+
+    fn read_at(&self, path: &Path, offset: u64, len: usize, out: &mut Vec<u8>) -> io::Result<usize> {
+        let mut file = File::open(path)?;
+        file.seek(SeekFrom::Start(offset))?;
+        file.take(len as u64).read_to_end(out)
+    }
+
+    fn file_len(&self, path: &Path) -> io::Result<u64> {
+        Ok(fs::metadata(path)?.len())
     }
 
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
@@ -167,6 +182,13 @@ mod tests {
         let mut f = fs.open(&path).expect("open");
         f.write_at(10, b"!").expect("write_at");
         assert_eq!(f.size().expect("size"), 11);
+        let mut part = b">".to_vec();
+        assert_eq!(fs.read_at(&path, 3, 4, &mut part).expect("read_at"), 4);
+        assert_eq!(part, b">lo\0\0");
+        assert_eq!(fs.read_at(&path, 9, 100, &mut part).expect("read_at"), 2);
+        assert_eq!(part, b">lo\0\0\0!");
+        assert_eq!(fs.read_at(&path, 20, 5, &mut part).expect("read_at"), 0);
+        assert_eq!(fs.file_len(&path).expect("len"), 11);
         f.set_len(2).expect("set_len");
         assert_eq!(fs.read(&path).expect("read"), b"he");
         fs.remove(&path).expect("remove");

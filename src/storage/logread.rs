@@ -151,6 +151,37 @@ pub fn scan_file(
     }
 }
 
+/// Bytes of a log read at a time.
+const READ_CHUNK: usize = 4 << 20;
+
+/// Reads a log file as far as [`scan_file`] can look: up to and including the header of its first zero record
+/// (where preallocated space begins), or of a record whose length is impossible, or to the end of the file.
+/// A preallocated log is mostly zeros, and reading them all would cost more than the entries (a 64 MiB file
+/// per restart of a server that never filled one). Records are only stepped over here, by their lengths; the
+/// scan checks them. What is left out past that point is nothing the scan would have read.
+pub fn read_log(fs: &dyn Fs, path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut data = Vec::new();
+    // The start of the first record not yet known to be whole.
+    let mut pos = HEADER_LEN as usize;
+    loop {
+        let got = fs.read_at(path, data.len() as u64, READ_CHUNK, &mut data)?;
+        while let Some(header) = data.get(pos..pos + 12) {
+            let len = i32::from_be_bytes([header[8], header[9], header[10], header[11]]);
+            if len <= 0 || len as usize > MAX_ENTRY_LEN {
+                return Ok(data);
+            }
+            let next = pos + len as usize + RECORD_OVERHEAD;
+            if next > data.len() {
+                break;
+            }
+            pos = next;
+        }
+        if got < READ_CHUNK {
+            return Ok(data);
+        }
+    }
+}
+
 /// The log files recovery reads after a snapshot at `after` (`FileTxnLog.getLogFiles`): the newest one that
 /// starts at or before `after`, and every later one, oldest first.
 pub fn files_after(fs: &dyn Fs, dir: &Path, after: Zxid) -> Result<Vec<(Zxid, PathBuf)>, StorageError> {
@@ -201,7 +232,7 @@ pub fn replay(
     let mut end = ReplayEnd::default();
     let mut last = after;
     for (i, (_, path)) in files.iter().enumerate() {
-        let data = fs.read(path).map_err(|source| StorageError::Io {
+        let data = read_log(fs, path).map_err(|source| StorageError::Io {
             file: path.clone(),
             source,
         })?;

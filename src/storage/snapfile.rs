@@ -234,14 +234,28 @@ pub fn uncompress(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>, StorageError> {
 
 /// `SnapStream.isValidSnapshot`: a cheap check before the full read. Plain snapshots must end with the "/" of
 /// the last seal; compressed ones must start with their magic.
+/// Only the bytes the check looks at are read.
 pub fn looks_valid(fs: &dyn Fs, path: &Path) -> bool {
-    fs.read(path).is_ok_and(|raw| looks_valid_bytes(path, &raw))
+    let Ok(len) = fs.file_len(path) else {
+        return false;
+    };
+    let mut raw = Vec::new();
+    match Compression::of_file(file_name(path)) {
+        Compression::None => len >= 10 && fs.read_at(path, len - 5, 5, &mut raw).is_ok() && raw == SEAL_END,
+        Compression::Gzip => fs.read_at(path, 0, 2, &mut raw).is_ok() && looks_valid_bytes(path, &raw),
+        Compression::Snappy => {
+            fs.read_at(path, 0, snappy::MAGIC.len(), &mut raw).is_ok() && looks_valid_bytes(path, &raw)
+        }
+    }
 }
+
+/// The last bytes of a plain snapshot: the "/" string of its last seal.
+const SEAL_END: [u8; 5] = [0, 0, 0, 1, b'/'];
 
 /// [`looks_valid`] over the file's bytes, already read.
 pub fn looks_valid_bytes(path: &Path, raw: &[u8]) -> bool {
     match Compression::of_file(file_name(path)) {
-        Compression::None => raw.len() >= 10 && raw[raw.len() - 5..] == [0, 0, 0, 1, b'/'],
+        Compression::None => raw.len() >= 10 && raw[raw.len() - 5..] == SEAL_END,
         Compression::Gzip => raw.starts_with(&[0x1f, 0x8b]),
         Compression::Snappy => raw.starts_with(&snappy::MAGIC),
     }
