@@ -9,6 +9,7 @@ use jute::records::proto::*;
 use jute::request::Request;
 use jute::ser::Utf8Bytes;
 
+use super::tree::{DataTree, Node};
 use super::watch::{Table, WatchMode};
 use super::{auth, reply, Core, Effect, Queued};
 use crate::types::ConnId;
@@ -193,28 +194,31 @@ impl Core {
         Ok(rsp)
     }
 
-    fn children(
+    /// What getChildren checks and counts, and the child watch it may leave, around `answer`, which builds the
+    /// result from the node and its children's names borrowed from the tree (no `String` per name: a wide
+    /// parent's reply is most of the cost of the request).
+    fn with_children<T>(
         &mut self,
         conn: ConnId,
         r: &ExistsRequest,
         watch: bool,
-    ) -> Result<(GetChildrenResponse, jute::records::data::Stat), ErrorCode> {
+        answer: impl FnOnce(&DataTree, &Node, Vec<Utf8Bytes<'_>>) -> T,
+    ) -> Result<T, ErrorCode> {
         self.read_check(conn, &r.path, perms::READ)?;
         let tree = self.tree.read();
         let node = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
-        let children: Vec<String> = tree.child_names(node).map(str::to_string).collect();
-        let stat = tree.client_stat(node);
+        let children: Vec<Utf8Bytes<'_>> = tree.child_name_bytes(node).map(Utf8Bytes).collect();
+        let bytes: usize = children.iter().map(|c| c.0.len()).sum();
+        let result = answer(&tree, node, children);
         drop(tree);
-        let bytes: usize = children.iter().map(String::len).sum();
         self.namespaces.read(&r.path, bytes as u64);
         if watch && r.watch {
             self.watches.add(Table::Child, &r.path, conn, WatchMode::Standard);
         }
-        Ok((GetChildrenResponse { children }, stat))
+        Ok(result)
     }
 
-    /// getChildren and getChildren2: the reply is encoded from names borrowed from the tree, with no copy of
-    /// each name into a `String` first (a wide parent's reply is most of the cost of the request).
+    /// getChildren and getChildren2, encoded straight from the borrowed names.
     fn children_reply(
         &mut self,
         conn: ConnId,
@@ -222,23 +226,14 @@ impl Core {
         ok: ReplyHeader,
         with_stat: bool,
     ) -> ReadResult {
-        self.read_check(conn, &r.path, perms::READ)?;
-        let tree = self.tree.read();
-        let node = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
-        let children: Vec<Utf8Bytes<'_>> = tree.child_name_bytes(node).map(Utf8Bytes).collect();
-        let bytes: usize = children.iter().map(|c| c.0.len()).sum();
-        let frame = if with_stat {
-            let stat = tree.client_stat(node);
-            reply::frame(ok, Some(&Children2 { children, stat }))
-        } else {
-            reply::frame(ok, Some(&Children { children }))
-        };
-        drop(tree);
-        self.namespaces.read(&r.path, bytes as u64);
-        if r.watch {
-            self.watches.add(Table::Child, &r.path, conn, WatchMode::Standard);
-        }
-        Ok(frame)
+        self.with_children(conn, r, true, |tree, node, children| {
+            if with_stat {
+                let stat = tree.client_stat(node);
+                reply::frame(ok, Some(&Children2 { children, stat }))
+            } else {
+                reply::frame(ok, Some(&Children { children }))
+            }
+        })
     }
 
     fn get_acl(&self, conn: ConnId, r: &PathRequest) -> Result<GetAclResponse, ErrorCode> {
@@ -306,8 +301,14 @@ impl Core {
             .map(|op| match op {
                 MultiOp::GetData(r) => self.get_data(conn, r, false).map(OpResult::GetData),
                 MultiOp::GetChildren(r) => self
-                    .children(conn, r, false)
-                    .map(|(c, _)| OpResult::GetChildren(c)),
+                    .with_children(conn, r, false, |_, _, names| GetChildrenResponse {
+                        // Cut from paths that were `&str`s at a slash, so always UTF-8.
+                        children: names
+                            .iter()
+                            .map(|n| String::from_utf8_lossy(n.0).into_owned())
+                            .collect(),
+                    })
+                    .map(OpResult::GetChildren),
                 _ => Err(ErrorCode::MarshallingError),
             })
             .map(|r| r.unwrap_or_else(|code| OpResult::Error(code.code())))

@@ -170,6 +170,15 @@ impl FaultyFs {
         let ino = s.entries.get(path)?;
         s.inodes.get(ino).map(|i| i.data.clone())
     }
+
+    /// Looks at the bytes of the file at `path` (what a read sees: everything written, synced or not).
+    fn read_data<T>(&self, path: &Path, look: impl FnOnce(&[u8]) -> T) -> io::Result<T> {
+        let mut s = self.lock();
+        if s.dead {
+            return Err(io::Error::other("the machine is down"));
+        }
+        Ok(look(&s.inode_mut(path)?.data))
+    }
 }
 
 impl State {
@@ -287,31 +296,20 @@ impl Fs for FaultyFs {
     }
 
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        let mut s = self.lock();
-        if s.dead {
-            return Err(io::Error::other("the machine is down"));
-        }
-        Ok(s.inode_mut(path)?.data.clone())
+        self.read_data(path, <[u8]>::to_vec)
     }
 
     fn read_at(&self, path: &Path, offset: u64, len: usize, out: &mut Vec<u8>) -> io::Result<usize> {
-        let mut s = self.lock();
-        if s.dead {
-            return Err(io::Error::other("the machine is down"));
-        }
-        let data = &s.inode_mut(path)?.data;
-        let from = usize::try_from(offset).unwrap_or(usize::MAX).min(data.len());
-        let part = &data[from..from.saturating_add(len).min(data.len())];
-        out.extend_from_slice(part);
-        Ok(part.len())
+        self.read_data(path, |data| {
+            let from = usize::try_from(offset).unwrap_or(usize::MAX).min(data.len());
+            let part = &data[from..from.saturating_add(len).min(data.len())];
+            out.extend_from_slice(part);
+            part.len()
+        })
     }
 
     fn file_len(&self, path: &Path) -> io::Result<u64> {
-        let mut s = self.lock();
-        if s.dead {
-            return Err(io::Error::other("the machine is down"));
-        }
-        Ok(s.inode_mut(path)?.data.len() as u64)
+        self.read_data(path, |data| data.len() as u64)
     }
 
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {

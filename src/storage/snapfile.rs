@@ -242,10 +242,8 @@ pub fn looks_valid(fs: &dyn Fs, path: &Path) -> bool {
     let mut raw = Vec::new();
     match Compression::of_file(file_name(path)) {
         Compression::None => len >= 10 && fs.read_at(path, len - 5, 5, &mut raw).is_ok() && raw == SEAL_END,
-        Compression::Gzip => fs.read_at(path, 0, 2, &mut raw).is_ok() && looks_valid_bytes(path, &raw),
-        Compression::Snappy => {
-            fs.read_at(path, 0, snappy::MAGIC.len(), &mut raw).is_ok() && looks_valid_bytes(path, &raw)
-        }
+        // A compressed one by its magic (gzip's 2 bytes, or snappy-java's longer one).
+        _ => fs.read_at(path, 0, snappy::MAGIC.len(), &mut raw).is_ok() && looks_valid_bytes(path, &raw),
     }
 }
 
