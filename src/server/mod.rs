@@ -6,6 +6,7 @@
 //! Shutdown: when the future given to [`Server::run`] completes, the listener stops, every connection is
 //! closed and `run` returns.
 
+mod background;
 mod logthread;
 mod ops;
 mod outbox;

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::background::Background;
 use crate::core::tree::snapshot::{SnapshotStream, StreamPart, PART_BYTES};
 use crate::core::tree::SharedTree;
 use crate::core::Core;
@@ -25,11 +26,6 @@ use crate::types::Zxid;
 const NODES_PER_SLICE: usize = 64;
 /// How long the walker waits before it looks again whether the core has finished applying a batch.
 const PAUSE_POLL: Duration = Duration::from_micros(50);
-
-/// The nice value of the snapshot thread. The walk is the heaviest work a server does; at a lower priority
-/// it takes the CPU the request path leaves idle rather than competing with it, and a snapshot that cannot
-/// finish before the next is due is skipped as it would be anyway.
-const SNAPSHOT_NICE: i32 = 10;
 
 /// The snapshot state of the server task.
 pub(crate) struct Snapshotter {
@@ -80,6 +76,7 @@ impl Snapshotter {
             cancel: Arc::clone(&self.cancel),
             zxid,
             started_at: Instant::now(),
+            background: None,
         };
         let (fs, dirs, compression) = (Arc::clone(&self.fs), self.dirs.clone(), self.compression);
         let spawned = std::thread::Builder::new()
@@ -115,6 +112,8 @@ struct Walk {
     cancel: Arc<AtomicBool>,
     zxid: Zxid,
     started_at: Instant,
+    /// The walking thread's scheduling class, once the walk runs on it.
+    background: Option<Background>,
 }
 
 impl Iterator for Walk {
@@ -122,9 +121,9 @@ impl Iterator for Walk {
 
     fn next(&mut self) -> Option<StreamPart> {
         loop {
-            let Some(stream) = self.stream.as_mut() else {
+            if self.stream.is_none() {
                 return self.end.take();
-            };
+            }
             if self.cancel.load(Ordering::Acquire) {
                 // The writer sees the parts stop before their end and removes the file.
                 self.stream = None;
@@ -134,12 +133,23 @@ impl Iterator for Walk {
                 std::thread::sleep(PAUSE_POLL);
                 continue;
             }
-            let tree = self.tree.read();
-            if stream.step(&tree, NODES_PER_SLICE) {
-                let stream = self.stream.take()?;
+            let shared = &self.tree;
+            let owner = &mut self.stream;
+            let mut slice = || {
+                let tree = shared.read();
+                let stream = owner.as_mut()?;
+                if !stream.step(&tree, NODES_PER_SLICE) {
+                    return None;
+                }
                 let nodes = stream.node_count();
-                let [last, end] = stream.finish(&tree);
-                drop(tree);
+                let stream = owner.take()?;
+                Some((nodes, stream.finish(&tree)))
+            };
+            let done = match self.background.as_mut() {
+                Some(bg) => bg.holding(slice),
+                None => slice(),
+            };
+            if let Some((nodes, [last, end])) = done {
                 tracing::info!(
                     zxid = %self.zxid, nodes,
                     walk_ms = self.started_at.elapsed().as_millis() as u64, "snapshot walk done"
@@ -147,7 +157,9 @@ impl Iterator for Walk {
                 self.end = Some(end);
                 return Some(last);
             }
-            drop(tree);
+            let Some(stream) = self.stream.as_mut() else {
+                continue;
+            };
             if stream.pending_bytes() >= PART_BYTES {
                 return Some(stream.take());
             }
@@ -155,12 +167,8 @@ impl Iterator for Walk {
     }
 }
 
-fn write_in_background(fs: &dyn Fs, dirs: &DataDirs, zxid: Zxid, compression: Compression, walk: Walk) {
-    // On Linux a thread id names one thread for setpriority.
-    let me = rustix::thread::gettid();
-    if let Err(e) = rustix::process::setpriority_process(Some(me), SNAPSHOT_NICE) {
-        tracing::debug!(error = %e, "cannot lower the snapshot thread's priority");
-    }
+fn write_in_background(fs: &dyn Fs, dirs: &DataDirs, zxid: Zxid, compression: Compression, mut walk: Walk) {
+    walk.background = Some(Background::enter());
     let t = Instant::now();
     match write_snapshot_parts(fs, &dirs.snap_dir, zxid, compression, walk) {
         Ok(path) => {
