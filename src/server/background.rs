@@ -7,8 +7,8 @@
 //! An idle-class thread may wait long for a core on a busy machine, so it must not be descheduled while it
 //! holds something the server task waits for: around each slice of the walk under the tree's read lock the
 //! walker returns to the normal class (at nice 19), and goes back to the idle class once the lock is released.
-//! Leaving the idle class takes `CAP_SYS_NICE` or an `RLIMIT_NICE` that allows it (`LimitNICE=` in a systemd
-//! unit); a process without either never enters it, and its background threads run at nice 10 instead.
+//! Leaving the idle class takes `CAP_SYS_NICE` or an `RLIMIT_NICE` of 20 or more (nice 0 allowed; `LimitNICE=+0`
+//! in a systemd unit); a process without either never enters it, and its background threads run at nice 10.
 
 use std::sync::OnceLock;
 
