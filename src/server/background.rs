@@ -1,8 +1,8 @@
 //! The scheduling class of the snapshot thread. A walk of a large tree is the heaviest work a server does, and
 //! it should only take CPU the request path leaves idle. A lower nice value is not enough for that: the
-//! kernel's fair scheduler lets a running thread finish its slice (about 0.75 ms) before a woken one runs, so
-//! a niced walker still delays every connection task and the server task that wakes on its core. Threads of
-//! the idle class (`SCHED_IDLE`) give way to any other thread at once.
+//! kernel's fair scheduler (EEVDF, run to parity) may let a running thread finish its slice (about 0.75 ms)
+//! before a woken one runs, so a niced walker still delays every connection task and the server task that
+//! wakes on its core. Threads of the idle class (`SCHED_IDLE`) give way to any other thread at once.
 //!
 //! An idle-class thread may wait long for a core on a busy machine, so it must not be descheduled while it
 //! holds something the server task waits for: around each slice of the walk under the tree's read lock the

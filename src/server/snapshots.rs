@@ -3,8 +3,9 @@
 //! the core task; the nodes are walked by a thread of the snapshot's own over the tree it shares with the core
 //! (`core::tree::SharedTree`), a slice of nodes at a time under the read lock and never while the core applies
 //! a batch of txns, and written as they are walked, a MiB at a time, so the core task spends nothing on the
-//! walk and the whole image is never held in memory. A snapshot due while the previous one is still being
-//! taken is skipped, as Apache ZooKeeper does ("Too busy to snap, skipping").
+//! walk and the whole image is never held in memory. The walking thread takes only idle CPU (`background`). A
+//! snapshot due while the previous one is still being taken is skipped, as Apache ZooKeeper does ("Too busy to
+//! snap, skipping").
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
