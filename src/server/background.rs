@@ -20,11 +20,10 @@ use thread_priority::{
 /// The nice value used where the idle class is not available.
 const FALLBACK_NICE: i32 = 10;
 
-/// The calling thread's scheduling state while it does background work.
-#[derive(Debug)]
+/// The calling thread's scheduling state while it does background work. The default has not entered the idle
+/// class: [`Background::holding`] only runs its work.
+#[derive(Debug, Default)]
 pub(crate) struct Background {
-    /// The thread is in the idle class now.
-    idle: bool,
     /// Switching classes works here; when it does not, the thread runs at [`FALLBACK_NICE`] throughout.
     switchable: bool,
 }
@@ -33,10 +32,9 @@ impl Background {
     /// Moves the calling thread to the idle class where it could leave it again, or else lowers its priority.
     pub(crate) fn enter() -> Background {
         let mut me = Background {
-            idle: false,
             switchable: classes_switchable(),
         };
-        if !me.switchable || !me.set(true) {
+        if !me.switchable || !set_idle(true) {
             me.switchable = false;
             let tid = rustix::thread::gettid();
             if let Err(e) = rustix::process::setpriority_process(Some(tid), FALLBACK_NICE) {
@@ -46,45 +44,37 @@ impl Background {
         me
     }
 
-    /// True while the thread is in the idle class.
-    #[cfg(test)]
-    pub(crate) fn is_idle(&self) -> bool {
-        self.idle
-    }
-
     /// Runs `f`, which holds something the server task may wait for, in the normal class.
-    pub(crate) fn holding<T>(&mut self, f: impl FnOnce() -> T) -> T {
+    pub(crate) fn holding<T>(&self, f: impl FnOnce() -> T) -> T {
         if self.switchable {
-            self.set(false);
+            set_idle(false);
         }
         let out = f();
         if self.switchable {
-            self.set(true);
+            set_idle(true);
         }
         out
     }
+}
 
-    fn set(&mut self, idle: bool) -> bool {
-        let policy = if idle {
-            NormalThreadSchedulePolicy::Idle
-        } else {
-            NormalThreadSchedulePolicy::Other
-        };
-        // `Min` is nice 19 in the normal class, and the only value the idle class takes.
-        let result = set_thread_priority_and_policy(
-            thread_native_id(),
-            ThreadPriority::Min,
-            ThreadSchedulePolicy::Normal(policy),
-        );
-        match result {
-            Ok(()) => {
-                self.idle = idle;
-                true
-            }
-            Err(e) => {
-                tracing::debug!(error = ?e, idle, "cannot change the scheduling class");
-                false
-            }
+/// Moves the calling thread into the idle class, or back into the normal one; false if refused.
+fn set_idle(idle: bool) -> bool {
+    let policy = if idle {
+        NormalThreadSchedulePolicy::Idle
+    } else {
+        NormalThreadSchedulePolicy::Other
+    };
+    // `Min` is nice 19 in the normal class, and the only value the idle class takes.
+    let result = set_thread_priority_and_policy(
+        thread_native_id(),
+        ThreadPriority::Min,
+        ThreadSchedulePolicy::Normal(policy),
+    );
+    match result {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::debug!(error = ?e, idle, "cannot change the scheduling class");
+            false
         }
     }
 }
@@ -94,19 +84,17 @@ impl Background {
 fn classes_switchable() -> bool {
     static SWITCHABLE: OnceLock<bool> = OnceLock::new();
     *SWITCHABLE.get_or_init(|| {
-        let probe = std::thread::Builder::new().name("sched-probe".into()).spawn(|| {
-            let mut me = Background {
-                idle: false,
-                switchable: true,
-            };
-            me.set(true) && me.set(false)
-        });
+        let probe = std::thread::Builder::new()
+            .name("sched-probe".into())
+            .spawn(|| set_idle(true) && set_idle(false));
         let switchable = probe.ok().and_then(|t| t.join().ok()).unwrap_or(false);
-        tracing::info!(
-            switchable,
-            "snapshot thread scheduling: {}",
-            if switchable { "idle class" } else { "nice 10" }
-        );
+        if switchable {
+            tracing::info!("snapshot thread scheduling: idle class");
+        } else {
+            tracing::info!(
+                "snapshot thread scheduling: nice {FALLBACK_NICE} (the idle class could not be left)"
+            );
+        }
         switchable
     })
 }
@@ -126,12 +114,20 @@ mod tests {
             .unwrap_or(u32::MAX)
     }
 
+    const SCHED_OTHER: u32 = 0;
+    const SCHED_IDLE: u32 = 5;
+
+    impl Background {
+        /// True while the calling thread is in the idle class, as the kernel reports it.
+        fn is_idle(&self) -> bool {
+            policy_of_this_thread() == SCHED_IDLE
+        }
+    }
+
     #[test]
     fn a_background_thread_is_idle_class_except_while_holding() {
-        const SCHED_OTHER: u32 = 0;
-        const SCHED_IDLE: u32 = 5;
         std::thread::spawn(|| {
-            let mut bg = Background::enter();
+            let bg = Background::enter();
             if !classes_switchable() {
                 // Without the privilege to leave the idle class the thread stays in the normal one.
                 assert!(!bg.is_idle());

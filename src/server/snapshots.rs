@@ -77,7 +77,7 @@ impl Snapshotter {
             cancel: Arc::clone(&self.cancel),
             zxid,
             started_at: Instant::now(),
-            background: None,
+            background: Background::default(),
         };
         let (fs, dirs, compression) = (Arc::clone(&self.fs), self.dirs.clone(), self.compression);
         let spawned = std::thread::Builder::new()
@@ -113,8 +113,8 @@ struct Walk {
     cancel: Arc<AtomicBool>,
     zxid: Zxid,
     started_at: Instant,
-    /// The walking thread's scheduling class, once the walk runs on it.
-    background: Option<Background>,
+    /// The walking thread's scheduling class, entered once the walk runs on that thread.
+    background: Background,
 }
 
 impl Iterator for Walk {
@@ -136,7 +136,7 @@ impl Iterator for Walk {
             }
             let shared = &self.tree;
             let owner = &mut self.stream;
-            let mut slice = || {
+            let slice = || {
                 let tree = shared.read();
                 let stream = owner.as_mut()?;
                 if !stream.step(&tree, NODES_PER_SLICE) {
@@ -146,11 +146,7 @@ impl Iterator for Walk {
                 let stream = owner.take()?;
                 Some((nodes, stream.finish(&tree)))
             };
-            let done = match self.background.as_mut() {
-                Some(bg) => bg.holding(slice),
-                None => slice(),
-            };
-            if let Some((nodes, [last, end])) = done {
+            if let Some((nodes, [last, end])) = self.background.holding(slice) {
                 tracing::info!(
                     zxid = %self.zxid, nodes,
                     walk_ms = self.started_at.elapsed().as_millis() as u64, "snapshot walk done"
@@ -158,18 +154,16 @@ impl Iterator for Walk {
                 self.end = Some(end);
                 return Some(last);
             }
-            let Some(stream) = self.stream.as_mut() else {
-                continue;
-            };
-            if stream.pending_bytes() >= PART_BYTES {
-                return Some(stream.take());
+            match self.stream.as_mut() {
+                Some(stream) if stream.pending_bytes() >= PART_BYTES => return Some(stream.take()),
+                _ => {}
             }
         }
     }
 }
 
 fn write_in_background(fs: &dyn Fs, dirs: &DataDirs, zxid: Zxid, compression: Compression, mut walk: Walk) {
-    walk.background = Some(Background::enter());
+    walk.background = Background::enter();
     let t = Instant::now();
     match write_snapshot_parts(fs, &dirs.snap_dir, zxid, compression, walk) {
         Ok(path) => {
