@@ -316,6 +316,46 @@ fn sessions_expire_on_ticks_and_cannot_be_resumed() {
 }
 
 #[test]
+fn a_negative_session_timeout_is_kept_and_expires_at_the_next_tick() {
+    // tickTime=2000000000 gives ZooKeeper minSessionTimeout=-294967296 (Java int arithmetic), and a client that
+    // asks for -5 ms gets -5 ms: the session is due at once, not in 2^32 - 5 ms.
+    let mut h = Harness::with(|c| {
+        c.min_session_timeout_ms = -294_967_296;
+        c.max_session_timeout_ms = 1_345_294_336;
+    });
+    let req = ConnectRequest {
+        time_out: -5,
+        passwd: Bytes::from_static(&[0; 16]),
+        read_only: Some(false),
+        ..Default::default()
+    };
+    let effects = h.core.connect(h.now, ConnId(1), "127.0.0.1", req);
+    h.run(effects);
+    let frame = h.take(ConnId(1)).remove(0);
+    let rsp = ConnectResponse::decode(&frame[4..], 1024).expect("response");
+    assert_eq!(rsp.time_out, -5);
+    h.create(1, "/eph", 1);
+    h.now.mono_ms += 2000;
+    let effects = h.core.tick(h.now);
+    h.run(effects);
+    h.connect(2);
+    assert_eq!(h.stat(2, "/eph"), None, "the session expired at the next tick");
+    // The same session read back from a log or snapshot at start.
+    let restored = Core::restore(
+        CoreConfig::default(),
+        h.now,
+        super::tree::DataTree::new(false),
+        &[(crate::types::SessionId(rsp.session_id), -5)],
+    );
+    let session = restored
+        .sessions()
+        .get(crate::types::SessionId(rsp.session_id))
+        .expect("restored");
+    assert_eq!(session.timeout_ms, -5);
+    assert!(session.expires_at_ms <= h.now.mono_ms + 2000, "{session:?}");
+}
+
+#[test]
 fn resume_with_the_right_password_and_refuse_a_wrong_one() {
     let mut h = Harness::new();
     let rsp = h.connect(1);

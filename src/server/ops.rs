@@ -332,8 +332,8 @@ impl Runtime {
             let session = self.core.session_of(*id);
             let timeout = session
                 .and_then(|s| self.core.sessions().get(s))
-                .map_or(interval, |s| u64::from(s.timeout_ms));
-            let at = ((c.active_ms + timeout) / interval + 1) * interval;
+                .map_or(interval as i64, |s| i64::from(s.timeout_ms));
+            let at = (c.active_ms.saturating_add_signed(timeout) / interval + 1) * interval;
             buckets
                 .entry(at)
                 .or_default()

@@ -65,9 +65,9 @@ pub fn open(config: &ServerConfig, started: Instant) -> Result<Opened, StorageEr
     }
     let last = recovered.last_zxid;
     let txns_loaded = recovered.replayed;
-    let restored: Vec<(SessionId, u32)> = sessions
+    let restored: Vec<(SessionId, i32)> = sessions
         .iter()
-        .map(|(id, timeout)| (SessionId(*id), (*timeout).max(0) as u32))
+        .map(|(id, timeout)| (SessionId(*id), *timeout))
         .collect();
     let core = Core::restore(core_config(config), now_at(started), recovered.tree, &restored);
     let log = TxnLogWriter::new(Arc::clone(&fs), &dirs.log_dir, config.storage.log_config(), last);
