@@ -62,9 +62,21 @@ impl Harness {
     }
 
     pub(super) fn connect(&mut self, conn: u64) -> ConnectResponse {
+        self.connect_with(conn, 0, 30000, Bytes::from_static(&[0; 16]))
+    }
+
+    /// Connects with a session id (0: a new session), a timeout and a password.
+    pub(super) fn connect_with(
+        &mut self,
+        conn: u64,
+        session_id: i64,
+        time_out: i32,
+        passwd: Bytes,
+    ) -> ConnectResponse {
         let req = ConnectRequest {
-            time_out: 30000,
-            passwd: Bytes::from_static(&[0; 16]),
+            session_id,
+            time_out,
+            passwd,
             read_only: Some(false),
             ..Default::default()
         };
@@ -300,17 +312,7 @@ fn sessions_expire_on_ticks_and_cannot_be_resumed() {
     h.run(effects);
     h.connect(2);
     assert_eq!(h.stat(2, "/eph"), None);
-    let req = ConnectRequest {
-        session_id: rsp.session_id,
-        time_out: 30000,
-        passwd: rsp.passwd.clone(),
-        read_only: Some(false),
-        ..Default::default()
-    };
-    let effects = h.core.connect(h.now, ConnId(3), "127.0.0.1", req);
-    h.run(effects);
-    let frame = h.take(ConnId(3)).remove(0);
-    let rsp = ConnectResponse::decode(&frame[4..], 1024).expect("response");
+    let rsp = h.connect_with(3, rsp.session_id, 30000, rsp.passwd.clone());
     assert_eq!((rsp.time_out, rsp.session_id), (0, 0));
     assert!(h.closed.contains(&ConnId(3)));
 }
@@ -323,16 +325,7 @@ fn a_negative_session_timeout_is_kept_and_expires_at_the_next_tick() {
         c.min_session_timeout_ms = -294_967_296;
         c.max_session_timeout_ms = 1_345_294_336;
     });
-    let req = ConnectRequest {
-        time_out: -5,
-        passwd: Bytes::from_static(&[0; 16]),
-        read_only: Some(false),
-        ..Default::default()
-    };
-    let effects = h.core.connect(h.now, ConnId(1), "127.0.0.1", req);
-    h.run(effects);
-    let frame = h.take(ConnId(1)).remove(0);
-    let rsp = ConnectResponse::decode(&frame[4..], 1024).expect("response");
+    let rsp = h.connect_with(1, 0, -5, Bytes::from_static(&[0; 16]));
     assert_eq!(rsp.time_out, -5);
     h.create(1, "/eph", 1);
     h.now.mono_ms += 2000;
