@@ -25,6 +25,8 @@ pub struct Opened {
     pub snapshot_in_background: bool,
     /// Txns replayed from the log on top of the snapshot (`startup_txns_loaded`).
     pub txns_loaded: u64,
+    /// Tree digests recovery found different from those recorded (`digest_mismatches_count`).
+    pub digest_mismatches: u64,
 }
 
 /// Trees at least this large take their start-up snapshot while serving (when a snapshot was loaded).
@@ -65,6 +67,7 @@ pub fn open(config: &ServerConfig, started: Instant) -> Result<Opened, StorageEr
     }
     let last = recovered.last_zxid;
     let txns_loaded = recovered.replayed;
+    let digest_mismatches = recovered.digest_mismatches.len() as u64;
     let restored: Vec<(SessionId, i32)> = sessions
         .iter()
         .map(|(id, timeout)| (SessionId(*id), *timeout))
@@ -78,5 +81,6 @@ pub fn open(config: &ServerConfig, started: Instant) -> Result<Opened, StorageEr
         log,
         snapshot_in_background,
         txns_loaded,
+        digest_mismatches,
     })
 }
