@@ -32,7 +32,7 @@ use crate::storage::settings::StorageSettings;
 /// tickTime when zoo.cfg does not set it (`ZooKeeperServer.DEFAULT_TICK_TIME`).
 pub const DEFAULT_TICK_TIME_MS: u32 = 3000;
 /// maxClientCnxns when zoo.cfg does not set it (`QuorumPeerConfig.maxClientCnxns`).
-pub const DEFAULT_MAX_CLIENT_CNXNS: u32 = 60;
+pub const DEFAULT_MAX_CLIENT_CNXNS: i32 = 60;
 /// globalOutstandingLimit when zoo.cfg does not set it (`ZooKeeperServer.getGlobalOutstandingLimit`).
 pub const DEFAULT_GLOBAL_OUTSTANDING_LIMIT: u32 = 1000;
 /// `zookeeper.nio.sessionlessCnxnTimeout`: a connection that has not finished its handshake by then is dropped.
@@ -95,10 +95,13 @@ pub struct ServerConfig {
     pub data_log_dir: PathBuf,
     /// Where the client port listens (clientPortAddress, clientPort). Port 0 picks a free port.
     pub client_address: SocketAddr,
-    /// Connections allowed from one source IP; 0 means unlimited.
-    pub max_client_cnxns: u32,
-    pub min_session_timeout_ms: u32,
-    pub max_session_timeout_ms: u32,
+    /// Connections allowed from one source IP; 0 or less means unlimited (`NIOServerCnxnFactory` limits only
+    /// above 0), and `conf` shows the value as set.
+    pub max_client_cnxns: i32,
+    /// Session timeout bounds, Java ints as in ZooKeeper: the defaults (2 and 20 ticks) wrap around as
+    /// ZooKeeper's `int` arithmetic does, so a long tickTime can make them negative.
+    pub min_session_timeout_ms: i32,
+    pub max_session_timeout_ms: i32,
     /// Requests one connection may have without a reply before the server stops reading from it.
     pub global_outstanding_limit: u32,
     pub four_letter_whitelist: FourLetterWhitelist,
@@ -136,8 +139,8 @@ impl ServerConfig {
             data_log_dir: PathBuf::from("data"),
             client_address: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 2181),
             max_client_cnxns: DEFAULT_MAX_CLIENT_CNXNS,
-            min_session_timeout_ms: 2 * tick_time_ms,
-            max_session_timeout_ms: 20 * tick_time_ms,
+            min_session_timeout_ms: 2 * tick_time_ms as i32,
+            max_session_timeout_ms: 20 * tick_time_ms as i32,
             global_outstanding_limit: DEFAULT_GLOBAL_OUTSTANDING_LIMIT,
             four_letter_whitelist: FourLetterWhitelist::default(),
             skip_acl: false,
@@ -227,6 +230,20 @@ fn parse_int(key: &str, value: &str, min: i64) -> Result<i64, ConfigError> {
         return Err(invalid(key, value, format_args!("must be at least {min}")));
     }
     Ok(i64::from(n))
+}
+
+/// Any Java `int` (`Integer.parseInt`).
+fn parse_i32(key: &str, value: &str) -> Result<i32, ConfigError> {
+    value.parse().map_err(|e| invalid(key, value, e))
+}
+
+/// A directory. Apache ZooKeeper exits on an empty one (a StringIndexOutOfBoundsException while checking the
+/// path); taking it as the working directory would write the database wherever the server was started.
+fn parse_dir(key: &str, value: &str) -> Result<PathBuf, ConfigError> {
+    if value.trim().is_empty() {
+        return Err(invalid(key, value, "empty: it must name a directory"));
+    }
+    Ok(PathBuf::from(value))
 }
 
 fn parse_u32(key: &str, value: &str, min: u32) -> Result<u32, ConfigError> {
@@ -361,7 +378,7 @@ struct RawConfig {
     data_log_dir: Option<PathBuf>,
     client_port: Option<u16>,
     client_port_address: Option<(String, Option<IpAddr>)>,
-    max_client_cnxns: Option<u32>,
+    max_client_cnxns: Option<i32>,
     min_session_timeout_ms: Option<i64>,
     max_session_timeout_ms: Option<i64>,
     global_outstanding_limit: Option<u32>,
@@ -382,14 +399,14 @@ impl RawConfig {
     fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
         match key {
             "tickTime" => self.tick_time_ms = Some(parse_u32(key, value, 1)?),
-            "dataDir" => self.data_dir = Some(PathBuf::from(value)),
-            "dataLogDir" => self.data_log_dir = Some(PathBuf::from(value)),
+            "dataDir" => self.data_dir = Some(parse_dir(key, value)?),
+            "dataLogDir" => self.data_log_dir = Some(parse_dir(key, value)?),
             "clientPort" => {
                 let port = parse_u32(key, value, 0)?;
                 self.client_port = Some(u16::try_from(port).map_err(|e| invalid(key, value, e))?);
             }
             "clientPortAddress" => self.client_port_address = Some((value.to_owned(), value.parse().ok())),
-            "maxClientCnxns" => self.max_client_cnxns = Some(parse_u32(key, value, 0)?),
+            "maxClientCnxns" => self.max_client_cnxns = Some(parse_i32(key, value)?),
             // -1 means "derive from tickTime", as in QuorumPeerConfig.
             "minSessionTimeout" => self.min_session_timeout_ms = Some(parse_int(key, value, -1)?),
             "maxSessionTimeout" => self.max_session_timeout_ms = Some(parse_int(key, value, -1)?),
@@ -435,8 +452,8 @@ impl RawConfig {
             Some((_, Some(ip))) => ip,
             Some((host, None)) => resolve(&host, port)?,
         };
-        let min = session_timeout(self.min_session_timeout_ms, 2, tick_time_ms, "minSessionTimeout")?;
-        let max = session_timeout(self.max_session_timeout_ms, 20, tick_time_ms, "maxSessionTimeout")?;
+        let min = session_timeout(self.min_session_timeout_ms, 2, tick_time_ms);
+        let max = session_timeout(self.max_session_timeout_ms, 20, tick_time_ms);
         if min > max {
             return Err(invalid(
                 "minSessionTimeout",
@@ -508,13 +525,13 @@ fn parse_java_bool(key: &str, value: &str) -> bool {
     false
 }
 
-/// A session timeout bound: as set, or `ticks` × tickTime when absent or -1.
-fn session_timeout(value: Option<i64>, ticks: u32, tick_time_ms: u32, key: &str) -> Result<u32, ConfigError> {
+/// A session timeout bound: as set, or `ticks` × tickTime when absent or -1, computed as ZooKeeper computes it
+/// (`QuorumPeerConfig.parseProperties`, in Java `int`s, which wrap around: tickTime=2000000000 gives
+/// minSessionTimeout=-294967296 and maxSessionTimeout=1345294336 there, and here).
+fn session_timeout(value: Option<i64>, ticks: i32, tick_time_ms: u32) -> i32 {
     match value {
-        None | Some(-1) => tick_time_ms
-            .checked_mul(ticks)
-            .ok_or_else(|| invalid("tickTime", &tick_time_ms.to_string(), "too large")),
-        Some(ms) => u32::try_from(ms).map_err(|e| invalid(key, &ms.to_string(), e)),
+        None | Some(-1) => (tick_time_ms as i32).wrapping_mul(ticks),
+        Some(ms) => ms as i32,
     }
 }
 
@@ -598,8 +615,40 @@ mod tests {
         assert!(matches!(err, ConfigError::Invalid { key, .. } if key == "clientPort"));
         let err = cfg("dataDir=d\nclientPort=1\ntickTime=0\n").expect_err("tick");
         assert!(matches!(err, ConfigError::Invalid { key, .. } if key == "tickTime"));
-        let err = cfg("dataDir=d\nclientPort=1\nmaxClientCnxns=-3\n").expect_err("cnxns");
+        let err = cfg("dataDir=d\nclientPort=1\nmaxClientCnxns=x\n").expect_err("cnxns");
         assert!(matches!(err, ConfigError::Invalid { key, .. } if key == "maxClientCnxns"));
+    }
+
+    #[test]
+    fn values_zookeeper_accepts_are_taken_as_it_takes_them() {
+        // Checked against Apache ZooKeeper 3.8.0's `conf`.
+        let c = cfg("dataDir=d\nclientPort=1\ntickTime=2000000000\n").expect("long tick");
+        assert_eq!(c.tick_time_ms, 2_000_000_000);
+        assert_eq!(
+            (c.min_session_timeout_ms, c.max_session_timeout_ms),
+            (-294_967_296, 1_345_294_336)
+        );
+        let c = cfg("dataDir=d\nclientPort=1\nmaxClientCnxns=-5\n").expect("negative cnxns");
+        assert_eq!(c.max_client_cnxns, -5);
+        let c = cfg("dataDir=d\nclientPort=1\nmaxClientCnxns=0\n").expect("no limit");
+        assert_eq!(c.max_client_cnxns, 0);
+    }
+
+    #[test]
+    fn an_empty_data_dir_is_refused_by_name() {
+        // Apache ZooKeeper exits on these; taking "" as the working directory would scatter the database.
+        for text in [
+            "dataDir=\nclientPort=1\n",
+            "dataDir= \nclientPort=1\n",
+            "dataDir=d\ndataLogDir=\nclientPort=1\n",
+        ] {
+            let err = cfg(text).expect_err(text);
+            assert!(
+                matches!(&err, ConfigError::Invalid { key, .. } if key.starts_with("data")),
+                "{text}: {err}"
+            );
+            assert!(err.to_string().contains("empty"), "{err}");
+        }
     }
 
     #[test]

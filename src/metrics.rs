@@ -21,6 +21,10 @@ use rand::Rng as _;
 
 /// Counters (`ServerMetrics.getCounter`).
 pub mod counter {
+    /// Tree digests that differed from the one recorded, at a snapshot's zxid or after a logged txn
+    /// (`DataTree.reportDigestMismatch`); recovery is where they are compared, the txns this server writes carry
+    /// no digest.
+    pub const DIGEST_MISMATCHES_COUNT: &str = "digest_mismatches_count";
     /// ConnectRequests received.
     pub const CONNECTION_REQUEST_COUNT: &str = "connection_request_count";
     /// Connections refused by maxClientCnxns.
@@ -72,7 +76,7 @@ pub mod counter {
         "dead_watchers_cleared",
         "dead_watchers_queued",
         "diff_count",
-        "digest_mismatches_count",
+        DIGEST_MISMATCHES_COUNT,
         "ensemble_auth_fail",
         "ensemble_auth_skip",
         "ensemble_auth_success",

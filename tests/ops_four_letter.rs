@@ -3,6 +3,8 @@
 
 mod ops_support;
 
+use std::sync::{Arc, Mutex, OnceLock};
+
 use ops_support::{four_letter, hex, start, Client};
 
 /// Two sessions: A owns /app/e1 and watches /app/x, B owns /app/e2, watches /nope and child-watches /app.
@@ -169,6 +171,60 @@ async fn trace_mask_is_read_and_set() {
     assert_eq!(four_letter(server.client, &stmk).await, "16");
     assert_eq!(four_letter(server.client, b"gtmk").await, "16");
     server.stop().await;
+}
+
+/// Every line written at TRACE under `ferrokeeper::trace` from now on, in this test process.
+fn trace_lines() -> Arc<Mutex<Vec<u8>>> {
+    static LINES: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    Arc::clone(LINES.get_or_init(|| {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&lines);
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("off,ferrokeeper::trace=trace"))
+            .with_writer(move || Sink(Arc::clone(&sink)))
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+        lines
+    }))
+}
+
+struct Sink(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_trace_mask_selects_which_requests_are_traced() {
+    let lines = trace_lines();
+    let server = start("").await;
+    let mut client = Client::connect(server.client).await;
+    let stmk = |mask: i64| {
+        let mut word = b"stmk".to_vec();
+        word.extend_from_slice(&mask.to_be_bytes());
+        word
+    };
+    assert_eq!(client.create("/traced-by-default", 0).await, 0);
+    assert_eq!(four_letter(server.client, &stmk(0)).await, "0");
+    assert_eq!(client.create("/traced-by-none", 0).await, 0);
+    // CLIENT_REQUEST_TRACE_MASK.
+    assert_eq!(four_letter(server.client, &stmk(2)).await, "2");
+    assert_eq!(client.create("/traced-by-2", 0).await, 0);
+    server.stop().await;
+    let text = String::from_utf8(lines.lock().expect("lock").clone()).expect("utf-8");
+    assert!(
+        text.contains(":P") && text.contains("type:create") && text.contains("reqpath:/traced-by-default"),
+        "{text}"
+    );
+    assert!(!text.contains("reqpath:/traced-by-none"), "{text}");
+    assert!(text.contains("reqpath:/traced-by-2"), "{text}");
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! The transaction log against files written by Apache ZooKeeper 3.8.0 (jute/tests/golden/datadir), and
-//! under every fault the file-system seam can inject.
+//! under every fault the file-system seam can inject; replay refuses logs that may be missing txns (a gap inside
+//! an epoch, a torn log that is not the newest and that the next one does not continue).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -452,5 +453,131 @@ fn a_log_is_read_up_to_its_preallocated_zeros_and_scans_as_the_whole_file() {
         let (seen, end) = scan(&read);
         assert_eq!(seen.len(), entries.len());
         assert_eq!((seen, end), scan(&whole));
+    }
+}
+
+/// Writes `entries` (zxid and txn bytes) to a new log in `fs`, one commit each.
+fn write_log(fs: &FaultyFs, dir: &Path, entries: &[(Zxid, Vec<u8>)]) {
+    let mut log = TxnLogWriter::new(Arc::new(fs.clone()), dir, small(), Zxid(0));
+    for (zxid, bytes) in entries {
+        log.append(*zxid, bytes).expect("append");
+        log.sync().expect("sync");
+    }
+}
+
+/// The offset just after the last good entry of `path`.
+fn end_of_entries(fs: &FaultyFs, path: &Path) -> usize {
+    let data = fs.contents(path).expect("log");
+    logread::scan_file(path, &data, |_, _| Ok(()))
+        .expect("scan")
+        .end_offset as usize
+}
+
+/// Tears `path` after its entries: half of `entry` written where the next one would go.
+fn tear(fs: &FaultyFs, path: &Path, entry: &[u8]) -> usize {
+    let end = end_of_entries(fs, path);
+    let mut data = fs.contents(path).expect("log");
+    let mut framed = Vec::new();
+    ferrokeeper::storage::txnlog::frame_entry(&mut framed, entry);
+    data[end..end + framed.len() / 2].copy_from_slice(&framed[..framed.len() / 2]);
+    fs.put(path, &data);
+    end
+}
+
+/// `entry` with its TxnHeader's zxid replaced.
+fn with_zxid(entry: &[u8], zxid: Zxid) -> (Zxid, Vec<u8>) {
+    let mut bytes = entry.to_vec();
+    bytes[12..20].copy_from_slice(&zxid.0.to_be_bytes());
+    (zxid, bytes)
+}
+
+fn expect_corrupt(result: Result<(Vec<Zxid>, logread::ReplayEnd), StorageError>) -> (PathBuf, u64, String) {
+    match result {
+        Err(StorageError::Corrupt {
+            file,
+            offset,
+            message,
+        }) => (file, offset, message),
+        other => panic!("expected a corruption error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_gap_inside_one_epoch_stops_recovery_with_file_and_offset() {
+    let (fs, dir, all) = setup(0);
+    let mut kept = all[..8].to_vec();
+    kept.remove(5);
+    write_log(&fs, &dir, &kept);
+    let path = dir.join("log.1");
+    // The entry after the gap starts where the fifth ends.
+    let mut offsets = Vec::new();
+    let data = fs.contents(&path).expect("log");
+    logread::scan_file(&path, &data, |offset, _| {
+        offsets.push(offset);
+        Ok(())
+    })
+    .expect("scan");
+    let (file, offset, message) = expect_corrupt(replay_all(&fs, &dir, true));
+    assert_eq!((file, offset), (path, offsets[5]));
+    assert!(
+        message.contains("gap") && message.contains(&format!("{} follows {}", all[6].0, all[4].0)),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_new_epoch_is_not_a_gap() {
+    let (fs, dir, all) = setup(0);
+    let mut entries = all[..5].to_vec();
+    entries.push(with_zxid(&all[5].1, Zxid((1 << 32) + 1)));
+    write_log(&fs, &dir, &entries);
+    let (zxids, _) = replay_all(&fs, &dir, true).expect("replay");
+    assert_eq!(zxids.last(), Some(&Zxid((1 << 32) + 1)));
+}
+
+#[test]
+fn a_torn_log_continued_by_the_next_one_is_read_past_as_after_a_crash() {
+    // Apache ZooKeeper crashed in the middle of an append, then started a new log at the next zxid.
+    let (fs, dir, all) = setup(5);
+    let torn = dir.join("log.1");
+    tear(&fs, &torn, &all[5].1);
+    write_log(&fs, &dir, &all[5..8]);
+    let before = fs.contents(&torn).expect("log");
+    let (zxids, end) = replay_all(&fs, &dir, true).expect("replay");
+    assert_eq!(zxids, all[..8].iter().map(|(z, _)| *z).collect::<Vec<_>>());
+    assert_eq!(end.torn_tail, None);
+    assert_eq!(fs.contents(&torn), Some(before), "only the newest log is cut");
+}
+
+#[test]
+fn a_torn_log_that_is_not_the_newest_and_not_continued_stops_recovery_with_file_and_offset() {
+    enum After {
+        Gap,
+        NewEpoch,
+        Nothing,
+    }
+    for (what, after) in [
+        ("a gap after it", After::Gap),
+        ("a new epoch after it", After::NewEpoch),
+        ("no entry after it", After::Nothing),
+    ] {
+        let (fs, dir, all) = setup(5);
+        let torn = dir.join("log.1");
+        let at = tear(&fs, &torn, &all[5].1);
+        match after {
+            After::Gap => write_log(&fs, &dir, &all[7..9]),
+            After::NewEpoch => write_log(&fs, &dir, &[with_zxid(&all[5].1, Zxid((1 << 32) + 1))]),
+            After::Nothing => {
+                // A newer log holding only its header (created, then the machine died).
+                write_log(&fs, &dir, &all[9..10]);
+                let name = dir.join(format!("log.{:x}", all[9].0 .0));
+                let mut data = fs.contents(&name).expect("log");
+                data.truncate(16);
+                fs.put(&name, &data);
+            }
+        }
+        let (file, offset, message) = expect_corrupt(replay_all(&fs, &dir, true));
+        assert_eq!((file, offset), (torn.clone(), at as u64), "{what}: {message}");
+        assert!(message.contains("not the newest"), "{what}: {message}");
     }
 }

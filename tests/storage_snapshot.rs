@@ -5,7 +5,8 @@
 //! full disk, a torn write or a lost fsync followed by a power loss, never damages the snapshots already there
 //! and never keeps the next start from recovering the same database. A snapshot that is there but does not
 //! read back stops the start with its file and offset unless an older snapshot and the logs carry the state
-//! past it. Faults during recovery itself (cutting a torn tail) stop the start, and the next try succeeds.
+//! past it. A snapshot that cannot be read (EIO, EACCES) stops the start with the I/O error. Faults during
+//! recovery itself (cutting a torn tail) stop the start, and the next try succeeds.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -296,6 +297,28 @@ fn an_invalid_newest_snapshot_is_replaced_by_an_older_one_only_when_the_logs_rea
             assert_eq!((file, offset), (dir.join("snapshot.30"), at as u64));
         }
         other => panic!("expected a corruption error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_snapshot_that_cannot_be_read_stops_recovery_with_the_io_error() {
+    let dir = dirs().snap_dir;
+    for (fault, errno) in [(Fault::Io, 5), (Fault::Denied, 13)] {
+        // The newest snapshot cannot be read: that says nothing about whether it is whole, so recovery neither
+        // calls it incomplete nor falls back to an older one (which the logs would allow here).
+        let fs = golden_fs();
+        fs.fail("read:snapshot", 1, fault, false);
+        match recover(&fs, &dirs(), opts()) {
+            Err(StorageError::Io { file, source }) => {
+                assert_eq!(file, dir.join("snapshot.25"), "{fault:?}");
+                assert_eq!(source.raw_os_error(), Some(errno), "{fault:?}: {source}");
+            }
+            other => panic!("{fault:?}: expected an I/O error, got {other:?}"),
+        }
+        // Once the file reads again, the same directory recovers from it.
+        let r = recover(&fs, &dirs(), opts()).expect("recover");
+        assert_eq!(r.snapshot, Some(dir.join("snapshot.25")));
+        assert!(r.skipped_snapshots.is_empty(), "{:?}", r.skipped_snapshots);
     }
 }
 

@@ -49,6 +49,12 @@ impl From<u64> for Json {
     }
 }
 
+impl From<i32> for Json {
+    fn from(v: i32) -> Json {
+        Json::Int(i64::from(v))
+    }
+}
+
 impl From<u32> for Json {
     fn from(v: u32) -> Json {
         Json::Int(i64::from(v))

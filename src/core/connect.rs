@@ -44,10 +44,11 @@ impl Core {
             self.close_conn(conn, &mut out);
             return out;
         }
-        let timeout = req.time_out.clamp(
-            self.config.min_session_timeout_ms as i32,
-            self.config.max_session_timeout_ms as i32,
-        );
+        // `ZooKeeperServer.processConnectRequest`: raised to the minimum, then lowered to the maximum.
+        let timeout = req
+            .time_out
+            .max(self.config.min_session_timeout_ms)
+            .min(self.config.max_session_timeout_ms);
         if req.session_id == 0 {
             let id = self.sessions.next_session_id();
             let body = TxnBody::CreateSession(CreateSessionTxn { time_out: timeout });
@@ -69,7 +70,7 @@ impl Core {
             && self.sessions.get(id).is_some_and(|s| !s.closing)
             && self.sessions.touch(id, now.mono_ms);
         if valid {
-            self.sessions.set_timeout(id, timeout as u32, now.mono_ms);
+            self.sessions.set_timeout(id, timeout, now.mono_ms);
             self.settle(now, conn, id, timeout, req.read_only, &mut out);
         } else {
             let rsp = ConnectResponse {
@@ -181,7 +182,7 @@ impl Core {
         self.pending.applied(zxid);
         let session = SessionId(txn.header.client_id);
         match &txn.body {
-            TxnBody::CreateSession(c) => self.sessions.add(session, c.time_out as u32, now.mono_ms),
+            TxnBody::CreateSession(c) => self.sessions.add(session, c.time_out, now.mono_ms),
             TxnBody::CloseSession(_) => {
                 if let Some(s) = self.sessions.remove(session) {
                     if let Some(conn) = s.conn {
@@ -198,7 +199,7 @@ impl Core {
             Origin::Expiry => {}
             Origin::Connect { conn, read_only } => {
                 if self.conns.contains_key(&conn) {
-                    let timeout = self.sessions.get(session).map_or(0, |s| s.timeout_ms as i32);
+                    let timeout = self.sessions.get(session).map_or(0, |s| s.timeout_ms);
                     self.settle(now, conn, session, timeout, read_only, out);
                 }
             }

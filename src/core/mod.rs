@@ -47,8 +47,8 @@ use watch::WatchManager;
 pub struct CoreConfig {
     pub server_id: i64,
     pub tick_time_ms: u32,
-    pub min_session_timeout_ms: u32,
-    pub max_session_timeout_ms: u32,
+    pub min_session_timeout_ms: i32,
+    pub max_session_timeout_ms: i32,
     /// `jute.maxbuffer`.
     pub max_buffer: usize,
     pub skip_acl: bool,
@@ -195,7 +195,7 @@ impl Core {
     /// A core over a recovered database: the tree (from a snapshot and the log) and the live sessions with
     /// their timeouts, which are touched now and expire later as usual unless their clients come back
     /// (`SessionTrackerImpl` built from `ZKDatabase.getSessionWithTimeOuts`). Zxids continue after the tree's.
-    pub fn restore(config: CoreConfig, now: Now, tree: DataTree, sessions: &[(SessionId, u32)]) -> Core {
+    pub fn restore(config: CoreConfig, now: Now, tree: DataTree, sessions: &[(SessionId, i32)]) -> Core {
         let mut core = Core::new(config, now);
         core.next_zxid = tree.last_processed_zxid().0;
         core.tree.replace(tree);

@@ -40,7 +40,7 @@ pub fn initial_session_id(server_id: i64, millis: i64) -> i64 {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     pub id: SessionId,
-    pub timeout_ms: u32,
+    pub timeout_ms: i32,
     pub expires_at_ms: u64,
     /// Set once expiry or closeSession has begun: further requests get SESSIONEXPIRED.
     pub closing: bool,
@@ -79,11 +79,11 @@ impl SessionTracker {
     }
 
     /// Adds (or re-adds) a session with `timeout_ms`, touched now.
-    pub fn add(&mut self, id: SessionId, timeout_ms: u32, now_ms: u64) {
+    pub fn add(&mut self, id: SessionId, timeout_ms: i32, now_ms: u64) {
         if let Some(old) = self.sessions.remove(&id) {
             self.unbucket(id, old.expires_at_ms);
         }
-        let expires = self.round_up(now_ms + u64::from(timeout_ms));
+        let expires = self.round_up(now_ms.saturating_add_signed(i64::from(timeout_ms)));
         self.sessions.insert(
             id,
             Session {
@@ -115,7 +115,7 @@ impl SessionTracker {
             return false;
         }
         let (old, timeout) = (s.expires_at_ms, s.timeout_ms);
-        let new = self.round_up(now_ms + u64::from(timeout));
+        let new = self.round_up(now_ms.saturating_add_signed(i64::from(timeout)));
         if new != old {
             self.unbucket(id, old);
             self.buckets.entry(new).or_default().insert(id);
@@ -127,7 +127,7 @@ impl SessionTracker {
     }
 
     /// Changes a session's timeout (a reconnect renegotiates it) and touches it.
-    pub fn set_timeout(&mut self, id: SessionId, timeout_ms: u32, now_ms: u64) {
+    pub fn set_timeout(&mut self, id: SessionId, timeout_ms: i32, now_ms: u64) {
         if let Some(s) = self.sessions.get_mut(&id) {
             s.timeout_ms = timeout_ms;
         }

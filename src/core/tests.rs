@@ -62,9 +62,21 @@ impl Harness {
     }
 
     pub(super) fn connect(&mut self, conn: u64) -> ConnectResponse {
+        self.connect_with(conn, 0, 30000, Bytes::from_static(&[0; 16]))
+    }
+
+    /// Connects with a session id (0: a new session), a timeout and a password.
+    pub(super) fn connect_with(
+        &mut self,
+        conn: u64,
+        session_id: i64,
+        time_out: i32,
+        passwd: Bytes,
+    ) -> ConnectResponse {
         let req = ConnectRequest {
-            time_out: 30000,
-            passwd: Bytes::from_static(&[0; 16]),
+            session_id,
+            time_out,
+            passwd,
             read_only: Some(false),
             ..Default::default()
         };
@@ -300,19 +312,40 @@ fn sessions_expire_on_ticks_and_cannot_be_resumed() {
     h.run(effects);
     h.connect(2);
     assert_eq!(h.stat(2, "/eph"), None);
-    let req = ConnectRequest {
-        session_id: rsp.session_id,
-        time_out: 30000,
-        passwd: rsp.passwd.clone(),
-        read_only: Some(false),
-        ..Default::default()
-    };
-    let effects = h.core.connect(h.now, ConnId(3), "127.0.0.1", req);
-    h.run(effects);
-    let frame = h.take(ConnId(3)).remove(0);
-    let rsp = ConnectResponse::decode(&frame[4..], 1024).expect("response");
+    let rsp = h.connect_with(3, rsp.session_id, 30000, rsp.passwd.clone());
     assert_eq!((rsp.time_out, rsp.session_id), (0, 0));
     assert!(h.closed.contains(&ConnId(3)));
+}
+
+#[test]
+fn a_negative_session_timeout_is_kept_and_expires_at_the_next_tick() {
+    // tickTime=2000000000 gives ZooKeeper minSessionTimeout=-294967296 (Java int arithmetic), and a client that
+    // asks for -5 ms gets -5 ms: the session is due at once, not in 2^32 - 5 ms.
+    let mut h = Harness::with(|c| {
+        c.min_session_timeout_ms = -294_967_296;
+        c.max_session_timeout_ms = 1_345_294_336;
+    });
+    let rsp = h.connect_with(1, 0, -5, Bytes::from_static(&[0; 16]));
+    assert_eq!(rsp.time_out, -5);
+    h.create(1, "/eph", 1);
+    h.now.mono_ms += 2000;
+    let effects = h.core.tick(h.now);
+    h.run(effects);
+    h.connect(2);
+    assert_eq!(h.stat(2, "/eph"), None, "the session expired at the next tick");
+    // The same session read back from a log or snapshot at start.
+    let restored = Core::restore(
+        CoreConfig::default(),
+        h.now,
+        super::tree::DataTree::new(false),
+        &[(crate::types::SessionId(rsp.session_id), -5)],
+    );
+    let session = restored
+        .sessions()
+        .get(crate::types::SessionId(rsp.session_id))
+        .expect("restored");
+    assert_eq!(session.timeout_ms, -5);
+    assert!(session.expires_at_ms <= h.now.mono_ms + 2000, "{session:?}");
 }
 
 #[test]

@@ -41,7 +41,7 @@ pub struct Latency {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionFacts {
     pub id: SessionId,
-    pub timeout_ms: u32,
+    pub timeout_ms: i32,
 }
 
 /// One connection as `stat` and `cons` list it.

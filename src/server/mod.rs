@@ -14,6 +14,7 @@ mod runtime;
 mod snapshots;
 pub mod startup;
 pub mod stats;
+pub mod trace;
 pub mod txnlog;
 
 use std::future::Future;
@@ -126,6 +127,7 @@ impl Server {
         let startup = Startup {
             db_init_ms,
             txns_loaded: opened.txns_loaded,
+            digest_mismatches: opened.digest_mismatches,
             snapshot: opened.snapshot_in_background,
         };
         self.serve(
@@ -162,7 +164,7 @@ impl Server {
         let (to_server, mut inbound) = mpsc::channel(INBOUND_QUEUE_MAX);
         let acceptor = Acceptor {
             listener: self.listener,
-            limiter: IpLimiter::new(config.max_client_cnxns),
+            limiter: IpLimiter::new(u32::try_from(config.max_client_cnxns).unwrap_or(0)),
             limits,
             to_server,
             counters: Arc::clone(&counters),
@@ -179,6 +181,10 @@ impl Server {
         if let Some(s) = &startup {
             metrics.observe(summary::DB_INIT_TIME, s.db_init_ms);
             metrics.observe(summary::STARTUP_TXNS_LOADED, s.txns_loaded);
+            metrics.count(
+                crate::metrics::counter::DIGEST_MISMATCHES_COUNT,
+                s.digest_mismatches,
+            );
         }
         let http = spawn_http(
             self.admin,
@@ -248,6 +254,8 @@ struct Startup {
     db_init_ms: u64,
     /// Txns replayed from the log on top of the snapshot (`startup_txns_loaded`).
     txns_loaded: u64,
+    /// Digest mismatches recovery found.
+    digest_mismatches: u64,
     /// The start-up snapshot is to be taken while serving.
     snapshot: bool,
 }

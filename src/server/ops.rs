@@ -10,6 +10,7 @@ use jute::frame::FourLetter;
 
 use super::runtime::Runtime;
 use super::stats::ServerStats;
+use super::trace::TraceMask;
 use crate::admin::commands::{self as cmd, Command, DirSizes, Response};
 use crate::admin::Query;
 use crate::core::watch::Table;
@@ -76,11 +77,13 @@ impl Runtime {
                 self.reset_connection_stats();
                 "Connection stats reset.\n".to_owned()
             }
-            "gtmk" => self.trace_mask.to_string(),
+            "gtmk" => self.trace_mask.get().to_string(),
             "stmk" => {
                 // NIOServerCnxn reads the mask that follows the word before answering with it.
-                self.trace_mask = mask.unwrap_or(self.trace_mask);
-                self.trace_mask.to_string()
+                if let Some(mask) = mask {
+                    self.trace_mask.set(mask);
+                }
+                self.trace_mask.get().to_string()
             }
             _ => {
                 tracing::warn!(
@@ -144,7 +147,7 @@ impl Runtime {
                 }
             }
             Command::GetTraceMask => {
-                r.put("tracemask", self.trace_mask);
+                r.put("tracemask", self.trace_mask.get());
             }
             Command::SetTraceMask => set_trace_mask(&mut r, &mut self.trace_mask, params),
             Command::Hash => cmd::digests(&mut r, self.digests.make_contiguous()),
@@ -332,8 +335,8 @@ impl Runtime {
             let session = self.core.session_of(*id);
             let timeout = session
                 .and_then(|s| self.core.sessions().get(s))
-                .map_or(interval, |s| u64::from(s.timeout_ms));
-            let at = ((c.active_ms + timeout) / interval + 1) * interval;
+                .map_or(interval as i64, |s| i64::from(s.timeout_ms));
+            let at = (c.active_ms.saturating_add_signed(timeout) / interval + 1) * interval;
             buckets
                 .entry(at)
                 .or_default()
@@ -354,14 +357,14 @@ impl Runtime {
 }
 
 /// `set_trace_mask`: the `traceMask` parameter as a Java long.
-fn set_trace_mask(r: &mut Response, mask: &mut i64, params: &HashMap<String, String>) {
+fn set_trace_mask(r: &mut Response, mask: &mut TraceMask, params: &HashMap<String, String>) {
     let Some(value) = params.get("traceMask") else {
         r.put("error", "setTraceMask requires long traceMask argument");
         return;
     };
     match value.parse::<i64>() {
         Ok(v) => {
-            *mask = v;
+            mask.set(v);
             r.put("tracemask", v);
         }
         Err(_) => {

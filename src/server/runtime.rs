@@ -20,6 +20,7 @@ use super::logthread::{Batch, LogCommand};
 use super::outbox::Outgoing;
 use super::snapshots::Snapshotter;
 use super::stats::ServerStats;
+use super::trace::TraceMask;
 use crate::config::ServerConfig;
 use crate::core::{Core, CoreConfig, Effect, EventCounts};
 use crate::metrics::{summary, summary_set, Metrics};
@@ -110,8 +111,8 @@ pub(crate) struct Runtime {
     watch_counts: Vec<(EventType, u32)>,
     /// Txns handed to the log thread and not yet durable, with when they were handed over, oldest first.
     appended: VecDeque<(Zxid, Instant)>,
-    /// `gtmk` / `stmk` (`ZooTrace.textTraceLevel`).
-    pub(super) trace_mask: i64,
+    /// `gtmk` / `stmk` (`ZooTrace.textTraceLevel`): what request tracing writes.
+    pub(super) trace_mask: TraceMask,
     /// Tree digests at zxids that are multiples of 128, oldest first (`hash`).
     pub(super) digests: VecDeque<(Zxid, u64)>,
     pub(super) client_response: ResponseSizes,
@@ -164,7 +165,7 @@ impl Runtime {
             watch_counts: Vec::new(),
             appended: VecDeque::new(),
             // ZooTrace's default: client requests, server packets and final requests.
-            trace_mask: 0x132,
+            trace_mask: TraceMask::default(),
             digests: VecDeque::new(),
             client_response: ResponseSizes::default(),
             fsync_threshold_exceeded: 0,
@@ -204,6 +205,9 @@ impl Runtime {
                 };
                 entry.in_core = true;
                 let ip = entry.peer.ip().to_string();
+                if let Some(op) = op {
+                    self.trace_mask.request_in(None, 0, op.code(), None);
+                }
                 let effects = self
                     .core
                     .connect(now_from(self.started, arrived), conn, &ip, request);
@@ -249,6 +253,12 @@ impl Runtime {
         if self.received(conn, header.xid, op, arrived).is_none() {
             return Ok(());
         }
+        self.trace_mask.request_in(
+            self.core.session_of(conn),
+            header.xid,
+            header.op,
+            body.as_ref().ok(),
+        );
         let effects = self
             .core
             .request(now_from(self.started, arrived), conn, header, body);
@@ -496,6 +506,7 @@ impl Runtime {
     fn send(&mut self, conn: ConnId, frame: Bytes) {
         let sent = Instant::now();
         let mono_ms = mono_ms_at(self.started, sent);
+        let (trace, session) = (self.trace_mask, self.core.session_of(conn));
         let Some(entry) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -508,6 +519,7 @@ impl Runtime {
             entry.handshake_sent = true;
             if !answers_request {
                 self.turn_counts.watch_bytes += u64::from(reply.len);
+                trace.event(session, reply.zxid);
                 continue;
             }
             let position = if handshake {
@@ -538,6 +550,7 @@ impl Runtime {
             } else {
                 reply.zxid
             };
+            trace.request_out(session, waiting.xid, op, zxid);
             let arrived_ms = mono_ms.saturating_sub(latency_ms);
             entry
                 .stats

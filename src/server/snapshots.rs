@@ -63,11 +63,7 @@ impl Snapshotter {
             tracing::warn!("too busy to snap, skipping");
             return;
         }
-        let sessions: Vec<(i64, i32)> = core
-            .sessions()
-            .iter()
-            .map(|s| (s.id.0, s.timeout_ms as i32))
-            .collect();
+        let sessions: Vec<(i64, i32)> = core.sessions().iter().map(|s| (s.id.0, s.timeout_ms)).collect();
         let stream = SnapshotStream::new(&core.tree(), &sessions);
         let zxid = stream.zxid();
         let walk = Walk {

@@ -25,6 +25,8 @@ pub struct Opened {
     pub snapshot_in_background: bool,
     /// Txns replayed from the log on top of the snapshot (`startup_txns_loaded`).
     pub txns_loaded: u64,
+    /// Tree digests recovery found different from those recorded (`digest_mismatches_count`).
+    pub digest_mismatches: u64,
 }
 
 /// Trees at least this large take their start-up snapshot while serving (when a snapshot was loaded).
@@ -65,9 +67,10 @@ pub fn open(config: &ServerConfig, started: Instant) -> Result<Opened, StorageEr
     }
     let last = recovered.last_zxid;
     let txns_loaded = recovered.replayed;
-    let restored: Vec<(SessionId, u32)> = sessions
+    let digest_mismatches = recovered.digest_mismatches.len() as u64;
+    let restored: Vec<(SessionId, i32)> = sessions
         .iter()
-        .map(|(id, timeout)| (SessionId(*id), (*timeout).max(0) as u32))
+        .map(|(id, timeout)| (SessionId(*id), *timeout))
         .collect();
     let core = Core::restore(core_config(config), now_at(started), recovered.tree, &restored);
     let log = TxnLogWriter::new(Arc::clone(&fs), &dirs.log_dir, config.storage.log_config(), last);
@@ -78,5 +81,6 @@ pub fn open(config: &ServerConfig, started: Instant) -> Result<Opened, StorageEr
         log,
         snapshot_in_background,
         txns_loaded,
+        digest_mismatches,
     })
 }

@@ -1,8 +1,8 @@
 //! An in-memory [`Fs`] for tests, with a named failpoint at every write, fsync, rename, create, remove, set_len
 //! and directory sync, and a crash that keeps only what a real disk would keep.
 //!
-//! A failpoint is named `<op>:<kind>`, where `op` is `create`, `write`, `fsync`, `set_len`, `rename`, `remove`
-//! or `sync_dir`, and `kind` is the file name up to its first dot (`log`, `snapshot`, `currentEpoch`, ...; a
+//! A failpoint is named `<op>:<kind>`, where `op` is `create`, `read`, `write`, `fsync`, `set_len`, `rename`,
+//! `remove` or `sync_dir`, and `kind` is the file name up to its first dot (`log`, `snapshot`, `currentEpoch`, ...; a
 //! directory's own name for `sync_dir`). Faults: an I/O error, a full disk (ENOSPC), a torn write (only a
 //! prefix reaches the file, then the "machine dies": every later operation fails until [`FaultyFs::crash`]),
 //! and a lost fsync (reported as done, but nothing becomes durable).
@@ -23,6 +23,8 @@ use super::fs::{Fs, FsFile};
 pub enum Fault {
     /// EIO; nothing changes.
     Io,
+    /// EACCES (a file the server may not read or write); nothing changes.
+    Denied,
     /// ENOSPC; nothing is written.
     NoSpace,
     /// The first `keep` bytes of the write reach the file, then the machine dies.
@@ -171,12 +173,11 @@ impl FaultyFs {
         s.inodes.get(ino).map(|i| i.data.clone())
     }
 
-    /// Looks at the bytes of the file at `path` (what a read sees: everything written, synced or not).
+    /// Looks at the bytes of the file at `path` (what a read sees: everything written, synced or not), through
+    /// failpoint `read:<kind>`.
     fn read_data<T>(&self, path: &Path, look: impl FnOnce(&[u8]) -> T) -> io::Result<T> {
         let mut s = self.lock();
-        if s.dead {
-            return Err(io::Error::other("the machine is down"));
-        }
+        s.check("read", path)?;
         Ok(look(&s.inode_mut(path)?.data))
     }
 }
@@ -203,6 +204,7 @@ impl State {
         match fault {
             Fault::Io => Err(io::Error::from_raw_os_error(5)),
             Fault::NoSpace => Err(io::Error::from_raw_os_error(28)),
+            Fault::Denied => Err(io::Error::from_raw_os_error(13)),
             Fault::TornWrite { .. } | Fault::LostFsync => Ok(Some(fault)),
         }
     }
@@ -309,7 +311,11 @@ impl Fs for FaultyFs {
     }
 
     fn file_len(&self, path: &Path) -> io::Result<u64> {
-        self.read_data(path, |data| data.len() as u64)
+        let mut s = self.lock();
+        if s.dead {
+            return Err(io::Error::other("the machine is down"));
+        }
+        Ok(s.inode_mut(path)?.data.len() as u64)
     }
 
     fn list(&self, dir: &Path) -> io::Result<Vec<String>> {

@@ -5,8 +5,9 @@
 //! marker, an impossible length, or one whose checksum does not match with nothing valid after it. Recovery
 //! truncates a torn tail of the newest log, saying which file and offset. A checksum mismatch followed by a
 //! valid entry is damage in the middle of the log: that stops recovery with the file and offset, because
-//! starting would silently drop acknowledged writes. (Apache ZooKeeper stops on every checksum mismatch and
-//! treats the other tails as the end of that file.)
+//! starting would silently drop acknowledged writes; so does a gap in the zxids inside one epoch, and a torn
+//! log that is not the newest unless the next log continues it. (Apache ZooKeeper stops on every checksum
+//! mismatch, treats the other tails as the end of that file, and reads past gaps.)
 
 use std::path::{Path, PathBuf};
 
@@ -219,8 +220,16 @@ pub struct ReplayEnd {
     pub torn_tail: Option<(PathBuf, u64)>,
 }
 
-/// Replays every entry newer than `after`, in zxid order, through `apply(file, offset, zxid, entry)`. With `repair`, a torn tail of the
-/// newest log is cut off (the file removed if nothing is left in it) and made durable.
+/// Replays every entry newer than `after`, in zxid order, through `apply(file, offset, zxid, entry)`. With
+/// `repair`, a torn tail of the newest log is cut off (the file removed if nothing is left in it) and made
+/// durable.
+///
+/// Two things stop the replay, with the file and the offset, because starting would drop txns that may have
+/// been acknowledged: a gap in the zxids inside one epoch (the leader numbers an epoch's txns one by one), and a
+/// torn log that is not the newest unless the next entry continues it at the next zxid of the same epoch (as
+/// after a crash of Apache ZooKeeper, which leaves the torn file and starts a new one; what was torn was never
+/// acknowledged). Apache ZooKeeper only reads past both; with no peer to resynchronise from, the log here is
+/// the only copy.
 pub fn replay(
     fs: &dyn Fs,
     dir: &Path,
@@ -231,6 +240,8 @@ pub fn replay(
     let files = files_after(fs, dir, after)?;
     let mut end = ReplayEnd::default();
     let mut last = after;
+    // A torn log that is not the newest, not yet shown to be continued: file, offset, why.
+    let mut torn_before: Option<(PathBuf, u64, String)> = None;
     for (i, (_, path)) in files.iter().enumerate() {
         let data = read_log(fs, path).map_err(|source| StorageError::Io {
             file: path.clone(),
@@ -243,8 +254,25 @@ pub fn replay(
             if zxid <= last {
                 return Ok(());
             }
-            if zxid.0 != last.0 + 1 && zxid.epoch() == last.epoch() {
-                tracing::warn!(file = %path.display(), offset, from = %last, to = %zxid, "gap in the txn log");
+            let continues = zxid.epoch() == last.epoch() && zxid.0 == last.0 + 1;
+            if let Some((file, torn_at, why)) = torn_before.take().filter(|_| !continues) {
+                return Err(torn_not_newest(
+                    file,
+                    torn_at,
+                    &why,
+                    last,
+                    Some((path, offset, zxid)),
+                ));
+            }
+            if !continues && zxid.epoch() == last.epoch() {
+                return Err(StorageError::Corrupt {
+                    file: path.clone(),
+                    offset,
+                    message: format!(
+                        "gap in the txn log: zxid {zxid} follows {last} in the same epoch, so the txns between \
+                         them are missing"
+                    ),
+                });
             }
             apply(path, offset, zxid, bytes)?;
             last = zxid;
@@ -260,10 +288,41 @@ pub fn replay(
                 if repair {
                     cut_tail(fs, dir, path, scan.end_offset)?;
                 }
+            } else {
+                torn_before = Some((path.clone(), scan.end_offset, why.clone()));
             }
         }
     }
+    if let Some((file, torn_at, why)) = torn_before {
+        return Err(torn_not_newest(file, torn_at, &why, last, None));
+    }
     Ok(end)
+}
+
+/// The error for a torn log that is not the newest and that the next entry (file, offset, zxid) does not
+/// continue.
+fn torn_not_newest(
+    file: PathBuf,
+    offset: u64,
+    why: &str,
+    last: Zxid,
+    next: Option<(&Path, u64, Zxid)>,
+) -> StorageError {
+    let after = match next {
+        Some((path, at, zxid)) => format!(
+            "the next entry ({} at offset {at}) is zxid {zxid}",
+            path.display()
+        ),
+        None => "no later log holds an entry".to_string(),
+    };
+    StorageError::Corrupt {
+        file,
+        offset,
+        message: format!(
+            "{why} in a log that is not the newest: the last entry before it is zxid {last} and {after}, \
+             so txns may be missing"
+        ),
+    }
 }
 
 fn cut_tail(fs: &dyn Fs, dir: &Path, path: &Path, offset: u64) -> Result<(), StorageError> {

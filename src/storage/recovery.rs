@@ -99,8 +99,12 @@ fn load_newest_snapshot(
 ) -> Result<Loaded, StorageError> {
     let snaps = list_snapshots(fs, &dirs.snap_dir)?;
     for (zxid, path) in snaps.iter().take(SNAPSHOTS_TRIED) {
-        // One read serves the cheap validity check and the decode.
-        let raw = fs.read(path).unwrap_or_default();
+        // One read serves the cheap validity check and the decode. A file that cannot be read (EIO, EACCES)
+        // stops the start: it says nothing about whether the snapshot is whole.
+        let raw = fs.read(path).map_err(|source| StorageError::Io {
+            file: path.clone(),
+            source,
+        })?;
         if !looks_valid_bytes(path, &raw) {
             let e = StorageError::Corrupt {
                 file: path.clone(),

@@ -48,7 +48,13 @@ impl OpsServer {
 
 /// Starts a server from a zoo.cfg written to a temporary directory, with `extra` zoo.cfg lines.
 pub async fn start(extra: &str) -> OpsServer {
+    start_with(extra, |_| {}).await
+}
+
+/// [`start`], after `prepare` has filled the dataDir it is given.
+pub async fn start_with(extra: &str, prepare: impl FnOnce(&std::path::Path)) -> OpsServer {
     let dir = tempfile::tempdir().expect("tempdir");
+    prepare(&dir.path().join("data"));
     let config_path = dir.path().join("zoo.cfg");
     let text = format!(
         "tickTime=2000\ndataDir={}\nclientPort=0\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n\
