@@ -59,7 +59,14 @@ pub struct CoreConfig {
     pub enforce_quota: bool,
     /// `znode.container.*`.
     pub containers: containers::ContainerConfig,
+    /// The largest reply a read may build. A read whose reply would be larger closes its connection
+    /// instead, before the rest of the reply is built (see `reads`). The server sets it to the cap on the
+    /// bytes queued for one connection, which such a reply could never fit under.
+    pub reply_bytes_max: usize,
 }
+
+/// `reply_bytes_max` by default: the default cap on bytes queued for one connection.
+pub const DEFAULT_REPLY_BYTES_MAX: usize = 16 * 1024 * 1024;
 
 impl Default for CoreConfig {
     fn default() -> Self {
@@ -74,6 +81,7 @@ impl Default for CoreConfig {
             extended_types: false,
             enforce_quota: false,
             containers: Default::default(),
+            reply_bytes_max: DEFAULT_REPLY_BYTES_MAX,
         }
     }
 }

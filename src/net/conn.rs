@@ -93,6 +93,11 @@ impl ConnHandle {
         let _ = self.tx.send(Outbound::Abort);
     }
 
+    /// Bytes queued and not yet written.
+    pub fn queued_bytes(&self) -> usize {
+        self.shared.queued_bytes.load(Ordering::Acquire)
+    }
+
     /// Messages queued and not yet written (`queued=` in `stat` and `cons`).
     pub fn queued_messages(&self) -> usize {
         self.shared.queued_messages.load(Ordering::Acquire)

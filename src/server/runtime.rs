@@ -132,6 +132,7 @@ pub(crate) fn core_config(config: &ServerConfig) -> CoreConfig {
         extended_types: config.extended_types,
         enforce_quota: config.enforce_quota,
         containers: config.containers,
+        reply_bytes_max: config.outbound_queue_bytes_max,
     }
 }
 
@@ -468,7 +469,11 @@ impl Runtime {
     fn execute(&mut self, effects: Vec<Effect>) -> io::Result<()> {
         for effect in effects {
             match effect {
-                Effect::Send { conn, frame } => self.send(conn, frame),
+                Effect::Send { conn, frame } => {
+                    if self.send(conn, frame) {
+                        self.drop_unread(conn)?;
+                    }
+                }
                 Effect::Close { conn } => {
                     // What was queued before the close goes out before it.
                     self.flush_conn(conn)?;
@@ -493,11 +498,14 @@ impl Runtime {
     }
 
     /// Queues frames for a connection until the end of the turn, counting them and the requests they answer.
-    fn send(&mut self, conn: ConnId, frame: Bytes) {
+    /// Returns true if the connection now has more bytes queued (in this turn and with its task) than
+    /// `outbound_queue_bytes_max`: checked at each frame, so that a turn with many large replies for one
+    /// connection never holds more than the cap and one reply for it.
+    fn send(&mut self, conn: ConnId, frame: Bytes) -> bool {
         let sent = Instant::now();
         let mono_ms = mono_ms_at(self.started, sent);
         let Some(entry) = self.conns.get_mut(&conn) else {
-            return;
+            return false;
         };
         entry.active_ms = mono_ms;
         for reply in reply_headers(&frame) {
@@ -546,6 +554,7 @@ impl Runtime {
         if entry.outgoing.push(frame) {
             self.dirty.push(conn);
         }
+        entry.handle.queued_bytes() + entry.outgoing.len() > self.config.outbound_queue_bytes_max
     }
 
     /// Hands the txn entries of this turn to the log thread in one message.
@@ -580,18 +589,26 @@ impl Runtime {
         if queued <= self.config.outbound_queue_bytes_max {
             return Ok(());
         }
+        self.drop_unread(conn)
+    }
+
+    /// Closes a connection with more replies queued than `outbound_queue_bytes_max`, dropping them.
+    fn drop_unread(&mut self, conn: ConnId) -> io::Result<()> {
+        let Some(entry) = self.conns.remove(&conn) else {
+            return Ok(());
+        };
         tracing::warn!(
-            %conn, peer = %entry.peer, queued_bytes = queued, max = self.config.outbound_queue_bytes_max,
+            %conn, peer = %entry.peer,
+            queued_bytes = entry.handle.queued_bytes() + entry.outgoing.len(),
+            max = self.config.outbound_queue_bytes_max,
             "closing connection: client is not reading its replies"
         );
         entry.handle.abort();
-        match self.conns.remove(&conn) {
-            Some(entry) if entry.in_core => {
-                let effects = self.core.disconnected(self.now(), conn);
-                self.execute(effects)
-            }
-            _ => Ok(()),
+        if entry.in_core {
+            let effects = self.core.disconnected(self.now(), conn);
+            self.execute(effects)?;
         }
+        Ok(())
     }
 
     /// Closes every connection (server shutdown), after what was queued for it.
