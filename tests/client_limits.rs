@@ -162,3 +162,59 @@ async fn a_child_list_over_the_cap_closes_only_the_asking_connection() {
         ReadOutcome::StillOpen
     ));
 }
+
+/// An auth packet (xid -4, opcode 100) with digest credentials.
+fn digest_auth_frame(credentials: &str) -> Vec<u8> {
+    let packet = jute::records::proto::AuthPacket {
+        auth_type: 0,
+        scheme: "digest".into(),
+        auth: Bytes::from(credentials.as_bytes().to_vec()),
+    };
+    request(-4, 100, &jute::to_bytes(&packet).expect("encode"))
+}
+
+/// Each digest auth packet with new credentials adds an id to its connection. The ids are bounded by
+/// jute.maxbuffer (64 KiB here, about 1500 digest ids): the packet that would pass it is answered AUTHFAILED
+/// and the connection is closed, as ZooKeeper answers an auth packet it refuses; a packet naming an id the
+/// connection already has costs nothing; other clients are served throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_ids_of_a_connection_are_bounded_by_jute_maxbuffer() {
+    const PACKETS_MAX: usize = 5000;
+    let mut config = test_config();
+    config.jute_max_buffer = 64 * 1024;
+    let server = start(config).await;
+    let (mut other, _) = connect_session(server.addr).await;
+    let (mut client, _) = connect_session(server.addr).await;
+    let mut accepted = 0;
+    let mut refused = None;
+    for i in 0..PACKETS_MAX {
+        // A repeat of the first credentials now and then: no new id, always accepted.
+        let credentials = if i % 100 == 99 {
+            "user00000:pw".to_string()
+        } else {
+            format!("user{i:05}:pw")
+        };
+        client
+            .write_all(&digest_auth_frame(&credentials))
+            .await
+            .expect("write");
+        let header = reply_header(&read_frame(&mut client).await);
+        assert_eq!(header.xid, -4);
+        if header.err != 0 {
+            refused = Some(header.err);
+            break;
+        }
+        accepted += 1;
+        if i % 500 == 0 {
+            other.write_all(&ping_frame()).await.expect("ping");
+            assert_eq!(reply_header(&read_frame(&mut other).await).xid, -2);
+        }
+    }
+    assert_eq!(refused, Some(-115), "AUTHFAILED after {accepted} packets");
+    // (64 KiB - the ip id) / 44 bytes per digest id ("digest" and "userNNNNN:" + 28 base64 characters), plus
+    // the repeats.
+    assert!((1450..=1550).contains(&accepted), "{accepted} accepted");
+    assert!(read_to_close(&mut client).await.is_empty());
+    other.write_all(&ping_frame()).await.expect("ping");
+    assert_eq!(reply_header(&read_frame(&mut other).await).xid, -2);
+}

@@ -8,6 +8,7 @@
 //! session order: a read waits behind the earlier writes of its own connection.
 
 pub mod auth;
+mod auth_ids;
 mod connect;
 pub mod containers;
 pub mod effects;
@@ -27,7 +28,6 @@ use foldhash::HashMap;
 
 use bytes::Bytes;
 use jute::codes::{ErrorCode, EventType, OpCode};
-use jute::records::data::Id;
 use jute::records::proto::RequestHeader;
 use jute::records::txn::TxnHeader;
 use jute::request::{Request, RequestError};
@@ -113,7 +113,7 @@ enum Queued {
 #[derive(Debug)]
 struct Conn {
     session: Option<SessionId>,
-    ids: Vec<Id>,
+    ids: auth_ids::AuthIds,
     /// Frames that arrived before the session was settled (ZooKeeper stops reading until then).
     deferred: VecDeque<(RequestHeader, Result<Request, RequestError>)>,
     queue: VecDeque<Queued>,
@@ -414,7 +414,7 @@ impl Core {
                     Some(_) => Err(ErrorCode::SessionExpired),
                     None => Err(ErrorCode::SessionExpired),
                 };
-                let ids = self.conns.get(&conn).map_or(&[][..], |c| &c.ids);
+                let ids = self.conns.get(&conn).map_or(&[][..], |c| c.ids.as_slice());
                 let tree = self.tree.read();
                 let (txn_type, body) = prep::Prep {
                     tree: &tree,
