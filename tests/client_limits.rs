@@ -218,3 +218,165 @@ async fn auth_ids_of_a_connection_are_bounded_by_jute_maxbuffer() {
     other.write_all(&ping_frame()).await.expect("ping");
     assert_eq!(reply_header(&read_frame(&mut other).await).xid, -2);
 }
+
+/// The `stat` line of the client connected from `port`: whether it is being read (`[1]`) and its `queued=`.
+async fn stat_of(addr: std::net::SocketAddr, port: u16) -> Option<(bool, usize)> {
+    let stat = four_letter(addr, "stat").await;
+    let line = stat
+        .lines()
+        .find(|l| l.starts_with(&format!(" /127.0.0.1:{port}[")))?;
+    let reading = line.contains("[1]");
+    let queued = line.split("queued=").nth(1)?.split(',').next()?.parse().ok()?;
+    Some((reading, queued))
+}
+
+/// Polls `stat` until the connection from `port` shows `want` (at most 10 s).
+async fn await_stat(addr: std::net::SocketAddr, port: u16, want: (bool, usize)) {
+    let mut last = None;
+    for _ in 0..200 {
+        last = stat_of(addr, port).await;
+        if last == Some(want) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("connection from port {port}: wanted (reading, queued) = {want:?}, last seen {last:?}");
+}
+
+/// A log whose `sync` waits while its gate is closed, so that writes stay in process as long as a test
+/// needs.
+struct GatedLog {
+    inner: ferrokeeper::server::txnlog::MemTxnLog,
+    gate: std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+}
+
+impl ferrokeeper::server::txnlog::TxnLog for GatedLog {
+    fn append(&mut self, zxid: ferrokeeper::types::Zxid, entry: Bytes) -> std::io::Result<()> {
+        self.inner.append(zxid, entry)
+    }
+
+    fn sync(&mut self) -> std::io::Result<Option<ferrokeeper::types::Zxid>> {
+        let (open, changed) = &*self.gate;
+        let mut is_open = open.lock().expect("gate");
+        while !*is_open {
+            is_open = changed.wait(is_open).expect("gate");
+        }
+        drop(is_open);
+        self.inner.sync()
+    }
+
+    fn fsyncs(&self) -> bool {
+        false
+    }
+}
+
+fn set_gate(gate: &(std::sync::Mutex<bool>, std::sync::Condvar), open: bool) {
+    *gate.0.lock().expect("gate") = open;
+    gate.1.notify_all();
+}
+
+/// A create request frame for an empty node.
+fn create_frame(xid: i32, path: &str) -> Vec<u8> {
+    let body = CreateRequest {
+        path: path.to_string(),
+        data: None,
+        acl: Acl::open_unsafe(),
+        flags: 0,
+    };
+    request(xid, 1, &jute::to_bytes(&body).expect("encode"))
+}
+
+/// globalOutstandingLimit counts requests in process on the whole server (`ZooKeeperServer.shouldThrottle`):
+/// with the log held, one client fills the limit with writes, and then a second client that already waits
+/// for one reply is not read from either, while a third with nothing outstanding is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn global_outstanding_limit_counts_requests_of_every_connection() {
+    const LIMIT: usize = 10;
+    let mut config = test_config();
+    config.global_outstanding_limit = LIMIT as u32;
+    config.four_letter_whitelist = ferrokeeper::config::FourLetterWhitelist::All;
+    let gate = std::sync::Arc::new((std::sync::Mutex::new(true), std::sync::Condvar::new()));
+    let log = GatedLog {
+        inner: Default::default(),
+        gate: std::sync::Arc::clone(&gate),
+    };
+    let server = ferrokeeper::server::Server::bind(config).await.expect("bind");
+    let addr = server.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.run_with_log(log, async move {
+        let _ = stopped.await;
+    }));
+    let (mut a, _) = connect_session(addr).await;
+    let (mut b, _) = connect_session(addr).await;
+    let (mut c, _) = connect_session(addr).await;
+    set_gate(&gate, false);
+
+    let flood: Vec<u8> = (0..30)
+        .flat_map(|i| create_frame(i + 1, &format!("/a{i}")))
+        .collect();
+    a.write_all(&flood).await.expect("write");
+    let a_port = a.local_addr().expect("addr").port();
+    await_stat(addr, a_port, (false, LIMIT)).await;
+
+    // The server has LIMIT requests in process: b's first request is read, its next ones wait.
+    let more: Vec<u8> = (0..5)
+        .flat_map(|i| create_frame(i + 1, &format!("/b{i}")))
+        .collect();
+    b.write_all(&more).await.expect("write");
+    let b_port = b.local_addr().expect("addr").port();
+    await_stat(addr, b_port, (false, 1)).await;
+
+    // A client with nothing outstanding still gets its turn.
+    let (err, _) = get_data(&mut c, 1, "/").await;
+    assert_eq!(err, 0);
+    assert_eq!(stat_of(addr, b_port).await, Some((false, 1)));
+    assert_eq!(stat_of(addr, a_port).await, Some((false, LIMIT)));
+
+    // Once the log moves again every request is read and answered.
+    set_gate(&gate, true);
+    for (stream, count) in [(&mut a, 30), (&mut b, 5)] {
+        for xid in 1..=count {
+            let header = reply_header(&read_frame(stream).await);
+            assert_eq!((header.xid, header.err), (xid, 0));
+        }
+    }
+    let _ = stop.send(());
+    task.await.expect("server task").expect("server");
+}
+
+/// maxCnxns bounds the connections of every client together (`ServerCnxnFactory.limitTotalNumberOfCnxns`):
+/// the connection past it is closed at once and counted in `connection_rejected`; a slot freed is taken again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_cnxns_bounds_the_connections_of_all_clients() {
+    let mut config = test_config();
+    config.max_cnxns = 3;
+    config.four_letter_whitelist = ferrokeeper::config::FourLetterWhitelist::All;
+    let server = start(config).await;
+    let (s1, _) = connect_session(server.addr).await;
+    let (_s2, _) = connect_session(server.addr).await;
+    let (_s3, _) = connect_session(server.addr).await;
+    let mut refused = TcpStream::connect(server.addr).await.expect("connect");
+    let _ = refused.write_all(&connect_frame(30_000)).await;
+    assert!(
+        read_to_close(&mut refused).await.is_empty(),
+        "no ConnectResponse past maxCnxns"
+    );
+
+    // One connection closes: its slot is taken by a four-letter word once its task has ended.
+    drop(s1);
+    let mut mntr = String::new();
+    for _ in 0..100 {
+        mntr = four_letter(server.addr, "mntr").await;
+        if !mntr.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The refused session, and any word sent before the slot was free.
+    let rejected: u64 = mntr
+        .lines()
+        .find_map(|l| l.strip_prefix("zk_connection_rejected\t"))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no zk_connection_rejected in {mntr}"));
+    assert!(rejected >= 1, "{mntr}");
+}

@@ -227,8 +227,14 @@ impl Runtime {
                 return Ok(());
             }
             Inbound::Closed { conn } => match self.conns.remove(&conn) {
-                Some(entry) if entry.in_core => self.core.disconnected(self.now(), conn),
-                _ => return Ok(()),
+                Some(entry) => {
+                    self.unanswered(&entry);
+                    if !entry.in_core {
+                        return Ok(());
+                    }
+                    self.core.disconnected(self.now(), conn)
+                }
+                None => return Ok(()),
             },
         };
         self.execute(effects)
@@ -248,6 +254,8 @@ impl Runtime {
         // One clock reading serves the arrival, the core's `Now` and the start of the prep time.
         let arrived = Instant::now();
         if self.received(conn, header.xid, op, arrived).is_none() {
+            // The connection was closed by the server meanwhile: this request is dropped.
+            self.out_of_process(1);
             return Ok(());
         }
         let effects = self
@@ -526,6 +534,9 @@ impl Runtime {
             let Some(waiting) = entry.pending.remove(position) else {
                 continue;
             };
+            if !handshake {
+                out_of_process(&self.counters, 1);
+            }
             let Some(op) = waiting.op else { continue };
             let latency_ms = sent.saturating_duration_since(waiting.arrived).as_millis() as u64;
             self.stats.latency.record(latency_ms);
@@ -604,11 +615,23 @@ impl Runtime {
             "closing connection: client is not reading its replies"
         );
         entry.handle.abort();
+        self.unanswered(&entry);
         if entry.in_core {
             let effects = self.core.disconnected(self.now(), conn);
             self.execute(effects)?;
         }
         Ok(())
+    }
+
+    /// Takes the requests a removed connection left unanswered out of the server's count in process (its
+    /// ConnectRequest, if still unanswered, was never in it).
+    fn unanswered(&self, entry: &ConnEntry) {
+        let handshake = usize::from(entry.in_core && !entry.handshake_sent);
+        self.out_of_process(entry.pending.len().saturating_sub(handshake));
+    }
+
+    fn out_of_process(&self, requests: usize) {
+        out_of_process(&self.counters, requests);
     }
 
     /// Closes every connection (server shutdown), after what was queued for it.
@@ -625,6 +648,14 @@ impl Runtime {
     pub(crate) fn last_zxid(&self) -> Zxid {
         self.core.last_zxid()
     }
+}
+
+/// Takes `requests` answered or dropped out of the server's count in process. Every one was added by its
+/// connection task before it was sent here, so the count cannot go below zero.
+fn out_of_process(counters: &NetCounters, requests: usize) {
+    use std::sync::atomic::Ordering;
+    let before = counters.requests_in_process.fetch_sub(requests, Ordering::AcqRel);
+    assert!(before >= requests, "requests in process went below zero");
 }
 
 /// How many frames of a connection a message carries, as counted against [`MESSAGES_PER_TURN`].
