@@ -102,7 +102,11 @@ pub struct ServerConfig {
     /// ZooKeeper's `int` arithmetic does, so a long tickTime can make them negative.
     pub min_session_timeout_ms: i32,
     pub max_session_timeout_ms: i32,
-    /// Requests one connection may have without a reply before the server stops reading from it.
+    /// `maxCnxns` (`zookeeper.maxCnxns`): connections allowed in all; 0 means unlimited.
+    pub max_cnxns: u32,
+    /// Requests in process on the whole server past which a connection waiting for a reply is not read from
+    /// (`ZooKeeperServer.shouldThrottle`); also the replies one connection may have unwritten before it is
+    /// not read from.
     pub global_outstanding_limit: u32,
     pub four_letter_whitelist: FourLetterWhitelist,
     pub skip_acl: bool,
@@ -139,6 +143,7 @@ impl ServerConfig {
             data_log_dir: PathBuf::from("data"),
             client_address: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 2181),
             max_client_cnxns: DEFAULT_MAX_CLIENT_CNXNS,
+            max_cnxns: 0,
             min_session_timeout_ms: 2 * tick_time_ms as i32,
             max_session_timeout_ms: 20 * tick_time_ms as i32,
             global_outstanding_limit: DEFAULT_GLOBAL_OUTSTANDING_LIMIT,
@@ -328,7 +333,6 @@ pub const ACCEPTED_IGNORED: &[&str] = &[
     "flushDelay",
     "audit.enable",
     "watchManagerName",
-    "maxCnxns",
 ];
 
 /// Families of keys ZooKeeper reads that ferrokeeper does not act on yet: extra auth providers, the client and
@@ -348,8 +352,51 @@ const IGNORED_INTS: &[(&str, i64)] = &[
     ("multiAddress.reachabilityCheckTimeoutMs", 0),
     ("quorum.cnxn.threads.size", 1),
     ("commitLogCount", 0),
-    ("maxCnxns", 0),
 ];
+
+/// `maxCnxns` as `ServerCnxnFactory.initMaxCnxns` reads it: `Integer.getInteger`, where a value that is not a
+/// Java int means "not set"; not set, and a negative value, mean 0 (no limit).
+fn max_cnxns(value: Option<&str>) -> u32 {
+    let Some(value) = value else { return 0 };
+    match java_decode_int(value) {
+        Some(n) if n >= 0 => n as u32,
+        Some(n) => {
+            tracing::warn!(
+                max_cnxns = n,
+                "maxCnxns should be greater than or equal to 0, using 0 (no limit)"
+            );
+            0
+        }
+        None => {
+            tracing::warn!(value, "maxCnxns is not a number, using 0 (no limit)");
+            0
+        }
+    }
+}
+
+/// `Integer.decode`: decimal, `0x`, `0X` or `#` hexadecimal, or octal after a leading 0, with an optional sign.
+fn java_decode_int(value: &str) -> Option<i32> {
+    let (negative, digits) = match value.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, value.strip_prefix('+').unwrap_or(value)),
+    };
+    let (radix, digits) = if let Some(hex) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+        .or_else(|| digits.strip_prefix('#'))
+    {
+        (16, hex)
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        (8, &digits[1..])
+    } else {
+        (10, digits)
+    };
+    if digits.is_empty() || digits.starts_with(['-', '+']) {
+        return None;
+    }
+    let magnitude = i64::from_str_radix(digits, radix).ok()?;
+    i32::try_from(if negative { -magnitude } else { magnitude }).ok()
+}
 
 /// Checks a key ZooKeeper reads but ferrokeeper does not act on, as strictly as ZooKeeper does.
 fn check_ignored(key: &str, value: &str) -> Result<(), ConfigError> {
@@ -379,6 +426,7 @@ struct RawConfig {
     client_port: Option<u16>,
     client_port_address: Option<(String, Option<IpAddr>)>,
     max_client_cnxns: Option<i32>,
+    max_cnxns: Option<String>,
     min_session_timeout_ms: Option<i64>,
     max_session_timeout_ms: Option<i64>,
     global_outstanding_limit: Option<u32>,
@@ -407,6 +455,8 @@ impl RawConfig {
             }
             "clientPortAddress" => self.client_port_address = Some((value.to_owned(), value.parse().ok())),
             "maxClientCnxns" => self.max_client_cnxns = Some(parse_i32(key, value)?),
+            // ZooKeeper sets it as the system property `zookeeper.maxCnxns`, over the JVM flag.
+            "maxCnxns" => self.max_cnxns = Some(value.to_owned()),
             // -1 means "derive from tickTime", as in QuorumPeerConfig.
             "minSessionTimeout" => self.min_session_timeout_ms = Some(parse_int(key, value, -1)?),
             "maxSessionTimeout" => self.max_session_timeout_ms = Some(parse_int(key, value, -1)?),
@@ -478,6 +528,7 @@ impl RawConfig {
             data_log_dir,
             client_address: SocketAddr::new(ip, port),
             max_client_cnxns: self.max_client_cnxns.unwrap_or(DEFAULT_MAX_CLIENT_CNXNS),
+            max_cnxns: max_cnxns(self.max_cnxns.as_deref().or(jvm.get("zookeeper.maxCnxns"))),
             min_session_timeout_ms: min,
             max_session_timeout_ms: max,
             global_outstanding_limit: self
@@ -684,6 +735,29 @@ mod tests {
             cfg("dataDir=d\nclientPort=1\nextendedTypesEnabled=TRUE\nenforceQuota=yes\n").expect("config");
         assert!(c.extended_types);
         assert!(!c.enforce_quota, "Boolean.parseBoolean reads \"yes\" as false");
+    }
+
+    #[test]
+    fn max_cnxns_is_read_as_integer_get_integer_reads_it_and_zoo_cfg_wins() {
+        let with = |line: &str, flags: &str| {
+            let mut entries = vec![("dataDir".to_string(), "d".to_string())];
+            entries.push(("clientPort".into(), "1".into()));
+            if let Some((k, v)) = line.split_once('=') {
+                entries.push((k.into(), v.into()));
+            }
+            ServerConfig::from_properties(&entries, &JvmFlags::parse(flags))
+                .expect("config")
+                .max_cnxns
+        };
+        assert_eq!(with("", ""), 0);
+        assert_eq!(with("maxCnxns=5", ""), 5);
+        assert_eq!(with("maxCnxns=0x10", ""), 16);
+        assert_eq!(with("maxCnxns=010", ""), 8);
+        assert_eq!(with("maxCnxns=-3", ""), 0);
+        assert_eq!(with("maxCnxns=many", ""), 0);
+        assert_eq!(with("maxCnxns=99999999999", ""), 0);
+        assert_eq!(with("", "-Dzookeeper.maxCnxns=7"), 7);
+        assert_eq!(with("maxCnxns=2", "-Dzookeeper.maxCnxns=7"), 2);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use jute::records::proto::{
 use jute::records::txn::CreateSessionTxn;
 use serde::Serialize;
 
+use super::auth_ids::{AuthIds, TooManyIds};
 use super::session::password;
 use super::tree::{ApplyResult, TriggerKind};
 use super::txn::TxnBody;
@@ -23,11 +24,14 @@ impl Core {
     /// The first frame of a connection.
     pub fn connect(&mut self, now: Now, conn: ConnId, client_ip: &str, req: ConnectRequest) -> Vec<Effect> {
         let mut out = Vec::new();
+        let mut ids = AuthIds::default();
+        // The bound is for auth packets; the first id always fits.
+        let _ = ids.add_all(vec![Id::new("ip", client_ip)], usize::MAX);
         self.conns.insert(
             conn,
             Conn {
                 session: None,
-                ids: vec![Id::new("ip", client_ip)],
+                ids,
                 deferred: Default::default(),
                 queue: Default::default(),
                 closed: false,
@@ -148,22 +152,27 @@ impl Core {
             )),
             _ => None,
         };
-        match ids {
-            Some(ids) => {
-                if let Some(c) = self.conns.get_mut(&conn) {
-                    for id in ids {
-                        if !c.ids.contains(&id) {
-                            c.ids.push(id);
-                        }
-                    }
+        let bytes_max = self.config.max_buffer;
+        let added = match (ids, self.conns.get_mut(&conn)) {
+            (Some(ids), Some(c)) => c.ids.add_all(ids, bytes_max).map_err(Some),
+            (Some(_), None) => Ok(()),
+            (None, _) => Err(None),
+        };
+        match added {
+            Ok(()) => out.push(Effect::Send {
+                conn,
+                frame: reply::header_only(header.xid, 0, 0),
+            }),
+            Err(refused) => {
+                match refused {
+                    Some(TooManyIds { bytes }) => tracing::warn!(
+                        %conn, ids_bytes = bytes, max = bytes_max,
+                        "authentication refused: the connection's ids would pass jute.maxbuffer"
+                    ),
+                    None => tracing::warn!(
+                        %conn, scheme = %packet.scheme, "authentication failed: no provider for the scheme"
+                    ),
                 }
-                out.push(Effect::Send {
-                    conn,
-                    frame: reply::header_only(header.xid, 0, 0),
-                });
-            }
-            None => {
-                tracing::warn!(%conn, scheme = %packet.scheme, "authentication failed: no provider for the scheme");
                 out.push(Effect::Send {
                     conn,
                     frame: reply::header_only(header.xid, 0, ErrorCode::AuthFailed.code()),
@@ -263,7 +272,7 @@ impl Core {
                     continue;
                 }
                 if let Some(acl) = &acl {
-                    if auth::check(acl, jute::codes::perms::READ, &c.ids, &self.policy).is_err() {
+                    if auth::check(acl, jute::codes::perms::READ, c.ids.as_slice(), &self.policy).is_err() {
                         continue;
                     }
                 }

@@ -8,6 +8,7 @@
 //! session order: a read waits behind the earlier writes of its own connection.
 
 pub mod auth;
+mod auth_ids;
 mod connect;
 pub mod containers;
 pub mod effects;
@@ -27,7 +28,6 @@ use foldhash::HashMap;
 
 use bytes::Bytes;
 use jute::codes::{ErrorCode, EventType, OpCode};
-use jute::records::data::Id;
 use jute::records::proto::RequestHeader;
 use jute::records::txn::TxnHeader;
 use jute::request::{Request, RequestError};
@@ -59,7 +59,14 @@ pub struct CoreConfig {
     pub enforce_quota: bool,
     /// `znode.container.*`.
     pub containers: containers::ContainerConfig,
+    /// The largest reply a read may build. A read whose reply would be larger closes its connection
+    /// instead, before the rest of the reply is built (see `reads`). The server sets it to the cap on the
+    /// bytes queued for one connection, which such a reply could never fit under.
+    pub reply_bytes_max: usize,
 }
+
+/// `reply_bytes_max` by default: the default cap on bytes queued for one connection.
+pub const DEFAULT_REPLY_BYTES_MAX: usize = 16 * 1024 * 1024;
 
 impl Default for CoreConfig {
     fn default() -> Self {
@@ -74,6 +81,7 @@ impl Default for CoreConfig {
             extended_types: false,
             enforce_quota: false,
             containers: Default::default(),
+            reply_bytes_max: DEFAULT_REPLY_BYTES_MAX,
         }
     }
 }
@@ -105,7 +113,7 @@ enum Queued {
 #[derive(Debug)]
 struct Conn {
     session: Option<SessionId>,
-    ids: Vec<Id>,
+    ids: auth_ids::AuthIds,
     /// Frames that arrived before the session was settled (ZooKeeper stops reading until then).
     deferred: VecDeque<(RequestHeader, Result<Request, RequestError>)>,
     queue: VecDeque<Queued>,
@@ -406,7 +414,7 @@ impl Core {
                     Some(_) => Err(ErrorCode::SessionExpired),
                     None => Err(ErrorCode::SessionExpired),
                 };
-                let ids = self.conns.get(&conn).map_or(&[][..], |c| &c.ids);
+                let ids = self.conns.get(&conn).map_or(&[][..], |c| c.ids.as_slice());
                 let tree = self.tree.read();
                 let (txn_type, body) = prep::Prep {
                     tree: &tree,

@@ -1,6 +1,16 @@
 //! Requests that do not change the tree (`FinalRequestProcessor` read cases): served from the committed tree, in
 //! session order. Also the watch-table requests (setWatches, addWatch, checkWatches, removeWatches), ping and
 //! sync, which are ordered with the connection's other replies.
+//!
+//! The size of some replies is the client's choice (a multiRead may name one large node thousands of times)
+//! or the tree's (getChildren of a wide parent, getEphemerals). Those replies are measured while they are
+//! built, and a reply that would pass `reply_bytes_max` closes the connection before the rest is built, so
+//! that no single request can take more than that much memory, or time to copy it, on the server task.
+//! Closing is what a ZooKeeper client sees from Apache ZooKeeper for such a reply: the server has no cap of its
+//! own (it builds the reply on its heap), and the Java client refuses any frame longer than its
+//! `jute.maxbuffer` (1 MB by default, `ClientCnxnSocket.readLength`) by dropping the connection, so the
+//! request ends in CONNECTIONLOSS and the session carries on over a new connection. An error code instead
+//! would be an answer Apache ZooKeeper never gives.
 
 use jute::codes::{perms, AddWatchMode, ErrorCode, EventType, WatcherType};
 use jute::records::data::ClientInfo;
@@ -14,7 +24,45 @@ use super::watch::{Table, WatchMode};
 use super::{auth, reply, Core, Effect, Queued};
 use crate::types::ConnId;
 
-type ReadResult = Result<bytes::Bytes, ErrorCode>;
+type ReadResult = Result<bytes::Bytes, Refusal>;
+
+/// Bytes of a `ReplyHeader` (xid, zxid, err).
+const REPLY_HEADER_BYTES: usize = 16;
+/// Bytes of a `Stat`.
+const STAT_BYTES: usize = 68;
+/// Bytes of a `MultiHeader` (type, done, err), before each result of a multi and once at its end.
+const MULTI_HEADER_BYTES: usize = 9;
+/// Bytes of the length before a buffer, string or vector.
+const LENGTH_BYTES: usize = 4;
+
+/// Why a read is not answered with its record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// The reply carries this error code.
+    Error(ErrorCode),
+    /// The reply would be at least `bytes` long, over `reply_bytes_max`: the connection is closed instead.
+    TooLarge { bytes: usize },
+}
+
+impl From<ErrorCode> for Refusal {
+    fn from(code: ErrorCode) -> Self {
+        Refusal::Error(code)
+    }
+}
+
+/// `Err` if a reply of `bytes` is over `cap`.
+fn within_cap(bytes: usize, cap: usize) -> Result<(), Refusal> {
+    if bytes > cap {
+        return Err(Refusal::TooLarge { bytes });
+    }
+    Ok(())
+}
+
+/// The encoded size of a child list of these names (counted by their UTF-8 length; Java's encoding of
+/// characters outside the BMP is longer, so this is a lower bound).
+fn children_bytes(names: &[Utf8Bytes<'_>]) -> usize {
+    LENGTH_BYTES + names.iter().map(|n| LENGTH_BYTES + n.0.len()).sum::<usize>()
+}
 
 impl Core {
     /// Serves a read now if no earlier write of the connection is outstanding, else queues it behind them.
@@ -59,42 +107,67 @@ impl Core {
         request: Result<Request, ErrorCode>,
         out: &mut Vec<Effect>,
     ) {
+        if self.conns.get(&conn).is_none_or(|c| c.closed) {
+            return;
+        }
         let zxid = self.last_zxid().0;
-        let request = match request {
-            Ok(r) => r,
-            Err(code) => {
-                let frame = reply::header_only(header.xid, zxid, code.code());
-                out.push(Effect::Send { conn, frame });
+        let result = request
+            .map_err(Refusal::Error)
+            .and_then(|request| self.answer(conn, header.xid, zxid, &request, out));
+        let frame = match result {
+            Ok(frame) => frame,
+            Err(Refusal::Error(code)) => reply::header_only(header.xid, zxid, code.code()),
+            Err(Refusal::TooLarge { bytes }) => {
+                tracing::warn!(
+                    %conn, xid = header.xid, op = header.op, reply_bytes_at_least = bytes,
+                    max = self.config.reply_bytes_max,
+                    "closing connection: the reply would be larger than the per-connection queue cap"
+                );
+                self.close_conn(conn, out);
                 return;
             }
         };
-        let ok = ReplyHeader {
-            xid: header.xid,
-            zxid,
-            err: 0,
-        };
-        let result: ReadResult = match &request {
-            Request::Ping => Ok(reply::header_only(header.xid, zxid, 0)),
-            Request::Sync(r) => Ok(reply::frame(ok, Some(r))),
-            Request::Exists(r) => self
-                .exists(conn, r)
-                .map(|stat| reply::frame(ok, Some(&ExistsResponse { stat }))),
-            Request::GetData(r) => self
-                .get_data(conn, r, true)
-                .map(|rsp| reply::frame(ok, Some(&rsp))),
-            Request::GetChildren(r) => self.children_reply(conn, r, ok, false),
-            Request::GetChildren2(r) => self.children_reply(conn, r, ok, true),
-            Request::GetAcl(r) => self.get_acl(conn, r).map(|rsp| reply::frame(ok, Some(&rsp))),
-            Request::GetAllChildrenNumber(r) => self.all_children_number(conn, r).map(|n| {
-                reply::frame(
-                    ok,
-                    Some(&GetAllChildrenNumberResponse {
-                        total_number: n as i32,
-                    }),
-                )
-            }),
-            Request::GetEphemerals(r) => Ok(reply::frame(ok, Some(&self.ephemerals(conn, r)))),
-            Request::WhoAmI => Ok(reply::frame(ok, Some(&self.who_am_i(conn)))),
+        out.push(Effect::Send { conn, frame });
+    }
+
+    /// The reply frame to one read.
+    fn answer(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        zxid: i64,
+        request: &Request,
+        out: &mut Vec<Effect>,
+    ) -> ReadResult {
+        let ok = ReplyHeader { xid, zxid, err: 0 };
+        let frame = match request {
+            Request::Ping => reply::header_only(xid, zxid, 0),
+            Request::Sync(r) => reply::frame(ok, Some(r)),
+            Request::Exists(r) => {
+                let stat = self.exists(conn, r)?;
+                reply::frame(ok, Some(&ExistsResponse { stat }))
+            }
+            Request::GetData(r) => {
+                let rsp = self.get_data(conn, r, true)?;
+                let data_bytes = rsp.data.as_ref().map_or(0, |d| d.len());
+                within_cap(
+                    REPLY_HEADER_BYTES + LENGTH_BYTES + data_bytes + STAT_BYTES,
+                    self.config.reply_bytes_max,
+                )?;
+                reply::frame(ok, Some(&rsp))
+            }
+            Request::GetChildren(r) => self.children_reply(conn, r, ok, false)?,
+            Request::GetChildren2(r) => self.children_reply(conn, r, ok, true)?,
+            Request::GetAcl(r) => reply::frame(ok, Some(&self.get_acl(conn, r)?)),
+            Request::GetAllChildrenNumber(r) => {
+                let n = self.all_children_number(conn, r)?;
+                let rsp = GetAllChildrenNumberResponse {
+                    total_number: n as i32,
+                };
+                reply::frame(ok, Some(&rsp))
+            }
+            Request::GetEphemerals(r) => reply::frame(ok, Some(&self.ephemerals(conn, r)?)),
+            Request::WhoAmI => reply::frame(ok, Some(&self.who_am_i(conn))),
             Request::MultiRead(m) if m.ops.iter().any(|o| !o.is_read()) => {
                 // Only write ops: the record decodes, the response list is started, then the first op is
                 // refused, so the error header carries an empty result list (`FinalRequestProcessor`).
@@ -102,18 +175,21 @@ impl Core {
                     err: ErrorCode::MarshallingError.code(),
                     ..ok
                 };
-                Ok(reply::frame(header, Some(&MultiResponse::default())))
+                reply::frame(header, Some(&MultiResponse::default()))
             }
-            Request::MultiRead(m) => Ok(reply::frame(ok, Some(&self.multi_read(conn, &m.ops)))),
-            Request::AddWatch(r) => self
-                .add_watch(conn, r)
-                .map(|()| reply::frame(ok, Some(&ErrorResponse { err: 0 }))),
-            Request::CheckWatches(r) => self
-                .check_watches(conn, r, false)
-                .map(|()| reply::header_only(header.xid, zxid, 0)),
-            Request::RemoveWatches(r) => self
-                .check_watches(conn, r, true)
-                .map(|()| reply::header_only(header.xid, zxid, 0)),
+            Request::MultiRead(m) => reply::frame(ok, Some(&self.multi_read(conn, &m.ops)?)),
+            Request::AddWatch(r) => {
+                self.add_watch(conn, r)?;
+                reply::frame(ok, Some(&ErrorResponse { err: 0 }))
+            }
+            Request::CheckWatches(r) => {
+                self.check_watches(conn, r, false)?;
+                reply::header_only(xid, zxid, 0)
+            }
+            Request::RemoveWatches(r) => {
+                self.check_watches(conn, r, true)?;
+                reply::header_only(xid, zxid, 0)
+            }
             Request::SetWatches(r) => {
                 let all = SetWatches2 {
                     relative_zxid: r.relative_zxid,
@@ -124,11 +200,11 @@ impl Core {
                     persistent_recursive_watches: Vec::new(),
                 };
                 self.set_watches(conn, &all, out);
-                Ok(reply::header_only(header.xid, zxid, 0))
+                reply::header_only(xid, zxid, 0)
             }
             Request::SetWatches2(r) => {
                 self.set_watches(conn, r, out);
-                Ok(reply::header_only(header.xid, zxid, 0))
+                reply::header_only(xid, zxid, 0)
             }
             Request::Create(..)
             | Request::CreateTtl(_)
@@ -141,10 +217,9 @@ impl Core {
             | Request::DeleteContainer(_)
             | Request::Auth(_)
             | Request::Sasl(_)
-            | Request::CloseSession => Err(ErrorCode::Unimplemented),
+            | Request::CloseSession => return Err(ErrorCode::Unimplemented.into()),
         };
-        let frame = result.unwrap_or_else(|code| reply::header_only(header.xid, zxid, code.code()));
-        out.push(Effect::Send { conn, frame });
+        Ok(frame)
     }
 
     fn ids(&self, conn: ConnId) -> &[jute::records::data::Id] {
@@ -218,7 +293,8 @@ impl Core {
         Ok(result)
     }
 
-    /// getChildren and getChildren2, encoded straight from the borrowed names.
+    /// getChildren and getChildren2, encoded straight from the borrowed names once their size is known to be
+    /// within the cap.
     fn children_reply(
         &mut self,
         conn: ConnId,
@@ -226,14 +302,17 @@ impl Core {
         ok: ReplyHeader,
         with_stat: bool,
     ) -> ReadResult {
+        let stat_bytes = if with_stat { STAT_BYTES } else { 0 };
+        let cap = self.config.reply_bytes_max;
         self.with_children(conn, r, true, |tree, node, children| {
-            if with_stat {
+            within_cap(REPLY_HEADER_BYTES + children_bytes(&children) + stat_bytes, cap)?;
+            Ok(if with_stat {
                 let stat = tree.client_stat(node);
                 reply::frame(ok, Some(&Children2 { children, stat }))
             } else {
                 reply::frame(ok, Some(&Children { children }))
-            }
-        })
+            })
+        })?
     }
 
     fn get_acl(&self, conn: ConnId, r: &PathRequest) -> Result<GetAclResponse, ErrorCode> {
@@ -260,21 +339,25 @@ impl Core {
         Ok(self.tree.read().descendant_count(&r.path) + own)
     }
 
-    fn ephemerals(&self, conn: ConnId, r: &GetEphemeralsRequest) -> GetEphemeralsResponse {
+    /// The session's ephemerals under the prefix, measured as they are collected.
+    fn ephemerals(&self, conn: ConnId, r: &GetEphemeralsRequest) -> Result<GetEphemeralsResponse, Refusal> {
         let Some(session) = self.session_of(conn) else {
-            return GetEphemeralsResponse::default();
+            return Ok(GetEphemeralsResponse::default());
         };
         let prefix = r.prefix_path.as_deref().map(str::trim).unwrap_or("");
         let all = prefix.is_empty() || prefix == "/";
         let prefix = r.prefix_path.as_deref().unwrap_or("");
-        let ephemerals = self
-            .tree
-            .read()
-            .ephemerals_of(session.0)
-            .filter(|p| all || p.starts_with(prefix))
-            .cloned()
-            .collect();
-        GetEphemeralsResponse { ephemerals }
+        let cap = self.config.reply_bytes_max;
+        let mut bytes = REPLY_HEADER_BYTES + LENGTH_BYTES;
+        let mut ephemerals = Vec::new();
+        for path in self.tree.read().ephemerals_of(session.0) {
+            if all || path.starts_with(prefix) {
+                bytes += LENGTH_BYTES + path.len();
+                within_cap(bytes, cap)?;
+                ephemerals.push(path.clone());
+            }
+        }
+        Ok(GetEphemeralsResponse { ephemerals })
     }
 
     fn who_am_i(&self, conn: ConnId) -> WhoAmIResponse {
@@ -295,25 +378,44 @@ impl Core {
         WhoAmIResponse { client_info }
     }
 
-    fn multi_read(&mut self, conn: ConnId, ops: &[MultiOp]) -> MultiResponse {
-        let results = ops
-            .iter()
-            .map(|op| match op {
-                MultiOp::GetData(r) => self.get_data(conn, r, false).map(OpResult::GetData),
+    /// The results of a multiRead, measured op by op: the first op that takes the reply over the cap stops it.
+    fn multi_read(&mut self, conn: ConnId, ops: &[MultiOp]) -> Result<MultiResponse, Refusal> {
+        let cap = self.config.reply_bytes_max;
+        // The header and the closing MultiHeader.
+        let mut bytes = REPLY_HEADER_BYTES + MULTI_HEADER_BYTES;
+        let mut results = Vec::new();
+        for op in ops {
+            let result = match op {
+                MultiOp::GetData(r) => self
+                    .get_data(conn, r, false)
+                    .map(OpResult::GetData)
+                    .map_err(Refusal::Error),
                 MultiOp::GetChildren(r) => self
-                    .with_children(conn, r, false, |_, _, names| GetChildrenResponse {
-                        // Cut from paths that were `&str`s at a slash, so always UTF-8.
-                        children: names
-                            .iter()
-                            .map(|n| String::from_utf8_lossy(n.0).into_owned())
-                            .collect(),
+                    .with_children(conn, r, false, |_, _, names| {
+                        within_cap(bytes + MULTI_HEADER_BYTES + children_bytes(&names), cap)?;
+                        Ok(GetChildrenResponse {
+                            // Cut from paths that were `&str`s at a slash, so always UTF-8.
+                            children: names
+                                .iter()
+                                .map(|n| String::from_utf8_lossy(n.0).into_owned())
+                                .collect(),
+                        })
                     })
+                    .map_err(Refusal::Error)
+                    .and_then(|r| r)
                     .map(OpResult::GetChildren),
-                _ => Err(ErrorCode::MarshallingError),
-            })
-            .map(|r| r.unwrap_or_else(|code| OpResult::Error(code.code())))
-            .collect();
-        MultiResponse { results }
+                _ => Err(ErrorCode::MarshallingError.into()),
+            };
+            let result = match result {
+                Ok(result) => result,
+                Err(Refusal::Error(code)) => OpResult::Error(code.code()),
+                Err(too_large) => return Err(too_large),
+            };
+            bytes += MULTI_HEADER_BYTES + result_bytes(&result);
+            within_cap(bytes, cap)?;
+            results.push(result);
+        }
+        Ok(MultiResponse { results })
     }
 
     fn add_watch(&mut self, conn: ConnId, r: &AddWatchRequest) -> Result<(), ErrorCode> {
@@ -408,6 +510,22 @@ impl Core {
             self.watches
                 .add(Table::Data, p, conn, WatchMode::PersistentRecursive);
         }
+    }
+}
+
+/// The encoded size of one multiRead result, without its `MultiHeader`.
+fn result_bytes(result: &OpResult) -> usize {
+    match result {
+        OpResult::GetData(r) => LENGTH_BYTES + r.data.as_ref().map_or(0, |d| d.len()) + STAT_BYTES,
+        OpResult::GetChildren(r) => {
+            LENGTH_BYTES + r.children.iter().map(|c| LENGTH_BYTES + c.len()).sum::<usize>()
+        }
+        OpResult::Error(_) => LENGTH_BYTES,
+        // The write results never answer a read; sized all the same.
+        OpResult::Create(r) => LENGTH_BYTES + r.path.len(),
+        OpResult::Create2(r) => LENGTH_BYTES + r.path.len() + STAT_BYTES,
+        OpResult::SetData(_) => STAT_BYTES,
+        OpResult::Delete | OpResult::Check => 0,
     }
 }
 

@@ -4,10 +4,15 @@
 //! Rules taken from `NIOServerCnxn`: a length prefix that is negative or over `jute.maxbuffer` closes the
 //! connection; the first four bytes may be a four-letter word instead of a length; after the ConnectRequest
 //! nothing more is read until the ConnectResponse has gone out (`disableRecv` in `processConnectRequest`);
-//! connections without a session are dropped after `nio.sessionlessCnxnTimeout`. Back-pressure follows the
-//! spirit of `globalOutstandingLimit`: a connection with that many requests still unanswered is not read from
-//! until replies have been written. Replies queued for a client that does not read are capped by the server
-//! (see `ConnHandle::send`).
+//! connections without a session are dropped after `nio.sessionlessCnxnTimeout`.
+//!
+//! Back-pressure: `globalOutstandingLimit` applies across the server as in `ZooKeeperServer.shouldThrottle`:
+//! while more requests than the limit are in process on the whole server, a connection with a request of
+//! its own unanswered is not read from, until its replies bring it to none (a connection with none may still
+//! send one, so every client gets a turn). On top of that, a connection with that many replies not yet
+//! written to its socket is not read from either: a client that does not read its replies holds at most the
+//! limit of them (Apache ZooKeeper queues them without bound). Replies queued for a client that does not read
+//! are capped by the server as well (see `ConnHandle::send`).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -40,7 +45,8 @@ const REQUESTS_PER_MESSAGE_MAX: usize = 64;
 pub struct ConnLimits {
     /// `jute.maxbuffer`: the largest frame payload accepted.
     pub max_frame_bytes: usize,
-    /// Requests without a reply after which reading stops (globalOutstandingLimit).
+    /// globalOutstandingLimit: requests in process on the server past which a connection waiting for a reply
+    /// is not read from, and replies unwritten past which its connection is not read from.
     pub outstanding_max: usize,
     /// `nio.sessionlessCnxnTimeout`.
     pub handshake_timeout: Duration,
@@ -91,6 +97,11 @@ impl ConnHandle {
     /// Closes now, dropping what is queued.
     pub fn abort(&self) {
         let _ = self.tx.send(Outbound::Abort);
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn queued_bytes(&self) -> usize {
+        self.shared.queued_bytes.load(Ordering::Acquire)
     }
 
     /// Messages queued and not yet written (`queued=` in `stat` and `cons`).
@@ -361,11 +372,14 @@ impl Reader<'_> {
         // Frame bytes in `batch`: a message holds at most jute.maxbuffer of them (or one larger frame), so
         // that the inbound queue's bound in messages still bounds its memory as it did with one frame each.
         let mut batch_bytes = 0;
+        let limit = self.limits.outstanding_max.max(1);
+        let in_process = &self.counters.requests_in_process;
         loop {
-            let limit = self.limits.outstanding_max.max(1);
             let ready = |f: &Flow| {
-                f.outstanding.load(Ordering::Acquire) < limit
-                    && (!*connected || f.handshake_done.load(Ordering::Acquire))
+                let own = f.outstanding.load(Ordering::Acquire);
+                // `shouldThrottle`: the server is over the limit and this connection waits for a reply.
+                let throttled = own > 0 && in_process.load(Ordering::Acquire) > limit;
+                own < limit && !throttled && (!*connected || f.handshake_done.load(Ordering::Acquire))
             };
             if (!ready(self.flow) || batch.len() >= REQUESTS_PER_MESSAGE_MAX)
                 && self.send_requests(batch).await.is_err()
@@ -414,6 +428,7 @@ impl Reader<'_> {
                 }
                 batch_bytes += len;
                 self.flow.outstanding.fetch_add(1, Ordering::AcqRel);
+                in_process.fetch_add(1, Ordering::AcqRel);
                 continue;
             }
             *connected = true;

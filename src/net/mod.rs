@@ -36,6 +36,10 @@ pub struct NetCounters {
     /// Connections whose client closed the socket while the server still had it open, seen as end of
     /// stream on a read (`connection_drop_count`, counted by `NIOServerCnxn.handleFailedRead`).
     pub dropped: std::sync::atomic::AtomicU64,
+    /// Request frames read from every connection and not yet answered (`ZooKeeperServer.requestsInProcess`),
+    /// what `globalOutstandingLimit` bounds: the connection tasks add each one they forward, the server task
+    /// takes each one away when it queues its reply or drops it.
+    pub requests_in_process: std::sync::atomic::AtomicUsize,
 }
 
 /// A request frame as the connection task decoded it: its header and its body, or why the body did not decode.

@@ -33,7 +33,7 @@ use crate::config::ServerConfig;
 use crate::core::Core;
 use crate::metrics::{summary, Metrics};
 use crate::net::conn::{self, ConnLimits};
-use crate::net::limits::IpLimiter;
+use crate::net::limits::{IpLimiter, Refused};
 use crate::net::{Inbound, NetCounters};
 use crate::types::ConnId;
 use logthread::LogEvent;
@@ -164,7 +164,7 @@ impl Server {
         let (to_server, mut inbound) = mpsc::channel(INBOUND_QUEUE_MAX);
         let acceptor = Acceptor {
             listener: self.listener,
-            limiter: IpLimiter::new(u32::try_from(config.max_client_cnxns).unwrap_or(0)),
+            limiter: IpLimiter::new(config.max_cnxns, u32::try_from(config.max_client_cnxns).unwrap_or(0)),
             limits,
             to_server,
             counters: Arc::clone(&counters),
@@ -260,7 +260,7 @@ struct Startup {
     snapshot: bool,
 }
 
-/// The accept loop: applies maxClientCnxns, numbers connections and starts their tasks.
+/// The accept loop: applies maxCnxns and maxClientCnxns, numbers connections and starts their tasks.
 struct Acceptor {
     listener: TcpListener,
     limiter: Arc<IpLimiter>,
@@ -277,14 +277,13 @@ impl Acceptor {
             tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => {
-                        let Some(permit) = self.limiter.try_acquire(peer.ip()) else {
-                            // NIOServerCnxnFactory logs "Too many connections from <ip> - max is <n>".
-                            tracing::warn!(
-                                ip = %peer.ip(), max = self.limiter.max_per_ip(),
-                                "too many connections from this address (maxClientCnxns); closing"
-                            );
-                            self.counters.rejected.fetch_add(1, Ordering::Relaxed);
-                            continue;
+                        let permit = match self.limiter.try_acquire(peer.ip()) {
+                            Ok(permit) => permit,
+                            Err(refused) => {
+                                log_refused(peer, refused);
+                                self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+                                continue;
+                            }
                         };
                         let conn = ConnId(next_id);
                         next_id += 1;
@@ -306,6 +305,19 @@ impl Acceptor {
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             }
         }
+    }
+}
+
+/// Logs a connection refused at accept, as `NIOServerCnxnFactory` does ("Too many connections <n> - max is
+/// <m>" at ERROR for maxCnxns, "Too many connections from <ip> - max is <n>" for maxClientCnxns).
+fn log_refused(peer: SocketAddr, refused: Refused) {
+    match refused {
+        Refused::Total { open, max } => tracing::error!(
+            %peer, open, max, "too many connections (maxCnxns); closing"
+        ),
+        Refused::PerIp { max } => tracing::warn!(
+            ip = %peer.ip(), max, "too many connections from this address (maxClientCnxns); closing"
+        ),
     }
 }
 

@@ -41,6 +41,15 @@ impl Outgoing {
         }
     }
 
+    /// Bytes queued.
+    pub(super) fn len(&self) -> usize {
+        match self {
+            Outgoing::Empty => 0,
+            Outgoing::One(frame) => frame.len(),
+            Outgoing::Many(buf) => buf.len(),
+        }
+    }
+
     /// Everything queued, leaving nothing; `None` if nothing was.
     pub(super) fn take(&mut self) -> Option<Bytes> {
         match std::mem::take(self) {
@@ -60,8 +69,10 @@ mod tests {
         let mut out = Outgoing::default();
         assert_eq!(out.take(), None);
         assert!(out.push(Bytes::from_static(b"ab")));
+        assert_eq!(out.len(), 2);
         assert!(!out.push(Bytes::from_static(b"cd")));
         assert!(!out.push(Bytes::from_static(b"e")));
+        assert_eq!(out.len(), 5);
         assert_eq!(out.take(), Some(Bytes::from_static(b"abcde")));
         assert_eq!(out.take(), None);
     }

@@ -133,6 +133,7 @@ pub(crate) fn core_config(config: &ServerConfig) -> CoreConfig {
         extended_types: config.extended_types,
         enforce_quota: config.enforce_quota,
         containers: config.containers,
+        reply_bytes_max: config.outbound_queue_bytes_max,
     }
 }
 
@@ -230,8 +231,14 @@ impl Runtime {
                 return Ok(());
             }
             Inbound::Closed { conn } => match self.conns.remove(&conn) {
-                Some(entry) if entry.in_core => self.core.disconnected(self.now(), conn),
-                _ => return Ok(()),
+                Some(entry) => {
+                    self.unanswered(&entry);
+                    if !entry.in_core {
+                        return Ok(());
+                    }
+                    self.core.disconnected(self.now(), conn)
+                }
+                None => return Ok(()),
             },
         };
         self.execute(effects)
@@ -251,6 +258,8 @@ impl Runtime {
         // One clock reading serves the arrival, the core's `Now` and the start of the prep time.
         let arrived = Instant::now();
         if self.received(conn, header.xid, op, arrived).is_none() {
+            // The connection was closed by the server meanwhile: this request is dropped.
+            self.out_of_process(1);
             return Ok(());
         }
         self.trace_mask.request_in(
@@ -478,7 +487,11 @@ impl Runtime {
     fn execute(&mut self, effects: Vec<Effect>) -> io::Result<()> {
         for effect in effects {
             match effect {
-                Effect::Send { conn, frame } => self.send(conn, frame),
+                Effect::Send { conn, frame } => {
+                    if self.send(conn, frame) {
+                        self.drop_unread(conn)?;
+                    }
+                }
                 Effect::Close { conn } => {
                     // What was queued before the close goes out before it.
                     self.flush_conn(conn)?;
@@ -503,12 +516,15 @@ impl Runtime {
     }
 
     /// Queues frames for a connection until the end of the turn, counting them and the requests they answer.
-    fn send(&mut self, conn: ConnId, frame: Bytes) {
+    /// Returns true if the connection now has more bytes queued (in this turn and with its task) than
+    /// `outbound_queue_bytes_max`: checked at each frame, so that a turn with many large replies for one
+    /// connection never holds more than the cap and one reply for it.
+    fn send(&mut self, conn: ConnId, frame: Bytes) -> bool {
         let sent = Instant::now();
         let mono_ms = mono_ms_at(self.started, sent);
         let (trace, session) = (self.trace_mask, self.core.session_of(conn));
         let Some(entry) = self.conns.get_mut(&conn) else {
-            return;
+            return false;
         };
         entry.active_ms = mono_ms;
         for reply in reply_headers(&frame) {
@@ -530,6 +546,9 @@ impl Runtime {
             let Some(waiting) = entry.pending.remove(position) else {
                 continue;
             };
+            if !handshake {
+                out_of_process(&self.counters, 1);
+            }
             let Some(op) = waiting.op else { continue };
             let latency_ms = sent.saturating_duration_since(waiting.arrived).as_millis() as u64;
             self.stats.latency.record(latency_ms);
@@ -559,6 +578,7 @@ impl Runtime {
         if entry.outgoing.push(frame) {
             self.dirty.push(conn);
         }
+        entry.handle.queued_bytes() + entry.outgoing.len() > self.config.outbound_queue_bytes_max
     }
 
     /// Hands the txn entries of this turn to the log thread in one message.
@@ -593,18 +613,38 @@ impl Runtime {
         if queued <= self.config.outbound_queue_bytes_max {
             return Ok(());
         }
+        self.drop_unread(conn)
+    }
+
+    /// Closes a connection with more replies queued than `outbound_queue_bytes_max`, dropping them.
+    fn drop_unread(&mut self, conn: ConnId) -> io::Result<()> {
+        let Some(entry) = self.conns.remove(&conn) else {
+            return Ok(());
+        };
         tracing::warn!(
-            %conn, peer = %entry.peer, queued_bytes = queued, max = self.config.outbound_queue_bytes_max,
+            %conn, peer = %entry.peer,
+            queued_bytes = entry.handle.queued_bytes() + entry.outgoing.len(),
+            max = self.config.outbound_queue_bytes_max,
             "closing connection: client is not reading its replies"
         );
         entry.handle.abort();
-        match self.conns.remove(&conn) {
-            Some(entry) if entry.in_core => {
-                let effects = self.core.disconnected(self.now(), conn);
-                self.execute(effects)
-            }
-            _ => Ok(()),
+        self.unanswered(&entry);
+        if entry.in_core {
+            let effects = self.core.disconnected(self.now(), conn);
+            self.execute(effects)?;
         }
+        Ok(())
+    }
+
+    /// Takes the requests a removed connection left unanswered out of the server's count in process (its
+    /// ConnectRequest, if still unanswered, was never in it).
+    fn unanswered(&self, entry: &ConnEntry) {
+        let handshake = usize::from(entry.in_core && !entry.handshake_sent);
+        self.out_of_process(entry.pending.len().saturating_sub(handshake));
+    }
+
+    fn out_of_process(&self, requests: usize) {
+        out_of_process(&self.counters, requests);
     }
 
     /// Closes every connection (server shutdown), after what was queued for it.
@@ -621,6 +661,14 @@ impl Runtime {
     pub(crate) fn last_zxid(&self) -> Zxid {
         self.core.last_zxid()
     }
+}
+
+/// Takes `requests` answered or dropped out of the server's count in process. Every one was added by its
+/// connection task before it was sent here, so the count cannot go below zero.
+fn out_of_process(counters: &NetCounters, requests: usize) {
+    use std::sync::atomic::Ordering;
+    let before = counters.requests_in_process.fetch_sub(requests, Ordering::AcqRel);
+    assert!(before >= requests, "requests in process went below zero");
 }
 
 /// How many frames of a connection a message carries, as counted against [`MESSAGES_PER_TURN`].
