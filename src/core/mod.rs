@@ -20,6 +20,7 @@ pub mod session;
 pub mod tree;
 pub mod txn;
 pub mod watch;
+pub mod zab;
 
 use std::collections::VecDeque;
 
