@@ -10,6 +10,7 @@
 
 pub mod codes;
 pub mod de;
+pub mod election;
 pub mod error;
 pub mod frame;
 mod java_utf8;

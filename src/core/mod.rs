@@ -21,6 +21,7 @@ pub mod session;
 pub mod tree;
 pub mod txn;
 pub mod watch;
+pub mod zab;
 
 use std::collections::VecDeque;
 

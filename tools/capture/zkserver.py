@@ -24,6 +24,17 @@ JAAS_SERVER = """Server {
 """
 
 
+def stop_process(proc):
+    """TERM a server this script started, then KILL it if it is still there after 20 s."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def classpath(jars):
     return ":".join(os.path.join(JAVA_DIR, j) for j in jars)
 
@@ -99,13 +110,7 @@ class RealServer:
             return None
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc = None
 
     def version2_dir(self):
