@@ -164,7 +164,10 @@ impl Server {
         let (to_server, mut inbound) = mpsc::channel(INBOUND_QUEUE_MAX);
         let acceptor = Acceptor {
             listener: self.listener,
-            limiter: IpLimiter::new(config.max_cnxns, u32::try_from(config.max_client_cnxns).unwrap_or(0)),
+            limiter: IpLimiter::new(
+                config.max_cnxns,
+                u32::try_from(config.max_client_cnxns).unwrap_or(0),
+            ),
             limits,
             to_server,
             counters: Arc::clone(&counters),
