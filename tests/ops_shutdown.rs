@@ -3,7 +3,10 @@
 //! resumes on a quick restart from the same zoo.cfg with its ephemeral nodes, as on Apache ZooKeeper (sessions
 //! live in the txn log; the restarted server gives them a fresh timeout).
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use common::{frame, read_frame_blocking as read_frame};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -21,19 +24,6 @@ const EPHEMERAL: i32 = 1;
 struct Started {
     child: Child,
     client: SocketAddr,
-}
-
-fn write_cfg(dir: &Path) -> std::path::PathBuf {
-    let path = dir.join("zoo.cfg");
-    std::fs::write(
-        &path,
-        format!(
-            "tickTime=2000\ndataDir={}\nclientPort=0\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n",
-            dir.join("data").display()
-        ),
-    )
-    .expect("write zoo.cfg");
-    path
 }
 
 fn start(cfg: &Path) -> Started {
@@ -66,21 +56,6 @@ fn signal(child: &Child, name: &str) {
         .status()
         .expect("run kill");
     assert!(status.success(), "kill -{name} failed");
-}
-
-fn frame(payload: &[u8]) -> Vec<u8> {
-    let mut out = (payload.len() as i32).to_be_bytes().to_vec();
-    out.extend_from_slice(payload);
-    out
-}
-
-/// One frame, or None at the end of the stream.
-fn read_frame(stream: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut len = [0u8; 4];
-    stream.read_exact(&mut len).ok()?;
-    let mut payload = vec![0u8; usize::try_from(i32::from_be_bytes(len)).ok()?];
-    stream.read_exact(&mut payload).ok()?;
-    Some(payload)
 }
 
 /// A session over a blocking socket: (stream, session id, password, negotiated timeout).
@@ -175,7 +150,7 @@ fn writes_then_signal(server: &Started, stream: &mut TcpStream, count: i32, sig:
 
 fn clean_stop_keeps_acknowledged_writes_and_sessions(sig: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = write_cfg(dir.path());
+    let cfg = common::write_zoo_cfg(dir.path(), 0);
     let mut server = start(&cfg);
     let (mut stream, session, passwd, _) = connect(server.client, 0, &[0; 16]);
     assert_ne!(session, 0);

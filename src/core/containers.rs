@@ -37,7 +37,7 @@ pub fn candidates(tree: &DataTree, config: &ContainerConfig, wall_ms: i64) -> Ve
     let mut out = Vec::new();
     for p in tree.containers() {
         let Some(node) = tree.get(p) else { continue };
-        if !node.is_leaf() {
+        if tree.child_count(node) > 0 {
             continue;
         }
         let elapsed = wall_ms.saturating_sub(node.stat.mtime);
@@ -49,7 +49,7 @@ pub fn candidates(tree: &DataTree, config: &ContainerConfig, wall_ms: i64) -> Ve
     }
     for p in tree.ttl_nodes() {
         let Some(node) = tree.get(p) else { continue };
-        if !node.is_leaf() {
+        if tree.child_count(node) > 0 {
             continue;
         }
         if let OwnerKind::Ttl(ttl) = owner_kind(node.stat.ephemeral_owner, tree.extended_types()) {

@@ -3,6 +3,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -146,4 +147,29 @@ pub async fn connect_session(addr: SocketAddr) -> (TcpStream, Vec<u8>) {
     stream.write_all(&connect_frame(30_000)).await.expect("write");
     let response = read_frame(&mut stream).await;
     (stream, response)
+}
+
+/// Writes `dir/zoo.cfg` for a server on 127.0.0.1:`port` (0: any) with its data in `dir/data`, no AdminServer.
+pub fn write_zoo_cfg(dir: &Path, port: u16) -> PathBuf {
+    std::fs::create_dir_all(dir.join("data")).expect("data dir");
+    let path = dir.join("zoo.cfg");
+    std::fs::write(
+        &path,
+        format!(
+            "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n",
+            dir.join("data").display()
+        ),
+    )
+    .expect("write zoo.cfg");
+    path
+}
+
+/// One frame's payload from a blocking socket, or None at the end of the stream or on an error.
+pub fn read_frame_blocking(stream: &mut std::net::TcpStream) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut len = [0u8; 4];
+    stream.read_exact(&mut len).ok()?;
+    let mut payload = vec![0u8; usize::try_from(i32::from_be_bytes(len)).ok()?];
+    stream.read_exact(&mut payload).ok()?;
+    Some(payload)
 }

@@ -269,9 +269,6 @@ impl DataTree {
         // pzxid the live tree had.
         let parent_before = self.node_digest_at(parent_path);
         let removed = self.nodes.remove(p);
-        if let Some((id, _)) = &removed {
-            self.nodes.unlink(parent_id, *id);
-        }
         if let Some(parent) = self.nodes.node_mut(parent_id) {
             if zxid > parent.stat.pzxid {
                 parent.stat.pzxid = zxid;

@@ -4,6 +4,7 @@
 
 mod acl_cache;
 mod apply;
+mod children;
 pub mod digest;
 pub mod path;
 pub mod quota;
@@ -54,9 +55,9 @@ pub fn owner_kind(owner: i64, extended: bool) -> OwnerKind {
     }
 }
 
-/// The hasher of the node map and child sets: foldhash, seeded per process, several times faster than SipHash on
-/// paths (recovery and snapshots hash every path once or more).
-pub type PathHasher = foldhash::fast::RandomState;
+/// The hasher of the node map: foldhash, several times faster than SipHash on paths (recovery and snapshots hash
+/// every path once or more), with a fixed seed so that runs are the same from one process to the next.
+pub type PathHasher = foldhash::fast::FixedState;
 
 /// The whole tree, found by full path (the root is `/`) or by following child sets (`store`).
 #[derive(Debug)]
@@ -144,7 +145,7 @@ impl DataTree {
         self.nodes.get(if path.is_empty() { "/" } else { path })
     }
 
-    /// The children of `node`, in no particular order.
+    /// The children of `node`, in Apache ZooKeeper's order (see `children`).
     pub fn children<'a>(&'a self, node: &'a Node) -> impl Iterator<Item = &'a Node> + 'a {
         self.nodes.children(node)
     }
@@ -154,14 +155,14 @@ impl DataTree {
         self.nodes.child_count(node)
     }
 
-    /// The names of the children of `node`, in no particular order.
+    /// The names of the children of `node`, in Apache ZooKeeper's order.
     pub fn child_names<'a>(&'a self, node: &'a Node) -> impl Iterator<Item = &'a str> + 'a {
         // Cut from paths that were `&str`s at a slash, so always UTF-8.
         self.child_name_bytes(node)
             .map(|name| std::str::from_utf8(name).unwrap_or_default())
     }
 
-    /// The names of the children of `node` as UTF-8 bytes, in no particular order (no UTF-8 check: for
+    /// The names of the children of `node` as UTF-8 bytes, in Apache ZooKeeper's order (no UTF-8 check: for
     /// replies that write them as they are).
     pub fn child_name_bytes<'a>(&'a self, node: &'a Node) -> impl Iterator<Item = &'a [u8]> + 'a {
         self.nodes.child_name_bytes(node)

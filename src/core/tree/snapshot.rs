@@ -198,11 +198,11 @@ impl SnapshotStream {
             }
             put_node(&mut self.out, node);
             self.count += 1;
-            // Children are walked in id order, which is mostly the order they were created and laid out in
-            // memory: a wide parent's children are then read nearly in sequence rather than at random.
+            // Children are written in the order getChildren lists them, as `DataTree.serializeNode` writes them:
+            // a snapshot load then rebuilds the sets ZooKeeper's own restart would.
             let first = self.stack.len();
             self.stack.extend(tree.nodes.child_ids(node));
-            self.stack[first..].sort_unstable_by(|a, b| b.cmp(a));
+            self.stack[first..].reverse();
         }
         self.stack.is_empty()
     }
@@ -652,11 +652,13 @@ impl DataTree {
         self.digest = self.digest.wrapping_add(digest);
         // A path loaded twice replaces the node, as the Java map does; its digest then counts once.
         let (id, old) = self.nodes.insert(node);
+        let old_was_none = old.is_none();
         recent.last = Some(id);
         if let Some(old) = old {
             self.digest = self.digest.wrapping_sub(super::digest::node_digest(&old));
         }
-        if let Some(p) = parent {
+        // A replaced node kept its place among its parent's children, as `HashSet.add` of a name already there.
+        if let Some(p) = parent.filter(|_| old_was_none) {
             self.nodes.link(p, id);
         }
         Ok(())

@@ -1,9 +1,8 @@
 //! Where the znodes live. Each node is one slot of a chunked array, named by its index (a `NodeId`), and holds
-//! its path and data in a single allocation. Two kinds of hash table of ids find nodes: the path index (every
-//! node, hashed by full path) and each node's child set (hashed by id: a child is only ever looked up by its
-//! full path, so a set never reads its children to grow or to drop one). A table entry is 4 bytes, so neither
-//! the index nor the child sets copy a path or a name: at a million znodes of 100 bytes a node costs under 300
-//! bytes in all, against about 380 for a map of boxed paths to boxed nodes with sets of boxed names.
+//! its path and data in a single allocation. A hash table of ids finds nodes by full path (the path index), and
+//! each node's child set (`children`) lists its children in Apache ZooKeeper's order, with the links of its
+//! buckets kept in the children's own slots. Table entries are 4 bytes, so neither the index nor the child sets
+//! copy a path or a name.
 //!
 //! Ids of deleted nodes are reused. A snapshot walk that keeps ids between two reads of the tree may therefore
 //! find another node under an id it kept; that node was created after the walk began (every create after it
@@ -14,6 +13,7 @@ use std::hash::BuildHasher;
 use hashbrown::HashTable;
 use jute::records::data::StatPersisted;
 
+use super::children::{java_hash, ChildSet, Links, Ring, NONE};
 use super::PathHasher;
 
 /// The index of a node's slot.
@@ -28,8 +28,11 @@ const CHUNK: usize = 4096;
 pub struct Node {
     pub stat: StatPersisted,
     pub acl: i64,
-    /// The node's child set in `Store::sets`, or `NO_CHILDREN`: a slot then takes 96 bytes instead of 104.
+    /// The node's child set in `Store::sets`, or `NO_CHILDREN` for a node that never had a child.
     children: u32,
+    /// The neighbours of this node in its bucket of its parent's child set, or `NONE` when in no set.
+    next: NodeId,
+    prev: NodeId,
     /// The path's bytes, then the data's.
     bytes: Box<[u8]>,
     /// The path's length, and `HAS_DATA` when the data is present (ZooKeeper tells null data from empty).
@@ -43,6 +46,8 @@ impl Node {
             stat,
             acl,
             children: NO_CHILDREN,
+            next: NONE,
+            prev: NONE,
             bytes: joined(path.as_bytes(), data),
             meta: meta(path.len(), data),
         }
@@ -83,9 +88,10 @@ impl Node {
         self.meta = meta(self.path_len(), data);
     }
 
-    /// True when the node has no children.
-    pub fn is_leaf(&self) -> bool {
-        self.children == NO_CHILDREN
+    /// The last segment of the path (the whole path for the root).
+    fn name(&self) -> &str {
+        let path = self.path();
+        path.rsplit('/').next().unwrap_or(path)
     }
 }
 
@@ -104,7 +110,7 @@ fn joined(path: &[u8], data: Option<&[u8]>) -> Box<[u8]> {
     bytes.into_boxed_slice()
 }
 
-/// The `children` of a leaf: most znodes are leaves, and they have no set at all.
+/// The `children` of a node that never had a child: most znodes are leaves, and they have no set at all.
 const NO_CHILDREN: u32 = u32::MAX;
 
 /// The nodes, their path index and their child sets.
@@ -116,8 +122,8 @@ pub(super) struct Store {
     free: Vec<NodeId>,
     /// Every node's id, by the hash of its path.
     index: HashTable<NodeId>,
-    /// The child sets of nodes that have children, hashed by id.
-    sets: Vec<HashTable<NodeId>>,
+    /// The child sets of nodes that have or had children.
+    sets: Vec<ChildSet>,
     /// Entries of `sets` that no node uses.
     free_sets: Vec<u32>,
     hasher: PathHasher,
@@ -140,8 +146,7 @@ impl Store {
 
     /// The node with this id, if the slot holds one.
     pub(super) fn node_mut(&mut self, id: NodeId) -> Option<&mut Node> {
-        let id = id as usize;
-        self.chunks.get_mut(id / CHUNK)?.get_mut(id % CHUNK)?.as_mut()
+        slot_in_mut(&mut self.chunks, id)
     }
 
     /// The id of the node at `path`.
@@ -176,7 +181,7 @@ impl Store {
         self.chunks.iter().flatten().flatten()
     }
 
-    /// The children of `node`, in no particular order.
+    /// The children of `node`, in Apache ZooKeeper's order.
     pub(super) fn children<'a>(&'a self, node: &'a Node) -> impl Iterator<Item = &'a Node> + 'a {
         self.child_ids(node).filter_map(|id| self.node(id))
     }
@@ -193,24 +198,31 @@ impl Store {
             .map(move |child| child.path_bytes().get(skip..).unwrap_or_default())
     }
 
-    /// The ids of the children of `node`.
+    /// The ids of the children of `node`, in Apache ZooKeeper's order.
     pub(super) fn child_ids(&self, node: &Node) -> impl Iterator<Item = NodeId> + '_ {
         self.sets
             .get(node.children as usize)
             .into_iter()
-            .flat_map(|set| set.iter().copied())
+            .flat_map(|set| set.iter(&self.chunks))
     }
 
     /// The number of children of `node`.
     pub(super) fn child_count(&self, node: &Node) -> usize {
-        self.sets.get(node.children as usize).map_or(0, HashTable::len)
+        self.sets.get(node.children as usize).map_or(0, ChildSet::len)
     }
 
-    /// Gives the child set of a node that is leaving the tree back.
-    fn drop_set(&mut self, node: &Node) {
-        if let Some(set) = self.sets.get_mut(node.children as usize) {
-            *set = HashTable::new();
-            self.free_sets.push(node.children);
+    /// Gives the child set of a node that is leaving the tree back; its children (if any are left) belong to
+    /// no set any more.
+    fn drop_set(&mut self, children: u32) {
+        let Store {
+            sets,
+            chunks,
+            free_sets,
+            ..
+        } = self;
+        if let Some(set) = sets.get_mut(children as usize) {
+            set.clear(chunks);
+            free_sets.push(children);
         }
     }
 
@@ -268,15 +280,18 @@ impl Store {
         id
     }
 
-    /// Adds `node`, or replaces the node at its path (which keeps its id and loses its children); returns the id
-    /// and the node replaced.
-    pub(super) fn insert(&mut self, node: Node) -> (NodeId, Option<Node>) {
+    /// Adds `node`, or replaces the node at its path (which keeps its id and its place among its parent's
+    /// children, and loses its own children); returns the id and the node replaced.
+    pub(super) fn insert(&mut self, mut node: Node) -> (NodeId, Option<Node>) {
         let hash = self.hash(node.path_bytes());
         match self.find(hash, node.path_bytes()) {
             Some(id) => {
+                if let Some(old) = self.node(id) {
+                    (node.next, node.prev) = (old.next, old.prev);
+                }
                 let old = self.slot_mut(id).replace(node);
                 if let Some(old) = &old {
-                    self.drop_set(old);
+                    self.drop_set(old.children);
                 }
                 (id, old)
             }
@@ -284,37 +299,36 @@ impl Store {
         }
     }
 
-    /// Takes the node at `path` out of the index and its slot (not out of its parent's child set: see
-    /// [`Store::unlink`]).
+    /// Takes the node at `path` out of the index, its parent's child set and its slot.
     pub(super) fn remove(&mut self, path: &str) -> Option<(NodeId, Node)> {
         let bytes = path.as_bytes();
         let hash = self.hash(bytes);
+        let id = self.find(hash, bytes)?;
+        if let Some(parent) = self.id_of(super::path::parent(path)).filter(|_| path != "/") {
+            self.unlink(parent, id);
+        }
         let Store {
             index, chunks, free, ..
         } = self;
-        let entry = index
-            .find_entry(hash, |&id| {
-                slot_in(chunks, id).is_some_and(|n| n.path_bytes() == bytes)
-            })
-            .ok()?;
-        let (id, _) = entry.remove();
+        if let Ok(entry) = index.find_entry(hash, |&i| i == id) {
+            entry.remove();
+        }
         let node = chunks[id as usize / CHUNK][id as usize % CHUNK].take()?;
         free.push(id);
-        self.drop_set(&node);
+        self.drop_set(node.children);
         Some((id, node))
     }
 
-    /// Adds `child` to the child set of `parent`; false if it was there already.
-    pub(super) fn link(&mut self, parent: NodeId, child: NodeId) -> bool {
-        let hash = id_hash(child);
+    /// Adds `child`, which is in no child set, to the child set of `parent` (`DataNode.addChild`).
+    pub(super) fn link(&mut self, parent: NodeId, child: NodeId) {
         let Some(set) = self.node(parent).map(|p| p.children) else {
-            return false;
+            return;
         };
         let set = if set == NO_CHILDREN {
             let set = match self.free_sets.pop() {
                 Some(free) => free,
                 None => {
-                    self.sets.push(HashTable::new());
+                    self.sets.push(ChildSet::default());
                     (self.sets.len() - 1) as u32
                 }
             };
@@ -325,40 +339,62 @@ impl Store {
         } else {
             set
         };
-        let table = &mut self.sets[set as usize];
-        let added = table.find(hash, |&id| id == child).is_none();
-        if added {
-            table.insert_unique(hash, child, |&id| id_hash(id));
-        }
-        added
+        let Store { sets, chunks, .. } = self;
+        sets[set as usize].insert(chunks, child);
     }
 
-    /// Removes `child` from the child set of `parent`; false if it was not there. The set's memory goes with
-    /// its last child.
+    /// Removes `child` from the child set of `parent`; false if it was not there. The set keeps its capacity,
+    /// as Java's does.
     pub(super) fn unlink(&mut self, parent: NodeId, child: NodeId) -> bool {
-        let hash = id_hash(child);
         let Some(set) = self.node(parent).map(|p| p.children) else {
             return false;
         };
-        let Some(table) = self.sets.get_mut(set as usize) else {
-            return false;
-        };
-        let removed = match table.find_entry(hash, |&id| id == child) {
-            Ok(entry) => {
-                entry.remove();
-                true
-            }
-            Err(_) => false,
-        };
-        if table.is_empty() {
-            *table = HashTable::new();
-            self.free_sets.push(set);
-            if let Some(p) = self.node_mut(parent) {
-                p.children = NO_CHILDREN;
-            }
-        }
-        removed
+        let Store { sets, chunks, .. } = self;
+        sets.get_mut(set as usize)
+            .is_some_and(|s| s.remove(chunks, child))
     }
+}
+
+/// The slots, as the child sets see them: bucket links and name hashes.
+type Chunks = Vec<Vec<Option<Node>>>;
+
+impl Ring for Chunks {
+    fn next(&self, id: NodeId) -> NodeId {
+        slot_in(self, id).map_or(NONE, |n| n.next)
+    }
+
+    fn prev(&self, id: NodeId) -> NodeId {
+        slot_in(self, id).map_or(NONE, |n| n.prev)
+    }
+
+    fn hash(&self, id: NodeId) -> u32 {
+        slot_in(self, id).map_or(0, |n| java_hash(n.name()))
+    }
+}
+
+impl Links for Chunks {
+    fn set_links(&mut self, id: NodeId, prev: NodeId, next: NodeId) {
+        if let Some(n) = slot_in_mut(self, id) {
+            (n.prev, n.next) = (prev, next);
+        }
+    }
+
+    fn set_next(&mut self, id: NodeId, next: NodeId) {
+        if let Some(n) = slot_in_mut(self, id) {
+            n.next = next;
+        }
+    }
+
+    fn set_prev(&mut self, id: NodeId, prev: NodeId) {
+        if let Some(n) = slot_in_mut(self, id) {
+            n.prev = prev;
+        }
+    }
+}
+
+fn slot_in_mut(chunks: &mut [Vec<Option<Node>>], id: NodeId) -> Option<&mut Node> {
+    let id = id as usize;
+    chunks.get_mut(id / CHUNK)?.get_mut(id % CHUNK)?.as_mut()
 }
 
 fn slot_in(chunks: &[Vec<Option<Node>>], id: NodeId) -> Option<&Node> {
@@ -369,13 +405,6 @@ fn slot_in(chunks: &[Vec<Option<Node>>], id: NodeId) -> Option<&Node> {
 /// The hash of a node's path, for the index when it grows. The index holds only ids of nodes in their slots.
 fn rehash(chunks: &[Vec<Option<Node>>], hasher: &PathHasher, id: NodeId) -> u64 {
     slot_in(chunks, id).map_or(0, |n| hasher.hash_one(n.path_bytes()))
-}
-
-/// The hash of an id in a child set: Fibonacci hashing, whose high bits (the table's tags) and low bits (its
-/// buckets) both spread ids that are close together.
-fn id_hash(id: NodeId) -> u64 {
-    let h = u64::from(id).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    h ^ (h >> 32)
 }
 
 impl PartialEq for Node {
@@ -403,8 +432,7 @@ mod tests {
         let n = 3 * CHUNK + 7;
         for i in 0..n {
             let id = store.insert_new(node(&format!("/n{i}")));
-            assert!(store.link(root, id));
-            assert!(!store.link(root, id), "linked twice");
+            store.link(root, id);
         }
         assert_eq!(store.len(), n + 1);
         let r = store.node(root).expect("root");
@@ -422,21 +450,23 @@ mod tests {
     }
 
     #[test]
-    fn a_slot_takes_96_bytes() {
-        assert_eq!(std::mem::size_of::<Option<Node>>(), 96);
+    fn a_slot_takes_104_bytes() {
+        assert_eq!(std::mem::size_of::<Option<Node>>(), 104);
     }
 
     #[test]
-    fn removed_slots_are_reused_and_unlinked_sets_free_their_memory() {
+    fn removed_slots_are_reused_and_a_removed_node_leaves_its_parents_set() {
         let mut store = Store::default();
         let root = store.insert_new(node("/"));
         let a = store.insert_new(node("/a"));
         store.link(root, a);
         let (id, gone) = store.remove("/a").expect("removed");
         assert_eq!((id, gone.path()), (a, "/a"));
-        assert!(store.unlink(root, a));
-        assert!(!store.unlink(root, a));
-        assert!(store.node(root).expect("root").is_leaf());
+        assert!(
+            !store.unlink(root, a),
+            "removed from its parent's set with the node"
+        );
+        assert_eq!(store.child_count(store.node(root).expect("root")), 0);
         assert!(store.get("/a").is_none() && store.node(a).is_none());
         let b = store.insert_new(node("/b"));
         assert_eq!(b, a, "the free slot is taken first");

@@ -180,10 +180,10 @@ fn our_snapshot_reads_back_to_the_same_tree_and_seals_like_zookeeper() {
 }
 
 #[test]
-fn a_fresh_tree_snapshots_to_zookeepers_snapshot_0_up_to_child_order() {
+fn a_fresh_tree_snapshots_to_zookeepers_snapshot_0_byte_for_byte() {
     let ours = snapshot_of(&DataTree::new(false), &[]).to_bytes();
     let theirs = std::fs::read(golden().join("snapshot.0")).expect("snapshot.0");
-    assert_eq!(ours.len(), theirs.len());
+    assert_eq!(ours, theirs);
     let (a, b) = (
         decode(&ours, false).expect("ours"),
         decode(&theirs, false).expect("theirs"),
@@ -411,7 +411,7 @@ fn nodes_deleted_and_created_in_their_slots_during_a_walk_replay_to_the_live_tre
                 (round * 2 + i) % 40
             );
             // As the server prepares them: only a node without children is deleted.
-            if tree.get(&victim).is_some_and(Node::is_leaf) {
+            if tree.get(&victim).is_some_and(|n| tree.child_count(n) == 0) {
                 run(&mut tree, &victim, false);
                 run(&mut tree, &format!("/b/n{}/r{round}-{i}", (round + 7) % 40), true);
             }
@@ -448,4 +448,39 @@ fn a_step_ends_once_a_part_is_pending_and_the_parts_make_the_image() {
     let mut bytes = Vec::new();
     write_parts(&mut bytes, parts).expect("write");
     assert_eq!(bytes, snapshot_of(&tree, &[]).to_bytes());
+}
+
+/// The paths of a tree in the order a snapshot writes them: depth first, children in getChildren's order.
+fn snapshot_order(tree: &DataTree) -> Vec<String> {
+    fn walk(tree: &DataTree, node: &Node, out: &mut Vec<String>) {
+        out.push(if node.path() == "/" {
+            String::new()
+        } else {
+            node.path().to_string()
+        });
+        for child in tree.children(node).collect::<Vec<_>>() {
+            walk(tree, child, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(tree, tree.get("/").expect("root"), &mut out);
+    out
+}
+
+#[test]
+fn nodes_are_written_in_the_order_apache_zookeeper_wrote_its_snapshots() {
+    let txns = golden_txns();
+    for (name, zxid) in golden_snapshots() {
+        let mut tree = DataTree::new(true);
+        for (txn, _) in txns.iter().filter(|(t, _)| t.header.zxid <= zxid) {
+            apply(&mut tree, txn);
+        }
+        let theirs: Vec<String> = manifest_file(&name)["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .map(|n| n["path"].as_str().expect("path").to_string())
+            .collect();
+        assert_eq!(snapshot_order(&tree), theirs, "{name}");
+    }
 }
