@@ -41,6 +41,11 @@ pub const DEFAULT_SESSIONLESS_CNXN_TIMEOUT_MS: u32 = 10_000;
 /// ZooKeeper has no such bound (its queue grows until the session expires); ferrokeeper keeps one so that a
 /// client which never reads cannot hold unbounded memory.
 pub const DEFAULT_OUTBOUND_QUEUE_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// `ferrokeeper.maxInFlightTxns` when zoo.cfg does not set it: txns prepared and not yet durable, past which the
+/// server takes no more requests until the log catches up (the scale of globalOutstandingLimit's default).
+pub const DEFAULT_IN_FLIGHT_TXNS_MAX: usize = 1000;
+/// `ferrokeeper.maxInFlightTxnBytes` when zoo.cfg does not set it: the same bound on their bytes.
+pub const DEFAULT_IN_FLIGHT_BYTES_MAX: usize = 64 * 1024 * 1024;
 
 /// Which four-letter words may run (`4lw.commands.whitelist`, `FourLetterCommands.isEnabled`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +128,10 @@ pub struct ServerConfig {
     pub sessionless_cnxn_timeout_ms: u32,
     /// The cap on bytes queued for one connection (no ZooKeeper equivalent, see the constant).
     pub outbound_queue_bytes_max: usize,
+    /// `ferrokeeper.maxInFlightTxns` (no ZooKeeper equivalent, see the constant).
+    pub in_flight_txns_max: usize,
+    /// `ferrokeeper.maxInFlightTxnBytes` (no ZooKeeper equivalent, see the constant).
+    pub in_flight_bytes_max: usize,
     /// snapCount, preAllocSize, forceSync, autopurge.*, snapshot.compression.method, ...
     pub storage: StorageSettings,
     /// The AdminServer, the metrics provider and the zoo.cfg text.
@@ -156,6 +165,8 @@ impl ServerConfig {
             containers: ContainerConfig::default(),
             sessionless_cnxn_timeout_ms: DEFAULT_SESSIONLESS_CNXN_TIMEOUT_MS,
             outbound_queue_bytes_max: DEFAULT_OUTBOUND_QUEUE_BYTES_MAX,
+            in_flight_txns_max: DEFAULT_IN_FLIGHT_TXNS_MAX,
+            in_flight_bytes_max: DEFAULT_IN_FLIGHT_BYTES_MAX,
             storage: StorageSettings::default(),
             // Without a zoo.cfg the server is a local one: no HTTP ports are opened unless asked for.
             ops: OpsSettings {
@@ -436,6 +447,8 @@ struct RawConfig {
     extended_types: bool,
     enforce_quota: bool,
     sessionless_cnxn_timeout_ms: Option<u32>,
+    in_flight_txns_max: Option<u32>,
+    in_flight_bytes_max: Option<u32>,
     storage: StorageSettings,
     ops: ops::RawOps,
     /// `server.N`, `group.N`, `weight.N` in file order, parsed once every key is known.
@@ -469,6 +482,9 @@ impl RawConfig {
             "nio.sessionlessCnxnTimeout" => {
                 self.sessionless_cnxn_timeout_ms = Some(parse_u32(key, value, 1)?)
             }
+            // ferrokeeper's own bounds on the txns in flight (Apache ZooKeeper has none).
+            "ferrokeeper.maxInFlightTxns" => self.in_flight_txns_max = Some(parse_u32(key, value, 1)?),
+            "ferrokeeper.maxInFlightTxnBytes" => self.in_flight_bytes_max = Some(parse_u32(key, value, 1)?),
             _ if ops::KEYS.contains(&key) => self.ops.set(key, value),
             _ if StorageSettings::KEYS.contains(&key) => {
                 self.storage.set(key, value).map_err(|reason| invalid(key, value, reason))?
@@ -545,6 +561,12 @@ impl RawConfig {
                 .sessionless_cnxn_timeout_ms
                 .unwrap_or(DEFAULT_SESSIONLESS_CNXN_TIMEOUT_MS),
             outbound_queue_bytes_max: DEFAULT_OUTBOUND_QUEUE_BYTES_MAX,
+            in_flight_txns_max: self
+                .in_flight_txns_max
+                .map_or(DEFAULT_IN_FLIGHT_TXNS_MAX, |n| n as usize),
+            in_flight_bytes_max: self
+                .in_flight_bytes_max
+                .map_or(DEFAULT_IN_FLIGHT_BYTES_MAX, |n| n as usize),
             storage: self.storage,
             ops: self.ops.validate(jvm)?,
             ensemble,

@@ -56,6 +56,10 @@ pub mod counter {
     pub const STALE_REPLIES: &str = "stale_replies";
     /// Sessions expired by the session tracker's ticks (`SessionTrackerImpl.run`).
     pub const STALE_SESSIONS_EXPIRED: &str = "stale_sessions_expired";
+    /// Times the server stopped taking requests because the txns in flight reached
+    /// `ferrokeeper.maxInFlightTxns` or `maxInFlightTxnBytes` (ZooKeeper counts its `RequestThrottler`'s stalls
+    /// at `request_throttle_max_requests` here).
+    pub const REQUEST_THROTTLE_WAIT_COUNT: &str = "request_throttle_wait_count";
 
     /// The counters of ZooKeeper 3.8's `ServerMetrics`, in name order: those ferrokeeper feeds (the constants
     /// above), and those counting events of parts a standalone ferrokeeper does not have (the quorum, the
@@ -91,7 +95,7 @@ pub mod counter {
         "proposal_count",
         "quit_leading_due_to_disloyal_voter",
         "request_commit_queued",
-        "request_throttle_wait_count",
+        REQUEST_THROTTLE_WAIT_COUNT,
         "requests_not_forwarded_to_commit_processor",
         RESPONSE_BYTES,
         "response_packet_cache_hits",

@@ -3,6 +3,7 @@
 //! sockets.
 
 mod common;
+mod ops_support;
 
 use std::time::Duration;
 
@@ -270,6 +271,48 @@ impl ferrokeeper::server::txnlog::TxnLog for GatedLog {
     }
 }
 
+/// A server over a [`GatedLog`], with its AdminServer on a free loopback port.
+struct Gated {
+    addr: std::net::SocketAddr,
+    admin: std::net::SocketAddr,
+    gate: std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Gated {
+    /// Opens the gate, stops the server and waits for it.
+    async fn stop(self) {
+        set_gate(&self.gate, true);
+        let _ = self.stop.send(());
+        self.task.await.expect("server task").expect("server");
+    }
+}
+
+async fn start_gated(mut config: ferrokeeper::config::ServerConfig) -> Gated {
+    config.ops.admin.enabled = true;
+    config.ops.admin.address = "127.0.0.1:0".parse().expect("addr");
+    let gate = std::sync::Arc::new((std::sync::Mutex::new(true), std::sync::Condvar::new()));
+    let log = GatedLog {
+        inner: Default::default(),
+        gate: std::sync::Arc::clone(&gate),
+    };
+    let server = ferrokeeper::server::Server::bind(config).await.expect("bind");
+    let addr = server.local_addr().expect("addr");
+    let admin = server.admin_addr().expect("admin addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.run_with_log(log, async move {
+        let _ = stopped.await;
+    }));
+    Gated {
+        addr,
+        admin,
+        gate,
+        stop,
+        task,
+    }
+}
+
 fn set_gate(gate: &(std::sync::Mutex<bool>, std::sync::Condvar), open: bool) {
     *gate.0.lock().expect("gate") = open;
     gate.1.notify_all();
@@ -295,21 +338,12 @@ async fn global_outstanding_limit_counts_requests_of_every_connection() {
     let mut config = test_config();
     config.global_outstanding_limit = LIMIT as u32;
     config.four_letter_whitelist = ferrokeeper::config::FourLetterWhitelist::All;
-    let gate = std::sync::Arc::new((std::sync::Mutex::new(true), std::sync::Condvar::new()));
-    let log = GatedLog {
-        inner: Default::default(),
-        gate: std::sync::Arc::clone(&gate),
-    };
-    let server = ferrokeeper::server::Server::bind(config).await.expect("bind");
-    let addr = server.local_addr().expect("addr");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.run_with_log(log, async move {
-        let _ = stopped.await;
-    }));
+    let gated = start_gated(config).await;
+    let (addr, gate) = (gated.addr, &gated.gate);
     let (mut a, _) = connect_session(addr).await;
     let (mut b, _) = connect_session(addr).await;
     let (mut c, _) = connect_session(addr).await;
-    set_gate(&gate, false);
+    set_gate(gate, false);
 
     let flood: Vec<u8> = (0..30)
         .flat_map(|i| create_frame(i + 1, &format!("/a{i}")))
@@ -333,15 +367,14 @@ async fn global_outstanding_limit_counts_requests_of_every_connection() {
     assert_eq!(stat_of(addr, a_port).await, Some((false, LIMIT)));
 
     // Once the log moves again every request is read and answered.
-    set_gate(&gate, true);
+    set_gate(gate, true);
     for (stream, count) in [(&mut a, 30), (&mut b, 5)] {
         for xid in 1..=count {
             let header = reply_header(&read_frame(stream).await);
             assert_eq!((header.xid, header.err), (xid, 0));
         }
     }
-    let _ = stop.send(());
-    task.await.expect("server task").expect("server");
+    gated.stop().await;
 }
 
 /// maxCnxns bounds the connections of every client together (`ServerCnxnFactory.limitTotalNumberOfCnxns`):
@@ -379,4 +412,58 @@ async fn max_cnxns_bounds_the_connections_of_all_clients() {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no zk_connection_rejected in {mntr}"));
     assert!(rejected >= 1, "{mntr}");
+}
+
+/// A number in the AdminServer's `monitor` answer.
+async fn monitor_figure(admin: std::net::SocketAddr, key: &str) -> Option<u64> {
+    let (status, _, body) = ops_support::http(admin, "GET", "/commands/monitor").await;
+    assert_eq!(status, 200);
+    let value: serde_json::Value = serde_json::from_str(&body).expect("json");
+    value[key].as_u64()
+}
+
+/// Txns prepared and not yet durable are bounded (`ferrokeeper.maxInFlightTxns`): with the log held, a
+/// client's pipelined writes past the bound wait (the rest of its message in the server, then its socket)
+/// instead of being prepared; the AdminServer still answers, and once the log moves every write is answered
+/// in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn txns_in_flight_are_bounded_while_the_log_is_held() {
+    const TXNS_MAX: u64 = 5;
+    let mut config = test_config();
+    config.in_flight_txns_max = TXNS_MAX as usize;
+    let gated = start_gated(config).await;
+    let (mut a, _) = connect_session(gated.addr).await;
+    let (mut b, _) = connect_session(gated.addr).await;
+    set_gate(&gated.gate, false);
+
+    let flood: Vec<u8> = (0..20)
+        .flat_map(|i| create_frame(i + 1, &format!("/a{i}")))
+        .collect();
+    a.write_all(&flood).await.expect("write");
+    let mut seen = (None, None);
+    for _ in 0..200 {
+        seen = (
+            monitor_figure(gated.admin, "outstanding_requests").await,
+            monitor_figure(gated.admin, "request_throttle_wait_count").await,
+        );
+        if seen.0 == Some(TXNS_MAX) && seen.1 >= Some(1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        seen,
+        (Some(TXNS_MAX), Some(1)),
+        "(outstanding_requests, request_throttle_wait_count)"
+    );
+    b.write_all(&create_frame(1, "/b")).await.expect("write");
+
+    set_gate(&gated.gate, true);
+    for xid in 1..=20 {
+        let header = reply_header(&read_frame(&mut a).await);
+        assert_eq!((header.xid, header.err), (xid, 0));
+    }
+    let header = reply_header(&read_frame(&mut b).await);
+    assert_eq!((header.xid, header.err), (1, 0));
+    gated.stop().await;
 }

@@ -2,16 +2,26 @@
 //! fsync, writes them, fsyncs once and reports the last durable zxid to the core task. Under load many entries
 //! share one fsync (group commit); when idle, an entry is written as soon as it arrives, with no added wait.
 //! The core task keeps serving reads and preparing writes meanwhile.
+//!
+//! Both channels are bounded. The core task never waits on the command channel (`logqueue` keeps what it has
+//! no room for); this thread waits on the event channel when the core task is that far behind, which only
+//! holds back its next fsync.
 
 use std::io;
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::Sender;
 
 use super::txnlog::TxnLog;
 use crate::types::Zxid;
+
+/// Commands waiting for the log thread, at most: each is one turn's entries (or a roll), and the thread takes
+/// all that are queued before each fsync.
+pub(crate) const COMMANDS_MAX: usize = 64;
+/// Events waiting for the core task, at most; one per fsync.
+pub(crate) const EVENTS_MAX: usize = 16;
 
 /// What the core task asks of the log thread, in order.
 #[derive(Debug)]
@@ -49,16 +59,16 @@ pub(crate) struct Batch {
 /// Starts the log thread over `log`.
 pub(crate) fn spawn(
     mut log: Box<dyn TxnLog>,
-    events: UnboundedSender<LogEvent>,
-) -> io::Result<(Sender<LogCommand>, JoinHandle<()>)> {
-    let (tx, rx) = std::sync::mpsc::channel();
+    events: Sender<LogEvent>,
+) -> io::Result<(SyncSender<LogCommand>, JoinHandle<()>)> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(COMMANDS_MAX);
     let handle = std::thread::Builder::new()
         .name("txn-log".into())
         .spawn(move || run(log.as_mut(), &rx, &events))?;
     Ok((tx, handle))
 }
 
-fn run(log: &mut dyn TxnLog, rx: &Receiver<LogCommand>, events: &UnboundedSender<LogEvent>) {
+fn run(log: &mut dyn TxnLog, rx: &Receiver<LogCommand>, events: &Sender<LogEvent>) {
     let mut last = None;
     // Blocks only while there is nothing to write.
     while let Ok(first) = rx.recv() {
@@ -87,13 +97,13 @@ fn run(log: &mut dyn TxnLog, rx: &Receiver<LogCommand>, events: &UnboundedSender
                     process_ms: begun.elapsed().as_millis() as u64,
                     entries,
                 };
-                if events.send(LogEvent::Durable(zxid, batch)).is_err() {
+                if events.blocking_send(LogEvent::Durable(zxid, batch)).is_err() {
                     return;
                 }
             }
             Ok(_) => {}
             Err(e) => {
-                let _ = events.send(LogEvent::Failed(e));
+                let _ = events.blocking_send(LogEvent::Failed(e));
                 return;
             }
         }

@@ -7,6 +7,7 @@
 //! closed and `run` returns.
 
 mod background;
+mod logqueue;
 mod logthread;
 mod ops;
 mod outbox;
@@ -199,7 +200,7 @@ impl Server {
         let tick = Duration::from_millis(u64::from(config.tick_time_ms / 2).max(1));
         let mut ticker = tokio::time::interval(tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let (events_tx, mut events) = mpsc::unbounded_channel();
+        let (events_tx, mut events) = mpsc::channel(logthread::EVENTS_MAX);
         let (log_tx, log_thread) = logthread::spawn(log, events_tx)?;
         let mut runtime = Runtime::new(config, core, started, log_tx, snapshots, counters, metrics);
         if startup.is_some_and(|s| s.snapshot) {
@@ -215,7 +216,7 @@ impl Server {
                     Some(LogEvent::Failed(e)) => Err(e),
                     None => Err(io::Error::other("the txn log thread has stopped")),
                 },
-                message = inbound.recv() => match message {
+                message = inbound.recv(), if runtime.accepts_requests() => match message {
                     Some(message) => runtime.handle_batch(message, &mut inbound),
                     None => break Ok(()),
                 },
@@ -245,6 +246,8 @@ impl Server {
             let _ = task.await;
         }
         drop(runtime);
+        // The log thread may wait to report a batch: let it go.
+        drop(events);
         let _ = log_thread.join();
         result
     }

@@ -16,6 +16,7 @@ use jute::codes::{EventType, OpCode};
 use jute::records::proto::RequestHeader;
 use jute::request::{Request, RequestError};
 
+use super::logqueue::{InFlightLimits, LogQueue};
 use super::logthread::{Batch, LogCommand};
 use super::outbox::Outgoing;
 use super::snapshots::Snapshotter;
@@ -90,7 +91,12 @@ pub(super) struct ConnEntry {
 pub(crate) struct Runtime {
     pub(super) core: Core,
     pub(super) config: ServerConfig,
-    log: std::sync::mpsc::Sender<LogCommand>,
+    log: LogQueue,
+    /// Requests of a connection message not yet handed to the core because the txns in flight were at their
+    /// limit: at most the rest of one message, taken before any other message.
+    parked: VecDeque<(ConnId, RequestHeader, Result<Request, RequestError>)>,
+    /// The server took no requests at the end of the last turn.
+    stalled: bool,
     snapshots: Option<Snapshotter>,
     pub(super) conns: HashMap<ConnId, ConnEntry>,
     pub(super) stats: ServerStats,
@@ -105,12 +111,8 @@ pub(crate) struct Runtime {
     turn_counts: TurnCounts,
     /// Connections with frames in their `outgoing`, in no particular order.
     dirty: Vec<ConnId>,
-    /// Txn entries of this turn not yet handed to the log thread, in zxid order.
-    to_log: Vec<(Zxid, Bytes)>,
     /// Reused buffer for the core's per-trigger watcher counts.
     watch_counts: Vec<(EventType, u32)>,
-    /// Txns handed to the log thread and not yet durable, with when they were handed over, oldest first.
-    appended: VecDeque<(Zxid, Instant)>,
     /// `gtmk` / `stmk` (`ZooTrace.textTraceLevel`): what request tracing writes.
     pub(super) trace_mask: TraceMask,
     /// Tree digests at zxids that are multiples of 128, oldest first (`hash`).
@@ -143,15 +145,21 @@ impl Runtime {
         config: ServerConfig,
         core: Core,
         started: Instant,
-        log: std::sync::mpsc::Sender<LogCommand>,
+        log: std::sync::mpsc::SyncSender<LogCommand>,
         snapshots: Option<Snapshotter>,
         counters: Arc<NetCounters>,
         metrics: Metrics,
     ) -> Self {
+        let limits = InFlightLimits {
+            txns_max: config.in_flight_txns_max,
+            bytes_max: config.in_flight_bytes_max,
+        };
         Runtime {
             core,
             config,
-            log,
+            log: LogQueue::new(log, limits),
+            parked: VecDeque::new(),
+            stalled: false,
             snapshots,
             conns: HashMap::default(),
             stats: ServerStats::default(),
@@ -162,9 +170,7 @@ impl Runtime {
             published: EventCounts::default(),
             turn_counts: TurnCounts::default(),
             dirty: Vec::new(),
-            to_log: Vec::new(),
             watch_counts: Vec::new(),
-            appended: VecDeque::new(),
             // ZooTrace's default: client requests, server packets and final requests.
             trace_mask: TraceMask::default(),
             digests: VecDeque::new(),
@@ -219,9 +225,16 @@ impl Runtime {
             }
             Inbound::Request { conn, header, body } => return self.request(conn, header, body),
             Inbound::Requests { conn, requests } => {
-                for (header, body) in requests {
+                let mut requests = requests.into_iter();
+                while self.log.has_room() {
+                    let Some((header, body)) = requests.next() else {
+                        return Ok(());
+                    };
                     self.request(conn, header, body)?;
                 }
+                // The txns in flight reached their limit: the rest wait for room.
+                self.parked
+                    .extend(requests.map(|(header, body)| (conn, header, body)));
                 return Ok(());
             }
             Inbound::FourLetter { conn, word, mask } => {
@@ -285,7 +298,7 @@ impl Runtime {
     ) -> io::Result<()> {
         let mut frames = frames_in(&first);
         self.handle(first)?;
-        while frames < MESSAGES_PER_TURN {
+        while frames < MESSAGES_PER_TURN && self.accepts_requests() {
             match inbound.try_recv() {
                 Ok(message) => {
                     frames += frames_in(&message);
@@ -293,6 +306,24 @@ impl Runtime {
                 }
                 Err(_) => break,
             }
+        }
+        Ok(())
+    }
+
+    /// True while the server takes messages from connections: nothing is parked and the txns in flight are
+    /// under their limits. While false, connection tasks wait on the bounded inbound queue and stop reading
+    /// their sockets.
+    pub(crate) fn accepts_requests(&self) -> bool {
+        self.parked.is_empty() && self.log.has_room()
+    }
+
+    /// Hands parked requests to the core while the txns in flight leave room.
+    fn resume(&mut self) -> io::Result<()> {
+        while self.log.has_room() {
+            let Some((conn, header, body)) = self.parked.pop_front() else {
+                break;
+            };
+            self.request(conn, header, body)?;
         }
         Ok(())
     }
@@ -311,8 +342,22 @@ impl Runtime {
     pub(crate) fn end_turn(&mut self) -> io::Result<()> {
         use crate::metrics::counter;
         // The log first: its thread can write and fsync while the replies are handed over.
-        self.flush_log()?;
+        self.log.flush()?;
+        if !self.parked.is_empty() {
+            self.resume()?;
+            self.log.flush()?;
+        }
         self.flush_replies()?;
+        let stalled = !self.accepts_requests();
+        if stalled && !self.stalled {
+            tracing::debug!(
+                txns = self.log.txns(),
+                parked = self.parked.len(),
+                "txns in flight at their limit: taking no requests until the log catches up"
+            );
+            self.metrics.count(counter::REQUEST_THROTTLE_WAIT_COUNT, 1);
+        }
+        self.stalled = stalled;
         let counts = std::mem::take(&mut self.turn_counts);
         for (name, delta) in [
             (counter::PREP_PROCESSOR_REQUEST_QUEUED, counts.prepared),
@@ -429,15 +474,10 @@ impl Runtime {
     /// be logged for `hash` as `DataTree.logZxidDigest` does.
     pub(crate) fn persisted(&mut self, zxid: Zxid, batch: Batch) -> io::Result<()> {
         let begun = Instant::now();
-        while let Some(&(appended, at)) = self.appended.front() {
-            if appended > zxid {
-                break;
-            }
-            self.appended.pop_front();
-            let waited = begun.saturating_duration_since(at).as_millis() as u64;
-            self.metrics
-                .observe(summary::SYNC_PROCESSOR_QUEUE_AND_FLUSH_TIME, waited);
-        }
+        let metrics = &mut self.metrics;
+        self.log.durable(zxid, begun, |waited| {
+            metrics.observe(summary::SYNC_PROCESSOR_QUEUE_AND_FLUSH_TIME, waited)
+        });
         self.metrics.observe(summary::SYNC_PROCESS_TIME, batch.process_ms);
         self.metrics
             .observe(summary::SYNC_PROCESSOR_QUEUE_FLUSH_TIME, batch.flush_ms);
@@ -477,12 +517,6 @@ impl Runtime {
         }
     }
 
-    fn log_command(&self, command: LogCommand) -> io::Result<()> {
-        self.log
-            .send(command)
-            .map_err(|_| io::Error::other("the txn log thread has stopped"))
-    }
-
     /// Runs effects in order. Entries to persist go to the log thread, which reports them durable later.
     fn execute(&mut self, effects: Vec<Effect>) -> io::Result<()> {
         for effect in effects {
@@ -501,10 +535,9 @@ impl Runtime {
                 }
                 Effect::Persist { zxid, entry } => {
                     let due = self.snapshots.as_mut().is_some_and(|s| s.logged(entry.len()));
-                    self.to_log.push((zxid, entry));
+                    self.log.push(zxid, entry);
                     if due {
-                        self.flush_log()?;
-                        self.log_command(LogCommand::Roll)?;
+                        self.log.roll()?;
                         if let Some(s) = self.snapshots.as_mut() {
                             s.start(&self.core);
                         }
@@ -579,18 +612,6 @@ impl Runtime {
             self.dirty.push(conn);
         }
         entry.handle.queued_bytes() + entry.outgoing.len() > self.config.outbound_queue_bytes_max
-    }
-
-    /// Hands the txn entries of this turn to the log thread in one message.
-    fn flush_log(&mut self) -> io::Result<()> {
-        if self.to_log.is_empty() {
-            return Ok(());
-        }
-        let at = Instant::now();
-        self.appended
-            .extend(self.to_log.iter().map(|&(zxid, _)| (zxid, at)));
-        let entries = std::mem::take(&mut self.to_log);
-        self.log_command(LogCommand::Append(entries))
     }
 
     /// Hands every connection's frames of this turn to its task, one message per connection.
