@@ -353,10 +353,15 @@ impl Core {
             Ok(r) => r,
             Err(RequestError::Marshalling { op, .. }) => {
                 let op = OpCode::from_code(op).unwrap_or(OpCode::Error);
-                if is_write(op) {
-                    let body = TxnBody::Error(jute::records::txn::ErrorTxn {
-                        err: ErrorCode::MarshallingError.code(),
-                    });
+                // A reconfig is decoded before its txn header is made (`PrepRequestProcessor.pRequestHelper`):
+                // one that does not decode consumes no zxid.
+                if is_write(op) && op != OpCode::Reconfig {
+                    // deleteContainer never reaches its decoder in ZooKeeper 3.8 (see below).
+                    let code = match op {
+                        OpCode::DeleteContainer => ErrorCode::BadArguments,
+                        _ => ErrorCode::MarshallingError,
+                    };
+                    let body = TxnBody::Error(jute::records::txn::ErrorTxn { err: code.code() });
                     self.propose(now, conn, header.xid, op, session, OpCode::Error, body, out);
                 } else {
                     self.queue_read(conn, header, Err(ErrorCode::MarshallingError), out);
@@ -392,12 +397,14 @@ impl Core {
                     out,
                 );
             }
-            Request::DeleteContainer(ref d) => {
-                // Valid from a client too (`Request.isValid`), and executed without an ACL check.
-                let p = String::from_utf8_lossy(&d.path).into_owned();
-                let (txn_type, body) =
-                    containers::prepare_delete(&self.tree.read(), &mut self.pending, self.next_zxid + 1, &p);
-                self.propose(now, conn, header.xid, op, session, txn_type, body, out);
+            Request::DeleteContainer(_) => {
+                // Only the container manager may delete containers: it has no ACL check. Apache ZooKeeper
+                // 3.8 reads a client's deleteContainer path from the whole packet, header included, so the
+                // path never validates and the request becomes a BADARGUMENTS error txn, whatever its body.
+                let body = TxnBody::Error(jute::records::txn::ErrorTxn {
+                    err: ErrorCode::BadArguments.code(),
+                });
+                self.propose(now, conn, header.xid, op, session, OpCode::Error, body, out);
             }
             r if is_write(op) => {
                 let zxid = self.next_zxid + 1;
@@ -579,6 +586,8 @@ fn is_write(op: OpCode) -> bool {
     )
 }
 
+#[cfg(test)]
+mod hostile_tests;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]

@@ -74,7 +74,8 @@ impl Core {
             err: 0,
         };
         let result: ReadResult = match &request {
-            Request::Ping => Ok(reply::header_only(header.xid, zxid, 0)),
+            // Whatever xid the ping came with, the reply has the ping xid (`FinalRequestProcessor`).
+            Request::Ping => Ok(reply::header_only(jute::codes::xid::PING, zxid, 0)),
             Request::Sync(r) => Ok(reply::frame(ok, Some(r))),
             Request::Exists(r) => self
                 .exists(conn, r)
