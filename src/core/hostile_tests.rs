@@ -114,3 +114,58 @@ fn a_ping_is_answered_with_the_ping_xid_whatever_its_xid() {
     let rh: ReplyHeader = Decoder::new(&frame[4..]).read().expect("header");
     assert_eq!((rh.xid, rh.err), (xid::PING, 0));
 }
+
+#[test]
+fn enforce_auth_answers_unauthenticated_requests_with_124_and_closes() {
+    let mut h = Harness::with(|c| c.enforce_auth_schemes = Some(vec!["digest".to_owned()]));
+    for (conn, op, request) in [
+        (
+            1,
+            OpCode::Exists,
+            Request::Exists(ExistsRequest {
+                path: "/".into(),
+                watch: false,
+            }),
+        ),
+        (2, OpCode::Ping, Request::Ping),
+    ] {
+        h.connect(conn);
+        let header = RequestHeader {
+            xid: 9,
+            op: op.code(),
+        };
+        let effects = h.core.request(h.now, ConnId(conn), header, Ok(request));
+        h.run(effects);
+        let frame = h.take(ConnId(conn)).remove(0);
+        let rh: ReplyHeader = Decoder::new(&frame[4..]).read().expect("header");
+        assert_eq!(
+            (rh.xid, rh.zxid, rh.err),
+            (9, 0, ErrorCode::SessionClosedRequireSaslAuth.code()),
+            "{op:?}"
+        );
+        assert!(h.closed.contains(&ConnId(conn)), "{op:?} closes the connection");
+    }
+    h.connect(3);
+    let auth = AuthPacket {
+        auth_type: 0,
+        scheme: "digest".into(),
+        auth: Bytes::from_static(b"alice:secret"),
+    };
+    assert_eq!(
+        h.send(3, Request::Auth(auth)).0.err,
+        0,
+        "auth is always let through"
+    );
+    assert!(
+        h.stat(3, "/").is_some(),
+        "a digest-authenticated session is served"
+    );
+    assert!(!h.closed.contains(&ConnId(3)));
+}
+
+#[test]
+fn enforce_auth_with_the_ip_scheme_lets_every_connection_through() {
+    let mut h = Harness::with(|c| c.enforce_auth_schemes = Some(vec!["ip".to_owned()]));
+    h.connect(1);
+    assert!(h.stat(1, "/").is_some(), "every connection has its ip id");
+}

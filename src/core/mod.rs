@@ -59,6 +59,9 @@ pub struct CoreConfig {
     pub enforce_quota: bool,
     /// `znode.container.*`.
     pub containers: containers::ContainerConfig,
+    /// `zookeeper.enforce.auth.schemes` when `zookeeper.enforce.auth.enabled`: the schemes one of which a
+    /// connection must have authenticated with before anything but auth and sasl is served.
+    pub enforce_auth_schemes: Option<Vec<String>>,
 }
 
 impl Default for CoreConfig {
@@ -73,6 +76,7 @@ impl Default for CoreConfig {
             super_digest: None,
             extended_types: false,
             enforce_quota: false,
+            enforce_auth_schemes: None,
             containers: Default::default(),
         }
     }
@@ -316,6 +320,16 @@ impl Core {
         let Some(session) = self.session_of(conn) else {
             return;
         };
+        if !self.authenticated_enough(conn, header.op) {
+            // `AuthenticationHelper.enforceAuthentication`: SESSIONCLOSEDREQUIRESASLAUTH with zxid 0, then the
+            // connection is closed; the session stays until it expires.
+            out.push(Effect::Send {
+                conn,
+                frame: reply::header_only(header.xid, 0, ErrorCode::SessionClosedRequireSaslAuth.code()),
+            });
+            self.close_conn(conn, out);
+            return;
+        }
         self.sessions.touch(session, now.mono_ms);
         let request = match body {
             Ok(Request::Check(_)) | Err(RequestError::Unimplemented(_)) => {
@@ -433,6 +447,20 @@ impl Core {
             }
             r => self.queue_read(conn, header, Ok(r), out),
         }
+    }
+
+    /// False when `enforce.auth` is on, `op` is neither auth nor sasl (ZooKeeper checks every other packet,
+    /// pings and unknown opcodes included), and the connection has no id of an enforced scheme.
+    fn authenticated_enough(&self, conn: ConnId, op: i32) -> bool {
+        let Some(schemes) = &self.config.enforce_auth_schemes else {
+            return true;
+        };
+        if op == OpCode::Auth.code() || op == OpCode::Sasl.code() {
+            return true;
+        }
+        self.conns
+            .get(&conn)
+            .is_some_and(|c| c.ids.iter().any(|id| schemes.contains(&id.scheme)))
     }
 
     /// Assigns the next zxid to a txn, emits it for persistence and remembers who waits for it.

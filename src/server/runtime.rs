@@ -132,6 +132,7 @@ pub(crate) fn core_config(config: &ServerConfig) -> CoreConfig {
         extended_types: config.extended_types,
         enforce_quota: config.enforce_quota,
         containers: config.containers,
+        enforce_auth_schemes: config.enforce_auth_schemes.clone(),
     }
 }
 

@@ -147,3 +147,12 @@ pub async fn connect_session(addr: SocketAddr) -> (TcpStream, Vec<u8>) {
     let response = read_frame(&mut stream).await;
     (stream, response)
 }
+
+/// The entries of a zoo.cfg text, read as Java properties, in file order.
+pub fn properties(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    java_properties::PropertiesIter::new(text.as_bytes())
+        .read_into(|k, v| out.push((k, v)))
+        .expect("properties");
+    out
+}
