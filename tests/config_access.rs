@@ -138,6 +138,7 @@ const UNIMPLEMENTED: &[(&str, &str)] = &[
     ("audit.enable", "true"),
     ("sessionRequireClientSASLAuth", "true"),
     ("DigestAuthenticationProvider.enabled", "false"),
+    ("DigestAuthenticationProvider.digestAlg", "SHA3-256"),
     ("dynamicConfigFile", "/etc/zookeeper/zoo.cfg.dynamic"),
 ];
 

@@ -2,9 +2,9 @@
 //! ferrokeeper implements, and those it refuses to start with.
 //!
 //! A setting that would restrict who may do what (an authentication provider, SASL, audit, turning digest auth
-//! off) or open a port (TLS) and that ferrokeeper does not implement stops the start with an error naming the
-//! key: serving without it would hand the operator's data to clients the operator meant to keep out. The
-//! settings ferrokeeper does implement are read as ZooKeeper reads them: `enforce.auth.enabled` and
+//! off, another digest algorithm) or open a port (TLS) and that ferrokeeper does not implement stops the start
+//! with an error naming the key: serving without it would hand the operator's data to clients the operator
+//! meant to keep out. The settings ferrokeeper does implement are read as ZooKeeper reads them: `enforce.auth.enabled` and
 //! `enforce.auth.schemes` (`AuthenticationHelper`), checked against the schemes a standalone server has
 //! (`ProviderRegistry`: ip and digest).
 
@@ -21,12 +21,21 @@ const BUILT_IN_PROVIDERS: &[&str] = &[
 /// and `digest`.
 const SCHEMES: &[&str] = &["ip", "digest"];
 
+/// Which values of a refused setting change nothing, and so are accepted.
+enum Harmless {
+    /// None: any value asks for what is not implemented.
+    Never,
+    /// Anything `Boolean.parseBoolean` reads as false (anything but "true", in any case).
+    NotTrue,
+    /// These values, in any case.
+    Values(&'static [&'static str]),
+}
+
 /// Why each unimplemented setting is refused, by key or key prefix, and the values that are harmless.
 struct Refused {
     key: &'static str,
     prefix: bool,
-    /// The value (compared as `Boolean.parseBoolean` would, ignoring case) that is accepted, if any.
-    harmless: Option<&'static str>,
+    harmless: Harmless,
     reason: &'static str,
 }
 
@@ -34,49 +43,56 @@ const REFUSED: &[Refused] = &[
     Refused {
         key: "secureClientPort",
         prefix: false,
-        harmless: None,
+        harmless: Harmless::Never,
         reason: "TLS client connections are not implemented (the port would not be opened)",
     },
     Refused {
         key: "secureClientPortAddress",
         prefix: false,
-        harmless: None,
+        harmless: Harmless::Never,
         reason: "TLS client connections are not implemented (the port would not be opened)",
     },
     Refused {
         key: "client.portUnification",
         prefix: false,
-        harmless: Some("false"),
+        harmless: Harmless::NotTrue,
         reason: "TLS on the client port is not implemented",
     },
     Refused {
         key: "ssl.",
         prefix: true,
-        harmless: None,
+        harmless: Harmless::Never,
         reason: "TLS is not implemented",
     },
     Refused {
         key: "sessionRequireClientSASLAuth",
         prefix: false,
-        harmless: Some("false"),
+        harmless: Harmless::NotTrue,
         reason: "SASL authentication is not implemented",
     },
     Refused {
         key: "audit.enable",
         prefix: false,
-        harmless: Some("false"),
+        harmless: Harmless::NotTrue,
         reason: "the audit log is not implemented",
     },
     Refused {
         key: "DigestAuthenticationProvider.enabled",
         prefix: false,
-        harmless: Some("true"),
+        harmless: Harmless::Values(&["true"]),
         reason: "turning digest authentication off is not implemented",
+    },
+    Refused {
+        key: "DigestAuthenticationProvider.digestAlg",
+        prefix: false,
+        // MessageDigest names for SHA-1, ZooKeeper's default.
+        harmless: Harmless::Values(&["SHA1", "SHA-1", "SHA"]),
+        reason: "digest ids are computed with SHA-1 only",
     },
     Refused {
         key: "dynamicConfigFile",
         prefix: false,
-        harmless: None,
+        harmless: Harmless::Never,
         reason: "a separate dynamic configuration file is not read; ensembles are not served yet",
     },
 ];
@@ -122,9 +138,11 @@ impl RawSecurity {
             "enforce.auth.schemes" => self.enforce_auth_schemes = Some(value.to_owned()),
             _ => {
                 if let Some(r) = REFUSED.iter().find(|r| matches(r, key)) {
-                    let harmless = r.harmless.is_some_and(|h| value.eq_ignore_ascii_case(h))
-                        // Boolean.parseBoolean: anything but "true" is false.
-                        || (r.harmless == Some("false") && !value.eq_ignore_ascii_case("true"));
+                    let harmless = match r.harmless {
+                        Harmless::Never => false,
+                        Harmless::NotTrue => !value.eq_ignore_ascii_case("true"),
+                        Harmless::Values(values) => values.iter().any(|v| value.eq_ignore_ascii_case(v)),
+                    };
                     if !harmless {
                         return Err(unimplemented(key, value, r.reason));
                     }
@@ -193,6 +211,7 @@ mod tests {
             ("sessionRequireClientSASLAuth", "TRUE"),
             ("audit.enable", "true"),
             ("DigestAuthenticationProvider.enabled", "false"),
+            ("DigestAuthenticationProvider.digestAlg", "SHA3-256"),
             (
                 "authProvider.1",
                 "org.apache.zookeeper.server.auth.SASLAuthenticationProvider",
@@ -219,6 +238,7 @@ mod tests {
             ("sessionRequireClientSASLAuth", "no"),
             ("audit.enable", "false"),
             ("DigestAuthenticationProvider.enabled", "TRUE"),
+            ("DigestAuthenticationProvider.digestAlg", "sha-1"),
             (
                 "authProvider.1",
                 "org.apache.zookeeper.server.auth.DigestAuthenticationProvider",
