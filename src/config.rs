@@ -21,6 +21,7 @@ use crate::core::containers::ContainerConfig;
 pub mod ensemble;
 mod jvm;
 pub mod ops;
+mod security;
 
 pub use ensemble::Ensemble;
 pub use jvm::JvmFlags;
@@ -140,6 +141,9 @@ pub struct ServerConfig {
     pub ensemble: Ensemble,
     /// The JVM flags the settings were read with (the AdminServer's `system_properties` lists them).
     pub jvm: JvmFlags,
+    /// `enforce.auth.enabled` with `enforce.auth.schemes`: a session must have authenticated with one of these
+    /// schemes before any request but auth and sasl is served. `None` when not enforced.
+    pub enforce_auth_schemes: Option<Vec<String>>,
 }
 
 impl ServerConfig {
@@ -178,6 +182,7 @@ impl ServerConfig {
             },
             ensemble: Ensemble::default(),
             jvm: JvmFlags::default(),
+            enforce_auth_schemes: None,
         }
     }
 
@@ -204,13 +209,27 @@ impl ServerConfig {
 
     /// Builds the configuration from zoo.cfg's entries, in file order (a later duplicate wins, as in Java),
     /// and the JVM flags.
+    ///
+    /// ZooKeeper turns each zoo.cfg key it does not parse itself into the system property `zookeeper.<key>`,
+    /// overwriting a `-Dzookeeper.<key>` flag, and its modules read the property: so such a setting comes from
+    /// zoo.cfg when zoo.cfg has it, else from the flag. The flags are applied first, then zoo.cfg over them.
     pub fn from_properties(
         entries: &[(String, String)],
         jvm: &JvmFlags,
     ) -> Result<ServerConfig, ConfigError> {
         let mut raw = RawConfig::default();
+        for (key, value) in jvm.zookeeper_settings() {
+            if entries.iter().any(|(k, _)| k.trim() == key) {
+                continue;
+            }
+            // A flag for a key ferrokeeper does not know is some other module's business: nothing to warn about.
+            raw.set(key, value.trim()).map_err(ConfigError::naming_jvm_flag)?;
+        }
         for (key, value) in entries {
-            raw.set(key.trim(), value.trim())?;
+            let (key, value) = (key.trim(), value.trim());
+            if !raw.set(key, value)? {
+                tracing::warn!(key, value, "unknown zoo.cfg key ignored");
+            }
         }
         raw.validate(jvm)
     }
@@ -229,6 +248,37 @@ pub enum ConfigError {
         value: String,
         reason: String,
     },
+    #[error("{key}={value} is not supported: {reason}; refusing to start rather than serve without it")]
+    Unimplemented {
+        key: String,
+        value: String,
+        reason: String,
+    },
+    #[error(
+        "zoo.cfg describes an ensemble ({reason}); ferrokeeper does not replicate yet and refuses to serve it \
+         standalone, which would split the data between members"
+    )]
+    Ensemble { reason: String },
+}
+
+impl ConfigError {
+    /// The error of a setting that came from the JVM flag `-Dzookeeper.<key>`, naming the flag.
+    fn naming_jvm_flag(self) -> ConfigError {
+        let flag = |key: String| format!("-Dzookeeper.{key}");
+        match self {
+            ConfigError::Invalid { key, value, reason } => ConfigError::Invalid {
+                key: flag(key),
+                value,
+                reason,
+            },
+            ConfigError::Unimplemented { key, value, reason } => ConfigError::Unimplemented {
+                key: flag(key),
+                value,
+                reason,
+            },
+            other => other,
+        }
+    }
 }
 
 fn invalid(key: &str, value: &str, reason: impl fmt::Display) -> ConfigError {
@@ -269,7 +319,8 @@ fn parse_u32(key: &str, value: &str, min: u32) -> Result<u32, ConfigError> {
 
 /// Keys Apache ZooKeeper 3.8/3.9 reads (`QuorumPeerConfig.parseProperties` and the `zookeeper.<key>` system
 /// properties its modules read) that a standalone ferrokeeper does not act on yet: the ensemble's, TLS's, SASL's
-/// and tuning knobs of ZooKeeper's own threads. They are noted, not warned about as unknown; those ZooKeeper
+/// and tuning knobs of ZooKeeper's own threads, none of which restricts access or opens a port on a standalone
+/// server (those are refused, see `security`). They are noted, not warned about as unknown; those ZooKeeper
 /// parses as numbers are still checked as it checks them, so a zoo.cfg ZooKeeper refuses is refused here too.
 pub const ACCEPTED_IGNORED: &[&str] = &[
     "initLimit",
@@ -279,22 +330,17 @@ pub const ACCEPTED_IGNORED: &[&str] = &[
     "electionPortBindRetry",
     "peerType",
     "quorumListenOnAllIPs",
-    "standaloneEnabled",
     "reconfigEnabled",
-    "dynamicConfigFile",
     "localSessionsEnabled",
     "localSessionsUpgradingEnabled",
     "syncEnabled",
     "observerMasterPort",
-    "secureClientPort",
-    "secureClientPortAddress",
     "clientPortListenBacklog",
     "multiAddress.reachabilityCheckEnabled",
     "multiAddress.reachabilityCheckTimeoutMs",
     "sslQuorum",
     "portUnification",
     "sslQuorumReloadCertFiles",
-    "client.portUnification",
     "quorum.auth.enableSasl",
     "quorum.auth.learnerRequireSasl",
     "quorum.auth.serverRequireSasl",
@@ -311,9 +357,6 @@ pub const ACCEPTED_IGNORED: &[&str] = &[
     "emulate353TTLNodes",
     "leaderServes",
     "serverCnxnFactory",
-    "DigestAuthenticationProvider.enabled",
-    "enforce.auth.enabled",
-    "enforce.auth.schemes",
     "metricsProvider.numWorkerThreads",
     "metricsProvider.maxQueueSize",
     "metricsProvider.workerShutdownTimeoutMs",
@@ -342,13 +385,8 @@ pub const ACCEPTED_IGNORED: &[&str] = &[
     "maxBatchSize",
     "maxWriteQueuePollTime",
     "flushDelay",
-    "audit.enable",
     "watchManagerName",
 ];
-
-/// Families of keys ZooKeeper reads that ferrokeeper does not act on yet: extra auth providers, the client and
-/// quorum TLS settings (`ssl.*`, `ssl.quorum.*`).
-pub const IGNORED_PREFIXES: &[&str] = &["authProvider.", "ssl."];
 
 /// The keys of [`ACCEPTED_IGNORED`] ZooKeeper parses as Java ints (`Integer.parseInt` in `parseProperties`, or
 /// `Integer.getInteger` for the system properties), with the least value it takes.
@@ -358,7 +396,6 @@ const IGNORED_INTS: &[(&str, i64)] = &[
     ("connectToLearnerMasterLimit", 0),
     ("electionAlg", 0),
     ("observerMasterPort", 0),
-    ("secureClientPort", 0),
     ("clientPortListenBacklog", -1),
     ("multiAddress.reachabilityCheckTimeoutMs", 0),
     ("quorum.cnxn.threads.size", 1),
@@ -454,10 +491,13 @@ struct RawConfig {
     /// `server.N`, `group.N`, `weight.N` in file order, parsed once every key is known.
     ensemble_lines: Vec<(String, String)>,
     multi_address: Option<bool>,
+    standalone_enabled: Option<bool>,
+    security: security::RawSecurity,
 }
 
 impl RawConfig {
-    fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+    /// Applies one setting; false when the key is not one ZooKeeper reads.
+    fn set(&mut self, key: &str, value: &str) -> Result<bool, ConfigError> {
         match key {
             "tickTime" => self.tick_time_ms = Some(parse_u32(key, value, 1)?),
             "dataDir" => self.data_dir = Some(parse_dir(key, value)?),
@@ -497,13 +537,15 @@ impl RawConfig {
                 self.ensemble_lines.push((key.to_owned(), value.to_owned()));
             }
             "multiAddress.enabled" => self.multi_address = Some(parse_java_bool(key, value)),
-            _ if ACCEPTED_IGNORED.contains(&key) || IGNORED_PREFIXES.iter().any(|p| key.starts_with(p)) => {
+            "standaloneEnabled" => self.standalone_enabled = Some(parse_strict_bool(key, value)?),
+            _ if security::handles(key) => self.security.set(key, value)?,
+            _ if ACCEPTED_IGNORED.contains(&key) => {
                 check_ignored(key, value)?;
                 tracing::info!(key, value, "setting not used by ferrokeeper")
             }
-            _ => tracing::warn!(key, value, "unknown zoo.cfg key ignored"),
+            _ => return Ok(false),
         }
-        Ok(())
+        Ok(true)
     }
 
     fn validate(self, jvm: &JvmFlags) -> Result<ServerConfig, ConfigError> {
@@ -532,12 +574,17 @@ impl RawConfig {
                 .is_some_and(|v| v.eq_ignore_ascii_case("true"))
         });
         let ensemble = Ensemble::parse(&self.ensemble_lines, multi_address)?;
-        if !ensemble.is_empty() {
-            tracing::warn!(
-                servers = ensemble.servers.len(),
-                "zoo.cfg describes an ensemble; ferrokeeper does not run ensembles yet and serves standalone"
+        ensemble.check_standalone(self.standalone_enabled.unwrap_or(true))?;
+        if jvm
+            .get("readonlymode.enabled")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        {
+            tracing::info!(
+                "readonlymode.enabled only lets an ensemble member that lost its quorum serve reads; a standalone \
+                 server has no quorum to lose and ignores it, as ZooKeeper's does"
             );
         }
+        let enforce_auth_schemes = self.security.validate()?;
         Ok(ServerConfig {
             tick_time_ms,
             data_dir,
@@ -571,6 +618,7 @@ impl RawConfig {
             ops: self.ops.validate(jvm)?,
             ensemble,
             jvm: jvm.clone(),
+            enforce_auth_schemes,
         })
     }
 }
@@ -584,6 +632,17 @@ fn parse_yes_no(key: &str, value: &str) -> bool {
             tracing::warn!(key, value, "ZooKeeper reads any value but \"yes\" as \"no\"");
             false
         }
+    }
+}
+
+/// `QuorumPeerConfig.parseBoolean`: "true" or "false" in any case, anything else an error.
+fn parse_strict_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
+    if value.eq_ignore_ascii_case("true") {
+        Ok(true)
+    } else if value.eq_ignore_ascii_case("false") {
+        Ok(false)
+    } else {
+        Err(invalid(key, value, "choose 'true' or 'false'"))
     }
 }
 

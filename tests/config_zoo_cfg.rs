@@ -2,24 +2,20 @@
 //! values (naming the key and the value), and zoo.cfg files in the styles real deployments use (Debian's
 //! example, a Kafka/Solr ensemble member's) parsed, and started with `ferrokeeper start`.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use ferrokeeper::config::ensemble::Role;
+use ferrokeeper::config::ensemble::{Ensemble, Role};
 use ferrokeeper::config::{
     ops::PROMETHEUS_PROVIDER, ConfigError, FourLetterWhitelist, JvmFlags, ServerConfig, ACCEPTED_IGNORED,
 };
 
-fn entries(text: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    java_properties::PropertiesIter::new(text.as_bytes())
-        .read_into(|k, v| out.push((k, v)))
-        .expect("properties");
-    out
-}
+use common::properties as entries;
 
 fn cfg(text: &str) -> Result<ServerConfig, ConfigError> {
     ServerConfig::from_properties(&entries(text), &JvmFlags::default())
@@ -172,8 +168,7 @@ fn keys_zookeeper_reads_but_ferrokeeper_does_not_use_are_accepted() {
     for key in ACCEPTED_IGNORED {
         text.push_str(&format!("{key}={}\n", value(key)));
     }
-    text.push_str("authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n");
-    text.push_str("ssl.keyStore.location=/etc/zk/keystore.jks\nssl.quorum.trustStore.password=secret\n");
+    text.push_str("authProvider.1=org.apache.zookeeper.server.auth.DigestAuthenticationProvider\n");
     let c = cfg(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert_eq!(c.client_address.port(), 2181);
 }
@@ -335,9 +330,17 @@ fn debians_example_zoo_cfg_is_read() {
     }
 }
 
+/// The member lines of a three-member ensemble, as Kafka's and Solr's guides give them.
+const THREE_MEMBERS: &str = "server.1=zk1.example.com:2888:3888;{client}
+server.2=zk2.example.com:2888:3888
+server.3=zk3.example.com:2888:3888:observer
+standaloneEnabled=false
+";
+
 /// A zoo.cfg in the style Kafka's and Solr's guides give for an ensemble member, with this member's ports moved
-/// into the test's range and its data in `dir`.
-fn ensemble_member_cfg(dir: &Path, client: u16, admin: u16, metrics: u16) -> String {
+/// into the test's range, its data in `dir` and `members` (with `{client}` for its client port) as its server
+/// lines.
+fn ensemble_member_cfg(dir: &Path, members: &str, client: u16, admin: u16, metrics: u16) -> String {
     format!(
         "# ZooKeeper for Kafka/Solr, member 1 of 3
 tickTime=2000
@@ -358,22 +361,46 @@ metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetr
 metricsProvider.httpHost=127.0.0.1
 metricsProvider.httpPort={metrics}
 metricsProvider.exportJvmInfo=true
-server.1=zk1.example.com:2888:3888;{client}
-server.2=zk2.example.com:2888:3888
-server.3=zk3.example.com:2888:3888:observer
-quorumListenOnAllIPs=true
-standaloneEnabled=false
+{members}quorumListenOnAllIPs=true
 reconfigEnabled=false
 ",
         data = dir.join("data").display(),
         log = dir.join("datalog").display(),
+        members = members.replace("{client}", &client.to_string()),
     )
 }
 
+/// ZooKeeper runs this member as part of an ensemble; ferrokeeper does not replicate yet and refuses it (serving
+/// it standalone would split the data between members), after checking its lines as ZooKeeper checks them.
 #[test]
-fn kafka_style_ensemble_member_cfg_is_read() {
+fn kafka_style_ensemble_member_cfg_is_read_and_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let c = cfg(&ensemble_member_cfg(dir.path(), 24110, 24111, 24112)).expect("ensemble member cfg");
+    let text = ensemble_member_cfg(dir.path(), THREE_MEMBERS, 24110, 24111, 24112);
+    let err = cfg(&text).expect_err("an ensemble member");
+    assert!(
+        matches!(&err, ConfigError::Ensemble { reason } if reason == "2 voting members: server.1, server.2"),
+        "{err:?}"
+    );
+    let lines: Vec<(String, String)> = entries(&text)
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("server."))
+        .collect();
+    let ensemble = Ensemble::parse(&lines, false).expect("the server lines");
+    let servers = &ensemble.servers;
+    assert_eq!(servers.iter().map(|s| s.id).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(servers[0].client, Some(("0.0.0.0".to_owned(), 24110)));
+    assert_eq!(servers[1].addresses[0].host, "zk2.example.com");
+    let a = &servers[1].addresses[0];
+    assert_eq!((a.quorum_port, a.election_port), (2888, 3888));
+    assert_eq!(servers[2].role, Role::Observer);
+}
+
+/// The same member file with only its own server line (HBase's style) runs standalone in ZooKeeper, and here.
+#[test]
+fn kafka_style_member_cfg_with_one_server_line_is_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let one = "server.1=zk1.example.com:2888:3888;{client}\n";
+    let c = cfg(&ensemble_member_cfg(dir.path(), one, 24110, 24111, 24112)).expect("member cfg");
     assert_eq!(c.client_address.to_string(), "127.0.0.1:24110");
     assert_eq!(c.max_client_cnxns, 0);
     assert!(c.four_letter_whitelist.allows("mntr") && !c.four_letter_whitelist.allows("dump"));
@@ -383,13 +410,7 @@ fn kafka_style_ensemble_member_cfg_is_read() {
         c.ops.prometheus.map(|a| a.to_string()).as_deref(),
         Some("127.0.0.1:24112")
     );
-    let servers = &c.ensemble.servers;
-    assert_eq!(servers.iter().map(|s| s.id).collect::<Vec<_>>(), [1, 2, 3]);
-    assert_eq!(servers[0].client, Some(("0.0.0.0".to_owned(), 24110)));
-    assert_eq!(servers[1].addresses[0].host, "zk2.example.com");
-    let a = &servers[1].addresses[0];
-    assert_eq!((a.quorum_port, a.election_port), (2888, 3888));
-    assert_eq!(servers[2].role, Role::Observer);
+    assert_eq!(c.ensemble.servers.len(), 1);
 }
 
 #[test]
@@ -447,11 +468,16 @@ fn http_get(port: u16, path: &str) -> String {
 }
 
 #[test]
-fn kafka_style_ensemble_member_cfg_starts() {
+fn kafka_style_member_cfg_with_one_server_line_starts() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (client, admin, metrics) = (24120, 24121, 24122);
     let path = dir.path().join("zoo.cfg");
-    std::fs::write(&path, ensemble_member_cfg(dir.path(), client, admin, metrics)).expect("write");
+    let one = "server.1=zk1.example.com:2888:3888;{client}\n";
+    std::fs::write(
+        &path,
+        ensemble_member_cfg(dir.path(), one, client, admin, metrics),
+    )
+    .expect("write");
     let mut child = Command::new(env!("CARGO_BIN_EXE_ferrokeeper"))
         .arg("start")
         .arg(&path)

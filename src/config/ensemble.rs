@@ -1,7 +1,8 @@
 //! The ensemble lines of zoo.cfg: `server.N`, `group.N` and `weight.N`, read and checked as Apache ZooKeeper
 //! reads them (`QuorumPeer.QuorumServer`, `QuorumPeerConfig.parseDynamicConfig`, `QuorumHierarchical`), so that
 //! an ensemble member's zoo.cfg is accepted or refused as ZooKeeper would accept or refuse it, with the same
-//! facts kept for the ensemble work. A standalone ferrokeeper does not act on them yet.
+//! facts kept for the ensemble work. Until replication serves them, a configuration ZooKeeper would run as an
+//! ensemble is refused ([`Ensemble::check_standalone`]); one ZooKeeper runs standalone is served standalone.
 //!
 //! `server.<id>=<host>:<quorum port>:<election port>[:participant|:observer][|<more addresses>][;[<client
 //! host>:]<client port>]`; an IPv6 host is written in brackets. More than one address needs
@@ -208,6 +209,52 @@ impl Ensemble {
     /// True when zoo.cfg describes no ensemble.
     pub fn is_empty(&self) -> bool {
         self.servers.is_empty()
+    }
+
+    /// Refuses a configuration ZooKeeper would run as an ensemble (`QuorumPeerConfig.isDistributed`: server
+    /// lines, and either more than one voting member or `standaloneEnabled=false`), and the member lists
+    /// `parseDynamicConfig` refuses. One participant with `standaloneEnabled` (the default) runs standalone, the
+    /// server line ignored, as in ZooKeeper.
+    pub fn check_standalone(&self, standalone_enabled: bool) -> Result<(), ConfigError> {
+        if self.servers.is_empty() {
+            return Ok(());
+        }
+        let voting: Vec<String> = self
+            .servers
+            .iter()
+            .filter(|s| s.role == Role::Participant)
+            .map(|s| format!("server.{}", s.id))
+            .collect();
+        let observers = self.servers.len() - voting.len();
+        let refuse = |reason: &str| {
+            Err(invalid(
+                "server.N",
+                &format!("{} participants, {observers} observers", voting.len()),
+                reason,
+            ))
+        };
+        match voting.len() {
+            0 if !standalone_enabled => {
+                refuse("standaloneEnabled = false then number of participants should be >0")
+            }
+            0 => refuse("observers without participants is an invalid configuration"),
+            1 if standalone_enabled && observers > 0 => {
+                refuse("observers without a quorum is an invalid configuration")
+            }
+            1 if standalone_enabled => {
+                tracing::info!(
+                    server = %voting[0],
+                    "one server line and standaloneEnabled: running standalone, the server line ignored, as ZooKeeper does"
+                );
+                Ok(())
+            }
+            1 => Err(ConfigError::Ensemble {
+                reason: format!("standaloneEnabled=false with the one voting member {}", voting[0]),
+            }),
+            n => Err(ConfigError::Ensemble {
+                reason: format!("{n} voting members: {}", voting.join(", ")),
+            }),
+        }
     }
 }
 

@@ -18,6 +18,48 @@ pub(super) const JVM_ONLY: &[&str] = &[
     "znode.container.maxNeverUsedIntervalMs",
 ];
 
+/// zoo.cfg keys `QuorumPeerConfig.parseProperties` reads itself (exactly, or by prefix when ending in a dot):
+/// ZooKeeper never looks at a `-Dzookeeper.<key>` flag for them.
+const PARSED_BY_QUORUM_PEER_CONFIG: &[&str] = &[
+    "dataDir",
+    "dataLogDir",
+    "clientPort",
+    "localSessionsEnabled",
+    "localSessionsUpgradingEnabled",
+    "clientPortAddress",
+    "secureClientPort",
+    "secureClientPortAddress",
+    "observerMasterPort",
+    "clientPortListenBacklog",
+    "tickTime",
+    "maxClientCnxns",
+    "minSessionTimeout",
+    "maxSessionTimeout",
+    "initLimit",
+    "syncLimit",
+    "connectToLearnerMasterLimit",
+    "electionAlg",
+    "quorumListenOnAllIPs",
+    "peerType",
+    "syncEnabled",
+    "dynamicConfigFile",
+    "autopurge.snapRetainCount",
+    "autopurge.purgeInterval",
+    "standaloneEnabled",
+    "reconfigEnabled",
+    "sslQuorum",
+    "portUnification",
+    "sslQuorumReloadCertFiles",
+    "server.",
+    "group",
+    "weight",
+    "quorum.auth.",
+    "quorum.cnxn.threads.size",
+    "metricsProvider.",
+    "multiAddress.",
+    "oraclePath",
+];
+
 /// The `-Dname=value` system properties of a JVM command line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JvmFlags {
@@ -74,6 +116,25 @@ impl JvmFlags {
             .rev()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The `-Dzookeeper.<key>=value` flags that stand for a zoo.cfg key (ZooKeeper sets each zoo.cfg key it
+    /// does not parse itself as `zookeeper.<key>`, and reads that property), as `(key, value)` in command-line
+    /// order. The AdminServer's `zookeeper.admin.*` are left to `ops`, and the JVM-only names (`jute.maxbuffer`)
+    /// mean nothing with the prefix.
+    pub(super) fn zookeeper_settings(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.properties().filter_map(|(name, value)| {
+            let key = name.strip_prefix("zookeeper.")?;
+            let parsed = PARSED_BY_QUORUM_PEER_CONFIG.iter().any(|k| {
+                if k.ends_with('.') || *k == "group" || *k == "weight" {
+                    key.starts_with(k)
+                } else {
+                    key == *k
+                }
+            });
+            let skip = parsed || key.starts_with("admin.") || JVM_ONLY.contains(&key);
+            (!skip).then_some((key, value))
+        })
     }
 
     /// A positive integer property, decimal or `0x` hex as `Integer.decode` reads it.

@@ -64,6 +64,9 @@ pub struct CoreConfig {
     /// instead, before the rest of the reply is built (see `reads`). The server sets it to the cap on the
     /// bytes queued for one connection, which such a reply could never fit under.
     pub reply_bytes_max: usize,
+    /// `zookeeper.enforce.auth.schemes` when `zookeeper.enforce.auth.enabled`: the schemes one of which a
+    /// connection must have authenticated with before anything but auth and sasl is served.
+    pub enforce_auth_schemes: Option<Vec<String>>,
 }
 
 /// `reply_bytes_max` by default: the default cap on bytes queued for one connection.
@@ -81,6 +84,7 @@ impl Default for CoreConfig {
             super_digest: None,
             extended_types: false,
             enforce_quota: false,
+            enforce_auth_schemes: None,
             containers: Default::default(),
             reply_bytes_max: DEFAULT_REPLY_BYTES_MAX,
         }
@@ -325,6 +329,16 @@ impl Core {
         let Some(session) = self.session_of(conn) else {
             return;
         };
+        if !self.authenticated_enough(conn, header.op) {
+            // `AuthenticationHelper.enforceAuthentication`: SESSIONCLOSEDREQUIRESASLAUTH with zxid 0, then the
+            // connection is closed; the session stays until it expires.
+            out.push(Effect::Send {
+                conn,
+                frame: reply::header_only(header.xid, 0, ErrorCode::SessionClosedRequireSaslAuth.code()),
+            });
+            self.close_conn(conn, out);
+            return;
+        }
         self.sessions.touch(session, now.mono_ms);
         let request = match body {
             Ok(Request::Check(_)) | Err(RequestError::Unimplemented(_)) => {
@@ -362,10 +376,15 @@ impl Core {
             Ok(r) => r,
             Err(RequestError::Marshalling { op, .. }) => {
                 let op = OpCode::from_code(op).unwrap_or(OpCode::Error);
-                if is_write(op) {
-                    let body = TxnBody::Error(jute::records::txn::ErrorTxn {
-                        err: ErrorCode::MarshallingError.code(),
-                    });
+                // A reconfig is decoded before its txn header is made (`PrepRequestProcessor.pRequestHelper`):
+                // one that does not decode consumes no zxid.
+                if is_write(op) && op != OpCode::Reconfig {
+                    // deleteContainer never reaches its decoder in ZooKeeper 3.8 (see below).
+                    let code = match op {
+                        OpCode::DeleteContainer => ErrorCode::BadArguments,
+                        _ => ErrorCode::MarshallingError,
+                    };
+                    let body = TxnBody::Error(jute::records::txn::ErrorTxn { err: code.code() });
                     self.propose(now, conn, header.xid, op, session, OpCode::Error, body, out);
                 } else {
                     self.queue_read(conn, header, Err(ErrorCode::MarshallingError), out);
@@ -401,12 +420,14 @@ impl Core {
                     out,
                 );
             }
-            Request::DeleteContainer(ref d) => {
-                // Valid from a client too (`Request.isValid`), and executed without an ACL check.
-                let p = String::from_utf8_lossy(&d.path).into_owned();
-                let (txn_type, body) =
-                    containers::prepare_delete(&self.tree.read(), &mut self.pending, self.next_zxid + 1, &p);
-                self.propose(now, conn, header.xid, op, session, txn_type, body, out);
+            Request::DeleteContainer(_) => {
+                // Only the container manager may delete containers: it has no ACL check. Apache ZooKeeper
+                // 3.8 reads a client's deleteContainer path from the whole packet, header included, so the
+                // path never validates and the request becomes a BADARGUMENTS error txn, whatever its body.
+                let body = TxnBody::Error(jute::records::txn::ErrorTxn {
+                    err: ErrorCode::BadArguments.code(),
+                });
+                self.propose(now, conn, header.xid, op, session, OpCode::Error, body, out);
             }
             r if is_write(op) => {
                 let zxid = self.next_zxid + 1;
@@ -435,6 +456,20 @@ impl Core {
             }
             r => self.queue_read(conn, header, Ok(r), out),
         }
+    }
+
+    /// False when `enforce.auth` is on, `op` is neither auth nor sasl (ZooKeeper checks every other packet,
+    /// pings and unknown opcodes included), and the connection has no id of an enforced scheme.
+    fn authenticated_enough(&self, conn: ConnId, op: i32) -> bool {
+        let Some(schemes) = &self.config.enforce_auth_schemes else {
+            return true;
+        };
+        if op == OpCode::Auth.code() || op == OpCode::Sasl.code() {
+            return true;
+        }
+        self.conns
+            .get(&conn)
+            .is_some_and(|c| c.ids.as_slice().iter().any(|id| schemes.contains(&id.scheme)))
     }
 
     /// Assigns the next zxid to a txn, emits it for persistence and remembers who waits for it.
@@ -588,6 +623,8 @@ fn is_write(op: OpCode) -> bool {
     )
 }
 
+#[cfg(test)]
+mod hostile_tests;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]

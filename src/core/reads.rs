@@ -141,7 +141,8 @@ impl Core {
     ) -> ReadResult {
         let ok = ReplyHeader { xid, zxid, err: 0 };
         let frame = match request {
-            Request::Ping => reply::header_only(xid, zxid, 0),
+            // Whatever xid the ping came with, the reply has the ping xid (`FinalRequestProcessor`).
+            Request::Ping => reply::header_only(jute::codes::xid::PING, zxid, 0),
             Request::Sync(r) => reply::frame(ok, Some(r)),
             Request::Exists(r) => {
                 let stat = self.exists(conn, r)?;

@@ -136,6 +136,7 @@ pub(crate) fn core_config(config: &ServerConfig) -> CoreConfig {
         enforce_quota: config.enforce_quota,
         containers: config.containers,
         reply_bytes_max: config.outbound_queue_bytes_max,
+        enforce_auth_schemes: config.enforce_auth_schemes.clone(),
     }
 }
 

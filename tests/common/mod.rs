@@ -173,3 +173,12 @@ pub fn read_frame_blocking(stream: &mut std::net::TcpStream) -> Option<Vec<u8>> 
     stream.read_exact(&mut payload).ok()?;
     Some(payload)
 }
+
+/// The entries of a zoo.cfg text, read as Java properties, in file order.
+pub fn properties(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    java_properties::PropertiesIter::new(text.as_bytes())
+        .read_into(|k, v| out.push((k, v)))
+        .expect("properties");
+    out
+}

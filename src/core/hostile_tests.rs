@@ -1,0 +1,171 @@
+//! Requests a client should never send (server-internal opcodes, malformed records), answered as Apache ZooKeeper
+//! 3.8 answers them. The same cases run against both servers in compat-tests/hostile.
+
+use bytes::Bytes;
+use jute::codes::{xid, ErrorCode, OpCode};
+use jute::records::data::{Acl, Id};
+use jute::records::proto::*;
+use jute::request::{Request, RequestError};
+use jute::Decoder;
+
+use super::tests::Harness;
+use crate::types::ConnId;
+
+/// Sends a request whose record did not decode, as the codec reports it.
+fn send_undecodable(h: &mut Harness, conn: u64, op: OpCode) -> ReplyHeader {
+    h.next_xid += 1;
+    let header = RequestHeader {
+        xid: h.next_xid,
+        op: op.code(),
+    };
+    let source = jute::from_slice::<DeleteRequest>(b"\x00").expect_err("a short record");
+    let effects = h.core.request(
+        h.now,
+        ConnId(conn),
+        header,
+        Err(RequestError::Marshalling {
+            op: op.code(),
+            source,
+        }),
+    );
+    h.run(effects);
+    let frames = h.take(ConnId(conn));
+    let frame = frames.last().expect("a reply");
+    Decoder::new(&frame[4..]).read().expect("header")
+}
+
+fn protected_node(h: &mut Harness, conn: u64, path: &str, flags: i32, op: OpCode) {
+    let auth = AuthPacket {
+        auth_type: 0,
+        scheme: "digest".into(),
+        auth: Bytes::from_static(b"alice:secret"),
+    };
+    assert_eq!(h.send(conn, Request::Auth(auth)).0.err, 0);
+    let req = CreateRequest {
+        path: path.into(),
+        data: None,
+        acl: vec![Acl {
+            perms: 31,
+            id: Id::new("auth", ""),
+        }],
+        flags,
+    };
+    assert_eq!(h.send(conn, Request::Create(op, req)).0.err, 0);
+}
+
+#[test]
+fn a_clients_delete_container_is_bad_arguments_and_deletes_nothing() {
+    let mut h = Harness::new();
+    h.connect(1);
+    h.connect(2);
+    protected_node(&mut h, 1, "/protected", 0, OpCode::Create);
+    protected_node(&mut h, 1, "/empty-container", 4, OpCode::CreateContainer);
+    for path in ["/protected", "/empty-container"] {
+        let before = h.core.last_zxid().0;
+        let request = Request::DeleteContainer(DeleteContainerRequest {
+            path: Bytes::copy_from_slice(path.as_bytes()),
+        });
+        let (rh, body) = h.send(2, request);
+        assert_eq!(
+            (rh.err, rh.zxid, body.len()),
+            (ErrorCode::BadArguments.code(), before + 1, 0),
+            "{path}: an error txn, as ZooKeeper 3.8 logs it"
+        );
+        assert!(h.stat(1, path).is_some(), "{path} is still there");
+    }
+    let before = h.core.last_zxid().0;
+    let rh = send_undecodable(&mut h, 2, OpCode::DeleteContainer);
+    assert_eq!(
+        (rh.err, rh.zxid),
+        (ErrorCode::BadArguments.code(), before + 1),
+        "a raw path (no length prefix) or an empty body is BADARGUMENTS too"
+    );
+    assert!(h.stat(1, "/protected").is_some());
+    assert!(!h.closed.contains(&ConnId(2)));
+}
+
+#[test]
+fn a_reconfig_that_does_not_decode_consumes_no_zxid() {
+    let mut h = Harness::new();
+    h.connect(1);
+    let before = h.core.last_zxid().0;
+    let rh = send_undecodable(&mut h, 1, OpCode::Reconfig);
+    assert_eq!((rh.err, rh.zxid), (ErrorCode::MarshallingError.code(), before));
+    assert_eq!(h.core.last_zxid().0, before);
+    let rh = send_undecodable(&mut h, 1, OpCode::SetData);
+    assert_eq!(
+        (rh.err, rh.zxid),
+        (ErrorCode::MarshallingError.code(), before + 1),
+        "other writes become an error txn"
+    );
+}
+
+#[test]
+fn a_ping_is_answered_with_the_ping_xid_whatever_its_xid() {
+    let mut h = Harness::new();
+    h.connect(1);
+    let header = RequestHeader {
+        xid: 7,
+        op: OpCode::Ping.code(),
+    };
+    let effects = h.core.request(h.now, ConnId(1), header, Ok(Request::Ping));
+    h.run(effects);
+    let frame = h.take(ConnId(1)).remove(0);
+    let rh: ReplyHeader = Decoder::new(&frame[4..]).read().expect("header");
+    assert_eq!((rh.xid, rh.err), (xid::PING, 0));
+}
+
+#[test]
+fn enforce_auth_answers_unauthenticated_requests_with_124_and_closes() {
+    let mut h = Harness::with(|c| c.enforce_auth_schemes = Some(vec!["digest".to_owned()]));
+    for (conn, op, request) in [
+        (
+            1,
+            OpCode::Exists,
+            Request::Exists(ExistsRequest {
+                path: "/".into(),
+                watch: false,
+            }),
+        ),
+        (2, OpCode::Ping, Request::Ping),
+    ] {
+        h.connect(conn);
+        let header = RequestHeader {
+            xid: 9,
+            op: op.code(),
+        };
+        let effects = h.core.request(h.now, ConnId(conn), header, Ok(request));
+        h.run(effects);
+        let frame = h.take(ConnId(conn)).remove(0);
+        let rh: ReplyHeader = Decoder::new(&frame[4..]).read().expect("header");
+        assert_eq!(
+            (rh.xid, rh.zxid, rh.err),
+            (9, 0, ErrorCode::SessionClosedRequireSaslAuth.code()),
+            "{op:?}"
+        );
+        assert!(h.closed.contains(&ConnId(conn)), "{op:?} closes the connection");
+    }
+    h.connect(3);
+    let auth = AuthPacket {
+        auth_type: 0,
+        scheme: "digest".into(),
+        auth: Bytes::from_static(b"alice:secret"),
+    };
+    assert_eq!(
+        h.send(3, Request::Auth(auth)).0.err,
+        0,
+        "auth is always let through"
+    );
+    assert!(
+        h.stat(3, "/").is_some(),
+        "a digest-authenticated session is served"
+    );
+    assert!(!h.closed.contains(&ConnId(3)));
+}
+
+#[test]
+fn enforce_auth_with_the_ip_scheme_lets_every_connection_through() {
+    let mut h = Harness::with(|c| c.enforce_auth_schemes = Some(vec!["ip".to_owned()]));
+    h.connect(1);
+    assert!(h.stat(1, "/").is_some(), "every connection has its ip id");
+}
