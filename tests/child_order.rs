@@ -4,8 +4,8 @@
 //! second one (the start-up snapshot loaded), and with ferrokeeper started on a copy of ZooKeeper's directory.
 //! The history has thousands of children under one parent (the table doubles up to 4096 buckets), deletes and
 //! re-creates, a parent emptied and refilled (the table never shrinks), non-ASCII names, names whose hashes
-//! collide (9 in one bucket of a small table, which doubles it), and sequential nodes. Without java and Debian's
-//! jars the test fails, saying what to install.
+//! collide (9 in one bucket of a small table, which doubles it; dozens in a large one, which Java keeps as a
+//! tree), and sequential nodes. Without java and Debian's jars the test fails, saying what to install.
 
 mod common;
 
@@ -29,8 +29,12 @@ const JARS: [&str; 6] = [
     "slf4j-log4j12.jar",
     "log4j-1.2.jar",
 ];
-const ZOOKEEPER_PORT: u16 = 24710;
-const FERROKEEPER_PORT: u16 = 24711;
+/// The loopback ports of one comparison: Apache ZooKeeper's, then ferrokeeper's.
+#[derive(Clone, Copy)]
+struct Ports {
+    zookeeper: u16,
+    ferrokeeper: u16,
+}
 
 /// A server process, stopped (TERM, then KILL) when dropped.
 struct Server {
@@ -67,8 +71,8 @@ impl Drop for Server {
     }
 }
 
-fn start_zookeeper(dir: &Path) -> Server {
-    let cfg = write_zoo_cfg(dir, ZOOKEEPER_PORT);
+fn start_zookeeper(dir: &Path, ports: Ports) -> Server {
+    let cfg = write_zoo_cfg(dir, ports.zookeeper);
     let classpath: Vec<String> = JARS.iter().map(|j| format!("{JAVA_DIR}/{j}")).collect();
     let log = std::fs::File::create(dir.join("zookeeper.log")).expect("log");
     let child = Command::new("java")
@@ -87,8 +91,8 @@ fn start_zookeeper(dir: &Path) -> Server {
     Server { child }
 }
 
-fn start_ferrokeeper(dir: &Path) -> Server {
-    let cfg = write_zoo_cfg(dir, FERROKEEPER_PORT);
+fn start_ferrokeeper(dir: &Path, ports: Ports) -> Server {
+    let cfg = write_zoo_cfg(dir, ports.ferrokeeper);
     let child = Command::new(env!("CARGO_BIN_EXE_ferrokeeper"))
         .arg("start")
         .arg(&cfg)
@@ -265,28 +269,39 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn children_come_in_apache_zookeepers_order_while_serving_and_after_restarts() {
-    compare(history);
+    let ports = Ports {
+        zookeeper: 24710,
+        ferrokeeper: 24711,
+    };
+    compare(ports, history);
 }
 
 /// Java turns a bucket of 9 or more names in a table of 64 or more buckets into a red-black tree, which lists
-/// them in an order of its own; ferrokeeper keeps such a bucket in insertion order.
+/// them in an order of its own, and back into a list when it gets small.
 #[test]
-#[ignore = "Java's tree bins (9+ colliding names in a table of 64+ buckets) are not modelled"]
 fn colliding_names_in_a_large_table_come_in_apache_zookeepers_order() {
-    compare(|c| {
+    let ports = Ports {
+        zookeeper: 24712,
+        ferrokeeper: 24713,
+    };
+    compare(ports, |c| {
         history_with(c, 0);
         for i in 0..60 {
             c.create(&format!("/few/pad{i}"), 0);
         }
-        for name in colliding(12) {
+        let names = colliding(40);
+        for name in &names {
             c.create(&format!("/few/{name}"), 0);
+        }
+        for name in names.iter().step_by(3) {
+            c.delete(&format!("/few/{name}"));
         }
     });
 }
 
 /// Runs `history` on both servers and compares the child lists while serving, after restarts and from a copy
 /// of ZooKeeper's data directory.
-fn compare(history: impl Fn(&mut Client)) {
+fn compare(ports: Ports, history: impl Fn(&mut Client)) {
     let java_ok = Command::new("java")
         .arg("-version")
         .output()
@@ -299,33 +314,38 @@ fn compare(history: impl Fn(&mut Client)) {
     let tmp = tempfile::tempdir().expect("tmp");
     let (zk_dir, fk_dir) = (tmp.path().join("zookeeper"), tmp.path().join("ferrokeeper"));
 
-    let zk = start_zookeeper(&zk_dir);
-    let fk = start_ferrokeeper(&fk_dir);
-    history(&mut Client::connect(ZOOKEEPER_PORT));
-    history(&mut Client::connect(FERROKEEPER_PORT));
-    let serving = lists(ZOOKEEPER_PORT);
+    let zk = start_zookeeper(&zk_dir, ports);
+    let fk = start_ferrokeeper(&fk_dir, ports);
+    history(&mut Client::connect(ports.zookeeper));
+    history(&mut Client::connect(ports.ferrokeeper));
+    let serving = lists(ports.zookeeper);
     assert!(serving[2].1.len() > 2000, "the wide parent is wide");
-    assert_same("while serving", &serving, &lists(FERROKEEPER_PORT));
+    assert_same("while serving", &serving, &lists(ports.ferrokeeper));
     zk.stop();
     fk.stop();
 
     // The first restart replays the log; it takes a snapshot, which the second restart loads.
     for when in ["after a restart", "after a second restart"] {
-        let zk = start_zookeeper(&zk_dir);
-        let fk = start_ferrokeeper(&fk_dir);
-        let theirs = lists(ZOOKEEPER_PORT);
-        assert_same(when, &theirs, &lists(FERROKEEPER_PORT));
+        let zk = start_zookeeper(&zk_dir, ports);
+        let fk = start_ferrokeeper(&fk_dir, ports);
+        let theirs = lists(ports.zookeeper);
+        assert_same(when, &theirs, &lists(ports.ferrokeeper));
         zk.stop();
         fk.stop();
     }
 
-    // ferrokeeper on ZooKeeper's own data directory.
-    let zk = start_zookeeper(&zk_dir);
-    let theirs = lists(ZOOKEEPER_PORT);
-    zk.stop();
+    // ferrokeeper on ZooKeeper's own data directory, as ZooKeeper finds it (each start writes a snapshot that
+    // the next one loads, so the copy is taken before ZooKeeper starts on it).
     let copy = tmp.path().join("copy");
     copy_dir(&zk_dir.join("data"), &copy.join("data"));
-    let fk = start_ferrokeeper(&copy);
-    assert_same("on ZooKeeper's data directory", &theirs, &lists(FERROKEEPER_PORT));
+    let zk = start_zookeeper(&zk_dir, ports);
+    let theirs = lists(ports.zookeeper);
+    zk.stop();
+    let fk = start_ferrokeeper(&copy, ports);
+    assert_same(
+        "on ZooKeeper's data directory",
+        &theirs,
+        &lists(ports.ferrokeeper),
+    );
     fk.stop();
 }

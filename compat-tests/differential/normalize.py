@@ -11,7 +11,8 @@ What two correct servers may legitimately disagree on, and how each is made comp
   same value as mtime wherever mzxid is Z. A break of either rule shows as a marked value.
 - session ids: replaced by the label of the session (S0, S1, ...: the order in which the run opened them); so is
   ephemeralOwner.
-- child lists, getEphemerals lists and whoAmI lists are sorted (the servers keep them in hash sets).
+- getEphemerals lists and whoAmI lists are sorted (the servers keep them in hash sets). Child lists are
+  compared as sent: both servers list a node's children in the iteration order of Java's HashSet.
 Watch notification zxids are compared loosely (on 3.8 they are always -1): see loose_event_zxids.
 """
 
@@ -86,7 +87,7 @@ class Normalizer:
         for key, value in body.items():
             if key == "stat":
                 value = self.stat(value)
-            elif key in ("children", "ephemerals") and value is not None:
+            elif key == "ephemerals" and value is not None:
                 value = sorted(value)
             elif key == "clientInfo" and value is not None:
                 value = sorted(value, key=repr)

@@ -12,15 +12,17 @@
 //! - buckets are listed in index order, each in the order its names were added; doubling splits each bucket
 //!   into two keeping that order.
 //!
+//! - a bucket reaching 9 names in a table of 64 or more becomes a red-black tree with an order of its own
+//!   (`treebin`), and a list again when it gets small.
+//!
 //! A snapshot load adds children in the order the snapshot lists them, into new sets: the order after a restart
-//! is the one ZooKeeper's own restart gives. Not modelled: a bucket of 9 or more names in a table of 64 or more,
-//! which Java turns into a red-black tree with an order of its own (only names whose hashes collide in their low
-//! bits get there).
+//! is the one ZooKeeper's own restart gives.
 //!
 //! Memory: the table holds 4 bytes per bucket (1.33 to 2.67 per child), and each node carries the links of its
 //! bucket's doubly linked ring (8 bytes), so that removing a child takes constant time whatever its bucket holds.
 
 use super::store::NodeId;
+use super::treebin::TreeBins;
 
 /// No node: an empty bucket, or the links of a node in no set.
 pub(super) const NONE: NodeId = u32::MAX;
@@ -40,6 +42,8 @@ pub(super) trait Ring {
     fn prev(&self, id: NodeId) -> NodeId;
     /// The spread `String.hashCode` of the node's name (its last path segment).
     fn hash(&self, id: NodeId) -> u32;
+    /// `String.compareTo` of two nodes' names (UTF-16 code unit order).
+    fn compare_names(&self, a: NodeId, b: NodeId) -> std::cmp::Ordering;
 }
 
 /// [`Ring`], changed.
@@ -66,6 +70,8 @@ pub(super) struct ChildSet {
     len: u32,
     /// The capacity of the Java table; 0 before the first child.
     capacity_log2: u8,
+    /// The tree links of buckets that Java keeps as trees; none in almost every set.
+    trees: Option<Box<TreeBins>>,
 }
 
 impl ChildSet {
@@ -87,11 +93,20 @@ impl ChildSet {
             self.heads = vec![NONE; self.capacity()].into_boxed_slice();
         }
         let bucket = links.hash(id) as usize & (self.capacity() - 1);
-        let bin_len = self.bucket_len(links, bucket, TREEIFY_THRESHOLD + 1);
-        append(&mut self.heads, links, bucket, id);
-        if bin_len >= TREEIFY_THRESHOLD && self.capacity() < MIN_TREEIFY_CAPACITY {
-            // `treeifyBin` on a small table resizes it instead.
-            self.resize(links);
+        if let Some(trees) = self.trees.as_mut().filter(|t| t.is_tree(self.heads[bucket])) {
+            trees.put(&mut self.heads, links, bucket, id);
+        } else {
+            let bin_len = self.bucket_len(links, bucket, TREEIFY_THRESHOLD + 1);
+            append(&mut self.heads, links, bucket, id);
+            if bin_len >= TREEIFY_THRESHOLD {
+                if self.capacity() < MIN_TREEIFY_CAPACITY {
+                    // `treeifyBin` on a small table resizes it instead.
+                    self.resize(links);
+                } else {
+                    let trees = self.trees.get_or_insert_with(Box::default);
+                    trees.treeify(&mut self.heads, links, bucket);
+                }
+            }
         }
         self.len += 1;
         if self.len as usize > self.threshold() {
@@ -106,17 +121,16 @@ impl ChildSet {
             return false;
         }
         let bucket = links.hash(id) as usize & (self.capacity() - 1);
-        if next == id {
-            self.heads[bucket] = NONE;
-        } else {
-            let prev = links.prev(id);
-            links.set_next(prev, next);
-            links.set_prev(next, prev);
-            if self.heads[bucket] == id {
-                self.heads[bucket] = next;
+        match self.trees.as_mut() {
+            Some(trees) if trees.is_tree(self.heads[bucket]) => {
+                trees.remove(&mut self.heads, links, bucket, id);
+                links.set_links(id, NONE, NONE);
             }
+            _ => ring_unlink(&mut self.heads, links, bucket, id),
         }
-        links.set_links(id, NONE, NONE);
+        if self.trees.as_ref().is_some_and(|t| t.is_empty()) {
+            self.trees = None;
+        }
         self.len -= 1;
         if self.len == 0 {
             // Nothing to list: the buckets' memory goes, their number stays.
@@ -130,6 +144,9 @@ impl ChildSet {
         let members: Vec<NodeId> = self.iter(links).collect();
         for id in members {
             links.set_links(id, NONE, NONE);
+        }
+        if let Some(trees) = self.trees.as_mut() {
+            trees.clear();
         }
         *self = ChildSet::default();
     }
@@ -167,16 +184,18 @@ impl ChildSet {
         n
     }
 
-    /// `HashMap.resize`: doubles the table, splitting each bucket into its low and high halves in order.
+    /// `HashMap.resize`: doubles the table, splitting each bucket into its low and high halves in order (a
+    /// tree bin's halves then as `TreeNode.split` leaves them).
     fn resize(&mut self, links: &mut impl Links) {
         if self.capacity_log2 >= MAXIMUM_CAPACITY_LOG2 {
             return;
         }
         let old = std::mem::take(&mut self.heads);
+        let old_capacity = old.len();
         self.capacity_log2 += 1;
         let mask = self.capacity() - 1;
         let mut heads = vec![NONE; self.capacity()].into_boxed_slice();
-        for &head in old.iter().filter(|&&h| h != NONE) {
+        for (index, &head) in old.iter().enumerate().filter(|(_, &h)| h != NONE) {
             let mut at = head;
             loop {
                 let next = links.next(at);
@@ -187,9 +206,55 @@ impl ChildSet {
                 }
                 at = next;
             }
+            if let Some(trees) = self.trees.as_mut().filter(|t| t.is_tree(head)) {
+                trees.split(&mut heads, links, index, index + old_capacity);
+            }
         }
         self.heads = heads;
+        if self.trees.as_ref().is_some_and(|t| t.is_empty()) {
+            self.trees = None;
+        }
     }
+}
+
+/// Takes `id` out of a bucket's ring.
+pub(super) fn ring_unlink(heads: &mut [NodeId], links: &mut impl Links, bucket: usize, id: NodeId) {
+    let next = links.next(id);
+    if next == id {
+        heads[bucket] = NONE;
+    } else {
+        let prev = links.prev(id);
+        links.set_next(prev, next);
+        links.set_prev(next, prev);
+        if heads[bucket] == id {
+            heads[bucket] = next;
+        }
+    }
+    links.set_links(id, NONE, NONE);
+}
+
+/// Puts `id` right after `at` in its ring.
+pub(super) fn ring_insert_after(links: &mut impl Links, at: NodeId, id: NodeId) {
+    let next = links.next(at);
+    links.set_links(id, at, next);
+    links.set_next(at, id);
+    links.set_prev(next, id);
+}
+
+/// Makes `id`, in the ring of `bucket`, its first (`TreeNode.moveRootToFront`).
+pub(super) fn ring_move_to_front(heads: &mut [NodeId], links: &mut impl Links, bucket: usize, id: NodeId) {
+    let head = heads[bucket];
+    if head == id || head == NONE || id == NONE {
+        return;
+    }
+    let (prev, next) = (links.prev(id), links.next(id));
+    links.set_next(prev, next);
+    links.set_prev(next, prev);
+    let tail = links.prev(head);
+    links.set_links(id, tail, head);
+    links.set_next(tail, id);
+    links.set_prev(head, id);
+    heads[bucket] = id;
 }
 
 /// Puts `id` at the end of a bucket's ring.
@@ -258,6 +323,10 @@ mod tests {
         }
         fn hash(&self, id: NodeId) -> u32 {
             java_hash(&self.names[id as usize])
+        }
+        fn compare_names(&self, a: NodeId, b: NodeId) -> std::cmp::Ordering {
+            let (a, b) = (&self.names[a as usize], &self.names[b as usize]);
+            a.encode_utf16().cmp(b.encode_utf16())
         }
     }
 
@@ -359,5 +428,81 @@ mod tests {
             "8 -> 16 at the 7th name, 16 -> 32 at the 9th in one bucket"
         );
         assert_eq!(names(&set, &m), colliding, "one bucket, in insertion order");
+    }
+
+    /// A set in the test model that names are added to and removed from by name.
+    struct Named {
+        set: ChildSet,
+        m: Model,
+        ids: std::collections::HashMap<String, NodeId>,
+    }
+
+    impl Named {
+        fn new() -> Named {
+            Named {
+                set: ChildSet::default(),
+                m: Model {
+                    names: Vec::new(),
+                    links: Vec::new(),
+                },
+                ids: Default::default(),
+            }
+        }
+
+        fn add(&mut self, name: &str) {
+            let id = self.m.names.len() as NodeId;
+            self.m.names.push(name.to_owned());
+            self.m.links.push((NONE, NONE));
+            self.ids.insert(name.to_owned(), id);
+            self.set.insert(&mut self.m, id);
+        }
+
+        fn remove(&mut self, name: &str) {
+            let id = self.ids[name];
+            assert!(self.set.remove(&mut self.m, id), "{name}");
+        }
+
+        fn listed(&self) -> String {
+            names(&self.set, &self.m).join(",")
+        }
+    }
+
+    fn colliding(i: usize) -> String {
+        (0..8)
+            .map(|bit| if i >> bit & 1 == 1 { "Aa" } else { "BB" })
+            .collect()
+    }
+
+    #[test]
+    fn tree_bins_list_as_javas_do() {
+        // The same histories as testdata/HashSetOrders.java, and its output.
+        let java: std::collections::HashMap<&str, &str> = include_str!("testdata/hashset_orders.txt")
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .collect();
+        let mut a = Named::new();
+        (0..60).for_each(|i| a.add(&format!("p{i}")));
+        (0..40).for_each(|i| a.add(&colliding(i)));
+        assert_eq!(a.listed(), java["collide-40"]);
+        (0..40).step_by(3).for_each(|i| a.remove(&colliding(i)));
+        assert_eq!(a.listed(), java["collide-removed"]);
+        (0..40)
+            .filter(|i| i % 3 != 0 && i % 8 != 1)
+            .for_each(|i| a.remove(&colliding(i)));
+        assert_eq!(a.listed(), java["collide-few"]);
+
+        let k: Vec<String> = (0..)
+            .map(|i| format!("k{i}"))
+            .filter(|n| java_hash(n) & 63 == 5)
+            .take(30)
+            .collect();
+        let mut b = Named::new();
+        (0..50).for_each(|i| b.add(&format!("q{i}")));
+        k.iter().for_each(|n| b.add(n));
+        assert_eq!(b.listed(), java["split-before"]);
+        (50..200).for_each(|i| b.add(&format!("q{i}")));
+        assert_eq!(b.listed(), java["split-after"]);
+        k.iter().step_by(2).for_each(|n| b.remove(n));
+        assert_eq!(b.listed(), java["split-removed"]);
     }
 }

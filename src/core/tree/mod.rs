@@ -11,6 +11,7 @@ pub mod quota;
 mod shared;
 pub mod snapshot;
 mod store;
+mod treebin;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
