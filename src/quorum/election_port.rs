@@ -5,7 +5,8 @@
 //! -65536 with our election address, or -65535 with every address when multi-address is on). Only a connection
 //! opened by the higher sid is kept: the opener drops its own connection to a higher sid right after the
 //! handshake, and a receiver drops a connection from a lower sid and connects back (to the address in the
-//! handshake if there is one), so the pair ends with one connection either way. A handshake that is malformed,
+//! handshake if there is one; an address given by host name, which ZooKeeper would resolve, falls back to the
+//! configured one), so the pair ends with one connection either way. A handshake that is malformed,
 //! or that does not arrive within the socket timeout, closes the connection.
 //!
 //! Queues: a peer's send queue holds one message and a newer one replaces it (`SEND_CAPACITY` 1 over a
