@@ -6,6 +6,9 @@
 //!   LEADING answers, and they must keep their modes (`srvr`).
 //! - ours first: everyone starts empty (zxid 0, epoch 0), so sid 3 wins; we must decide LEADING, and both real
 //!   members must then come to our quorum port as followers (their FOLLOWERINFO names their sid).
+//! - ours first as member 1 with currentEpoch 2 and a last zxid of epoch 1: the epoch beats the real members'
+//!   higher sids, so again we lead and both follow (and this time we open connections to higher sids, which
+//!   drop them and connect back).
 //!
 //! The test fails if Debian's ZooKeeper (or java) is missing.
 
@@ -20,7 +23,7 @@ use ferrokeeper::core::zab::election::{Election, ElectionConfig, ElectionTimeout
 use ferrokeeper::core::zab::quorum::QuorumMaj;
 use ferrokeeper::quorum::election_port::{ElectionPort, ElectionPortConfig};
 use ferrokeeper::quorum::{Decision, ElectionRunner};
-use ferrokeeper::types::ServerId;
+use ferrokeeper::types::{ServerId, Zxid};
 use jute::election::ServerState;
 use jute::records::quorum::{LearnerInfo, QuorumPacket};
 use tokio::io::AsyncReadExt;
@@ -59,7 +62,7 @@ impl Ports {
         Ports {
             election: pick(&[1, 2, 3]),
             quorum: pick(&[1, 2, 3]),
-            client: pick(&[1, 2]),
+            client: pick(&[1, 2, 3]),
         }
     }
 
@@ -177,9 +180,10 @@ fn logs(members: &[RealMember]) -> String {
         .join("\n")
 }
 
-async fn our_member(ports: &Ports) -> ElectionRunner {
-    let peers = [1, 2]
+async fn our_member(ports: &Ports, me: i64, persisted: Persisted) -> ElectionRunner {
+    let peers = [1, 2, 3]
         .iter()
+        .filter(|&&s| s != me)
         .map(|&s| {
             (
                 ServerId(s),
@@ -188,9 +192,9 @@ async fn our_member(ports: &Ports) -> ElectionRunner {
         })
         .collect();
     let port = ElectionPort::bind(ElectionPortConfig {
-        my_id: ServerId(3),
-        listen: SocketAddr::from(([127, 0, 0, 1], ports.election[&3])),
-        advertised: vec![format!("127.0.0.1:{}", ports.election[&3])],
+        my_id: ServerId(me),
+        listen: SocketAddr::from(([127, 0, 0, 1], ports.election[&me])),
+        advertised: vec![format!("127.0.0.1:{}", ports.election[&me])],
         multi_address: false,
         peers,
         connect_timeout: Duration::from_secs(5),
@@ -201,12 +205,12 @@ async fn our_member(ports: &Ports) -> ElectionRunner {
     let quorum = QuorumMaj::new([1, 2, 3].map(ServerId), [], 0).expect("quorum");
     let election = Election::new(
         ElectionConfig {
-            my_id: ServerId(3),
+            my_id: ServerId(me),
             quorum,
             config_text: Bytes::from(ports.config_text()),
             timeouts: ElectionTimeouts::zookeeper_defaults(50),
         },
-        Persisted::default(),
+        persisted,
     );
     ElectionRunner::new(port, election, Duration::from_millis(50))
 }
@@ -239,7 +243,7 @@ async fn our_member_joining_last_follows_the_leader_the_real_members_elected() {
         ["follower", "leader"],
         "member 2 has the higher sid and must lead"
     );
-    let mut ours = our_member(&ports).await;
+    let mut ours = our_member(&ports, 3, Persisted::default()).await;
     let decision = tokio::time::timeout(Duration::from_secs(60), ours.elect(Persisted::default()))
         .await
         .unwrap_or_else(|_| panic!("no decision; received {:?}\n{}", ours.received, logs(&members)));
@@ -274,8 +278,24 @@ async fn first_learner_packet(sock: &mut tokio::net::TcpStream) -> Option<(Quoru
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_member_starting_first_with_the_highest_sid_is_elected_and_followed() {
+    start_ours_first_and_expect_to_lead(3, Persisted::default()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_member_with_the_lowest_sid_but_the_highest_epoch_is_elected_and_followed() {
+    let persisted = Persisted {
+        last_logged_zxid: Zxid::new(1, 3),
+        current_epoch: 2,
+    };
+    start_ours_first_and_expect_to_lead(1, persisted).await;
+}
+
+/// Our member starts first as `me` with `persisted`; the two real members (empty data directories) must vote
+/// for it and come to its quorum port as followers.
+async fn start_ours_first_and_expect_to_lead(me: i64, persisted: Persisted) {
     let ports = Ports::new();
-    let quorum_listener = tokio::net::TcpListener::bind(("127.0.0.1", ports.quorum[&3]))
+    let real: Vec<i64> = [1, 2, 3].into_iter().filter(|&s| s != me).collect();
+    let quorum_listener = tokio::net::TcpListener::bind(("127.0.0.1", ports.quorum[&me]))
         .await
         .expect("bind our quorum port");
     let followers = tokio::spawn(async move {
@@ -293,16 +313,16 @@ async fn our_member_starting_first_with_the_highest_sid_is_elected_and_followed(
         }
         seen
     });
-    let mut ours = our_member(&ports).await;
+    let mut ours = our_member(&ports, me, persisted).await;
     let (decided_tx, decided_rx) = tokio::sync::oneshot::channel();
     // Our member keeps answering for the whole test, as a leader answers looking members.
     let election = tokio::spawn(async move {
-        let decision: Decision = ours.elect(Persisted::default()).await;
+        let decision: Decision = ours.elect(persisted).await;
         let _ = decided_tx.send((decision, ours.received.clone()));
         ours.answer_for(Duration::from_secs(180)).await;
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let members = vec![RealMember::start(1, &ports), RealMember::start(2, &ports)];
+    let members: Vec<RealMember> = real.iter().map(|&s| RealMember::start(s, &ports)).collect();
     let seen = tokio::time::timeout(Duration::from_secs(90), followers)
         .await
         .unwrap_or_else(|_| {
@@ -322,16 +342,18 @@ async fn our_member_starting_first_with_the_highest_sid_is_elected_and_followed(
         ServerState::Leading,
         "{decision:?}; received {received:?}"
     );
-    assert_eq!(decision.vote.candidate.leader, ServerId(3));
+    assert_eq!(decision.vote.candidate.leader, ServerId(me));
+    assert_eq!(decision.vote.candidate.zxid, persisted.last_logged_zxid);
+    assert_eq!(decision.vote.candidate.peer_epoch, persisted.current_epoch);
     assert_eq!(
         seen.keys().copied().collect::<BTreeSet<i64>>(),
-        BTreeSet::from([1, 2])
+        real.iter().copied().collect::<BTreeSet<i64>>()
     );
     for (sid, (packet, info)) in &seen {
         assert_eq!(packet.packet_type, FOLLOWERINFO, "member {sid}: {packet:?}");
         assert_eq!(info.protocol_version, 0x10000, "member {sid}: {info:?}");
     }
-    let voted_for_us = received.iter().any(|(from, n)| from.0 != 3 && n.leader == 3);
+    let voted_for_us = received.iter().any(|(from, n)| from.0 != me && n.leader == me);
     assert!(
         voted_for_us,
         "decided LEADING without a real member's vote: {received:?}"
