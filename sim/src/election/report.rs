@@ -12,6 +12,8 @@ pub struct Counters {
     /// Rounds in which two different members declared LEADING (FLE allows it under loss; ZAB's epochs settle
     /// it).
     pub split_rounds: u64,
+    /// The same, among LEADING decisions made after the heal.
+    pub connected_split_rounds: u64,
 }
 
 impl Counters {
@@ -23,6 +25,7 @@ impl Counters {
         self.crashes += o.crashes;
         self.partitions += o.partitions;
         self.split_rounds += o.split_rounds;
+        self.connected_split_rounds += o.connected_split_rounds;
     }
 }
 
@@ -59,7 +62,7 @@ impl std::fmt::Display for Totals {
         write!(
             f,
             "{} seeds ({} without faults), {} ticks, {} messages ({} lost or cut), {} decisions, {} crashes, \
-             {} partitions, {} rounds with two leaders, convergence at most {} ticks after the heal",
+             {} partitions, {} rounds with two leaders ({} of them after the heal), convergence at most {} ticks after the heal",
             self.seeds,
             self.faultless_seeds,
             self.sum.ticks,
@@ -69,6 +72,7 @@ impl std::fmt::Display for Totals {
             self.sum.crashes,
             self.sum.partitions,
             self.sum.split_rounds,
+            self.sum.connected_split_rounds,
             self.converge_ticks_after_heal_max
         )
     }
