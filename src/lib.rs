@@ -11,6 +11,7 @@ pub mod config;
 pub mod core;
 pub mod metrics;
 pub mod net;
+pub mod quorum;
 pub mod server;
 pub mod storage;
 pub mod tools;

@@ -181,3 +181,47 @@ fn message_lengths_outside_one_to_packet_max_are_refused() {
     assert_eq!(check_message(&[0, 0, 0, 2, 9]), Ok(None));
     assert_eq!(check_message(&[0, 0, 0, 2, 9, 9]), Ok(Some(2)));
 }
+
+mod properties {
+    use bytes::Bytes;
+    use proptest::prelude::*;
+
+    use super::super::*;
+
+    fn state() -> impl Strategy<Value = ServerState> {
+        prop_oneof![
+            Just(ServerState::Looking),
+            Just(ServerState::Following),
+            Just(ServerState::Leading),
+            Just(ServerState::Observing),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_decode_to_a_value_or_an_error_never_a_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = Handshake::decode(&bytes);
+            let _ = check_message(&bytes);
+            let _ = Notification::decode(&Bytes::from(bytes));
+        }
+
+        #[test]
+        fn every_current_notification_round_trips(
+            s in state(), leader in any::<i64>(), zxid in any::<i64>(), round in any::<i64>(),
+            epoch in any::<i64>(), config in proptest::collection::vec(any::<u8>(), 0..100),
+        ) {
+            let n = Notification::current(s, leader, zxid, round, epoch, Bytes::from(config));
+            prop_assert_eq!(Notification::decode(&n.encode()).expect("decodes"), n);
+        }
+
+        #[test]
+        fn a_decoded_notification_reencodes_to_its_bytes(bytes in proptest::collection::vec(any::<u8>(), 28..120)) {
+            let mut bytes = bytes;
+            bytes[..4].copy_from_slice(&[0, 0, 0, 1]);
+            let payload = Bytes::from(bytes);
+            if let Ok(n) = Notification::decode(&payload) {
+                prop_assert_eq!(n.encode(), payload);
+            }
+        }
+    }
+}
