@@ -38,9 +38,10 @@ pub const DEFAULT_MAX_CLIENT_CNXNS: i32 = 60;
 pub const DEFAULT_GLOBAL_OUTSTANDING_LIMIT: u32 = 1000;
 /// `zookeeper.nio.sessionlessCnxnTimeout`: a connection that has not finished its handshake by then is dropped.
 pub const DEFAULT_SESSIONLESS_CNXN_TIMEOUT_MS: u32 = 10_000;
-/// Bytes of replies queued for one connection before it is judged not to be reading and closed. Apache
-/// ZooKeeper has no such bound (its queue grows until the session expires); ferrokeeper keeps one so that a
-/// client which never reads cannot hold unbounded memory.
+/// Bytes of replies queued for one connection before it is judged not to be reading and closed, and the
+/// largest reply a read may build (`ferrokeeper.maxQueuedReplyBytes`). Apache ZooKeeper has no such bound (its
+/// queue grows until the session expires, and a reply is built whole whatever its size); ferrokeeper keeps
+/// one so that a client which never reads, or asks for a reply of gigabytes, cannot hold unbounded memory.
 pub const DEFAULT_OUTBOUND_QUEUE_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// `ferrokeeper.maxInFlightTxns` when zoo.cfg does not set it: txns prepared and not yet durable, past which the
 /// server takes no more requests until the log catches up (the scale of globalOutstandingLimit's default).
@@ -486,6 +487,7 @@ struct RawConfig {
     sessionless_cnxn_timeout_ms: Option<u32>,
     in_flight_txns_max: Option<u32>,
     in_flight_bytes_max: Option<u32>,
+    outbound_queue_bytes_max: Option<u32>,
     storage: StorageSettings,
     ops: ops::RawOps,
     /// `server.N`, `group.N`, `weight.N` in file order, parsed once every key is known.
@@ -525,6 +527,9 @@ impl RawConfig {
             // ferrokeeper's own bounds on the txns in flight (Apache ZooKeeper has none).
             "ferrokeeper.maxInFlightTxns" => self.in_flight_txns_max = Some(parse_u32(key, value, 1)?),
             "ferrokeeper.maxInFlightTxnBytes" => self.in_flight_bytes_max = Some(parse_u32(key, value, 1)?),
+            "ferrokeeper.maxQueuedReplyBytes" => {
+                self.outbound_queue_bytes_max = Some(parse_u32(key, value, 1)?)
+            }
             _ if ops::KEYS.contains(&key) => self.ops.set(key, value),
             _ if StorageSettings::KEYS.contains(&key) => {
                 self.storage.set(key, value).map_err(|reason| invalid(key, value, reason))?
@@ -607,7 +612,9 @@ impl RawConfig {
             sessionless_cnxn_timeout_ms: self
                 .sessionless_cnxn_timeout_ms
                 .unwrap_or(DEFAULT_SESSIONLESS_CNXN_TIMEOUT_MS),
-            outbound_queue_bytes_max: DEFAULT_OUTBOUND_QUEUE_BYTES_MAX,
+            outbound_queue_bytes_max: self
+                .outbound_queue_bytes_max
+                .map_or(DEFAULT_OUTBOUND_QUEUE_BYTES_MAX, |n| n as usize),
             in_flight_txns_max: self
                 .in_flight_txns_max
                 .map_or(DEFAULT_IN_FLIGHT_TXNS_MAX, |n| n as usize),
@@ -839,6 +846,31 @@ mod tests {
         assert_eq!(with("maxCnxns=99999999999", ""), 0);
         assert_eq!(with("", "-Dzookeeper.maxCnxns=7"), 7);
         assert_eq!(with("maxCnxns=2", "-Dzookeeper.maxCnxns=7"), 2);
+    }
+
+    #[test]
+    fn ferrokeeper_bounds_have_defaults_and_keys() {
+        let c = cfg("dataDir=d\nclientPort=1\n").expect("config");
+        assert_eq!(
+            (
+                c.outbound_queue_bytes_max,
+                c.in_flight_txns_max,
+                c.in_flight_bytes_max
+            ),
+            (16 << 20, 1000, 64 << 20)
+        );
+        let c = cfg("dataDir=d\nclientPort=1\nferrokeeper.maxQueuedReplyBytes=1000\n\
+                     ferrokeeper.maxInFlightTxns=7\nferrokeeper.maxInFlightTxnBytes=4096\n")
+        .expect("config");
+        assert_eq!(
+            (
+                c.outbound_queue_bytes_max,
+                c.in_flight_txns_max,
+                c.in_flight_bytes_max
+            ),
+            (1000, 7, 4096)
+        );
+        assert!(cfg("dataDir=d\nclientPort=1\nferrokeeper.maxInFlightTxns=0\n").is_err());
     }
 
     #[test]

@@ -217,6 +217,7 @@ fn log_effective_config(config: &ServerConfig) {
         min_session_timeout_ms = config.min_session_timeout_ms,
         max_session_timeout_ms = config.max_session_timeout_ms,
         max_client_cnxns = config.max_client_cnxns,
+        max_cnxns = config.max_cnxns,
         global_outstanding_limit = config.global_outstanding_limit,
         jute_max_buffer = config.jute_max_buffer,
         four_letter_whitelist = ?config.four_letter_whitelist,

@@ -65,9 +65,9 @@ pub mod counter {
     /// above), and those counting events of parts a standalone ferrokeeper does not have (the quorum, the
     /// response cache, the dead-watcher cleaner, TLS handshakes), which stay 0 as they do on a standalone
     /// ZooKeeper that never sees them: dashboards and checks look these names up. `stale_requests`,
-    /// `stale_requests_dropped` and `throttled_ops` are `RequestThrottler`'s: ferrokeeper has no request
-    /// throttler (a connection's outstanding requests are bounded instead), so nothing is ever held long
-    /// enough to go stale there and they read 0.
+    /// `stale_requests_dropped` and `throttled_ops` are `RequestThrottler`'s dropping of requests that went
+    /// stale while it stalled: ferrokeeper stalls by not reading (globalOutstandingLimit, the txns in flight)
+    /// and drops nothing, so they read 0.
     pub(super) const ALL: [&str; 47] = [
         "add_dead_watcher_stall_time",
         BYTES_RECEIVED_COUNT,

@@ -231,10 +231,11 @@ async fn stat_of(addr: std::net::SocketAddr, port: u16) -> Option<(bool, usize)>
     Some((reading, queued))
 }
 
-/// Polls `stat` until the connection from `port` shows `want` (at most 10 s).
+/// Polls `stat` until the connection from `port` shows `want` (for 10 s at most).
 async fn await_stat(addr: std::net::SocketAddr, port: u16, want: (bool, usize)) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let mut last = None;
-    for _ in 0..200 {
+    while std::time::Instant::now() < deadline {
         last = stat_of(addr, port).await;
         if last == Some(want) {
             return;

@@ -545,7 +545,67 @@ struct Children2<'a> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::Harness;
     use super::*;
+    use jute::records::multi::MultiRequest;
+
+    /// Sends `request` and returns the frames it was answered with and whether the connection was closed.
+    fn outcome(h: &mut Harness, conn: u64, request: Request) -> (usize, bool) {
+        let header = RequestHeader {
+            xid: 77,
+            op: request.opcode().code(),
+        };
+        let effects = h.core.request(h.now, ConnId(conn), header, Ok(request));
+        h.run(effects);
+        let frames = h.take(ConnId(conn)).len();
+        let closed = h.closed.contains(&ConnId(conn));
+        (frames, closed)
+    }
+
+    fn get_data_ops(path: &str, n: usize) -> Request {
+        let op = MultiOp::GetData(ExistsRequest {
+            path: path.into(),
+            watch: false,
+        });
+        Request::MultiRead(MultiRequest { ops: vec![op; n] })
+    }
+
+    #[test]
+    fn replies_over_the_cap_close_the_connection_and_smaller_ones_are_answered() {
+        // A 1-byte node's getData result is 9 + 4 + 1 + 68 bytes, the reply 16 + 9 at least.
+        let mut h = Harness::with(|c| c.reply_bytes_max = 16 + 9 + 10 * 82);
+        h.connect(1);
+        h.create(1, "/n", 0);
+        assert_eq!(outcome(&mut h, 1, get_data_ops("/n", 10)), (1, false));
+        assert_eq!(outcome(&mut h, 1, get_data_ops("/n", 11)), (0, true));
+        // Nothing more is served on the closed connection.
+        assert_eq!(outcome(&mut h, 1, get_data_ops("/n", 1)), (0, true));
+
+        // getEphemerals and getChildren are measured the same way.
+        h.connect(2);
+        let names: Vec<String> = (0..40)
+            .map(|i| format!("/ephemeral-with-a-long-name-{i:04}"))
+            .collect();
+        for name in &names {
+            assert_eq!(h.create(2, name, 1).0, 0);
+        }
+        let ephemerals = |prefix: &str| {
+            Request::GetEphemerals(GetEphemeralsRequest {
+                prefix_path: Some(prefix.into()),
+            })
+        };
+        assert_eq!(
+            outcome(&mut h, 2, ephemerals("/ephemeral-with-a-long-name-000")),
+            (1, false)
+        );
+        assert_eq!(outcome(&mut h, 2, ephemerals("/")), (0, true));
+        h.connect(3);
+        let children = Request::GetChildren(ExistsRequest {
+            path: "/".into(),
+            watch: false,
+        });
+        assert_eq!(outcome(&mut h, 3, children), (0, true));
+    }
 
     fn encoded(value: &impl serde::Serialize) -> Vec<u8> {
         let mut out = Vec::new();

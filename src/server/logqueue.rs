@@ -122,14 +122,27 @@ mod tests {
         Bytes::from(vec![0; len])
     }
 
+    /// A queue over a channel of `capacity` commands, and the channel's receiving end.
+    fn queue(
+        capacity: usize,
+        txns_max: usize,
+        bytes_max: usize,
+    ) -> (LogQueue, std::sync::mpsc::Receiver<LogCommand>) {
+        let (tx, rx) = std::sync::mpsc::sync_channel(capacity);
+        let limits = InFlightLimits { txns_max, bytes_max };
+        (LogQueue::new(tx, limits), rx)
+    }
+
+    fn describe(command: LogCommand) -> String {
+        match command {
+            LogCommand::Append(e) => format!("append {}", e[0].0 .0),
+            LogCommand::Roll => "roll".into(),
+        }
+    }
+
     #[test]
     fn room_ends_at_either_limit_and_comes_back_when_durable() {
-        let (tx, rx) = std::sync::mpsc::sync_channel(8);
-        let limits = InFlightLimits {
-            txns_max: 3,
-            bytes_max: 100,
-        };
-        let mut q = LogQueue::new(tx, limits);
+        let (mut q, rx) = queue(8, 3, 100);
         q.push(Zxid(1), entry(10));
         q.push(Zxid(2), entry(10));
         assert!(q.has_room());
@@ -153,12 +166,7 @@ mod tests {
 
     #[test]
     fn commands_the_channel_has_no_room_for_wait_in_order() {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let limits = InFlightLimits {
-            txns_max: 100,
-            bytes_max: 1000,
-        };
-        let mut q = LogQueue::new(tx, limits);
+        let (mut q, rx) = queue(1, 100, 1000);
         q.push(Zxid(1), entry(1));
         q.flush().expect("flush");
         q.push(Zxid(2), entry(1));
@@ -168,16 +176,10 @@ mod tests {
         assert!(!q.has_room(), "commands wait");
         let mut seen = Vec::new();
         for _ in 0..3 {
-            match rx.try_recv().expect("a command") {
-                LogCommand::Append(e) => seen.push(format!("append {}", e[0].0 .0)),
-                LogCommand::Roll => seen.push("roll".into()),
-            }
+            seen.push(describe(rx.try_recv().expect("a command")));
             q.flush().expect("flush");
         }
-        match rx.try_recv().expect("a command") {
-            LogCommand::Append(e) => seen.push(format!("append {}", e[0].0 .0)),
-            LogCommand::Roll => seen.push("roll".into()),
-        }
+        seen.push(describe(rx.try_recv().expect("a command")));
         assert_eq!(seen, ["append 1", "append 2", "roll", "append 3"]);
         assert!(q.has_room());
         drop(rx);
