@@ -119,6 +119,11 @@ class Hostile(unittest.TestCase):
     def test_zxids_are_relative_except_minus_one_and_zero(self):
         self.assertEqual([hostile_probe._zxid_mark(z, 10) for z in (-1, 0, 10, 12)], [-1, 0, "base+0", "base+2"])
 
+    def test_cases_are_grouped_by_the_zoo_cfg_keys_they_need_in_order(self):
+        cases = [{"name": "a"}, {"name": "b", "config": {"k": "v"}}, {"name": "c"}]
+        groups = hostile._groups(cases)
+        self.assertEqual([(cfg, [c["name"] for c in g]) for cfg, g in groups], [({}, ["a", "c"]), ({"k": "v"}, ["b"])])
+
     def test_an_accepted_difference_must_match_every_key_it_gives(self):
         got = {"attack": [{"err": -6, "xid": 1, "zxid": -1}], "closed": True, "after": []}
         self.assertTrue(hostile._matches(got, {"attack": got["attack"], "closed": True}))

@@ -13,6 +13,7 @@ Each case is a dict:
   after    requests on a fresh session once the attack is over (err, and data/version for getData,
            numChildren for exists)
   handshake False to send the attack before any ConnectRequest
+  config   zoo.cfg keys the case needs beyond the shared zoo.cfg (both servers are started with them)
   v39      what Apache ZooKeeper 3.9 observes where it differs from the 3.8 reference (the keys given): a server
            under test that answers so is counted as a known version difference, not a failure
   deliberate  the same for a documented deliberate divergence of ferrokeeper (the comment above the case says why)
@@ -180,6 +181,23 @@ for label, acl in (("empty-list", []), ("digest-without-colon", [(ALL, "digest",
                    ("ip-bad-address", [(ALL, "ip", "999.1.1.1")]), ("world-not-anyone", [(ALL, "world", "me")])):
     p = _path()
     case(f"acl/create-with-{label}", [create(p, acl), exists("/")], after=[exists(p)])
+
+# ---- enforce.auth (AuthenticationHelper.enforceAuthentication) ---------------------------------------------------
+
+ENFORCE = {"enforce.auth.enabled": "true", "enforce.auth.schemes": "digest"}
+PING = {"op": jute.PING, "body": b"", "xid": -2}
+for label, attack in (
+        # First: the only case whose zxids are compared, before any refused session can expire.
+        ("authenticated-session-is-served", [ALICE_AUTH, exists("/")]),
+        ("unauthenticated-read", [exists("/")]),
+        ("unauthenticated-ping", [PING]),
+        ("unauthenticated-unknown-opcode", [{"op": 99, "body": b""}]),
+        ("unauthenticated-closeSession", [{"op": jute.CLOSE_SESSION, "body": b""}]),
+        ("unauthenticated-deleteContainer", [{"op": jute.DELETE_CONTAINER, "body": ustring("/zookeeper")}]),
+        ("sasl-then-read", [{"op": jute.SASL, "args": {"token": b"\x01"}}, exists("/")]),
+        ("ip-auth-is-not-digest",
+         [{"op": jute.AUTH, "args": {"type": 0, "scheme": "ip", "auth": b"x"}, "xid": -4}, exists("/")])):
+    case(f"enforce-auth/{label}", attack, [ALICE_AUTH, exists("/")], config=ENFORCE)
 
 # ---- bad paths ---------------------------------------------------------------------------------------------
 
