@@ -238,6 +238,33 @@ fn jvm_flags_stand_for_their_zoo_cfg_keys_and_zoo_cfg_wins() {
     );
 }
 
+/// `zkEnv.sh` sources `java.env` beside zoo.cfg: the break-glass super user an operator puts there is honoured,
+/// and a TLS flag there stops the start as it would in zoo.cfg.
+#[test]
+fn java_env_beside_zoo_cfg_sets_the_super_digest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("zoo.cfg");
+    std::fs::write(&path, MINIMAL).expect("zoo.cfg");
+    let java_env = dir.path().join("java.env");
+    std::fs::write(
+        &java_env,
+        format!("export SERVER_JVMFLAGS=\"-Dzookeeper.DigestAuthenticationProvider.superDigest={SUPER_DIGEST}\"\n"),
+    )
+    .expect("java.env");
+    let c = ServerConfig::from_file(&path).expect("zoo.cfg with java.env");
+    assert_eq!(c.super_digest.as_deref(), Some(SUPER_DIGEST));
+    std::fs::write(
+        &java_env,
+        "SERVER_JVMFLAGS=\"-Dzookeeper.ssl.keyStore.location=/k.jks\"\n",
+    )
+    .expect("java.env");
+    let err = ServerConfig::from_file(&path).expect_err("TLS asked for in java.env");
+    assert!(
+        err.to_string().contains("-Dzookeeper.ssl.keyStore.location"),
+        "{err}"
+    );
+}
+
 // ---- over real sockets ------------------------------------------------------------------------------------------
 
 async fn serve(extra: &str, flags: &str) -> (common::Running, tempfile::TempDir) {

@@ -15,7 +15,7 @@ START = "<!-- results:start -->"
 END = "<!-- results:end -->"
 HEADER = "| judge | server | passed | failed | skipped | seconds | date | note |"
 RULE = "|---|---|---:|---:|---:|---:|---|---|"
-JUDGE_ORDER = ["kazoo", "curator", "cli", "node", "differential", "ops"]
+JUDGE_ORDER = ["kazoo", "curator", "cli", "node", "differential", "ops", "interchange", "hostile"]
 
 
 @dataclasses.dataclass

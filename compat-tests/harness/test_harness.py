@@ -12,10 +12,13 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "cli"))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "hostile"))
 
 import results  # noqa: E402
 import transcript  # noqa: E402
-from judges import differential, kazoo, node  # noqa: E402
+import cases as hostile_cases  # noqa: E402
+import probe as hostile_probe  # noqa: E402
+from judges import differential, hostile, kazoo, node  # noqa: E402
 from judges.common import parse_pass_fail_lines  # noqa: E402
 
 
@@ -100,6 +103,31 @@ class Parsers(unittest.TestCase):
         self.assertIsNone(differential.parse_result(write("crash\n")))
         known = write("known version difference x30: a\nknown version difference x6: b\n")
         self.assertEqual(differential.parse_known(known), 36)
+
+
+class Hostile(unittest.TestCase):
+    def test_case_names_are_unique_and_every_case_has_an_attack(self):
+        names = [c["name"] for c in hostile_cases.CASES]
+        self.assertEqual(len(names), len(set(names)))
+        self.assertTrue(all(c["attack"] for c in hostile_cases.CASES))
+
+    def test_repeated_outcomes_collapse_to_a_count(self):
+        a, b = {"err": 0}, {"err": -6}
+        self.assertEqual(hostile_probe._collapse([a, a, a, b, "closed"]),
+                         [{"times": 3, "outcome": a}, b, "closed"])
+
+    def test_zxids_are_relative_except_minus_one_and_zero(self):
+        self.assertEqual([hostile_probe._zxid_mark(z, 10) for z in (-1, 0, 10, 12)], [-1, 0, "base+0", "base+2"])
+
+    def test_cases_are_grouped_by_the_zoo_cfg_keys_they_need_in_order(self):
+        cases = [{"name": "a"}, {"name": "b", "config": {"k": "v"}}, {"name": "c"}]
+        groups = hostile._groups(cases)
+        self.assertEqual([(cfg, [c["name"] for c in g]) for cfg, g in groups], [({}, ["a", "c"]), ({"k": "v"}, ["b"])])
+
+    def test_an_accepted_difference_must_match_every_key_it_gives(self):
+        got = {"attack": [{"err": -6, "xid": 1, "zxid": -1}], "closed": True, "after": []}
+        self.assertTrue(hostile._matches(got, {"attack": got["attack"], "closed": True}))
+        self.assertFalse(hostile._matches(got, {"attack": got["attack"], "closed": False}))
 
 
 class Normalisation(unittest.TestCase):

@@ -150,6 +150,9 @@ impl Core {
                 &String::from_utf8_lossy(&packet.auth),
                 &self.policy,
             )),
+            // `IPAuthenticationProvider.handleAuthentication`: adds the connection's own ip id, which every
+            // connection already has, and succeeds whatever the packet says.
+            "ip" => Some(Vec::new()),
             _ => None,
         };
         let bytes_max = self.config.max_buffer;

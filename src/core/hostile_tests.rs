@@ -11,27 +11,32 @@ use jute::Decoder;
 use super::tests::Harness;
 use crate::types::ConnId;
 
-/// Sends a request whose record did not decode, as the codec reports it.
-fn send_undecodable(h: &mut Harness, conn: u64, op: OpCode) -> ReplyHeader {
-    h.next_xid += 1;
-    let header = RequestHeader {
-        xid: h.next_xid,
-        op: op.code(),
-    };
-    let source = jute::from_slice::<DeleteRequest>(b"\x00").expect_err("a short record");
-    let effects = h.core.request(
-        h.now,
-        ConnId(conn),
-        header,
-        Err(RequestError::Marshalling {
-            op: op.code(),
-            source,
-        }),
-    );
+/// Sends `body` as opcode `op` with `xid` and returns the header of the last frame the connection got.
+fn send_as(
+    h: &mut Harness,
+    conn: u64,
+    xid: i32,
+    op: OpCode,
+    body: Result<Request, RequestError>,
+) -> ReplyHeader {
+    let header = RequestHeader { xid, op: op.code() };
+    let effects = h.core.request(h.now, ConnId(conn), header, body);
     h.run(effects);
     let frames = h.take(ConnId(conn));
     let frame = frames.last().expect("a reply");
     Decoder::new(&frame[4..]).read().expect("header")
+}
+
+/// Sends a request whose record did not decode, as the codec reports it.
+fn send_undecodable(h: &mut Harness, conn: u64, op: OpCode) -> ReplyHeader {
+    h.next_xid += 1;
+    let source = jute::from_slice::<DeleteRequest>(b"\x00").expect_err("a short record");
+    let body = Err(RequestError::Marshalling {
+        op: op.code(),
+        source,
+    });
+    let xid = h.next_xid;
+    send_as(h, conn, xid, op, body)
 }
 
 fn protected_node(h: &mut Harness, conn: u64, path: &str, flags: i32, op: OpCode) {
@@ -104,14 +109,7 @@ fn a_reconfig_that_does_not_decode_consumes_no_zxid() {
 fn a_ping_is_answered_with_the_ping_xid_whatever_its_xid() {
     let mut h = Harness::new();
     h.connect(1);
-    let header = RequestHeader {
-        xid: 7,
-        op: OpCode::Ping.code(),
-    };
-    let effects = h.core.request(h.now, ConnId(1), header, Ok(Request::Ping));
-    h.run(effects);
-    let frame = h.take(ConnId(1)).remove(0);
-    let rh: ReplyHeader = Decoder::new(&frame[4..]).read().expect("header");
+    let rh = send_as(&mut h, 1, 7, OpCode::Ping, Ok(Request::Ping));
     assert_eq!((rh.xid, rh.err), (xid::PING, 0));
 }
 
@@ -130,14 +128,7 @@ fn enforce_auth_answers_unauthenticated_requests_with_124_and_closes() {
         (2, OpCode::Ping, Request::Ping),
     ] {
         h.connect(conn);
-        let header = RequestHeader {
-            xid: 9,
-            op: op.code(),
-        };
-        let effects = h.core.request(h.now, ConnId(conn), header, Ok(request));
-        h.run(effects);
-        let frame = h.take(ConnId(conn)).remove(0);
-        let rh: ReplyHeader = Decoder::new(&frame[4..]).read().expect("header");
+        let rh = send_as(&mut h, conn, 9, op, Ok(request));
         assert_eq!(
             (rh.xid, rh.zxid, rh.err),
             (9, 0, ErrorCode::SessionClosedRequireSaslAuth.code()),
@@ -168,4 +159,26 @@ fn enforce_auth_with_the_ip_scheme_lets_every_connection_through() {
     let mut h = Harness::with(|c| c.enforce_auth_schemes = Some(vec!["ip".to_owned()]));
     h.connect(1);
     assert!(h.stat(1, "/").is_some(), "every connection has its ip id");
+}
+
+#[test]
+fn ip_auth_succeeds_whatever_it_carries_and_adds_nothing() {
+    let mut h = Harness::new();
+    h.connect(1);
+    let auth = AuthPacket {
+        auth_type: 0,
+        scheme: "ip".into(),
+        auth: Bytes::from_static(b"10.0.0.1"),
+    };
+    let rh = send_as(&mut h, 1, xid::AUTH, OpCode::Auth, Ok(Request::Auth(auth)));
+    assert_eq!((rh.xid, rh.err), (xid::AUTH, 0));
+    assert!(!h.closed.contains(&ConnId(1)));
+    let (_, body) = h.send(1, Request::WhoAmI);
+    let who: WhoAmIResponse = jute::from_slice(&body).expect("whoami");
+    assert_eq!(
+        who.client_info.len(),
+        1,
+        "only the ip id it had: {:?}",
+        who.client_info
+    );
 }

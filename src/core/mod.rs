@@ -424,6 +424,8 @@ impl Core {
                 // Only the container manager may delete containers: it has no ACL check. Apache ZooKeeper
                 // 3.8 reads a client's deleteContainer path from the whole packet, header included, so the
                 // path never validates and the request becomes a BADARGUMENTS error txn, whatever its body.
+                // (3.9 decodes it, and would delete an empty container or TTL node without any ACL check:
+                // that is not reproduced.)
                 let body = TxnBody::Error(jute::records::txn::ErrorTxn {
                     err: ErrorCode::BadArguments.code(),
                 });
