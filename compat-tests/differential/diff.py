@@ -352,9 +352,12 @@ class Judge:
         return self.silent_ops >= UNREACHABLE_OPS
 
     def step(self, i, op, states):
-        self.avoid_mode_overwrite(op)
+        # ZOOKEEPER-4466 (one watch mode per session and path) is fixed in 3.9 only.
+        legacy_watches = reference_differs(self.args.reference_version, "3.9.0")
+        if legacy_watches:
+            self.avoid_mode_overwrite(op)
         if os.environ.get("DIFF_TRACE"):
-            print(f"   persistent={sorted(self.persistent)} args={op.args}", file=sys.stderr)
+            print(f"   persistent={sorted(self.persistent or ())} args={op.args}", file=sys.stderr)
         pairs = list(zip(self.sides, states))
         for side, state in pairs:
             side.send_op(op, state)
@@ -374,14 +377,15 @@ class Judge:
         plain_a = states[0].get("plain")
         if plain_a is not None and plain_a["header"]["err"] == 0:
             self.gen.learn(op, plain_a.get("body"))
-        self.track_persistent(op, plain_a, states[0]["obs"])
+        if legacy_watches:
+            self.track_persistent(op, plain_a, states[0]["obs"])
         if os.environ.get("DIFF_TRACE"):
             for side, state in pairs:
                 obs = state["obs"]
                 print(f"   {side.name}: err={obs.get('reply', {}).get('err')} events={obs.get('events')}",
                       file=sys.stderr)
         self.compare(i, op, states)
-        if op.kind == "removeWatches" and (op.slot, op.args.get("path")) in self.persistent:
+        if legacy_watches and op.kind == "removeWatches" and (op.slot, op.args.get("path")) in self.persistent:
             # 3.8 removes the Data or Children half of a persistent watch; later releases leave it whole.
             self.resync_watches(op)
 
@@ -396,7 +400,7 @@ class Judge:
         if obs_a == obs_b:
             self.passed += 1
             return
-        known = version_difference(op, obs_a, obs_b)
+        known = version_difference(op, obs_a, obs_b, self.args.reference_version)
         if known is not None:
             self.version_differences[known] += 1
             print(f"=== VERSION DIFFERENCE seed={self.args.seed} op={i}: {op.describe()}: {known}")
@@ -541,22 +545,25 @@ class Judge:
         print(f"RESULT passed={self.passed} failed={self.failed}")
 
 
-# Behaviours that changed after Debian's Apache ZooKeeper 3.8.0, the reference judge here: ferrokeeper follows
-# the later releases. A divergence that is exactly one of these (same events, only the reply's error differs as
-# described) is reported as a version difference, not a failure. Watches these leave behind on one side and not
-# the other can still make later operations diverge; those count as failures.
+# Behaviours that changed after Debian's Apache ZooKeeper 3.8.0: ferrokeeper follows the later releases. Each entry
+# names the releases that changed it ("3.8.4" means 3.8.4 and later 3.8.x; "3.9.3" 3.9.3 and later; a line that
+# never changed in 3.8 names only its 3.9 release). Against a reference older than the change, a divergence that is
+# exactly one of these (same events, only the reply's error differs as described) is reported as a version
+# difference, not a failure; against a reference that has the change there is none, and every divergence fails.
+# Watches these leave behind on one side and not the other can still make later operations diverge; those count as
+# failures.
 ANY_REPLY = object()
 VERSION_DIFFERENCES = [
-    ("exists", 0, -102,
+    ("exists", 0, -102, ("3.8.4", "3.9.3"),
      "ZOOKEEPER-2590: exists needs READ on an existing node (3.8.4+, 3.9.3+)"),
-    ("checkWatches", 0, -121,
+    ("checkWatches", 0, -121, ("3.9.0",),
      "3.9: checkWatches looks at the caller's own watches of that mode (3.8 answers OK if any connection watches)"),
-    ("removeWatches", 0, -121,
+    ("removeWatches", 0, -121, ("3.9.0",),
      "3.9: removeWatches Data/Children removes one-shot watches only (3.8 also removes persistent ones)"),
-    ("topLevelCheck", ANY_REPLY, -6,
+    ("topLevelCheck", ANY_REPLY, -6, ("3.8.5", "3.9.3"),
      "ZOOKEEPER-2623: check outside a multi is UNIMPLEMENTED and closes the connection (3.8.5+, 3.9.3+); 3.8.0 "
      "runs it as a write and never answers one that succeeds"),
-    ("checkWatches", -5, -121,
+    ("checkWatches", -5, -121, ("3.9.0",),
      "3.8 walks the parents of a path without a slash while recursive watches exist and fails with "
      "MARSHALLINGERROR; 3.9 looks the path up and answers NOWATCHER"),
 ]
@@ -569,18 +576,36 @@ ZXID_RESYNC_AFTER = ("topLevelCheck",)
 WATCHER_ANY = 3
 
 
-def version_difference(op, obs_a, obs_b):
+def _version(text):
+    return tuple(int(part) for part in text.split("-")[0].split("."))
+
+
+def reference_differs(reference_version, *changed_in):
+    """True when the reference release predates the change made in the given releases (one per line: 3.8.x,
+    3.9.x; a line not named never got it)."""
+    ref = _version(reference_version)
+    for release in changed_in:
+        fixed = _version(release)
+        if ref[:2] == fixed[:2]:
+            return ref < fixed
+    return not any(ref[:2] > _version(release)[:2] for release in changed_in)
+
+
+def version_difference(op, obs_a, obs_b, reference_version):
     if obs_a.get("events") != obs_b.get("events") or obs_a.get("sessions") != obs_b.get("sessions"):
         return None
     ra, rb = obs_a.get("reply", {}), obs_b.get("reply", {})
-    for kind, err_a, err_b, note in VERSION_DIFFERENCES:
+    for kind, err_a, err_b, changed_in, note in VERSION_DIFFERENCES:
+        if not reference_differs(reference_version, *changed_in):
+            continue
         if op.kind == kind and (err_a is ANY_REPLY or ra.get("err") == err_a) and rb.get("err") == err_b:
             return note
     return None
 
 
 def replay_command(args):
-    cmd = f"python3 {os.path.abspath(__file__)} --a {args.a} --b {args.b} --seed {args.seed} --ops {args.ops}"
+    cmd = (f"python3 {os.path.abspath(__file__)} --a {args.a} --b {args.b} --seed {args.seed} --ops {args.ops} "
+           f"--reference-version {args.reference_version}")
     if args.sessions != 4:
         cmd += f" --sessions {args.sessions}"
     return cmd
@@ -590,6 +615,9 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--a", required=True, help="reference server HOST:PORT (Apache ZooKeeper)")
     p.add_argument("--b", required=True, help="server under test HOST:PORT")
+    p.add_argument("--reference-version", default="3.9.5",
+                   help="the Apache ZooKeeper release at --a: the behaviours that changed after it are reported as "
+                        "version differences (default %(default)s: none)")
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--ops", type=int, default=10000)
     p.add_argument("--sessions", type=int, default=4)
