@@ -553,26 +553,53 @@ class Judge:
 # Watches these leave behind on one side and not the other can still make later operations diverge; those count as
 # failures.
 ANY_REPLY = object()
+
+
+def _create2_results_as_create(op, ra, rb):
+    """ZOOKEEPER-4026: a create2 op of a multi answers with a create2 result (path and Stat); 3.8.0/3.8.1 answer a
+    create result (path only). The replies must be the same once B's create2 results lose their Stat."""
+    creates2 = [sub for sub, _ in op.args.get("ops") or [] if sub == 15]
+    if not creates2:
+        return False
+    results_b = [dict(r) for r in (rb.get("body") or {}).get("results") or []]
+    for r in results_b:
+        if r.get("type") == 15:
+            r["type"] = 1
+            r.pop("stat", None)
+    return dict(rb, body=dict(rb.get("body") or {}, results=results_b)) == ra
+
+
+def _null_acl_create(op, ra, rb):
+    """ZOOKEEPER-4026: a create op of a multi with a null ACL list fails the whole request before it takes a zxid
+    (MARSHALLINGERROR); 3.8.0/3.8.1 answer it per op (INVALIDACL) in a logged multi txn."""
+    return any(sub in (1, 15, 19) and args.get("acl") is None for sub, args in op.args.get("ops") or [])
+
+
 VERSION_DIFFERENCES = [
-    ("exists", 0, -102, ("3.8.4", "3.9.3"),
+    ("exists", 0, -102, ("3.8.4", "3.9.3"), None,
      "ZOOKEEPER-2590: exists needs READ on an existing node (3.8.4+, 3.9.3+)"),
-    ("checkWatches", 0, -121, ("3.9.0",),
+    ("checkWatches", 0, -121, ("3.9.0",), None,
      "3.9: checkWatches looks at the caller's own watches of that mode (3.8 answers OK if any connection watches)"),
-    ("removeWatches", 0, -121, ("3.9.0",),
+    ("removeWatches", 0, -121, ("3.9.0",), None,
      "3.9: removeWatches Data/Children removes one-shot watches only (3.8 also removes persistent ones)"),
-    ("topLevelCheck", ANY_REPLY, -6, ("3.8.5", "3.9.3"),
+    ("topLevelCheck", ANY_REPLY, -6, ("3.8.5", "3.9.3"), None,
      "ZOOKEEPER-2623: check outside a multi is UNIMPLEMENTED and closes the connection (3.8.5+, 3.9.3+); 3.8.0 "
      "runs it as a write and never answers one that succeeds"),
-    ("checkWatches", -5, -121, ("3.9.0",),
+    ("checkWatches", -5, -121, ("3.9.0",), None,
      "3.8 walks the parents of a path without a slash while recursive watches exist and fails with "
      "MARSHALLINGERROR; 3.9 looks the path up and answers NOWATCHER"),
+    ("multi", 0, 0, ("3.8.2", "3.9.0"), _create2_results_as_create,
+     "ZOOKEEPER-4026: create2 in a multi answers with its Stat (3.8.2+, 3.9)"),
+    ("multi", 0, -5, ("3.8.2", "3.9.0"), _null_acl_create,
+     "ZOOKEEPER-4026: a create with a null ACL list fails a multi with MARSHALLINGERROR and no txn (3.8.2+, 3.9)"),
 ]
 
 # Operations whose known difference can leave the two servers with different watches: exists with a watch on a
 # node the caller may not read (3.8 registers it), removeWatches of a mode (3.8 removes persistent ones too).
 RESYNC_AFTER = ("exists", "removeWatches")
-# Operations whose known difference is a txn on one server only (3.8.0 logs a top-level check).
-ZXID_RESYNC_AFTER = ("topLevelCheck",)
+# Operations whose known difference is a txn on one server only (3.8.0 logs a top-level check, and a multi with a
+# null ACL list).
+ZXID_RESYNC_AFTER = ("topLevelCheck", "multi")
 WATCHER_ANY = 3
 
 
@@ -595,11 +622,12 @@ def version_difference(op, obs_a, obs_b, reference_version):
     if obs_a.get("events") != obs_b.get("events") or obs_a.get("sessions") != obs_b.get("sessions"):
         return None
     ra, rb = obs_a.get("reply", {}), obs_b.get("reply", {})
-    for kind, err_a, err_b, changed_in, note in VERSION_DIFFERENCES:
+    for kind, err_a, err_b, changed_in, matches, note in VERSION_DIFFERENCES:
         if not reference_differs(reference_version, *changed_in):
             continue
         if op.kind == kind and (err_a is ANY_REPLY or ra.get("err") == err_a) and rb.get("err") == err_b:
-            return note
+            if matches is None or matches(op, ra, rb):
+                return note
     return None
 
 
