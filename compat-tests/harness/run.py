@@ -165,7 +165,8 @@ def main(argv):
     print(results.table(done, references))
     print(f"\ntotal time {time.monotonic() - began:.0f}s; logs under compat-tests/.work/")
     if not args.no_record:
-        rows = dict(recorded)
+        # Read again: rows another run recorded meanwhile (a hand-run against another reference) are kept.
+        rows = results.load(RESULTS_MD)
         for res in done:
             rows[(res.judge, res.server)] = res
         results.save(RESULTS_MD, rows)
