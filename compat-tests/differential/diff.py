@@ -558,12 +558,13 @@ ANY_REPLY = object()
 def _create2_results_as_create(op, ra, rb):
     """ZOOKEEPER-4026: a create2 op of a multi answers with a create2 result (path and Stat); 3.8.0/3.8.1 answer a
     create result (path only). The replies must be the same once B's create2 results lose their Stat."""
-    creates2 = [sub for sub, _ in op.args.get("ops") or [] if sub == 15]
-    if not creates2:
+    subs = [sub for sub, _ in op.args.get("ops") or []]
+    if 15 not in subs:
         return False
     results_b = [dict(r) for r in (rb.get("body") or {}).get("results") or []]
-    for r in results_b:
-        if r.get("type") == 15:
+    for sub, r in zip(subs, results_b):
+        # Only the create2 ops' results: a container's create answers with its Stat on every release.
+        if sub == 15 and r.get("type") == 15:
             r["type"] = 1
             r.pop("stat", None)
     return dict(rb, body=dict(rb.get("body") or {}, results=results_b)) == ra
@@ -573,6 +574,11 @@ def _null_acl_create(op, ra, rb):
     """ZOOKEEPER-4026: a create op of a multi with a null ACL list fails the whole request before it takes a zxid
     (MARSHALLINGERROR); 3.8.0/3.8.1 answer it per op (INVALIDACL) in a logged multi txn."""
     return any(sub in (1, 15, 19) and args.get("acl") is None for sub, args in op.args.get("ops") or [])
+
+
+def _null_acl_create_without_body(op, ra, rb):
+    """The same request on 3.8.2+: MARSHALLINGERROR with an empty multi result as its body; 3.9.5 sends none."""
+    return _null_acl_create(op, ra, rb) and ra.get("errBody") == "ffffffff01ffffffff" and "errBody" not in rb
 
 
 VERSION_DIFFERENCES = [
@@ -592,6 +598,8 @@ VERSION_DIFFERENCES = [
      "ZOOKEEPER-4026: create2 in a multi answers with its Stat (3.8.2+, 3.9)"),
     ("multi", 0, -5, ("3.8.2", "3.9.0"), _null_acl_create,
      "ZOOKEEPER-4026: a create with a null ACL list fails a multi with MARSHALLINGERROR and no txn (3.8.2+, 3.9)"),
+    ("multi", -5, -5, ("3.9.0",), _null_acl_create_without_body,
+     "3.9: a multi refused for a null ACL list answers MARSHALLINGERROR without a body (3.8.x: an empty result)"),
 ]
 
 # Operations whose known difference can leave the two servers with different watches: exists with a watch on a
