@@ -4,6 +4,8 @@
 #   - compat-tests/.venv: Python packages for kazoo's test suite (kazoo/requirements.txt)
 #   - compat-tests/.cache/kazoo-2.11.0: kazoo's sdist from PyPI, which carries its tests
 #   - compat-tests/node/node_modules: `npm ci` from the committed package-lock.json
+#   - compat-tests/.maven: the reference releases Apache ZooKeeper 3.9.5 and 3.8.6 and Curator 5.9.0 with
+#     what they need, copied from Maven Central by `mvn dependency:copy-dependencies` (reference/*.xml)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 KAZOO_VERSION=2.11.0
@@ -24,6 +26,7 @@ for pkg in zookeeper zookeeper-bin libzookeeper-java libcurator-framework-java \
     need_pkg "$pkg"
 done
 command -v javac >/dev/null || apt_missing+=(openjdk-17-jdk-headless)
+command -v mvn >/dev/null || apt_missing+=(maven)
 command -v node >/dev/null || apt_missing+=(nodejs)
 command -v npm >/dev/null || apt_missing+=(npm)
 python3 -c 'import ensurepip, venv' 2>/dev/null || apt_missing+=(python3-venv)
@@ -71,4 +74,24 @@ if [[ ! -f $node_dir/node_modules/.lock.sha256 ||
     (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error)
     echo "$lock_sum" >"$node_dir/node_modules/.lock.sha256"
 fi
+# The reference releases from Maven Central. Each goes into its own directory, refilled only when the pom that
+# names it changed (the stamp holds the pom's checksum), so a second run asks no registry.
+maven=$here/.maven
+maven_copy() { # DIR POM [-Dproperty=value]...
+    local dir=$1 pom=$2
+    shift 2
+    local sum
+    sum=$( (sha256sum "$pom" | cut -d' ' -f1; echo "$*") | sha256sum | cut -d' ' -f1)
+    if [[ -f $dir/.pom.sha256 && $(cat "$dir/.pom.sha256") == "$sum" ]]; then
+        return
+    fi
+    log "$(basename "$dir") from Maven Central"
+    rm -rf "$dir"
+    mvn -q -B -Dstyle.color=never -f "$pom" "$@" dependency:copy-dependencies -DoutputDirectory="$dir"
+    echo "$sum" >"$dir/.pom.sha256"
+}
+for zk in 3.9.5 3.8.6; do
+    maven_copy "$maven/zookeeper-$zk" "$here/reference/pom.xml" "-Dzookeeper.version=$zk"
+done
+maven_copy "$maven/curator-5.9.0" "$here/reference/curator-pom.xml" "-Dcurator.version=5.9.0"
 log "ready"

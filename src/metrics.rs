@@ -9,7 +9,7 @@
 //! two servers in one process never mix figures), and gauges are sampled when /metrics is scraped, as
 //! ZooKeeper's provider samples its gauges on collection.
 //!
-//! ZooKeeper 3.8 registers every metric on every server, and dashboards look them up by name: ferrokeeper reports
+//! ZooKeeper 3.9 registers every metric on every server, and dashboards look them up by name: ferrokeeper reports
 //! those it measures, and those of parts it does not have (the quorum, request throttling, TLS) at 0, which is
 //! what they read on a standalone ZooKeeper that never sees their events (see [`counter::ALL`] and
 //! `SUMMARIES`). Left out: JVM facts (`jvm_pause_time_ms`, the JVM collectors).
@@ -61,14 +61,15 @@ pub mod counter {
     /// at `request_throttle_max_requests` here).
     pub const REQUEST_THROTTLE_WAIT_COUNT: &str = "request_throttle_wait_count";
 
-    /// The counters of ZooKeeper 3.8's `ServerMetrics`, in name order: those ferrokeeper feeds (the constants
+    /// The counters of ZooKeeper 3.9's `ServerMetrics`, in name order: those ferrokeeper feeds (the constants
     /// above), and those counting events of parts a standalone ferrokeeper does not have (the quorum, the
-    /// response cache, the dead-watcher cleaner, TLS handshakes), which stay 0 as they do on a standalone
+    /// response cache, the dead-watcher cleaner, TLS handshakes, the AdminServer's `snapshot` and `restore`
+    /// commands of 3.9, whose `snapshot_*`/`restore_*` counters 3.8 does not have), which stay 0 as they do on a standalone
     /// ZooKeeper that never sees them: dashboards and checks look these names up. `stale_requests`,
     /// `stale_requests_dropped` and `throttled_ops` are `RequestThrottler`'s dropping of requests that went
     /// stale while it stalled: ferrokeeper stalls by not reading (globalOutstandingLimit, the txns in flight)
     /// and drops nothing, so they read 0.
-    pub(super) const ALL: [&str; 47] = [
+    pub(super) const ALL: [&str; 51] = [
         "add_dead_watcher_stall_time",
         BYTES_RECEIVED_COUNT,
         "cnxn_closed_without_zk_server_running",
@@ -102,10 +103,14 @@ pub mod counter {
         "response_packet_cache_misses",
         "response_packet_get_children_cache_hits",
         "response_packet_get_children_cache_misses",
+        "restore_error_count",
+        "restore_rate_limited_count",
         "revalidate_count",
         SESSIONLESS_CONNECTIONS_EXPIRED,
         "skip_learner_request_to_next_processor_count",
         "snap_count",
+        "snapshot_error_count",
+        "snapshot_rate_limited_count",
         STALE_REPLIES,
         "stale_requests",
         "stale_requests_dropped",
@@ -194,8 +199,9 @@ enum Detail {
     Advanced,
 }
 
-/// The summaries of ZooKeeper 3.8's `ServerMetrics` with their detail levels, in name order, chosen as the
-/// counters are: those ferrokeeper feeds, and those of parts it does not have, which stay empty. Among the
+/// The summaries of ZooKeeper 3.9's `ServerMetrics` with their detail levels, in name order, chosen as the
+/// counters are: those ferrokeeper feeds, and those of parts it does not have, which stay empty (3.9's
+/// `restore_time` among them: the AdminServer's `restore` command). Among the
 /// latter are the `CommitProcessor`'s queue and session-queue figures (`*_commit_proc_*`, `*_session_queue*`,
 /// `session_queues_drained`, `*_commitproc_time_ms`, `*_final_proc_time_ms`, `*_write_committed_time_ms`,
 /// ...), which a standalone ZooKeeper does not run either; `socket_closing_time`, which ZooKeeper measures only
@@ -205,7 +211,7 @@ enum Detail {
 /// (`sync_processor_queue_size`, `sync_processor_queue_time_ms`), and the prep stage's queue
 /// (`prep_processor_queue_size`, `prep_processor_queue_time_ms`: the wait in the channel from a connection task
 /// to the server task, which the runtime does not see). Left out: `jvm_pause_time_ms` (the JVM's collector pauses).
-const SUMMARIES: [(&str, Detail); 63] = [
+const SUMMARIES: [(&str, Detail); 64] = [
     ("close_session_prep_time", Detail::Advanced),
     ("commit_commit_proc_req_queued", Detail::Basic),
     (summary::COMMIT_PROCESS_TIME, Detail::Basic),
@@ -248,6 +254,7 @@ const SUMMARIES: [(&str, Detail); 63] = [
     ("reads_issued_from_session_queue", Detail::Basic),
     ("request_throttle_queue_time_ms", Detail::Advanced),
     ("requests_in_session_queue", Detail::Basic),
+    ("restore_time", Detail::Basic),
     ("server_write_committed_time_ms", Detail::Advanced),
     ("session_queues_drained", Detail::Basic),
     (summary::SNAPSHOT_TIME, Detail::Basic),

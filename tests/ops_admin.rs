@@ -1,5 +1,5 @@
 //! The AdminServer: the command listing, every command's JSON shape (as a real 3.8 server answers), aliases,
-//! unknown commands and methods.
+//! unknown commands and methods, and 3.9's authenticated commands (refused).
 
 mod ops_support;
 
@@ -91,12 +91,36 @@ const PRIMARY: [&str; 26] = [
     "zabstate",
 ];
 
+/// 3.9's commands that need an authenticated caller: listed, refused (ferrokeeper does not run them).
+const AUTHENTICATED: [&str; 2] = ["restore", "snapshot"];
+
+#[tokio::test]
+async fn snapshot_and_restore_are_refused_as_3_9_refuses_a_caller_without_auth_info() {
+    let server = start("").await;
+    for name in ["snapshot", "snap", "restore", "rest"] {
+        let path = format!("/commands/{name}");
+        let (status, head, body) = http(server.admin, "GET", &path).await;
+        assert_eq!(status, 401, "{name}: {head}");
+        let expected = format!(
+            "{{\n  \"command\" : \"{name}\",\n  \"error\" : \"Auth info is missing for the command\"\n}}"
+        );
+        assert_eq!(body, expected);
+        let auth = "Authorization: digest root:secret\r\n";
+        let (status, _, body) = ops_support::http_with(server.admin, "GET", &path, auth).await;
+        assert_eq!(status, 501, "{name}: {body}");
+        assert!(body.contains(&format!("{name} is not implemented")), "{body}");
+    }
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn listing_links_every_command_in_order() {
     let server = start("").await;
     let (status, _, body) = http(server.admin, "GET", "/commands").await;
     assert_eq!(status, 200);
-    let expected: String = PRIMARY
+    let mut names: Vec<&str> = PRIMARY.iter().chain(&AUTHENTICATED).copied().collect();
+    names.sort_unstable();
+    let expected: String = names
         .iter()
         .map(|n| format!("<a href=\"/commands/{n}\">{n}</a>\n<br/>\n"))
         .collect();

@@ -10,9 +10,11 @@ notifications that the Java CLI prints from its event thread may land anywhere,
 so they are taken out of the segments and compared as one sorted list.
 
 Files: sessions/NAME.zkcli or sessions/NAME.climt, recorded transcripts from
-Apache ZooKeeper in expected/NAME.txt (regenerate with `record`).
+Apache ZooKeeper in expected/VERSION/NAME.txt (regenerate with `record`). The
+Java CLI is the zkCli of the reference release (COMPAT_REFERENCE, as
+`run.sh --reference`: 3.9 unless set), and VERSION is that release's.
 
-    python3 transcript.py record HOST:PORT   # against a fresh Apache ZooKeeper
+    COMPAT_REFERENCE=3.9 python3 transcript.py record HOST:PORT   # against a fresh Apache ZooKeeper 3.9.5
     python3 transcript.py show HOST:PORT NAME
 """
 
@@ -25,9 +27,10 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "harness"))
+import servers  # noqa: E402  (harness/servers.py: the reference release)
+
 SESSIONS = os.path.join(HERE, "sessions")
-EXPECTED = os.path.join(HERE, "expected")
-ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh"
 CLI_MT = "/usr/lib/zookeeper/bin/cli_mt"
 MARKER = "printwatches is on"  # zkCli prints this for a bare `printwatches`, locally
 SESSION_TIMEOUT = 60
@@ -35,7 +38,7 @@ SESSION_TIMEOUT = 60
 DROP = [
     re.compile(p)
     for p in (
-        r"^SLF4J: ",
+        r"^SLF4J(\(W\))?: ",
         r"^Connecting to ",
         r"^Welcome to ZooKeeper!",
         r"^JLine support is",
@@ -52,6 +55,8 @@ DATE = re.compile(
 )
 ZXID = re.compile(r"\b([cmp]Zxid = |[cm]zxid=)(0x)?([0-9a-fA-F]+)\b")
 SESSION = re.compile(r"\b(ephemeralOwner = )(0x)?([0-9a-fA-F]+)\b")
+# zkCli 3.9 prints a notification's zxid in decimal (-1 for events that are not a txn's).
+EVENT_ZXID = re.compile(r"^(WatchedEvent .* zxid: )(\d+)$")
 
 
 class Symbols:
@@ -82,6 +87,7 @@ class Normaliser:
         text = DATE.sub("<time>", text)
         text = ZXID.sub(lambda m: m.group(1) + self.zxids(m.group(3)), text)
         text = SESSION.sub(lambda m: m.group(1) + self.sessions(m.group(3)), text)
+        text = EVENT_ZXID.sub(lambda m: m.group(1) + self.zxids(format(int(m.group(2)), "x")), text)
         return text
 
 
@@ -255,7 +261,7 @@ def run_zkcli(address, cmds):
     env = dict(os.environ, CLIENT_JVMFLAGS="-Dzookeeper.jmx.log4j.disable=true")
     try:
         proc = subprocess.run(
-            [ZKCLI, "-server", address],
+            servers.reference().cli_command() + ["-server", address],
             input=script.encode(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -306,16 +312,21 @@ def parse(text):
     return entries
 
 
+def expected_dir():
+    """Where the transcripts recorded from the reference release live."""
+    return os.path.join(HERE, "expected", servers.reference().version)
+
+
 def load_expected(name):
-    with open(os.path.join(EXPECTED, name + ".txt")) as f:
+    with open(os.path.join(expected_dir(), name + ".txt")) as f:
         return parse(f.read())
 
 
 def record(address):
-    os.makedirs(EXPECTED, exist_ok=True)
+    os.makedirs(expected_dir(), exist_ok=True)
     for name in session_names():
         text = render(transcript(address, name))
-        with open(os.path.join(EXPECTED, name + ".txt"), "w") as f:
+        with open(os.path.join(expected_dir(), name + ".txt"), "w") as f:
             f.write(text)
         print(f"recorded {name}")
 

@@ -352,9 +352,12 @@ class Judge:
         return self.silent_ops >= UNREACHABLE_OPS
 
     def step(self, i, op, states):
-        self.avoid_mode_overwrite(op)
+        # ZOOKEEPER-4466 (one watch mode per session and path) is fixed in 3.9 only.
+        legacy_watches = reference_differs(self.args.reference_version, "3.9.0")
+        if legacy_watches:
+            self.avoid_mode_overwrite(op)
         if os.environ.get("DIFF_TRACE"):
-            print(f"   persistent={sorted(self.persistent)} args={op.args}", file=sys.stderr)
+            print(f"   persistent={sorted(self.persistent or ())} args={op.args}", file=sys.stderr)
         pairs = list(zip(self.sides, states))
         for side, state in pairs:
             side.send_op(op, state)
@@ -374,14 +377,15 @@ class Judge:
         plain_a = states[0].get("plain")
         if plain_a is not None and plain_a["header"]["err"] == 0:
             self.gen.learn(op, plain_a.get("body"))
-        self.track_persistent(op, plain_a, states[0]["obs"])
+        if legacy_watches:
+            self.track_persistent(op, plain_a, states[0]["obs"])
         if os.environ.get("DIFF_TRACE"):
             for side, state in pairs:
                 obs = state["obs"]
                 print(f"   {side.name}: err={obs.get('reply', {}).get('err')} events={obs.get('events')}",
                       file=sys.stderr)
         self.compare(i, op, states)
-        if op.kind == "removeWatches" and (op.slot, op.args.get("path")) in self.persistent:
+        if legacy_watches and op.kind == "removeWatches" and (op.slot, op.args.get("path")) in self.persistent:
             # 3.8 removes the Data or Children half of a persistent watch; later releases leave it whole.
             self.resync_watches(op)
 
@@ -396,7 +400,7 @@ class Judge:
         if obs_a == obs_b:
             self.passed += 1
             return
-        known = version_difference(op, obs_a, obs_b)
+        known = version_difference(op, obs_a, obs_b, self.args.reference_version)
         if known is not None:
             self.version_differences[known] += 1
             print(f"=== VERSION DIFFERENCE seed={self.args.seed} op={i}: {op.describe()}: {known}")
@@ -541,46 +545,103 @@ class Judge:
         print(f"RESULT passed={self.passed} failed={self.failed}")
 
 
-# Behaviours that changed after Debian's Apache ZooKeeper 3.8.0, the reference judge here: ferrokeeper follows
-# the later releases. A divergence that is exactly one of these (same events, only the reply's error differs as
-# described) is reported as a version difference, not a failure. Watches these leave behind on one side and not
-# the other can still make later operations diverge; those count as failures.
+# Behaviours that changed after Debian's Apache ZooKeeper 3.8.0: ferrokeeper follows the later releases. Each entry
+# names the releases that changed it ("3.8.4" means 3.8.4 and later 3.8.x; "3.9.3" 3.9.3 and later; a line that
+# never changed in 3.8 names only its 3.9 release). Against a reference older than the change, a divergence that is
+# exactly one of these (same events, only the reply's error differs as described) is reported as a version
+# difference, not a failure; against a reference that has the change there is none, and every divergence fails.
+# Watches these leave behind on one side and not the other can still make later operations diverge; those count as
+# failures.
 ANY_REPLY = object()
+
+
+def _create2_results_as_create(op, ra, rb):
+    """ZOOKEEPER-4026: a create2 op of a multi answers with a create2 result (path and Stat); 3.8.0/3.8.1 answer a
+    create result (path only). The replies must be the same once B's create2 results lose their Stat."""
+    subs = [sub for sub, _ in op.args.get("ops") or []]
+    if 15 not in subs:
+        return False
+    results_b = [dict(r) for r in (rb.get("body") or {}).get("results") or []]
+    for sub, r in zip(subs, results_b):
+        # Only the create2 ops' results: a container's create answers with its Stat on every release.
+        if sub == 15 and r.get("type") == 15:
+            r["type"] = 1
+            r.pop("stat", None)
+    return dict(rb, body=dict(rb.get("body") or {}, results=results_b)) == ra
+
+
+def _null_acl_create(op, ra, rb):
+    """ZOOKEEPER-4026: a create op of a multi with a null ACL list fails the whole request before it takes a zxid
+    (MARSHALLINGERROR); 3.8.0/3.8.1 answer it per op (INVALIDACL) in a logged multi txn."""
+    return any(sub in (1, 15, 19) and args.get("acl") is None for sub, args in op.args.get("ops") or [])
+
+
+def _null_acl_create_without_body(op, ra, rb):
+    """The same request on 3.8.2+: MARSHALLINGERROR with an empty multi result as its body; 3.9.5 sends none."""
+    return _null_acl_create(op, ra, rb) and ra.get("errBody") == "ffffffff01ffffffff" and "errBody" not in rb
+
+
 VERSION_DIFFERENCES = [
-    ("exists", 0, -102,
+    ("exists", 0, -102, ("3.8.4", "3.9.3"), None,
      "ZOOKEEPER-2590: exists needs READ on an existing node (3.8.4+, 3.9.3+)"),
-    ("checkWatches", 0, -121,
+    ("checkWatches", 0, -121, ("3.9.0",), None,
      "3.9: checkWatches looks at the caller's own watches of that mode (3.8 answers OK if any connection watches)"),
-    ("removeWatches", 0, -121,
+    ("removeWatches", 0, -121, ("3.9.0",), None,
      "3.9: removeWatches Data/Children removes one-shot watches only (3.8 also removes persistent ones)"),
-    ("topLevelCheck", ANY_REPLY, -6,
+    ("topLevelCheck", ANY_REPLY, -6, ("3.8.5", "3.9.3"), None,
      "ZOOKEEPER-2623: check outside a multi is UNIMPLEMENTED and closes the connection (3.8.5+, 3.9.3+); 3.8.0 "
      "runs it as a write and never answers one that succeeds"),
-    ("checkWatches", -5, -121,
+    ("checkWatches", -5, -121, ("3.9.0",), None,
      "3.8 walks the parents of a path without a slash while recursive watches exist and fails with "
      "MARSHALLINGERROR; 3.9 looks the path up and answers NOWATCHER"),
+    ("multi", 0, 0, ("3.8.2", "3.9.0"), _create2_results_as_create,
+     "ZOOKEEPER-4026: create2 in a multi answers with its Stat (3.8.2+, 3.9)"),
+    ("multi", 0, -5, ("3.8.2", "3.9.0"), _null_acl_create,
+     "ZOOKEEPER-4026: a create with a null ACL list fails a multi with MARSHALLINGERROR and no txn (3.8.2+, 3.9)"),
+    ("multi", -5, -5, ("3.9.0",), _null_acl_create_without_body,
+     "3.9: a multi refused for a null ACL list answers MARSHALLINGERROR without a body (3.8.x: an empty result)"),
 ]
 
 # Operations whose known difference can leave the two servers with different watches: exists with a watch on a
 # node the caller may not read (3.8 registers it), removeWatches of a mode (3.8 removes persistent ones too).
 RESYNC_AFTER = ("exists", "removeWatches")
-# Operations whose known difference is a txn on one server only (3.8.0 logs a top-level check).
-ZXID_RESYNC_AFTER = ("topLevelCheck",)
+# Operations whose known difference is a txn on one server only (3.8.0 logs a top-level check, and a multi with a
+# null ACL list).
+ZXID_RESYNC_AFTER = ("topLevelCheck", "multi")
 WATCHER_ANY = 3
 
 
-def version_difference(op, obs_a, obs_b):
+def _version(text):
+    return tuple(int(part) for part in text.split("-")[0].split("."))
+
+
+def reference_differs(reference_version, *changed_in):
+    """True when the reference release predates the change made in the given releases (one per line: 3.8.x,
+    3.9.x; a line not named never got it)."""
+    ref = _version(reference_version)
+    for release in changed_in:
+        fixed = _version(release)
+        if ref[:2] == fixed[:2]:
+            return ref < fixed
+    return not any(ref[:2] > _version(release)[:2] for release in changed_in)
+
+
+def version_difference(op, obs_a, obs_b, reference_version):
     if obs_a.get("events") != obs_b.get("events") or obs_a.get("sessions") != obs_b.get("sessions"):
         return None
     ra, rb = obs_a.get("reply", {}), obs_b.get("reply", {})
-    for kind, err_a, err_b, note in VERSION_DIFFERENCES:
+    for kind, err_a, err_b, changed_in, matches, note in VERSION_DIFFERENCES:
+        if not reference_differs(reference_version, *changed_in):
+            continue
         if op.kind == kind and (err_a is ANY_REPLY or ra.get("err") == err_a) and rb.get("err") == err_b:
-            return note
+            if matches is None or matches(op, ra, rb):
+                return note
     return None
 
 
 def replay_command(args):
-    cmd = f"python3 {os.path.abspath(__file__)} --a {args.a} --b {args.b} --seed {args.seed} --ops {args.ops}"
+    cmd = (f"python3 {os.path.abspath(__file__)} --a {args.a} --b {args.b} --seed {args.seed} --ops {args.ops} "
+           f"--reference-version {args.reference_version}")
     if args.sessions != 4:
         cmd += f" --sessions {args.sessions}"
     return cmd
@@ -590,6 +651,9 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--a", required=True, help="reference server HOST:PORT (Apache ZooKeeper)")
     p.add_argument("--b", required=True, help="server under test HOST:PORT")
+    p.add_argument("--reference-version", default="3.9.5",
+                   help="the Apache ZooKeeper release at --a: the behaviours that changed after it are reported as "
+                        "version differences (default %(default)s: none)")
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--ops", type=int, default=10000)
     p.add_argument("--sessions", type=int, default=4)

@@ -291,5 +291,32 @@ class GeneratorTest(unittest.TestCase):
             self.assertFalse(a["flags"] not in (5, 6) and a["ttl"] < 0, a)
 
 
+class VersionDifferenceTest(unittest.TestCase):
+    def test_a_reference_older_than_the_change_differs(self):
+        self.assertTrue(diff.reference_differs("3.8.0", "3.8.4", "3.9.3"))
+        self.assertTrue(diff.reference_differs("3.9.2", "3.8.4", "3.9.3"))
+        self.assertTrue(diff.reference_differs("3.8.6", "3.9.0"))
+
+    def test_a_reference_with_the_change_does_not(self):
+        self.assertFalse(diff.reference_differs("3.8.4", "3.8.4", "3.9.3"))
+        self.assertFalse(diff.reference_differs("3.9.5", "3.8.4", "3.9.3"))
+        self.assertFalse(diff.reference_differs("3.9.0", "3.9.0"))
+        self.assertFalse(diff.reference_differs("3.10.0", "3.9.0"))
+
+    def test_no_known_difference_against_3_9_5(self):
+        for entry in diff.VERSION_DIFFERENCES:
+            self.assertFalse(diff.reference_differs("3.9.5", *entry[3]), entry[-1])
+
+    def test_create2_results_in_a_multi_against_3_8_0(self):
+        op = ops.Op("multi", 0, jute.MULTI, {"ops": [(15, {"path": "/a", "acl": []})]})
+        ra = {"err": 0, "zxid": "op1", "body": {"results": [{"type": 1, "err": 0, "path": "/a"}]}}
+        rb = {"err": 0, "zxid": "op1", "body": {"results": [{"type": 15, "err": 0, "path": "/a", "stat": {}}]}}
+        obs_a, obs_b = {"events": {}, "reply": ra}, {"events": {}, "reply": rb}
+        self.assertIsNotNone(diff.version_difference(op, obs_a, obs_b, "3.8.0"))
+        self.assertIsNone(diff.version_difference(op, obs_a, obs_b, "3.8.6"))
+        rb["body"]["results"][0]["path"] = "/b"
+        self.assertIsNone(diff.version_difference(op, obs_a, obs_b, "3.8.0"))
+
+
 if __name__ == "__main__":
     unittest.main()

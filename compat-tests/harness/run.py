@@ -4,6 +4,11 @@ Starts the chosen server from the shared zoo.cfg, runs the judges one after the
 other (each against a fresh server), stops every server by its PID, prints the
 table with the reference's figures beside ours, rewrites RESULTS.md and, with
 --ratchet, fails when a judge passes fewer checks than RESULTS.md records.
+
+--reference picks the Apache ZooKeeper release the judges compare with (the
+live reference servers, zkCli, the recorded transcripts); RESULTS.md keeps rows
+per reference: `zookeeper-<version>` for the release itself, `ferrokeeper
+(<version>)` for ferrokeeper judged against it.
 """
 
 import argparse
@@ -19,6 +24,7 @@ sys.path.insert(0, HERE)
 
 import results  # noqa: E402
 from judges.common import Context  # noqa: E402
+import servers  # noqa: E402
 from servers import Server  # noqa: E402
 
 COMPAT_DIR = os.path.dirname(HERE)
@@ -38,6 +44,14 @@ def parse_args(argv):
         description="Run real ZooKeeper clients against a server and count what passes.",
     )
     parser.add_argument("--server", required=True, choices=["ferrokeeper", "zookeeper"])
+    parser.add_argument(
+        "--reference",
+        choices=list(servers.REFERENCES),
+        default=servers.DEFAULT_REFERENCE,
+        help="the Apache ZooKeeper release judged against (default %(default)s: "
+        + ", ".join(f"{k} = {r.version}" for k, r in servers.REFERENCES.items())
+        + ")",
+    )
     parser.add_argument(
         "--judge", action="append", choices=JUDGES, help="run only this judge (repeatable)"
     )
@@ -78,9 +92,16 @@ def ferrokeeper_binary(args):
     return binary
 
 
+def row_server(server, ref):
+    """The server's name in RESULTS.md: the reference release, or ferrokeeper and the release it was judged
+    against."""
+    return ref.name if server == "zookeeper" else f"ferrokeeper ({ref.version})"
+
+
 def run_judge(name, args, ferrokeeper_bin, recorded):
     module = importlib.import_module(f"judges.{name}")
-    work_dir = os.path.join(COMPAT_DIR, ".work", args.server, name)
+    ref = servers.reference()
+    work_dir = os.path.join(COMPAT_DIR, ".work", row_server(args.server, ref).replace(" ", ""), name)
     shutil.rmtree(work_dir, ignore_errors=True)
     os.makedirs(work_dir)
     started_servers = []
@@ -96,7 +117,7 @@ def run_judge(name, args, ferrokeeper_bin, recorded):
         compat_dir=COMPAT_DIR,
         work_dir=work_dir,
         ferrokeeper_bin=ferrokeeper_bin,
-        reference=recorded.get((name, "zookeeper")),
+        reference=recorded.get((name, ref.name)),
         start_server=start_server,
     )
     began = time.monotonic()
@@ -113,6 +134,7 @@ def run_judge(name, args, ferrokeeper_bin, recorded):
     finally:
         for server in started_servers:
             server.stop()
+    res.server = row_server(args.server, ref)
     res.seconds = time.monotonic() - began
     res.date = results.today()
     if res.failures:
@@ -123,25 +145,29 @@ def run_judge(name, args, ferrokeeper_bin, recorded):
 
 def main(argv):
     args = parse_args(argv)
+    # Set before anything starts: the judges' own processes (kazoo's java shim, the CLI) read it too.
+    os.environ[servers.REFERENCE_ENV] = args.reference
+    ref = servers.reference()
     judges = args.judge or JUDGES
     recorded = results.load(RESULTS_MD)
     ferrokeeper_bin = ferrokeeper_binary(args)
     began = time.monotonic()
     done = []
     for name in judges:
-        print(f"== {name} against {args.server}", flush=True)
+        print(f"== {name} against {row_server(args.server, ref)}", flush=True)
         res = run_judge(name, args, ferrokeeper_bin, recorded)
         done.append(res)
         shown = "not available" if not res.available else (
             f"{res.passed} passed, {res.failed} failed, {res.skipped} skipped"
         )
         print(f"   {shown} in {res.seconds:.0f}s {res.note}".rstrip(), flush=True)
-    references = {name: recorded.get((name, "zookeeper")) for name in judges}
+    references = {name: recorded.get((name, ref.name)) for name in judges}
     print()
     print(results.table(done, references))
-    print(f"\ntotal time {time.monotonic() - began:.0f}s; logs under compat-tests/.work/{args.server}/")
+    print(f"\ntotal time {time.monotonic() - began:.0f}s; logs under compat-tests/.work/")
     if not args.no_record:
-        rows = dict(recorded)
+        # Read again: rows another run recorded meanwhile (a hand-run against another reference) are kept.
+        rows = results.load(RESULTS_MD)
         for res in done:
             rows[(res.judge, res.server)] = res
         results.save(RESULTS_MD, rows)

@@ -2,11 +2,14 @@
 
 Both servers are started from the same configuration file, written by
 `write_zoo_cfg`: a fresh dataDir, a loopback client port, tickTime 2000, every
-four-letter word allowed and the AdminServer off. Apache ZooKeeper runs from
-Debian's jars (QuorumPeerMain, as zkServer.sh does); ferrokeeper runs as
+four-letter word allowed and the AdminServer off. Apache ZooKeeper (the
+reference chosen with `--reference`, see REFERENCES) runs as zkServer.sh runs
+it: QuorumPeerMain on the release's jars; ferrokeeper runs as
 `$FERROKEEPER_BIN start <zoo.cfg>`. A server is stopped by its PID only.
 """
 
+import dataclasses
+import glob
 import os
 import shutil
 import signal
@@ -15,24 +18,94 @@ import subprocess
 import tempfile
 import time
 
+COMPAT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JAVA_DIR = "/usr/share/java"
-# zookeeper.jar names most of its dependencies in its manifest; the rest are
-# needed by the Netty connection factory, the AdminServer and log4j logging.
-ZOOKEEPER_CLASSPATH = ":".join(
-    os.path.join(JAVA_DIR, jar)
-    for jar in (
-        "zookeeper.jar",
-        "netty-codec.jar",
-        "netty-resolver.jar",
-        "servlet-api.jar",
-        "slf4j-log4j12.jar",
-        "log4j-1.2.jar",
-    )
-)
+MAVEN_DIR = os.path.join(COMPAT_DIR, ".maven")
 ZOOKEEPER_MAIN = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
-ZOOKEEPER_LOG4J = "/etc/zookeeper/conf/log4j.properties"
-# The version the reference reports (zookeeper.version in `envi`).
-ZOOKEEPER_VERSION = "3.8.0"
+ZOOKEEPER_CLI_MAIN = "org.apache.zookeeper.ZooKeeperMain"
+DEBIAN_LOG4J = "/etc/zookeeper/conf/log4j.properties"
+# The directory on a Maven reference's class path that holds its logback.xml.
+LOGBACK_CONF_DIR = os.path.join(COMPAT_DIR, "reference", "conf")
+# The environment variable that carries --reference to the judges' own processes (kazoo's shim, transcript.py).
+REFERENCE_ENV = "COMPAT_REFERENCE"
+DEFAULT_REFERENCE = "3.9"
+
+
+@dataclasses.dataclass(frozen=True)
+class Reference:
+    """One Apache ZooKeeper release the judges can take as the reference."""
+
+    key: str  # the --reference value
+    version: str  # what the release reports (zookeeper.version in `envi`)
+    curator: str  # the Curator release of the curator judge against it
+
+    @property
+    def name(self):
+        """The server's name in RESULTS.md."""
+        return f"zookeeper-{self.version}"
+
+    @property
+    def debian(self):
+        return self.key == "3.8.0"
+
+    def jars(self):
+        """The server's jars: Debian's (zookeeper.jar names most of its dependencies in its manifest; the rest
+        are needed by the Netty connection factory, the AdminServer and log4j logging), or every jar install.sh
+        copied from Maven Central for the release."""
+        if self.debian:
+            names = ("zookeeper.jar", "netty-codec.jar", "netty-resolver.jar", "servlet-api.jar",
+                     "slf4j-log4j12.jar", "log4j-1.2.jar")  # fmt: skip
+            return [os.path.join(JAVA_DIR, name) for name in names]
+        return sorted(glob.glob(os.path.join(MAVEN_DIR, f"zookeeper-{self.version}", "*.jar")))
+
+    def installed(self):
+        """'' when the release is installed, else what is missing."""
+        jars = self.jars()
+        if not jars or not all(os.path.exists(jar) for jar in jars):
+            where = JAVA_DIR if self.debian else os.path.join(MAVEN_DIR, f"zookeeper-{self.version}")
+            return f"Apache ZooKeeper {self.version} is not installed in {where}: run compat-tests/install.sh"
+        return ""
+
+    def classpath(self):
+        """The server's class path; a Maven release's logback.xml is found on it (logback looks there)."""
+        jars = self.jars()
+        return ":".join(jars if self.debian else [LOGBACK_CONF_DIR] + jars)
+
+    def logging_props(self, log_dir):
+        """JVM properties of the server's logging: INFO and up on the console."""
+        if self.debian:
+            return [f"-Dzookeeper.log.dir={log_dir}", "-Dzookeeper.root.logger=INFO,CONSOLE",
+                    f"-Dlog4j.configuration=file:{DEBIAN_LOG4J}"]  # fmt: skip
+        return [f"-Dzookeeper.log.dir={log_dir}"]
+
+    def cli_command(self):
+        """zkCli of the release. Debian's zkCli.sh; for a Maven release ZooKeeperMain as its zkCli.sh starts it,
+        without the logging binding (Debian's zkCli has none either: the CLI's own output is what is judged) and
+        without JLine, as Debian's runs (commands are then read line by line from stdin, with no prompt)."""
+        if self.debian:
+            return ["/usr/share/zookeeper/bin/zkCli.sh"]
+        left_out = ("logback-", "jline-")
+        jars = [jar for jar in self.jars() if not os.path.basename(jar).startswith(left_out)]
+        java = os.environ.get("COMPAT_REAL_JAVA", "/usr/bin/java")
+        return [java, "-Dzookeeper.jmx.log4j.disable=true", "-cp", ":".join(jars), ZOOKEEPER_CLI_MAIN]
+
+
+# The newest releases of each line that the registry serves (install.sh fetches them) and Debian's 3.8.0.
+REFERENCES = {
+    "3.9": Reference("3.9", "3.9.5", "5.9.0"),
+    "3.8": Reference("3.8", "3.8.6", "5.9.0"),
+    "3.8.0": Reference("3.8.0", "3.8.0", "5.4"),
+}
+
+
+def reference():
+    """The reference of this run: --reference, handed down in COMPAT_REFERENCE (3.9 when unset)."""
+    key = os.environ.get(REFERENCE_ENV) or DEFAULT_REFERENCE
+    if key not in REFERENCES:
+        raise SystemExit(f"{REFERENCE_ENV}={key!r}: the reference is one of {', '.join(REFERENCES)}")
+    return REFERENCES[key]
+
+
 PORT_WAIT_SECONDS = 30.0
 
 
@@ -58,17 +131,16 @@ def write_zoo_cfg(workdir, port, extra_cfg=None):
     return path
 
 
-def zookeeper_command(cfg_path, log_dir, jvm_props=()):
-    """The command line that starts Apache ZooKeeper from cfg_path."""
+def zookeeper_command(cfg_path, log_dir, jvm_props=(), ref=None):
+    """The command line that starts Apache ZooKeeper (the run's reference unless ref is given) from cfg_path."""
+    ref = ref or reference()
     return [
         os.environ.get("COMPAT_REAL_JAVA", "/usr/bin/java"),
         "-Xmx512m",
         *jvm_props,
         "-cp",
-        ZOOKEEPER_CLASSPATH,
-        f"-Dzookeeper.log.dir={log_dir}",
-        "-Dzookeeper.root.logger=INFO,CONSOLE",
-        f"-Dlog4j.configuration=file:{ZOOKEEPER_LOG4J}",
+        ref.classpath(),
+        *ref.logging_props(log_dir),
         "-Djava.awt.headless=true",
         ZOOKEEPER_MAIN,
         cfg_path,
@@ -140,6 +212,10 @@ class Server:
             return False
         env = dict(os.environ)
         if self.kind == "zookeeper":
+            missing = reference().installed()
+            if missing:
+                self.error = missing
+                return False
             cmd = zookeeper_command(self.cfg_path, self.workdir, self.jvm_props)
         else:
             cmd = ferrokeeper_command(self.cfg_path, self.ferrokeeper_bin)

@@ -179,6 +179,61 @@ class Normalisation(unittest.TestCase):
         entries = [("create /a", ["Created /a"]), ("get /a", [])]
         self.assertEqual(transcript.parse(transcript.render(entries)), entries)
 
+    def test_zkcli_3_9_event_zxids_become_the_stats_symbols(self):
+        norm = transcript.Normaliser()
+        self.assertEqual(norm.line("mZxid = 0x51"), "mZxid = Z1")
+        self.assertEqual(
+            norm.line("WatchedEvent state:SyncConnected type:NodeDataChanged path:/a zxid: 81"),
+            "WatchedEvent state:SyncConnected type:NodeDataChanged path:/a zxid: Z1",
+        )
+        self.assertEqual(
+            norm.line("WatchedEvent state:SyncConnected type:None path:null zxid: -1"),
+            "WatchedEvent state:SyncConnected type:None path:null zxid: -1",
+        )
+        self.assertIsNone(norm.line("SLF4J(W): No SLF4J providers were found."))
+
+
+class References(unittest.TestCase):
+    def test_rows_name_the_release(self):
+        import run
+        import servers
+
+        ref = servers.REFERENCES["3.9"]
+        self.assertEqual(run.row_server("zookeeper", ref), "zookeeper-3.9.5")
+        self.assertEqual(run.row_server("ferrokeeper", ref), "ferrokeeper (3.9.5)")
+        self.assertEqual(servers.REFERENCES["3.8.0"].cli_command(), ["/usr/share/zookeeper/bin/zkCli.sh"])
+
+    def test_the_reference_comes_from_the_environment(self):
+        import servers
+
+        old = os.environ.get(servers.REFERENCE_ENV)
+        try:
+            os.environ.pop(servers.REFERENCE_ENV, None)
+            self.assertEqual(servers.reference().version, "3.9.5")
+            os.environ[servers.REFERENCE_ENV] = "3.8.0"
+            self.assertTrue(servers.reference().debian)
+            os.environ[servers.REFERENCE_ENV] = "4.0"
+            with self.assertRaises(SystemExit):
+                servers.reference()
+        finally:
+            if old is None:
+                os.environ.pop(servers.REFERENCE_ENV, None)
+            else:
+                os.environ[servers.REFERENCE_ENV] = old
+
+    def test_rows_sort_references_first_newest_first(self):
+        rows = {}
+        for server in ("ferrokeeper (3.8.0)", "zookeeper-3.8.0", "ferrokeeper (3.9.5)", "zookeeper-3.9.5",
+                       "zookeeper-3.8.6"):
+            rows[("node", server)] = results.Result("node", server, passed=1)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "RESULTS.md")
+            results.save(path, rows)
+            with open(path) as md:
+                order = [line.split("|")[2].strip() for line in md if line.startswith("| node ")]
+        self.assertEqual(order, ["zookeeper-3.9.5", "zookeeper-3.8.6", "zookeeper-3.8.0",
+                                 "ferrokeeper (3.9.5)", "ferrokeeper (3.8.0)"])
+
 
 if __name__ == "__main__":
     unittest.main()

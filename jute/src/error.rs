@@ -27,6 +27,19 @@ pub enum Error {
     Custom(String),
 }
 
+/// The message of the error a multi request's decoder raises for a create op with a null ACL list. ZooKeeper
+/// 3.8.2+ and 3.9 refuse such a request while decoding it (`CreateOptions` requires the list: a
+/// NullPointerException, answered as MARSHALLINGERROR before a zxid is taken), unlike every other malformed
+/// multi, so the server must tell it apart (`Error::is_null_acl_in_multi`).
+pub(crate) const NULL_ACL_IN_MULTI: &str = "null ACL list in a create op of a multi";
+
+impl Error {
+    /// True for the error of a multi request with a create op whose ACL list is null.
+    pub fn is_null_acl_in_multi(&self) -> bool {
+        matches!(self, Error::Custom(message) if message == NULL_ACL_IN_MULTI)
+    }
+}
+
 /// Result alias for Jute operations.
 pub type Result<T> = std::result::Result<T, Error>;
 

@@ -280,3 +280,70 @@ fn supplementary_characters_come_back_as_java_reads_them() {
     assert_eq!(to_bytes(&Acl::default()).expect("acl").len(), 12);
     assert_eq!(to_bytes(&Bytes::new()).expect("empty buffer"), [0, 0, 0, 0]);
 }
+
+/// A multi request body with one create op whose ACL list is given as raw vector bytes, then `rest` (more ops
+/// and the terminator).
+fn multi_with_create(acl: &[u8], flags: i32, rest: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        &to_bytes(&MultiHeader {
+            op: 1,
+            done: false,
+            err: -1,
+        })
+        .expect("header"),
+    );
+    body.extend_from_slice(&to_bytes(&"/n".to_string()).expect("path"));
+    body.extend_from_slice(&(-1i32).to_be_bytes()); // null data
+    body.extend_from_slice(acl);
+    body.extend_from_slice(&flags.to_be_bytes());
+    body.extend_from_slice(rest);
+    body
+}
+
+#[test]
+fn multi_requests_refuse_what_zookeeper_refuses_while_reading_them() {
+    let end = to_bytes(&MultiHeader {
+        op: -1,
+        done: true,
+        err: -1,
+    })
+    .expect("end");
+    let empty_acl = 0i32.to_be_bytes();
+    let null_acl = (-1i32).to_be_bytes();
+    let decode = |body: &[u8]| Request::decode(OpCode::Multi.code(), body, DEFAULT_MAX_BUFFER);
+
+    let ok = decode(&multi_with_create(&empty_acl, 3, &end)).expect("an empty list decodes");
+    assert!(matches!(ok, Request::Multi(m) if m.ops.len() == 1));
+
+    let null = decode(&multi_with_create(&null_acl, 0, &end)).expect_err("a null list");
+    assert!(
+        matches!(&null, jute::request::RequestError::Marshalling { source, .. } if source.is_null_acl_in_multi())
+    );
+
+    let bad_flags = decode(&multi_with_create(&null_acl, 7, &end)).expect_err("flags of no mode");
+    assert!(
+        matches!(&bad_flags, jute::request::RequestError::Marshalling { source, .. } if !source.is_null_acl_in_multi()),
+        "the flags are checked first: {bad_flags:?}"
+    );
+
+    // A read op after a write op: refused when it is read, before a later null ACL list is seen.
+    let mut mixed = to_bytes(&MultiHeader {
+        op: OpCode::GetData.code(),
+        done: false,
+        err: -1,
+    })
+    .expect("header");
+    mixed.extend_from_slice(
+        &to_bytes(&ExistsRequest {
+            path: "/n".into(),
+            watch: false,
+        })
+        .expect("read"),
+    );
+    mixed.extend_from_slice(&multi_with_create(&null_acl, 0, &end));
+    let mixed = decode(&multi_with_create(&empty_acl, 0, &mixed)).expect_err("mixed kinds");
+    assert!(
+        matches!(&mixed, jute::request::RequestError::Marshalling { source, .. } if !source.is_null_acl_in_multi())
+    );
+}

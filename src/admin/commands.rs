@@ -1,8 +1,8 @@
 //! The AdminServer's commands (`admin/Commands.java`): their names and aliases, and the JSON each answers,
 //! built from the same facts the four-letter words print. Field names and order follow what a real 3.8/3.9
 //! AdminServer writes (Jackson's snake_case of `ServerStats`, `ServerCnxn.getConnectionInfo`,
-//! `ZooKeeperServerConf.toMap`, ...). `snapshot` and `restore` (3.9, authenticated) are not offered: like a 3.8
-//! server, ferrokeeper answers them as unknown commands.
+//! `ZooKeeperServerConf.toMap`, ...). `snapshot` and `restore` (3.9, authenticated) are listed and refused
+//! (see [`AUTHENTICATED`]).
 
 use std::net::SocketAddr;
 
@@ -78,6 +78,20 @@ const NAMES: &[(Command, &[&str])] = &[
     (Command::ZabState, &["zabstate"]),
 ];
 
+/// The commands of 3.9 that only an authenticated caller may run (`AuthRequest`: ALL on `/`), with their
+/// aliases: taking a snapshot and streaming it out, and restoring the database from one. ferrokeeper does not
+/// run them: a request without auth info gets 3.9's answer to it (HTTP 401, [`AUTH_INFO_MISSING`]), one with
+/// auth info an error naming the command as not implemented (HTTP 501), never a snapshot or a restore.
+pub const AUTHENTICATED: &[&[&str]] = &[&["restore", "rest"], &["snapshot", "snap"]];
+
+/// What 3.9 answers a command of [`AUTHENTICATED`] asked without auth info (`Commands.runCommand`).
+pub const AUTH_INFO_MISSING: &str = "Auth info is missing for the command";
+
+/// True when `name` (a primary name or an alias) is one of [`AUTHENTICATED`].
+pub fn needs_auth(name: &str) -> bool {
+    AUTHENTICATED.iter().any(|names| names.contains(&name))
+}
+
 impl Command {
     /// The command any of its names selects.
     pub fn lookup(name: &str) -> Option<Command> {
@@ -101,6 +115,7 @@ impl Command {
 /// `GET <commandURL>`: a link per primary name, sorted, each followed by `<br/>` (`JettyAdminServer`).
 pub fn listing(command_url: &str) -> String {
     let mut names: Vec<&str> = NAMES.iter().filter_map(|(_, n)| n.first().copied()).collect();
+    names.extend(AUTHENTICATED.iter().filter_map(|n| n.first().copied()));
     names.sort_unstable();
     names
         .iter()
@@ -369,7 +384,8 @@ mod tests {
         assert!(list.starts_with(
             "<a href=\"/commands/configuration\">configuration</a>\n<br/>\n<a href=\"/commands/connection_stat_reset\">"
         ));
-        assert_eq!(list.matches("<br/>").count(), NAMES.len());
+        assert_eq!(list.matches("<br/>").count(), NAMES.len() + AUTHENTICATED.len());
+        assert!(list.contains("/commands/snapshot\">snapshot</a>") && needs_auth("rest"));
     }
 
     #[test]

@@ -374,6 +374,11 @@ impl Core {
                 return;
             }
             Ok(r) => r,
+            Err(RequestError::Marshalling { source, .. }) if source.is_null_acl_in_multi() => {
+                // Refused before ZooKeeper takes a zxid (see `is_null_acl_in_multi`): no txn.
+                self.queue_read(conn, header, Err(ErrorCode::MarshallingError), out);
+                return;
+            }
             Err(RequestError::Marshalling { op, .. }) => {
                 let op = OpCode::from_code(op).unwrap_or(OpCode::Error);
                 // A reconfig is decoded before its txn header is made (`PrepRequestProcessor.pRequestHelper`):

@@ -22,19 +22,22 @@ use super::txn::TxnBody;
 /// The paths nobody may delete (`ZKDatabase.isSpecialPath`).
 pub(super) const SPECIAL_PATHS: [&str; 4] = ["/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"];
 
-/// The opcode a multi's op runs as. ZooKeeper rebuilds each create op from its flags (`Op.create`): TTL modes
-/// run as createTTL, the container mode as createContainer and every other mode as a plain create, so a create2
-/// in a multi answers with the path only and a createTTL with a non-TTL mode drops its ttl.
+/// The opcode a multi's op runs as (and is logged as). ZooKeeper rebuilds each create op from its flags
+/// (`Op.create`): TTL modes run as createTTL, the container mode as createContainer, and every other mode keeps
+/// the op's own opcode (3.8.2+ and 3.9, ZOOKEEPER-4026: a create2 answers with its Stat and is logged as a
+/// create2 sub-txn; 3.8.0 ran it as a plain create), except that a createTTL with a non-TTL mode is a create and
+/// drops its ttl.
 fn multi_opcode(op: &MultiOp) -> OpCode {
-    let flags = match op {
-        MultiOp::Create(_, r) => r.flags,
-        MultiOp::CreateTtl(r) => r.flags,
+    let (flags, own) = match op {
+        MultiOp::Create(own, r) => (r.flags, *own),
+        MultiOp::CreateTtl(r) => (r.flags, OpCode::Create),
         _ => return op.opcode(),
     };
     match CreateMode::from_code(flags) {
         Some(mode) if mode.is_ttl() => OpCode::CreateTtl,
         Some(CreateMode::Container) => OpCode::CreateContainer,
-        _ => OpCode::Create,
+        Some(_) => own,
+        None => OpCode::Create,
     }
 }
 

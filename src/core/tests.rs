@@ -87,17 +87,28 @@ impl Harness {
     }
 
     pub(super) fn send(&mut self, conn: u64, request: Request) -> (ReplyHeader, Vec<u8>) {
+        let op = request.opcode();
+        self.send_decoded(conn, op, Ok(request))
+    }
+
+    /// Sends what decoding a request body gave (a request or the decoder's error), as the network layer does.
+    pub(super) fn send_decoded(
+        &mut self,
+        conn: u64,
+        op: OpCode,
+        request: Result<Request, jute::request::RequestError>,
+    ) -> (ReplyHeader, Vec<u8>) {
         self.next_xid += 1;
         // A ping is answered with the ping xid whatever xid it came with.
         let expected_xid = match request {
-            Request::Ping => jute::codes::xid::PING,
+            Ok(Request::Ping) => jute::codes::xid::PING,
             _ => self.next_xid,
         };
         let header = RequestHeader {
             xid: self.next_xid,
-            op: request.opcode().code(),
+            op: op.code(),
         };
-        let effects = self.core.request(self.now, ConnId(conn), header, Ok(request));
+        let effects = self.core.request(self.now, ConnId(conn), header, request);
         self.run(effects);
         let frames = self.take(ConnId(conn));
         let last = frames.last().expect("a reply");
@@ -856,8 +867,8 @@ fn create_ops_in_a_multi_run_as_their_flags_say() {
     assert_eq!(rh.err, 0);
     let rsp: MultiResponse = jute::from_slice(&body).expect("multi");
     assert!(
-        matches!(&rsp.results[0], OpResult::Create(r) if r.path == "/a"),
-        "create2 answers as create"
+        matches!(&rsp.results[0], OpResult::Create2(r) if r.path == "/a" && r.stat.czxid == rh.zxid),
+        "create2 answers with its stat"
     );
     assert!(
         matches!(&rsp.results[1], OpResult::Create2(_)),
@@ -954,4 +965,52 @@ fn the_core_counts_change_records_watchers_namespaces_and_expiry() {
     let effects = h.core.tick(h.now);
     h.run(effects);
     assert_eq!(h.core.event_counts().sessions_expired, 2);
+}
+
+/// The body of a multi with one create op (opcode 1, path "/n", null data), its ACL list and flags as given.
+fn multi_create_body(acl: Option<&[u8]>, flags: i32) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&1i32.to_be_bytes()); // MultiHeader: create, not done, err -1
+    body.push(0);
+    body.extend_from_slice(&(-1i32).to_be_bytes());
+    body.extend_from_slice(&2i32.to_be_bytes());
+    body.extend_from_slice(b"/n");
+    body.extend_from_slice(&(-1i32).to_be_bytes()); // null data
+    match acl {
+        Some(vector) => body.extend_from_slice(vector),
+        None => body.extend_from_slice(&(-1i32).to_be_bytes()),
+    }
+    body.extend_from_slice(&flags.to_be_bytes());
+    body.extend_from_slice(&(-1i32).to_be_bytes()); // the terminator
+    body.push(1);
+    body.extend_from_slice(&(-1i32).to_be_bytes());
+    body
+}
+
+#[test]
+fn a_multi_create_with_a_null_acl_list_fails_before_taking_a_zxid() {
+    let mut h = Harness::new();
+    h.connect(1);
+    let decode = |body: &[u8]| Request::decode(OpCode::Multi.code(), body, 1 << 20);
+    let before = h.core.last_zxid().0;
+    let (rh, body) = h.send_decoded(1, OpCode::Multi, decode(&multi_create_body(None, 0)));
+    assert_eq!((rh.err, rh.zxid, body.len()), (-5, before, 0), "null ACL list");
+    // world:anyone, all perms
+    let mut open = Vec::new();
+    open.extend_from_slice(&1i32.to_be_bytes());
+    open.extend_from_slice(&31i32.to_be_bytes());
+    for text in ["world", "anyone"] {
+        open.extend_from_slice(&(text.len() as i32).to_be_bytes());
+        open.extend_from_slice(text.as_bytes());
+    }
+    let (rh, _) = h.send_decoded(1, OpCode::Multi, decode(&multi_create_body(Some(&open), 9)));
+    assert_eq!(
+        (rh.err, rh.zxid),
+        (-5, before + 1),
+        "flags of no mode: an error txn"
+    );
+    let (rh, body) = h.send_decoded(1, OpCode::Multi, decode(&multi_create_body(Some(&open), 0)));
+    let rsp: MultiResponse = jute::from_slice(&body).expect("multi");
+    assert_eq!((rh.err, rh.zxid), (0, before + 2));
+    assert!(matches!(&rsp.results[0], OpResult::Create(r) if r.path == "/n"));
 }

@@ -102,9 +102,14 @@ pub async fn four_letter(addr: SocketAddr, word: &[u8]) -> String {
 
 /// An HTTP/1.1 GET (or another method): status code and body.
 pub async fn http(addr: SocketAddr, method: &str, path: &str) -> (u16, String, String) {
+    http_with(addr, method, path, "").await
+}
+
+/// As [`http`], with `headers` (each line ending in CRLF) added to the request.
+pub async fn http_with(addr: SocketAddr, method: &str, path: &str, headers: &str) -> (u16, String, String) {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{headers}Content-Length: 0\r\n\r\n"
     );
     stream.write_all(request.as_bytes()).await.expect("write");
     let mut out = Vec::new();

@@ -1,8 +1,9 @@
 """cli judge: scripted zkCli.sh and cli_mt sessions, compared command by command.
 
 Each command of each session (cli/sessions/) is two checks: its normalised
-output against the server under test equals the transcript recorded from Apache
-ZooKeeper (cli/expected/), and equals the output of the same session run live
+output against the server under test equals the transcript recorded from the
+reference release (cli/expected/VERSION/; the Java CLI is that release's zkCli),
+and equals the output of the same session run live
 against a fresh Apache ZooKeeper started beside it. See cli/transcript.py for
 the normalisation.
 """
@@ -12,6 +13,7 @@ import os
 import sys
 
 import results
+import servers
 
 NAME = "cli"
 NEEDS_SERVER = True
@@ -54,9 +56,9 @@ def run(ctx):
     sys.path.insert(0, ctx.path("cli"))
     import transcript  # noqa: E402  (cli/transcript.py)
 
-    missing = [t for t in (transcript.ZKCLI, transcript.CLI_MT) if not os.path.exists(t)]
-    if missing:
-        why = f"missing {', '.join(missing)}: run compat-tests/install.sh"
+    missing = [t for t in (transcript.CLI_MT,) if not os.path.exists(t)]
+    if missing or servers.reference().installed():
+        why = servers.reference().installed() or f"missing {', '.join(missing)}: run compat-tests/install.sh"
         return results.unavailable(NAME, ctx.server, why)
 
     reference = ctx.start_server("zookeeper", REFERENCE_PORT)

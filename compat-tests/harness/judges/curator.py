@@ -1,8 +1,10 @@
 """curator judge: Curator recipes (curator/src/compat) against the server.
 
-The Java sources are compiled with javac against Debian's Curator and
-ZooKeeper client jars on every run, then run against the server that run.py
-started; each check prints `PASS group/name` or `FAIL group/name: why`.
+The Java sources are compiled with javac against the Curator of the reference
+(servers.Reference.curator: Curator's newest release from Maven Central with
+the ZooKeeper client it names, or Debian's Curator 5.4 and ZooKeeper 3.8 client
+jars against Debian's 3.8.0) on every run, then run against the server that
+run.py started; each check prints `PASS group/name` or `FAIL group/name: why`.
 """
 
 import glob
@@ -10,6 +12,7 @@ import os
 import shutil
 
 import results
+import servers
 from judges.common import parse_pass_fail_lines, run_logged, tail
 
 NAME = "curator"
@@ -27,12 +30,21 @@ JARS = [
 TIMEOUT_SECONDS = 600
 
 
+def jars():
+    version = servers.reference().curator
+    if version == "5.4":
+        return [os.path.join(servers.JAVA_DIR, jar) for jar in JARS]
+    return sorted(glob.glob(os.path.join(servers.MAVEN_DIR, f"curator-{version}", "*.jar"))) or [
+        os.path.join(servers.MAVEN_DIR, f"curator-{version}", "curator-recipes.jar")
+    ]
+
+
 def classpath():
-    return ":".join(os.path.join("/usr/share/java", jar) for jar in JARS)
+    return ":".join(jars())
 
 
 def run(ctx):
-    missing = [j for j in JARS if not os.path.exists(os.path.join("/usr/share/java", j))]
+    missing = [j for j in jars() if not os.path.exists(j)]
     if missing or shutil.which("javac") is None:
         why = f"missing {', '.join(missing) or 'javac'}: run compat-tests/install.sh"
         return results.unavailable(NAME, ctx.server, why)

@@ -15,7 +15,7 @@ import time
 
 import results
 from judges.common import run_logged, stop_recorded_pids, tail
-from servers import ZOOKEEPER_CLASSPATH, ZOOKEEPER_VERSION
+import servers
 
 NAME = "kazoo"
 NEEDS_SERVER = False
@@ -43,8 +43,8 @@ def _env(ctx):
         COMPAT_SERVER=ctx.server,
         COMPAT_PID_FILE=os.path.join(ctx.work_dir, "server-pids"),
         FERROKEEPER_BIN=ctx.ferrokeeper_bin,
-        ZOOKEEPER_CLASSPATH=ZOOKEEPER_CLASSPATH,
-        ZOOKEEPER_VERSION=ZOOKEEPER_VERSION,
+        ZOOKEEPER_CLASSPATH=servers.reference().classpath(),
+        ZOOKEEPER_VERSION=servers.reference().version,
         ZOOKEEPER_PORT_OFFSET=str(PORT_OFFSET),
         ZOOKEEPER_CLUSTER_SIZE="1",
         COMPAT_KAZOO_SKIPLIST=ctx.path("kazoo", "skiplist.txt"),
@@ -146,6 +146,8 @@ def run(ctx):
     python = ctx.path(".venv", "bin", "python")
     if not os.path.isdir(src) or not os.path.exists(python):
         return results.unavailable(NAME, ctx.server, "not installed: run compat-tests/install.sh")
+    if ctx.server == "zookeeper" and servers.reference().installed():
+        return results.unavailable(NAME, ctx.server, servers.reference().installed())
     env = _env(ctx)
     pid_file = env["COMPAT_PID_FILE"]
     try:

@@ -14,7 +14,7 @@ use super::proto::{
     CheckVersionRequest, Create2Response, CreateRequest, CreateResponse, CreateTtlRequest, DeleteRequest,
     ErrorResponse, ExistsRequest, GetChildrenResponse, GetDataResponse, MultiHeader, SetDataRequest,
 };
-use crate::codes::OpCode;
+use crate::codes::{CreateMode, OpCode};
 use crate::records::data::Stat;
 
 const END: MultiHeader = MultiHeader {
@@ -56,7 +56,9 @@ impl MultiOp {
     }
 }
 
-/// The body of a multi or multiRead request. Mixing reads and writes is refused by the server, not here.
+/// The body of a multi or multiRead request. Decoding refuses what ZooKeeper's `MultiOperationRecord` refuses
+/// while it reads the request: an unknown op type, a create whose flags name no mode or whose ACL list is null,
+/// and read ops mixed with write ops (each checked in the order ZooKeeper reads the ops).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MultiRequest {
     pub ops: Vec<MultiOp>,
@@ -135,6 +137,34 @@ impl Serialize for MultiResponse {
     }
 }
 
+/// A create, create2 or createContainer op as the request carries it: the ACL list may be null on the wire.
+#[derive(Deserialize)]
+struct CreateOp {
+    #[serde(deserialize_with = "crate::de::required_string")]
+    path: String,
+    data: Option<bytes::Bytes>,
+    acl: Option<Vec<crate::records::data::Acl>>,
+    flags: i32,
+}
+
+/// Checks a create op as `MultiOperationRecord` does while decoding (3.8.2+ and 3.9, ZOOKEEPER-4026): flags that
+/// name no create mode fail the request (an IOException), and so does a null ACL list (see
+/// `Error::is_null_acl_in_multi`).
+fn create_op<E: de::Error>(op: CreateOp) -> Result<CreateRequest, E> {
+    if CreateMode::from_code(op.flags).is_none() {
+        return Err(E::custom(format!("invalid flag {} for create mode", op.flags)));
+    }
+    let Some(acl) = op.acl else {
+        return Err(E::custom(crate::error::NULL_ACL_IN_MULTI));
+    };
+    Ok(CreateRequest {
+        path: op.path,
+        data: op.data,
+        acl,
+        flags: op.flags,
+    })
+}
+
 fn next<'de, T: Deserialize<'de>, A: SeqAccess<'de>>(seq: &mut A) -> Result<T, A::Error> {
     seq.next_element()?
         .ok_or_else(|| de::Error::custom("multi record ended before its terminator"))
@@ -148,15 +178,19 @@ impl<'de> Visitor<'de> for RequestVisitor {
         f.write_str("a multi request")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<MultiRequest, A::Error> {
-        let mut ops = Vec::new();
+        let mut ops: Vec<MultiOp> = Vec::new();
         loop {
+            if ops.len() > 1 && ops[ops.len() - 1].is_read() != ops[0].is_read() {
+                // `MultiOperationRecord.add`: one kind of op per request, checked as each op is read.
+                return Err(de::Error::custom("mixing read and write operations in a multi"));
+            }
             let header: MultiHeader = next(&mut seq)?;
             if header.done {
                 return Ok(MultiRequest { ops });
             }
             let op = match OpCode::from_code(header.op) {
                 Some(code @ (OpCode::Create | OpCode::Create2 | OpCode::CreateContainer)) => {
-                    MultiOp::Create(code, next(&mut seq)?)
+                    MultiOp::Create(code, create_op(next(&mut seq)?)?)
                 }
                 Some(OpCode::CreateTtl) => MultiOp::CreateTtl(next(&mut seq)?),
                 Some(OpCode::Delete) => MultiOp::Delete(next(&mut seq)?),

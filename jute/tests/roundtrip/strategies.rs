@@ -116,20 +116,35 @@ fn create_op() -> impl Strategy<Value = OpCode> {
     prop::sample::select(vec![OpCode::Create, OpCode::Create2, OpCode::CreateContainer])
 }
 
-pub fn multi_op() -> impl Strategy<Value = MultiOp> {
+/// A create op of a multi: its flags name a create mode (0-6), or the request does not decode.
+fn multi_create_request() -> impl Strategy<Value = CreateRequest> {
+    (create_request(), 0..=6i32).prop_map(|(r, flags)| CreateRequest { flags, ..r })
+}
+
+pub fn multi_write_op() -> impl Strategy<Value = MultiOp> {
     prop_oneof![
-        (create_op(), create_request()).prop_map(|(op, r)| MultiOp::Create(op, r)),
+        (create_op(), multi_create_request()).prop_map(|(op, r)| MultiOp::Create(op, r)),
         create_ttl_request().prop_map(MultiOp::CreateTtl),
         path_version().prop_map(|(path, version)| MultiOp::Delete(DeleteRequest { path, version })),
         set_data_request().prop_map(MultiOp::SetData),
         path_version().prop_map(|(path, version)| MultiOp::Check(CheckVersionRequest { path, version })),
+    ]
+}
+
+pub fn multi_read_op() -> impl Strategy<Value = MultiOp> {
+    prop_oneof![
         exists_request().prop_map(MultiOp::GetChildren),
         exists_request().prop_map(MultiOp::GetData),
     ]
 }
 
+/// A multi or multiRead body of one kind of op (mixing kinds does not decode).
 pub fn multi_request() -> impl Strategy<Value = MultiRequest> {
-    prop::collection::vec(multi_op(), 0..5).prop_map(|ops| MultiRequest { ops })
+    prop_oneof![
+        prop::collection::vec(multi_write_op(), 0..5),
+        prop::collection::vec(multi_read_op(), 0..5),
+    ]
+    .prop_map(|ops| MultiRequest { ops })
 }
 
 pub fn multi_response() -> impl Strategy<Value = MultiResponse> {
