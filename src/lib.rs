@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod config;
 pub mod core;
+pub mod docker;
 pub mod metrics;
 pub mod net;
 pub mod server;

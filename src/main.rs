@@ -49,6 +49,16 @@ enum Command {
     },
     /// Print the version and the Apache ZooKeeper release it is compatible with.
     Version,
+    /// Ask the server named by a zoo.cfg (default: $ZOOCFGDIR/zoo.cfg, else $ZOO_CONF_DIR/zoo.cfg) for its
+    /// mode with `srvr`, as `zkServer.sh status` does; exit status 1 when it does not answer.
+    Status { config: Option<PathBuf> },
+    /// The container image's entrypoint: write zoo.cfg and myid from the official `zookeeper` image's
+    /// environment variables where they do not exist yet, then run the given command, or without one serve
+    /// from $ZOO_CONF_DIR/zoo.cfg.
+    DockerEntrypoint {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
     /// Print a snapshot file (snapshot.<zxid>, plain, .gz or .snappy): every node with its Stat, the sessions
     /// and the last zxid, as zkSnapShotToolkit does.
     Snapshot {
@@ -121,19 +131,46 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             data_dir,
             data_log_dir,
         } => check(config, data_dir, data_log_dir),
-        Command::Start { config } => {
-            init_logging(cli.log_format);
-            let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
-            // The server runs as a task on the runtime's workers rather than on this thread: the core task and
-            // the connection tasks then wake each other on the workers' run queues instead of through a thread
-            // of their own (32 x 8 pipelined getData: 243k-415k against 301k-480k ops/s, alternating runs).
-            runtime.block_on(async {
-                tokio::spawn(start(config))
-                    .await
-                    .context("the server task failed")?
-            })
+        Command::Status { config } => {
+            let file = config.unwrap_or_else(ferrokeeper::docker::default_config_file);
+            match ferrokeeper::docker::status(&file) {
+                Ok(lines) => {
+                    lines.iter().for_each(|l| println!("{l}"));
+                    Ok(())
+                }
+                Err(e) => {
+                    eprintln!("{e:#}");
+                    std::process::exit(1);
+                }
+            }
         }
+        Command::DockerEntrypoint { command } => {
+            let env = ferrokeeper::docker::ImageEnv::new(|name: &str| std::env::var(name).ok());
+            let config = env.prepare()?;
+            match command.split_first() {
+                None => serve(cli.log_format, Some(config)),
+                Some((program, args)) => {
+                    use std::os::unix::process::CommandExt as _;
+                    let e = std::process::Command::new(program).args(args).exec();
+                    Err(e).with_context(|| format!("running {program}"))
+                }
+            }
+        }
+        Command::Start { config } => serve(cli.log_format, config),
     }
+}
+
+fn serve(log_format: LogFormat, config: Option<PathBuf>) -> anyhow::Result<()> {
+    init_logging(log_format);
+    let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+    // The server runs as a task on the runtime's workers rather than on this thread: the core task and
+    // the connection tasks then wake each other on the workers' run queues instead of through a thread
+    // of their own (32 x 8 pipelined getData: 243k-415k against 301k-480k ops/s, alternating runs).
+    runtime.block_on(async {
+        tokio::spawn(start(config))
+            .await
+            .context("the server task failed")?
+    })
 }
 
 fn format_of(json: bool) -> ferrokeeper::tools::Format {
