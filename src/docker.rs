@@ -1,5 +1,5 @@
-//! The container image's start-up and health check, in place of the official `zookeeper` image's
-//! `docker-entrypoint.sh` and `zkServer.sh status` (the image has no shell).
+//! The container image's start-up, in place of the official `zookeeper` image's `docker-entrypoint.sh` (the
+//! image has no shell; its health check is [`crate::operator::status`]).
 //!
 //! The rules are that image's: its environment variables with its defaults (the Dockerfile sets the same ones),
 //! `<ZOO_CONF_DIR>/zoo.cfg` generated only when that file does not exist, and `<ZOO_DATA_DIR>/myid` written
@@ -8,14 +8,10 @@
 //! `ZOO_SERVERS` becomes `server.1=localhost:2888:3888;2181` (the client port then comes from that line and
 //! myid, as in ZooKeeper). `JVMFLAGS` needs nothing here: the config reader takes its `-D` flags.
 
-use std::io::{Read as _, Write as _};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::Context as _;
-
-use crate::config::ServerConfig;
 
 /// The official image's variables and their defaults (its Dockerfile's `ENV`).
 pub const DEFAULTS: &[(&str, &str)] = &[
@@ -133,61 +129,6 @@ fn write_new(path: &Path, text: &str) -> anyhow::Result<()> {
         .open(path)
         .and_then(|mut f| f.write_all(text.as_bytes()))
         .with_context(|| format!("writing {}", path.display()))
-}
-
-/// The zoo.cfg `zkServer.sh` would use without an argument: `$ZOOCFGDIR/zoo.cfg`, else `$ZOO_CONF_DIR/zoo.cfg`
-/// (the image's), else `conf/zoo.cfg`.
-pub fn default_config_file() -> PathBuf {
-    let dir = std::env::var_os("ZOOCFGDIR")
-        .or_else(|| std::env::var_os("ZOO_CONF_DIR"))
-        .map_or_else(|| PathBuf::from("conf"), PathBuf::from);
-    dir.join("zoo.cfg")
-}
-
-/// How long `status` waits to connect and for the answer.
-const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// `zkServer.sh status`: asks the server at the config's client address with `srvr` and prints its mode.
-/// Returns the lines to print, or the error text `zkServer.sh` prints when the server does not answer.
-pub fn status(config_file: &Path) -> anyhow::Result<Vec<String>> {
-    let config = ServerConfig::from_file(config_file)?;
-    let mut address = config.client_address;
-    if address.ip().is_unspecified() {
-        address = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), address.port());
-    }
-    let mut lines = vec![
-        format!("Using config: {}", config_file.display()),
-        format!(
-            "Client port found: {}. Client address: {}. Client SSL: false.",
-            address.port(),
-            address.ip()
-        ),
-    ];
-    let answer = srvr(address).ok();
-    match answer
-        .as_deref()
-        .and_then(|a| a.lines().find_map(|l| l.strip_prefix("Mode: ")))
-    {
-        Some(mode) => {
-            lines.push(format!("Mode: {mode}"));
-            Ok(lines)
-        }
-        None => {
-            for l in &lines {
-                eprintln!("{l}");
-            }
-            anyhow::bail!("Error contacting service. It is probably not running.")
-        }
-    }
-}
-
-fn srvr(address: SocketAddr) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect_timeout(&address, STATUS_TIMEOUT)?;
-    stream.set_read_timeout(Some(STATUS_TIMEOUT))?;
-    stream.write_all(b"srvr")?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer)?;
-    Ok(answer)
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod core;
 pub mod docker;
 pub mod metrics;
 pub mod net;
+pub mod operator;
 pub mod server;
 pub mod storage;
 pub mod tools;

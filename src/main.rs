@@ -49,9 +49,17 @@ enum Command {
     },
     /// Print the version and the Apache ZooKeeper release it is compatible with.
     Version,
-    /// Ask the server named by a zoo.cfg (default: $ZOOCFGDIR/zoo.cfg, else $ZOO_CONF_DIR/zoo.cfg) for its
-    /// mode with `srvr`, as `zkServer.sh status` does; exit status 1 when it does not answer.
+    /// Ask the server named by a zoo.cfg (default: $ZOOCFGDIR/zoo.cfg, else $ZOO_CONF_DIR/zoo.cfg, else
+    /// conf/zoo.cfg) for its mode with `srvr`, as `zkServer.sh status` does; exit status 1 when it does not
+    /// answer.
     Status { config: Option<PathBuf> },
+    /// Stop the server started with that zoo.cfg: SIGTERM to the pid in <dataDir>/zookeeper_server.pid, as
+    /// `zkServer.sh stop` does.
+    Stop { config: Option<PathBuf> },
+    /// Stop, then start in the foreground, as `zkServer.sh restart` does.
+    Restart { config: Option<PathBuf> },
+    /// Print the command line `start` runs with that zoo.cfg.
+    PrintCmd { config: Option<PathBuf> },
     /// The container image's entrypoint: write zoo.cfg and myid from the official `zookeeper` image's
     /// environment variables where they do not exist yet, then run the given command, or without one serve
     /// from $ZOO_CONF_DIR/zoo.cfg.
@@ -132,17 +140,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             data_log_dir,
         } => check(config, data_dir, data_log_dir),
         Command::Status { config } => {
-            let file = config.unwrap_or_else(ferrokeeper::docker::default_config_file);
-            match ferrokeeper::docker::status(&file) {
-                Ok(lines) => {
-                    lines.iter().for_each(|l| println!("{l}"));
-                    Ok(())
-                }
-                Err(e) => {
-                    eprintln!("{e:#}");
-                    std::process::exit(1);
-                }
-            }
+            operator_answer(ferrokeeper::operator::status(&config_or_default(config)))
+        }
+        Command::Stop { config } => operator_answer(ferrokeeper::operator::stop(&config_or_default(config))),
+        Command::PrintCmd { config } => {
+            operator_answer(ferrokeeper::operator::print_cmd(&config_or_default(config)))
+        }
+        Command::Restart { config } => {
+            let config = config_or_default(config);
+            println!("{}", ferrokeeper::operator::stop(&config)?);
+            serve(cli.log_format, Some(config))
         }
         Command::DockerEntrypoint { command } => {
             let env = ferrokeeper::docker::ImageEnv::new(|name: &str| std::env::var(name).ok());
@@ -171,6 +178,24 @@ fn serve(log_format: LogFormat, config: Option<PathBuf>) -> anyhow::Result<()> {
             .await
             .context("the server task failed")?
     })
+}
+
+fn config_or_default(config: Option<PathBuf>) -> PathBuf {
+    config.unwrap_or_else(ferrokeeper::operator::default_config_file)
+}
+
+/// Prints an operator command's answer; its error goes to stdout with exit status 1, as zkServer.sh answers.
+fn operator_answer(answer: anyhow::Result<String>) -> anyhow::Result<()> {
+    match answer {
+        Ok(text) => {
+            println!("{text}");
+            Ok(())
+        }
+        Err(e) => {
+            println!("{e:#}");
+            std::process::exit(1);
+        }
+    }
 }
 
 fn format_of(json: bool) -> ferrokeeper::tools::Format {
@@ -287,6 +312,7 @@ async fn start(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         data_dir.display()
     );
     tracing::info!(%address, data_dir = %data_dir.display(), config = %source, "serving clients");
+    ferrokeeper::operator::write_pid_file(&data_dir)?;
     server.run_durable(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
