@@ -557,13 +557,22 @@ impl RawConfig {
         let tick_time_ms = self.tick_time_ms.unwrap_or(DEFAULT_TICK_TIME_MS);
         let data_dir = self.data_dir.ok_or(ConfigError::Missing { key: "dataDir" })?;
         let data_log_dir = self.data_log_dir.unwrap_or_else(|| data_dir.clone());
-        let port = self
-            .client_port
-            .ok_or(ConfigError::Missing { key: "clientPort" })?;
-        let ip = match self.client_port_address {
-            None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            Some((_, Some(ip))) => ip,
-            Some((host, None)) => resolve(&host, port)?,
+        let multi_address = self.multi_address.unwrap_or_else(|| {
+            jvm.get("zookeeper.multiAddress.enabled")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        });
+        let ensemble = Ensemble::parse(&self.ensemble_lines, multi_address)?;
+        let static_address = match (self.client_port, self.client_port_address) {
+            (None, _) => None,
+            (Some(port), None) => Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)),
+            (Some(port), Some((_, Some(ip)))) => Some(SocketAddr::new(ip, port)),
+            (Some(port), Some((host, None))) => Some(SocketAddr::new(resolve(&host, port)?, port)),
+        };
+        let client_address = match static_address {
+            Some(address) => address,
+            None => ensemble
+                .own_client_address(&data_dir)?
+                .ok_or(ConfigError::Missing { key: "clientPort" })?,
         };
         let min = session_timeout(self.min_session_timeout_ms, 2, tick_time_ms);
         let max = session_timeout(self.max_session_timeout_ms, 20, tick_time_ms);
@@ -574,11 +583,6 @@ impl RawConfig {
                 format_args!("must not be larger than maxSessionTimeout ({max})"),
             ));
         }
-        let multi_address = self.multi_address.unwrap_or_else(|| {
-            jvm.get("zookeeper.multiAddress.enabled")
-                .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-        });
-        let ensemble = Ensemble::parse(&self.ensemble_lines, multi_address)?;
         ensemble.check_standalone(self.standalone_enabled.unwrap_or(true))?;
         if jvm
             .get("readonlymode.enabled")
@@ -594,7 +598,7 @@ impl RawConfig {
             tick_time_ms,
             data_dir,
             data_log_dir,
-            client_address: SocketAddr::new(ip, port),
+            client_address,
             max_client_cnxns: self.max_client_cnxns.unwrap_or(DEFAULT_MAX_CLIENT_CNXNS),
             max_cnxns: max_cnxns(self.max_cnxns.as_deref().or(jvm.get("zookeeper.maxCnxns"))),
             min_session_timeout_ms: min,

@@ -9,8 +9,10 @@
 pub mod admin;
 pub mod config;
 pub mod core;
+pub mod docker;
 pub mod metrics;
 pub mod net;
+pub mod operator;
 pub mod quorum;
 pub mod server;
 pub mod storage;

@@ -49,6 +49,24 @@ enum Command {
     },
     /// Print the version and the Apache ZooKeeper release it is compatible with.
     Version,
+    /// Ask the server named by a zoo.cfg (default: $ZOOCFGDIR/zoo.cfg, else $ZOO_CONF_DIR/zoo.cfg, else
+    /// conf/zoo.cfg) for its mode with `srvr`, as `zkServer.sh status` does; exit status 1 when it does not
+    /// answer.
+    Status { config: Option<PathBuf> },
+    /// Stop the server started with that zoo.cfg: SIGTERM to the pid in <dataDir>/zookeeper_server.pid, as
+    /// `zkServer.sh stop` does.
+    Stop { config: Option<PathBuf> },
+    /// Stop, then start in the foreground, as `zkServer.sh restart` does.
+    Restart { config: Option<PathBuf> },
+    /// Print the command line `start` runs with that zoo.cfg.
+    PrintCmd { config: Option<PathBuf> },
+    /// The container image's entrypoint: write zoo.cfg and myid from the official `zookeeper` image's
+    /// environment variables where they do not exist yet, then run the given command, or without one serve
+    /// from $ZOO_CONF_DIR/zoo.cfg.
+    DockerEntrypoint {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
     /// Print a snapshot file (snapshot.<zxid>, plain, .gz or .snappy): every node with its Stat, the sessions
     /// and the last zxid, as zkSnapShotToolkit does.
     Snapshot {
@@ -121,17 +139,61 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             data_dir,
             data_log_dir,
         } => check(config, data_dir, data_log_dir),
-        Command::Start { config } => {
-            init_logging(cli.log_format);
-            let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
-            // The server runs as a task on the runtime's workers rather than on this thread: the core task and
-            // the connection tasks then wake each other on the workers' run queues instead of through a thread
-            // of their own (32 x 8 pipelined getData: 243k-415k against 301k-480k ops/s, alternating runs).
-            runtime.block_on(async {
-                tokio::spawn(start(config))
-                    .await
-                    .context("the server task failed")?
-            })
+        Command::Status { config } => {
+            operator_answer(ferrokeeper::operator::status(&config_or_default(config)))
+        }
+        Command::Stop { config } => operator_answer(ferrokeeper::operator::stop(&config_or_default(config))),
+        Command::PrintCmd { config } => {
+            operator_answer(ferrokeeper::operator::print_cmd(&config_or_default(config)))
+        }
+        Command::Restart { config } => {
+            let config = config_or_default(config);
+            println!("{}", ferrokeeper::operator::stop(&config)?);
+            serve(cli.log_format, Some(config))
+        }
+        Command::DockerEntrypoint { command } => {
+            let env = ferrokeeper::docker::ImageEnv::new(|name: &str| std::env::var(name).ok());
+            let config = env.prepare()?;
+            match command.split_first() {
+                None => serve(cli.log_format, Some(config)),
+                Some((program, args)) => {
+                    use std::os::unix::process::CommandExt as _;
+                    let e = std::process::Command::new(program).args(args).exec();
+                    Err(e).with_context(|| format!("running {program}"))
+                }
+            }
+        }
+        Command::Start { config } => serve(cli.log_format, config),
+    }
+}
+
+fn serve(log_format: LogFormat, config: Option<PathBuf>) -> anyhow::Result<()> {
+    init_logging(log_format);
+    let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+    // The server runs as a task on the runtime's workers rather than on this thread: the core task and
+    // the connection tasks then wake each other on the workers' run queues instead of through a thread
+    // of their own (32 x 8 pipelined getData: 243k-415k against 301k-480k ops/s, alternating runs).
+    runtime.block_on(async {
+        tokio::spawn(start(config))
+            .await
+            .context("the server task failed")?
+    })
+}
+
+fn config_or_default(config: Option<PathBuf>) -> PathBuf {
+    config.unwrap_or_else(ferrokeeper::operator::default_config_file)
+}
+
+/// Prints an operator command's answer; its error goes to stdout with exit status 1, as zkServer.sh answers.
+fn operator_answer(answer: anyhow::Result<String>) -> anyhow::Result<()> {
+    match answer {
+        Ok(text) => {
+            println!("{text}");
+            Ok(())
+        }
+        Err(e) => {
+            println!("{e:#}");
+            std::process::exit(1);
         }
     }
 }
@@ -251,6 +313,7 @@ async fn start(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         data_dir.display()
     );
     tracing::info!(%address, data_dir = %data_dir.display(), config = %source, "serving clients");
+    ferrokeeper::operator::write_pid_file(&data_dir)?;
     server.run_durable(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

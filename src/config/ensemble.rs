@@ -7,8 +7,17 @@
 //! `server.<id>=<host>:<quorum port>:<election port>[:participant|:observer][|<more addresses>][;[<client
 //! host>:]<client port>]`; an IPv6 host is written in brackets. More than one address needs
 //! `multiAddress.enabled=true`.
+//!
+//! Without `clientPort`, the client address is the one on the server line of this server, found by the id in
+//! `<dataDir>/myid` (`QuorumPeerConfig.setupMyId`, `setupClientPort`): the official Docker image's generated
+//! zoo.cfg relies on it (`server.1=localhost:2888:3888;2181` and no `clientPort`). With `clientPort` set, myid
+//! is not read: ZooKeeper would also refuse a server line whose client address differs from it, or a myid
+//! that is not a number.
 
-use super::{invalid, ConfigError};
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+
+use super::{invalid, resolve, ConfigError};
 
 /// A member's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -211,6 +220,37 @@ impl Ensemble {
         self.servers.is_empty()
     }
 
+    /// The client address on this server's line, the server named by the first line of `<data_dir>/myid`;
+    /// `None` when there is no myid file (a standalone server needs none) or no such line or client part.
+    pub fn own_client_address(&self, data_dir: &Path) -> Result<Option<SocketAddr>, ConfigError> {
+        let path = data_dir.join("myid");
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Read {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let first = text.lines().next().unwrap_or("");
+        let id: i64 = first.parse().map_err(|_| ConfigError::Read {
+            path: path.clone(),
+            message: format!("serverid {first} is not a number"),
+        })?;
+        let Some((host, port)) = self
+            .servers
+            .iter()
+            .find(|s| i64::try_from(s.id).is_ok_and(|sid| sid == id))
+            .and_then(|s| s.client.clone())
+        else {
+            return Ok(None);
+        };
+        let ip = match host.parse::<IpAddr>() {
+            Ok(ip) => ip,
+            Err(_) => resolve(&host, port)?,
+        };
+        Ok(Some(SocketAddr::new(ip, port)))
+    }
+
     /// Refuses a configuration ZooKeeper would run as an ensemble (`QuorumPeerConfig.isDistributed`: server
     /// lines, and either more than one voting member or `standaloneEnabled=false`), and the member lists
     /// `parseDynamicConfig` refuses. One participant with `standaloneEnabled` (the default) runs standalone, the
@@ -330,5 +370,22 @@ mod tests {
             .expect_err("unknown member")
             .to_string();
         assert!(err.contains("group.1") && err.contains('9'), "{err}");
+    }
+
+    #[test]
+    fn client_address_from_this_servers_line() {
+        let lines = vec![("server.1".to_owned(), "localhost:2888:3888;2181".to_owned())];
+        let e = Ensemble::parse(&lines, false).expect("one line");
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(e.own_client_address(dir.path()).expect("no myid"), None);
+        std::fs::write(dir.path().join("myid"), "1\n").expect("myid");
+        let own = e.own_client_address(dir.path()).expect("myid 1");
+        let wildcard: SocketAddr = "0.0.0.0:2181".parse().expect("addr");
+        assert_eq!(own, Some(wildcard));
+        std::fs::write(dir.path().join("myid"), "2\n").expect("myid");
+        assert_eq!(e.own_client_address(dir.path()).expect("myid 2"), None);
+        std::fs::write(dir.path().join("myid"), "one\n").expect("myid");
+        let err = e.own_client_address(dir.path()).expect_err("not a number");
+        assert!(err.to_string().contains("one"), "{err}");
     }
 }
