@@ -161,14 +161,11 @@ impl Payload {
                 current_epoch: whole(required(data, packet_type)?, max_len)?,
             },
             PacketType::InformAndActivate => {
-                let data = required(data, packet_type)?;
-                let leader = data.get(..8).ok_or(Error::Eof {
-                    offset: 0,
-                    needed: 8 - data.len(),
-                })?;
+                let mut d = Decoder::new(required(data, packet_type)?);
+                let designated_leader = d.read()?;
                 Payload::InformAndActivate {
-                    designated_leader: i64::from_be_bytes(leader.try_into().expect("8 bytes")),
-                    txn: TxnEntry::decode(&data[8..], max_len)?,
+                    designated_leader,
+                    txn: TxnEntry::decode(d.remaining(), max_len)?,
                 }
             }
         };
