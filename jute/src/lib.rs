@@ -4,7 +4,8 @@
 //! length (or count) followed by its contents, with -1 meaning null; a record is its fields in order with no
 //! tags. This crate implements that once as a serde data format ([`to_bytes`], [`Decoder`]) and declares each
 //! record of `zookeeper.jute` as a plain struct ([`records`]). What is not a record (frame boundaries, the
-//! connect handshake with its optional trailing byte, four-letter words) is parsed in [`frame`].
+//! connect handshake with its optional trailing byte, four-letter words) is parsed in [`frame`]. What a quorum
+//! packet's data carries, by packet type, is typed in [`quorum`].
 //!
 //! The crate is synchronous and knows nothing of sockets or files.
 
@@ -14,6 +15,7 @@ pub mod election;
 pub mod error;
 pub mod frame;
 mod java_utf8;
+pub mod quorum;
 pub mod records;
 pub mod request;
 pub mod ser;

@@ -120,11 +120,8 @@ def _seal(r, blob):
     return {"offset": offset, "checksum": value}
 
 
-def decode_snapshot(blob):
-    r = Reader(blob)
-    header = {"magic": r.int(), "version": r.int(), "dbid": r.long()}
-    if header["magic"] != SNAP_MAGIC:
-        raise DecodeError(f"snapshot magic {header['magic']:#x}")
+def read_serialized_db(r):
+    """SerializeUtils.serializeSnapshot: sessions, ACL cache, nodes up to the "/" terminator."""
     sessions = [{"session_id": r.long(), "timeout": r.int()}
                 for _ in range(r.int())]
     acls = [{"ref": r.long(), "acl": read_acl_list(r)} for _ in range(r.int())]
@@ -135,6 +132,15 @@ def decode_snapshot(blob):
             break
         nodes.append({"path": path, "data": r.hexbuf(), "acl_ref": r.long(),
                       "stat": read_stat_persisted(r)})
+    return sessions, acls, nodes
+
+
+def decode_snapshot(blob):
+    r = Reader(blob)
+    header = {"magic": r.int(), "version": r.int(), "dbid": r.long()}
+    if header["magic"] != SNAP_MAGIC:
+        raise DecodeError(f"snapshot magic {header['magic']:#x}")
+    sessions, acls, nodes = read_serialized_db(r)
     seals = [_seal(r, blob)]
     digest = None
     if r.remaining():

@@ -32,7 +32,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from zkserver import SERVER_JARS, SERVER_MAIN, classpath, stop_process  # noqa: E402
+from zkserver import SERVER_JARS, SERVER_MAIN, classpath, server_mode, stop_process  # noqa: E402
 
 STATES = {0: "LOOKING", 1: "FOLLOWING", 2: "LEADING", 3: "OBSERVING"}
 V1, V2 = -65536, -65535
@@ -164,21 +164,7 @@ class Member:
                                      stdin=subprocess.DEVNULL)
 
     def mode(self):
-        try:
-            with socket.create_connection(("127.0.0.1", self.client_port), 2) as s:
-                s.sendall(b"srvr")
-                out = b""
-                while True:
-                    chunk = s.recv(4096)
-                    if not chunk:
-                        break
-                    out += chunk
-        except OSError:
-            return None
-        for line in out.decode("utf-8", "replace").splitlines():
-            if line.startswith("Mode:"):
-                return line.split(":", 1)[1].strip()
-        return None
+        return server_mode("127.0.0.1", self.client_port)
 
     def stop(self, keep):
         stop_process(self.proc)

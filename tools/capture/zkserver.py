@@ -35,6 +35,25 @@ def stop_process(proc):
             proc.wait()
 
 
+def server_mode(host, port):
+    """The `Mode:` line of `srvr` (leader, follower, standalone), or None if the server does not answer."""
+    try:
+        with socket.create_connection((host, port), 2) as s:
+            s.sendall(b"srvr")
+            out = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                out += chunk
+    except OSError:
+        return None
+    for line in out.decode("utf-8", "replace").splitlines():
+        if line.startswith("Mode:"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
 def classpath(jars):
     return ":".join(os.path.join(JAVA_DIR, j) for j in jars)
 

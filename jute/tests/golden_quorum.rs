@@ -1,0 +1,306 @@
+//! Golden test of the quorum port: every packet that real Apache ZooKeeper 3.8.0 members exchanged on their
+//! quorum connections while `tools/capture/quorum.py` made them join, sync by DIFF, SNAP and TRUNC, replicate
+//! client writes, ping, revalidate a moved session and forward requests and a sync.
+//!
+//! Each direction of each connection is one file, the packets back to back exactly as sent (the database after
+//! SNAP included). Every packet must decode into its typed body with the fields `quorum/manifest.json` gives,
+//! and encoding what was decoded must give back the captured bytes, packet by packet and for the whole stream.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{
+    expect_bytes, expect_json, fixture, fixture_files, manifest, op_name, proto_json, report, stat_persisted,
+    txn_json, Failures,
+};
+use jute::codes::PacketType;
+use jute::quorum::{ForwardedBody, Payload, Sender, SyncSnapshot};
+use jute::records::quorum::QuorumPacket;
+use jute::txn_entry::{TxnBody, TxnEntry};
+use jute::{to_bytes, Decoder, DEFAULT_MAX_BUFFER};
+use serde_json::{json, Value};
+
+const SET: &str = "quorum";
+
+fn streams() -> Vec<Value> {
+    manifest(SET).as_array().expect("manifest is an array").clone()
+}
+
+#[test]
+fn every_fixture_file_is_in_the_manifest() {
+    let mut listed: Vec<String> = streams()
+        .iter()
+        .map(|s| s["file"].as_str().expect("file").to_owned())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, fixture_files(SET));
+}
+
+fn txn_json(t: &TxnEntry) -> Value {
+    json!({
+        "header": txn_json::header(&t.header), "type_name": op_name(t.header.txn_type),
+        "body": txn_json::body(&t.body), "digest": txn_json::digest(t.digest.as_ref()),
+    })
+}
+
+/// The body as the manifest writes it (`decode_body` in `quorum.py`); `None` where the data is null.
+fn payload_json(p: &Payload) -> Option<Value> {
+    let data = p.encode().expect("a decoded body encodes")?;
+    Some(match p {
+        Payload::NewLeader { .. } => {
+            json!({"config": String::from_utf8(data.to_vec()).expect("utf-8 config")})
+        }
+        Payload::Request(r) => {
+            let request = match &r.body {
+                ForwardedBody::CreateSession(t) => json!({"time_out": t.time_out}),
+                ForwardedBody::Client(req) => proto_json::request(req),
+            };
+            json!({"session_id": r.session_id, "cxid": r.cxid, "type": r.op, "type_name": op_name(r.op),
+                   "request": request})
+        }
+        Payload::Proposal(t) | Payload::Inform(t) => txn_json(t),
+        Payload::LearnerPing(list) => json!({"sessions": list
+            .iter()
+            .map(|s| json!({"session_id": s.session_id, "timeout": s.timeout}))
+            .collect::<Vec<_>>()}),
+        Payload::RevalidateRequest(s) => json!({"session_id": s.session_id, "timeout": s.timeout}),
+        Payload::RevalidateReply(r) => json!({"session_id": r.session_id, "valid": r.valid}),
+        Payload::CommitAndActivate { designated_leader } => json!({"designated_leader": designated_leader}),
+        Payload::FollowerInfo(i) | Payload::ObserverInfo(i) => json!({
+            "serverid": i.serverid, "protocol_version": i.protocol_version, "config_version": i.config_version,
+        }),
+        Payload::LeaderInfo { protocol_version } => json!({"protocol_version": protocol_version}),
+        Payload::AckEpoch { current_epoch } => json!({"current_epoch": current_epoch}),
+        Payload::InformAndActivate {
+            designated_leader,
+            txn,
+        } => {
+            let mut v = txn_json(txn);
+            v["designated_leader"] = json!(designated_leader);
+            v
+        }
+        bodiless => panic!("{bodiless:?} encoded data"),
+    })
+}
+
+/// The manifest's body, without the raw `data_hex` of a multi's sub-txns (checked by the re-encoding).
+fn manifest_body(entry: &Value) -> Value {
+    let mut body = entry["body"].clone();
+    if let Some(subs) = body.pointer_mut("/body/txns").and_then(Value::as_array_mut) {
+        for sub in subs {
+            sub.as_object_mut().expect("sub-txn").remove("data_hex");
+        }
+    }
+    body
+}
+
+fn snapshot_json(s: &SyncSnapshot) -> Value {
+    json!({
+        "sessions": s.sessions.iter().map(|x| json!({"session_id": x.session_id, "timeout": x.timeout}))
+            .collect::<Vec<_>>(),
+        "acls": s.acls.iter().map(|a| json!({"ref": a.acl_ref, "acl": common::acl(&a.acl)})).collect::<Vec<_>>(),
+        "nodes": s.nodes.iter().map(|n| json!({
+            "path": n.path, "data": common::buf(n.data.as_deref()), "acl_ref": n.acl_ref,
+            "stat": stat_persisted(&n.stat),
+        })).collect::<Vec<_>>(),
+        "signature": jute::quorum::SNAP_SIGNATURE,
+    })
+}
+
+/// What one stream held: (packet type, sender, txn type of a proposal or op of a request, has sessions).
+type Seen = BTreeSet<(i32, &'static str, Option<i32>, bool)>;
+
+fn check_stream(stream: &Value, seen: &mut Seen) -> Result<usize, String> {
+    let file = stream["file"].as_str().ok_or("no file")?;
+    let raw = fixture(SET, file);
+    let (sender, side) = match stream["sender"].as_str() {
+        Some("leader") => (Sender::Leader, "leader"),
+        Some("learner") => (Sender::Learner, "learner"),
+        other => return Err(format!("sender {other:?}")),
+    };
+    let packets = stream["packets"].as_array().ok_or("no packets")?;
+    let mut d = Decoder::new(&raw);
+    let mut again = Vec::with_capacity(raw.len());
+    for (i, entry) in packets.iter().enumerate() {
+        let start = d.position();
+        let at = |m: String| format!("packet {i} at {start}: {m}");
+        expect_json(&entry["offset"], &json!(start)).map_err(at)?;
+        let packet: QuorumPacket = d.read().map_err(|e| at(e.to_string()))?;
+        let auth = packet.authinfo.as_ref().map(|ids| {
+            ids.iter()
+                .map(|id| json!({"scheme": id.scheme, "id": id.id}))
+                .collect::<Vec<_>>()
+        });
+        expect_json(
+            &json!({"length": entry["length"], "type": entry["type"], "zxid": entry["zxid"],
+                    "data_len": entry["data_len"], "authinfo": entry["authinfo"]}),
+            &json!({"length": d.position() - start, "type": packet.packet_type, "zxid": packet.zxid,
+                    "data_len": packet.data.as_ref().map(|b| b.len()), "authinfo": auth}),
+        )
+        .map_err(at)?;
+        let payload = Payload::decode(&packet, sender, DEFAULT_MAX_BUFFER).map_err(|e| at(e.to_string()))?;
+        expect_json(
+            &manifest_body(entry),
+            &payload_json(&payload).unwrap_or(Value::Null),
+        )
+        .map_err(at)?;
+        let mut rebuilt = payload.to_packet(packet.zxid).map_err(|e| at(e.to_string()))?;
+        rebuilt.authinfo = packet.authinfo.clone();
+        let bytes = to_bytes(&rebuilt).map_err(|e| at(e.to_string()))?;
+        expect_bytes(&raw[start..d.position()], &bytes).map_err(at)?;
+        again.extend_from_slice(&bytes);
+        let detail = match &payload {
+            Payload::Proposal(t) => Some(t.header.txn_type),
+            Payload::Request(r) => Some(r.op),
+            _ => None,
+        };
+        let has_sessions = matches!(&payload, Payload::LearnerPing(l) if !l.is_empty());
+        seen.insert((packet.packet_type, side, detail, has_sessions));
+        if let Payload::Proposal(TxnEntry {
+            body: TxnBody::Multi(subs),
+            ..
+        }) = &payload
+        {
+            for (op, _) in subs {
+                seen.insert((packet.packet_type, side, Some(op.code() + 1000), false));
+            }
+        }
+        if matches!(payload, Payload::Snap) && sender == Sender::Leader {
+            let snap_start = d.position();
+            let snap = SyncSnapshot::decode(&mut d).map_err(|e| at(format!("snapshot: {e}")))?;
+            let mut want = entry["snapshot"].clone();
+            let obj = want.as_object_mut().ok_or("no snapshot in the manifest")?;
+            expect_json(
+                &json!({"offset": obj.remove("offset"), "length": obj.remove("length")}),
+                &json!({"offset": snap_start, "length": d.position() - snap_start}),
+            )
+            .map_err(at)?;
+            expect_json(&want, &snapshot_json(&snap)).map_err(at)?;
+            let bytes = snap.encode().map_err(|e| at(e.to_string()))?;
+            expect_bytes(&raw[snap_start..d.position()], &bytes).map_err(at)?;
+            again.extend_from_slice(&bytes);
+        }
+    }
+    d.finish()
+        .map_err(|e| format!("after {} packets: {e}", packets.len()))?;
+    expect_bytes(&raw, &again)?;
+    Ok(packets.len())
+}
+
+#[test]
+fn captured_quorum_streams_decode_into_typed_bodies_and_reencode_byte_for_byte() {
+    let mut failures = Failures::default();
+    let mut seen = Seen::new();
+    let mut total = 0;
+    let all = streams();
+    for stream in &all {
+        let file = stream["file"].as_str().unwrap_or("(no file)");
+        match check_stream(stream, &mut seen) {
+            Ok(n) => total += n,
+            Err(e) => failures.add(file, e),
+        }
+    }
+    report(&format!(
+        "golden quorum streams checked: {} streams, {total} packets",
+        all.len()
+    ));
+    failures.assert_none("the quorum streams");
+
+    let has = |t: PacketType, side: &str| seen.iter().any(|(c, s, _, _)| *c == t.code() && *s == side);
+    let from_leader = [
+        PacketType::LeaderInfo,
+        PacketType::Diff,
+        PacketType::Trunc,
+        PacketType::Snap,
+        PacketType::Proposal,
+        PacketType::Commit,
+        PacketType::NewLeader,
+        PacketType::UpToDate,
+        PacketType::Ping,
+        PacketType::Revalidate,
+        PacketType::Sync,
+    ];
+    let from_learner = [
+        PacketType::FollowerInfo,
+        PacketType::AckEpoch,
+        PacketType::Ack,
+        PacketType::Ping,
+        PacketType::Revalidate,
+        PacketType::Request,
+    ];
+    for t in from_leader {
+        assert!(has(t, "leader"), "no {t:?} from a leader among the fixtures");
+    }
+    for t in from_learner {
+        assert!(has(t, "learner"), "no {t:?} from a learner among the fixtures");
+    }
+    assert!(
+        seen.iter()
+            .any(|(c, s, _, sessions)| *c == PacketType::Ping.code() && *s == "learner" && *sessions),
+        "no learner PING listing a session"
+    );
+    let proposal = PacketType::Proposal.code();
+    let request = PacketType::Request.code();
+    // createSession, closeSession, create, delete, setData, multi; inside a multi create, check, setData, delete.
+    for (t, detail) in [
+        (proposal, -10),
+        (proposal, -11),
+        (proposal, 1),
+        (proposal, 2),
+        (proposal, 5),
+        (proposal, 14),
+        (proposal, 1001),
+        (proposal, 1013),
+        (proposal, 1005),
+        (proposal, 1002),
+        (request, -10),
+        (request, -11),
+        (request, 1),
+        (request, 5),
+        (request, 9),
+        (request, 14),
+    ] {
+        assert!(
+            seen.iter().any(|(c, _, d, _)| *c == t && *d == Some(detail)),
+            "no packet of type {t} for txn/op {detail} among the fixtures"
+        );
+    }
+}
+
+#[test]
+fn bodies_that_do_not_fill_their_data_are_refused() {
+    let with = |t: PacketType, data: &[u8]| QuorumPacket {
+        packet_type: t.code(),
+        zxid: 0,
+        data: Some(bytes::Bytes::copy_from_slice(data)),
+        authinfo: None,
+    };
+    let cases: [(PacketType, Sender, &[u8]); 6] = [
+        (PacketType::LeaderInfo, Sender::Leader, &[0, 1, 0, 0, 0]),
+        (PacketType::AckEpoch, Sender::Learner, &[0, 0, 1]),
+        (PacketType::FollowerInfo, Sender::Learner, &[0; 19]),
+        (PacketType::Ping, Sender::Learner, &[0; 13]),
+        (
+            PacketType::Revalidate,
+            Sender::Leader,
+            &[0, 0, 0, 0, 0, 0, 0, 1, 1, 0],
+        ),
+        (PacketType::Request, Sender::Learner, &[0; 15]),
+    ];
+    for (t, from, data) in cases {
+        let r = Payload::decode(&with(t, data), from, DEFAULT_MAX_BUFFER);
+        assert!(r.is_err(), "{t:?} from {from:?} with {data:?}: {r:?}");
+    }
+    let unknown = QuorumPacket {
+        packet_type: 20,
+        ..QuorumPacket::default()
+    };
+    let err = Payload::decode(&unknown, Sender::Leader, DEFAULT_MAX_BUFFER).expect_err("type 20");
+    assert!(err.to_string().contains("unknown quorum packet type 20"), "{err}");
+    let no_data = QuorumPacket {
+        packet_type: PacketType::Proposal.code(),
+        ..QuorumPacket::default()
+    };
+    assert!(Payload::decode(&no_data, Sender::Leader, DEFAULT_MAX_BUFFER).is_err());
+}
