@@ -14,7 +14,7 @@ Each case is a dict:
            numChildren for exists)
   handshake False to send the attack before any ConnectRequest
   config   zoo.cfg keys the case needs beyond the shared zoo.cfg (both servers are started with them)
-  v39      what Apache ZooKeeper 3.9 observes where it differs from the 3.8 reference (the keys given): a server
+  v39      what Apache ZooKeeper 3.9 observes where it differs from 3.8 (the keys given): judged against a 3.8 reference, a server
            under test that answers so is counted as a known version difference, not a failure
   deliberate  the same for a documented deliberate divergence of ferrokeeper (the comment above the case says why)
 
@@ -69,6 +69,9 @@ def still_protected(path):
 
 CASES = []
 
+# What a stranger reads of a protected node that is still there (see still_protected).
+KEPT_AFTER = [{"err": -102}, {"err": 0}, {"err": 0, "data": b"kept", "version": 0}]
+
 
 def case(name, attack, setup=(), after=(), **extra):
     CASES.append({"name": name, "setup": list(setup), "attack": list(attack), "after": list(after), **extra})
@@ -81,21 +84,31 @@ def _path():
 # ---- server-internal opcodes a client can send -------------------------------------------------------------
 
 p = _path()
+# A client's deleteContainer whose path decodes: 3.8 answers BADARGUMENTS and keeps the node; 3.9 deletes any
+# childless node that is not an ordinary ephemeral, with no ACL check at all (`PrepRequestProcessor`,
+# deleteContainer). ferrokeeper keeps 3.8's answer: the 3.9 behaviour lets a stranger delete protected data.
 case("opcode/deleteContainer-length-prefixed-on-protected-node",
-     [{"op": jute.DELETE_CONTAINER, "body": ustring(p)}], protected(p), still_protected(p))
+     [{"op": jute.DELETE_CONTAINER, "body": ustring(p)}], protected(p), still_protected(p),
+     deliberate={"attack": [{"xid": 1, "err": -8, "zxid": "base+3"}], "after": KEPT_AFTER})
 p = _path()
+# A body that does not decode: 3.9 answers MARSHALLINGERROR without moving the zxid (3.8: BADARGUMENTS, with a
+# zxid); nothing is deleted by either.
 case("opcode/deleteContainer-raw-path-on-protected-node",
-     [{"op": jute.DELETE_CONTAINER, "body": p.encode()}], protected(p), still_protected(p))
+     [{"op": jute.DELETE_CONTAINER, "body": p.encode()}], protected(p), still_protected(p),
+     v39={"attack": [{"xid": 1, "err": -5, "zxid": "base+2"}], "after": KEPT_AFTER})
 p = _path()
 case("opcode/deleteContainer-on-empty-container",
      [{"op": jute.DELETE_CONTAINER, "body": ustring(p)}],
-     [create(p, flags=CONTAINER, op=jute.CREATE_CONTAINER)], [exists(p)])
+     [create(p, flags=CONTAINER, op=jute.CREATE_CONTAINER)], [exists(p)],
+     deliberate={"attack": [{"xid": 1, "err": -8, "zxid": "base+3"}], "after": [{"err": 0, "numChildren": 0}]})
 p = _path()
 case("opcode/deleteContainer-on-open-node",
-     [{"op": jute.DELETE_CONTAINER, "body": ustring(p)}], [create(p)], [exists(p)])
+     [{"op": jute.DELETE_CONTAINER, "body": ustring(p)}], [create(p)], [exists(p)],
+     deliberate={"attack": [{"xid": 1, "err": -8, "zxid": "base+3"}], "after": [{"err": 0, "numChildren": 0}]})
 p = _path()
 case("opcode/deleteContainer-empty-body", [{"op": jute.DELETE_CONTAINER, "body": b""}, exists("/")],
-     [create(p)], [exists(p)])
+     [create(p)], [exists(p)],
+     v39={"attack": [{"xid": 1, "err": -5, "zxid": "base+2"}, {"xid": 2, "err": 0, "zxid": "base+2"}]})
 p = _path()
 case("opcode/deleteContainer-in-multi",
      [{"op": jute.MULTI, "body": struct.pack(">ibi", jute.DELETE_CONTAINER, 0, -1) + ustring(p)
@@ -222,16 +235,19 @@ case("frame/length-over-jute-maxbuffer",
      [{"frame": struct.pack(">i", 0x7FFFFFFF) + b"\0" * 64, "expect_reply": False}], after=[exists("/")])
 case("frame/shorter-than-a-header", [{"frame": frame(b"\0\0\0\1"), "expect_reply": False}],
      after=[exists("/")])
+# A create whose body does not decode: 3.9 answers MARSHALLINGERROR without moving the zxid; 3.8 logged an
+# error txn under a new zxid.
 p = _path()
 case("frame/create-truncated-after-path",
-     [{"op": jute.CREATE, "body": ustring(p)}, exists("/")], after=[exists(p)])
+     [{"op": jute.CREATE, "body": ustring(p)}, exists("/")], after=[exists(p)], v39={"attack": [{"xid": 1, "err": -5, "zxid": "base+2"}, {"xid": 2, "err": 0, "zxid": "base+2"}]})
 p = _path()
 case("frame/create-string-length-past-the-frame",
-     [{"op": jute.CREATE, "body": struct.pack(">i", 1000) + p.encode()}, exists("/")], after=[exists(p)])
+     [{"op": jute.CREATE, "body": struct.pack(">i", 1000) + p.encode()}, exists("/")], after=[exists(p)],
+     v39={"attack": [{"xid": 1, "err": -5, "zxid": "base+2"}, {"xid": 2, "err": 0, "zxid": "base+2"}]})
 p = _path()
 case("frame/create-acl-count-huge",
      [{"op": jute.CREATE, "body": ustring(p) + struct.pack(">ii", 0, 0x7FFFFFFF)}, exists("/")],
-     after=[exists(p)])
+     after=[exists(p)], v39={"attack": [{"xid": 1, "err": -5, "zxid": "base+2"}, {"xid": 2, "err": 0, "zxid": "base+2"}]})
 case("frame/getData-trailing-garbage",
      [{"op": jute.GET_DATA, "body": ustring("/") + b"\0" + b"garbage"}, exists("/")])
 case("frame/garbage-before-handshake",

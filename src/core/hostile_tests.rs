@@ -82,26 +82,35 @@ fn a_clients_delete_container_is_bad_arguments_and_deletes_nothing() {
     let rh = send_undecodable(&mut h, 2, OpCode::DeleteContainer);
     assert_eq!(
         (rh.err, rh.zxid),
-        (ErrorCode::BadArguments.code(), before + 1),
-        "a raw path (no length prefix) or an empty body is BADARGUMENTS too"
+        (ErrorCode::MarshallingError.code(), before),
+        "a raw path (no length prefix) or an empty body is MARSHALLINGERROR and takes no zxid, as in 3.9"
     );
+    assert_eq!(h.core.last_zxid().0, before);
     assert!(h.stat(1, "/protected").is_some());
     assert!(!h.closed.contains(&ConnId(2)));
 }
 
 #[test]
-fn a_reconfig_that_does_not_decode_consumes_no_zxid() {
+fn a_write_that_does_not_decode_consumes_no_zxid_but_a_multi_does() {
     let mut h = Harness::new();
     h.connect(1);
     let before = h.core.last_zxid().0;
     let rh = send_undecodable(&mut h, 1, OpCode::Reconfig);
     assert_eq!((rh.err, rh.zxid), (ErrorCode::MarshallingError.code(), before));
     assert_eq!(h.core.last_zxid().0, before);
-    let rh = send_undecodable(&mut h, 1, OpCode::SetData);
+    for op in [OpCode::SetData, OpCode::Create, OpCode::Delete, OpCode::SetAcl] {
+        let rh = send_undecodable(&mut h, 1, op);
+        assert_eq!(
+            (rh.err, rh.zxid),
+            (ErrorCode::MarshallingError.code(), before),
+            "{op:?}: ZooKeeper 3.9 reads the record before it takes a zxid"
+        );
+    }
+    let rh = send_undecodable(&mut h, 1, OpCode::Multi);
     assert_eq!(
         (rh.err, rh.zxid),
         (ErrorCode::MarshallingError.code(), before + 1),
-        "other writes become an error txn"
+        "a multi takes its zxid first, so its error is a txn"
     );
 }
 

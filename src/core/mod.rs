@@ -380,17 +380,26 @@ impl Core {
                 return;
             }
             Err(RequestError::Marshalling { op, .. }) => {
-                let op = OpCode::from_code(op).unwrap_or(OpCode::Error);
-                // A reconfig is decoded before its txn header is made (`PrepRequestProcessor.pRequestHelper`):
-                // one that does not decode consumes no zxid.
-                if is_write(op) && op != OpCode::Reconfig {
-                    // deleteContainer never reaches its decoder in ZooKeeper 3.8 (see below).
-                    let code = match op {
-                        OpCode::DeleteContainer => ErrorCode::BadArguments,
-                        _ => ErrorCode::MarshallingError,
-                    };
-                    let body = TxnBody::Error(jute::records::txn::ErrorTxn { err: code.code() });
-                    self.propose(now, conn, header.xid, op, session, OpCode::Error, body, out);
+                // ZooKeeper 3.9 reads a request's record before it takes a zxid (`PrepRequestProcessor.
+                // pRequestHelper`): a body that does not decode is answered MARSHALLINGERROR and the zxid does
+                // not move. It then logs an error txn under the zxid already used; nothing is written here.
+                // Only a multi takes its zxid before its record is read, so its error is a txn of its own.
+                // (3.8 took a zxid for every write, and answered a client's deleteContainer BADARGUMENTS
+                // whatever its body.)
+                if OpCode::from_code(op) == Some(OpCode::Multi) {
+                    let body = TxnBody::Error(jute::records::txn::ErrorTxn {
+                        err: ErrorCode::MarshallingError.code(),
+                    });
+                    self.propose(
+                        now,
+                        conn,
+                        header.xid,
+                        OpCode::Multi,
+                        session,
+                        OpCode::Error,
+                        body,
+                        out,
+                    );
                 } else {
                     self.queue_read(conn, header, Err(ErrorCode::MarshallingError), out);
                 }
