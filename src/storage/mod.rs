@@ -4,6 +4,7 @@
 //! - [`txnlog`] writes the transaction log with group commit; [`logread`] reads and replays it.
 //! - [`snapfile`] writes and reads snapshot files (plain, gzip, snappy) around the pure encoding in
 //!   `core::tree::snapshot`.
+//! - [`truncate`] cuts the log back to a zxid (TRUNC), crash-safely.
 //! - [`recovery`] loads the newest valid snapshot and replays the logs after it; [`epoch`] keeps
 //!   `acceptedEpoch` and `currentEpoch`; [`purge`] removes old snapshots and logs.
 //! - All file I/O goes through [`fs::Fs`], which tests replace with [`faulty::FaultyFs`].
@@ -21,6 +22,7 @@ pub mod recovery;
 pub mod settings;
 pub mod snapfile;
 pub mod snappy;
+pub mod truncate;
 pub mod txnlog;
 
 use std::io;

@@ -5,7 +5,8 @@
 //! the start, with the file and the offset: damage in the middle of a log, a txn entry that does not decode,
 //! snapshots that exist but none of which reads back, and logs without any snapshot (unless
 //! `snapshot.trust.empty`). Finally, ephemerals of sessions that no longer exist are removed, as `loadData`
-//! does before its start-up snapshot.
+//! does before its start-up snapshot. A truncation (TRUNC) a crash interrupted is finished before anything is
+//! loaded.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -168,6 +169,7 @@ fn load_newest_snapshot(
 /// Recovers the database from `dirs`.
 pub fn recover(fs: &dyn Fs, dirs: &DataDirs, opts: RecoveryOptions) -> Result<Recovered, StorageError> {
     if opts.repair {
+        super::truncate::finish_pending(fs, dirs)?;
         remove_unfinished_snapshots(fs, &dirs.snap_dir)?;
     }
     let mut skipped = Vec::new();

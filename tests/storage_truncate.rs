@@ -1,0 +1,177 @@
+//! Truncating the log to a zxid (TRUNC) over the data directory Apache ZooKeeper 3.8.0 wrote
+//! (jute/tests/golden/datadir: snapshots 0, 5, f, 16, 1c, 25; logs 1, 7, 11, 18, 1e; last zxid 0x26), and a
+//! crash at every step of it: the next start recovers the old state or the truncated one, never anything else.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use ferrokeeper::storage::faulty::{Crash, Fault, FaultyFs};
+use ferrokeeper::storage::fs::Fs;
+use ferrokeeper::storage::recovery::{recover, DataDirs, Recovered, RecoveryOptions};
+use ferrokeeper::storage::truncate::{truncate_log, TruncateError, MARKER};
+use ferrokeeper::types::Zxid;
+
+fn golden() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("jute/tests/golden/datadir")
+}
+
+fn dirs() -> DataDirs {
+    DataDirs::new(Path::new("/data"), Path::new("/data"))
+}
+
+fn opts() -> RecoveryOptions {
+    RecoveryOptions {
+        extended_types: false,
+        trust_empty_snapshot: false,
+        repair: true,
+    }
+}
+
+/// The golden data directory, durable, in a fault-injecting file system, without the files in `skip`.
+fn golden_fs_without(skip: &[&str]) -> FaultyFs {
+    let fs = FaultyFs::new();
+    let dir = dirs().snap_dir;
+    for entry in std::fs::read_dir(golden()).expect("golden") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("name")
+            .to_string();
+        if (name.starts_with("log.") || name.starts_with("snapshot.")) && !skip.contains(&name.as_str()) {
+            fs.put(&dir.join(name), &std::fs::read(&path).expect("read"));
+        }
+    }
+    fs
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Summary {
+    zxid: Zxid,
+    digest: u64,
+    nodes: usize,
+    sessions: Vec<(i64, i32)>,
+}
+
+fn summary(r: &Recovered) -> Summary {
+    Summary {
+        zxid: r.last_zxid,
+        digest: r.tree.digest(),
+        nodes: r.tree.node_count(),
+        sessions: r.sessions.clone(),
+    }
+}
+
+fn files(fs: &FaultyFs) -> BTreeMap<String, Vec<u8>> {
+    let dir = dirs().snap_dir;
+    fs.list(&dir)
+        .expect("list")
+        .into_iter()
+        .map(|n| {
+            let bytes = fs.contents(&dir.join(&n)).expect("contents");
+            (n, bytes)
+        })
+        .collect()
+}
+
+fn names(paths: &[PathBuf]) -> Vec<String> {
+    paths
+        .iter()
+        .map(|p| p.file_name().and_then(|n| n.to_str()).expect("name").to_string())
+        .collect()
+}
+
+#[test]
+fn truncation_removes_later_entries_later_logs_and_newer_snapshots() {
+    let fs = golden_fs_without(&[]);
+    let done = truncate_log(&fs, &dirs(), Zxid(0x1b)).expect("truncate");
+    assert_eq!(names(&done.removed_snapshots), ["snapshot.25", "snapshot.1c"]);
+    assert_eq!(names(&done.removed_logs), ["log.1e"]);
+    let (cut, len) = done.cut.expect("cut");
+    assert_eq!(cut, dirs().log_dir.join("log.18"));
+    assert_eq!(fs.contents(&cut).expect("log.18").len() as u64, len);
+    assert!(!fs.exists(&dirs().log_dir.join(MARKER)));
+    let r = recover(&fs, &dirs(), opts()).expect("recover");
+    assert_eq!(r.last_zxid, Zxid(0x1b));
+    assert_eq!(r.snapshot, Some(dirs().snap_dir.join("snapshot.16")));
+    assert_eq!(r.replayed, 5);
+    assert!(r.digest_mismatches.is_empty(), "{:?}", r.digest_mismatches);
+    // Done twice, it changes nothing more.
+    let again = truncate_log(&fs, &dirs(), Zxid(0x1b)).expect("truncate again");
+    assert_eq!(again, Default::default());
+}
+
+#[test]
+fn truncation_below_every_remaining_snapshot_is_refused_as_needing_a_snap() {
+    let fs = golden_fs_without(&["snapshot.0", "snapshot.5"]);
+    let before = files(&fs);
+    match truncate_log(&fs, &dirs(), Zxid(0x3)) {
+        Err(TruncateError::NeedsSnapshot { zxid, snapshot }) => {
+            assert_eq!((zxid, snapshot), (Zxid(0x3), Zxid(0x25)));
+        }
+        other => panic!("expected NeedsSnapshot, got {other:?}"),
+    }
+    assert_eq!(files(&fs), before, "a refused truncation changes nothing");
+}
+
+#[test]
+fn truncation_past_the_last_zxid_keeps_every_txn() {
+    let fs = golden_fs_without(&[]);
+    let old = summary(&recover(&golden_fs_without(&[]), &dirs(), opts()).expect("recover"));
+    let done = truncate_log(&fs, &dirs(), Zxid(0x26)).expect("truncate");
+    assert!(done.removed_logs.is_empty() && done.removed_snapshots.is_empty());
+    assert_eq!(summary(&recover(&fs, &dirs(), opts()).expect("recover")), old);
+}
+
+/// Every failpoint a clean truncation to `zxid` passes, with how often.
+fn failpoints_of_truncation(zxid: Zxid) -> BTreeMap<String, u64> {
+    let fs = golden_fs_without(&[]);
+    truncate_log(&fs, &dirs(), zxid).expect("truncate");
+    fs.hits()
+}
+
+#[test]
+fn a_crash_at_any_step_of_a_truncation_recovers_to_the_old_or_the_truncated_state() {
+    let zxid = Zxid(0x1b);
+    let old = summary(&recover(&golden_fs_without(&[]), &dirs(), opts()).expect("recover"));
+    let truncated = {
+        let fs = golden_fs_without(&[]);
+        truncate_log(&fs, &dirs(), zxid).expect("truncate");
+        summary(&recover(&fs, &dirs(), opts()).expect("recover"))
+    };
+    assert_ne!(old, truncated);
+    let mut cases = 0;
+    let mut seen_truncated_after_crash = false;
+    for (name, hits) in failpoints_of_truncation(zxid) {
+        let mut faults = vec![Fault::Io];
+        if name.starts_with("write:") {
+            faults.push(Fault::TornWrite { keep: 1 });
+        }
+        for nth in 1..=hits {
+            for &fault in &faults {
+                for crash in [Crash::ProcessKill, Crash::PowerLoss] {
+                    let fs = golden_fs_without(&[]);
+                    fs.fail(&name, nth, fault, false);
+                    let result = truncate_log(&fs, &dirs(), zxid);
+                    fs.crash(crash);
+                    let r = recover(&fs, &dirs(), opts()).unwrap_or_else(|e| {
+                        panic!("{name} #{nth} {fault:?} then {crash:?} ({result:?}): recovery failed: {e}")
+                    });
+                    let got = summary(&r);
+                    assert!(
+                        got == old || got == truncated,
+                        "{name} #{nth} {fault:?} then {crash:?}: recovered to {got:?}"
+                    );
+                    seen_truncated_after_crash |= result.is_err() && got == truncated;
+                    // The follower is told TRUNC again and gets there.
+                    truncate_log(&fs, &dirs(), zxid).expect("truncate after the crash");
+                    let r = recover(&fs, &dirs(), opts()).expect("recover after the second truncation");
+                    assert_eq!(summary(&r), truncated, "{name} #{nth} {fault:?} then {crash:?}");
+                    cases += 1;
+                }
+            }
+        }
+    }
+    assert!(cases > 20, "only {cases} crash points");
+    assert!(seen_truncated_after_crash, "no crash point was past the marker");
+}
