@@ -44,13 +44,13 @@ pub struct FileScan {
     pub end: LogEnd,
 }
 
-enum Record<'a> {
+pub(super) enum Record<'a> {
     Entry(&'a [u8], usize),
     End(LogEnd),
     BadChecksum(usize),
 }
 
-fn read_record(data: &[u8], pos: usize) -> Record<'_> {
+pub(super) fn read_record(data: &[u8], pos: usize) -> Record<'_> {
     let rest = &data[pos..];
     if rest.is_empty() {
         return Record::End(LogEnd::Eof);

@@ -4,7 +4,7 @@
 //! - [`txnlog`] writes the transaction log with group commit; [`logread`] reads and replays it.
 //! - [`snapfile`] writes and reads snapshot files (plain, gzip, snappy) around the pure encoding in
 //!   `core::tree::snapshot`.
-//! - [`truncate`] cuts the log back to a zxid (TRUNC), crash-safely.
+//! - [`diff`] reads the txns after a zxid for a DIFF to a learner; [`truncate`] cuts the log back to a zxid (TRUNC), crash-safely.
 //! - [`recovery`] loads the newest valid snapshot and replays the logs after it; [`epoch`] keeps
 //!   `acceptedEpoch` and `currentEpoch`; [`purge`] removes old snapshots and logs.
 //! - All file I/O goes through [`fs::Fs`], which tests replace with [`faulty::FaultyFs`].
@@ -12,6 +12,7 @@
 //! On the request path, storage sits between `Effect::Persist` and `Core::persisted`: a write is answered only
 //! after its log entry is fsynced.
 
+pub mod diff;
 pub mod epoch;
 pub mod faulty;
 pub mod fs;
