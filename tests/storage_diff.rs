@@ -2,7 +2,7 @@
 //! wrote (jute/tests/golden/datadir: snapshots 0, 5, f, 16, 1c, 25; logs 1, 7, 11, 18, 1e; last zxid 0x26),
 //! and the rule (`zookeeper.snapshotSizeFactor`) that sends a SNAP instead.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use ferrokeeper::storage::diff::{
@@ -13,28 +13,16 @@ use ferrokeeper::storage::logread;
 use ferrokeeper::storage::txnlog::{LogConfig, TxnLogWriter};
 use ferrokeeper::types::Zxid;
 
-fn golden() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("jute/tests/golden/datadir")
-}
+#[path = "storage_support/golden.rs"]
+mod golden;
+use golden::{dirs, golden};
 
 fn dir() -> PathBuf {
-    PathBuf::from("/data/version-2")
+    dirs().log_dir
 }
 
 fn golden_fs_without(skip: &[&str]) -> Arc<FaultyFs> {
-    let fs = FaultyFs::new();
-    for entry in std::fs::read_dir(golden()).expect("golden") {
-        let path = entry.expect("entry").path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .expect("name")
-            .to_string();
-        if (name.starts_with("log.") || name.starts_with("snapshot.")) && !skip.contains(&name.as_str()) {
-            fs.put(&dir().join(name), &std::fs::read(&path).expect("read"));
-        }
-    }
-    Arc::new(fs)
+    Arc::new(golden::golden_fs_without(skip))
 }
 
 /// Every entry of the golden logs, in order, as the log scanner reads them.

@@ -3,83 +3,16 @@
 //! crash at every step of it: the next start recovers the old state or the truncated one, never anything else.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
-use ferrokeeper::storage::faulty::{Crash, Fault, FaultyFs};
+use ferrokeeper::storage::faulty::{Crash, Fault};
 use ferrokeeper::storage::fs::Fs;
-use ferrokeeper::storage::recovery::{recover, DataDirs, Recovered, RecoveryOptions};
+use ferrokeeper::storage::recovery::recover;
 use ferrokeeper::storage::truncate::{truncate_log, TruncateError, MARKER};
 use ferrokeeper::types::Zxid;
 
-fn golden() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("jute/tests/golden/datadir")
-}
-
-fn dirs() -> DataDirs {
-    DataDirs::new(Path::new("/data"), Path::new("/data"))
-}
-
-fn opts() -> RecoveryOptions {
-    RecoveryOptions {
-        extended_types: false,
-        trust_empty_snapshot: false,
-        repair: true,
-    }
-}
-
-/// The golden data directory, durable, in a fault-injecting file system, without the files in `skip`.
-fn golden_fs_without(skip: &[&str]) -> FaultyFs {
-    let fs = FaultyFs::new();
-    let dir = dirs().snap_dir;
-    for entry in std::fs::read_dir(golden()).expect("golden") {
-        let path = entry.expect("entry").path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .expect("name")
-            .to_string();
-        if (name.starts_with("log.") || name.starts_with("snapshot.")) && !skip.contains(&name.as_str()) {
-            fs.put(&dir.join(name), &std::fs::read(&path).expect("read"));
-        }
-    }
-    fs
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Summary {
-    zxid: Zxid,
-    digest: u64,
-    nodes: usize,
-    sessions: Vec<(i64, i32)>,
-}
-
-fn summary(r: &Recovered) -> Summary {
-    Summary {
-        zxid: r.last_zxid,
-        digest: r.tree.digest(),
-        nodes: r.tree.node_count(),
-        sessions: r.sessions.clone(),
-    }
-}
-
-fn files(fs: &FaultyFs) -> BTreeMap<String, Vec<u8>> {
-    let dir = dirs().snap_dir;
-    fs.list(&dir)
-        .expect("list")
-        .into_iter()
-        .map(|n| {
-            let bytes = fs.contents(&dir.join(&n)).expect("contents");
-            (n, bytes)
-        })
-        .collect()
-}
-
-fn names(paths: &[PathBuf]) -> Vec<String> {
-    paths
-        .iter()
-        .map(|p| p.file_name().and_then(|n| n.to_str()).expect("name").to_string())
-        .collect()
-}
+#[path = "storage_support/golden.rs"]
+mod golden;
+use golden::{dirs, files, golden_fs_without, names, opts, summary};
 
 #[test]
 fn truncation_removes_later_entries_later_logs_and_newer_snapshots() {

@@ -4,7 +4,8 @@
 //! - [`txnlog`] writes the transaction log with group commit; [`logread`] reads and replays it.
 //! - [`snapfile`] writes and reads snapshot files (plain, gzip, snappy) around the pure encoding in
 //!   `core::tree::snapshot`.
-//! - [`diff`] reads the txns after a zxid for a DIFF to a learner; [`truncate`] cuts the log back to a zxid (TRUNC), crash-safely.
+//! - For a learner's sync: [`diff`] reads the txns after a zxid for a DIFF, [`truncate`] cuts the log back to a
+//!   zxid (TRUNC) crash-safely, and [`install`] writes the snapshot received with a SNAP.
 //! - [`recovery`] loads the newest valid snapshot and replays the logs after it; [`epoch`] keeps
 //!   `acceptedEpoch` and `currentEpoch`; [`purge`] removes old snapshots and logs.
 //! - All file I/O goes through [`fs::Fs`], which tests replace with [`faulty::FaultyFs`].
@@ -16,6 +17,7 @@ pub mod diff;
 pub mod epoch;
 pub mod faulty;
 pub mod fs;
+pub mod install;
 pub mod logread;
 pub mod names;
 pub mod purge;

@@ -77,6 +77,12 @@ pub fn truncate_log(fs: &dyn Fs, dirs: &DataDirs, zxid: Zxid) -> Result<Truncate
     // A truncation a crash interrupted is finished first: its zxid may be lower.
     finish_pending(fs, dirs)?;
     check(fs, dirs, zxid)?;
+    Ok(discard_after(fs, dirs, zxid)?)
+}
+
+/// Removes every txn and snapshot after `zxid` without asking whether the state at `zxid` can be rebuilt
+/// from what remains: for a SNAP, whose snapshot replaces it. Crash-safe as [`truncate_log`].
+pub fn discard_after(fs: &dyn Fs, dirs: &DataDirs, zxid: Zxid) -> Result<Truncated, StorageError> {
     let marker = dirs.log_dir.join(MARKER);
     tracing::warn!(%zxid, "truncating the txn log");
     write_atomic(fs, &marker, format!("{:x}", zxid.0).as_bytes()).map_err(io_err(&marker))?;
