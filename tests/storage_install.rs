@@ -130,3 +130,102 @@ fn a_crash_at_any_step_of_an_install_leaves_a_directory_that_recovers() {
     }
     assert!(cases > 20, "only {cases} crash points");
 }
+
+fn support(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/storage_support")
+        .join(name)
+}
+
+/// Steps over one QuorumPacket (type, zxid, data, authinfo) at `pos`; its type and zxid.
+fn quorum_packet(bytes: &[u8], pos: &mut usize) -> (i32, i64) {
+    let int = |at: usize| i32::from_be_bytes(bytes[at..at + 4].try_into().expect("int"));
+    let kind = int(*pos);
+    let zxid = i64::from_be_bytes(bytes[*pos + 4..*pos + 12].try_into().expect("zxid"));
+    *pos += 12;
+    let data = int(*pos);
+    *pos += 4 + data.max(0) as usize;
+    let ids = int(*pos);
+    *pos += 4;
+    for _ in 0..ids.max(0) {
+        for _ in 0..2 {
+            *pos += 4 + int(*pos) as usize;
+        }
+    }
+    (kind, zxid)
+}
+
+#[test]
+fn a_snap_recorded_between_two_apache_zookeeper_members_decodes_and_reencodes_byte_for_byte() {
+    let stream = std::fs::read(support("snap-3.8.0-leader-to-follower.bin")).expect("capture");
+    let mut pos = 0;
+    assert_eq!(quorum_packet(&stream, &mut pos).0, 17, "LEADERINFO first");
+    let (kind, zxid) = quorum_packet(&stream, &mut pos);
+    assert_eq!((kind, zxid), (15, 0x1_0000_000c), "then SNAP");
+    let rest = &stream[pos..];
+    let len = wire::WireScanner::default()
+        .scan(rest)
+        .expect("scan")
+        .expect("a whole body");
+    let body = &rest[..len];
+    let mut next = pos + len;
+    assert_eq!(
+        quorum_packet(&stream, &mut next).0,
+        10,
+        "NEWLEADER right after the signature"
+    );
+    let loaded = wire::decode(body, true).expect("decode");
+    let session = 0x0200_0058_f935_0000;
+    assert_eq!(loaded.sessions, vec![(session, 30000)]);
+    let node = |p: &str| loaded.tree.get(p).unwrap_or_else(|| panic!("{p} missing"));
+    assert_eq!(node("/snapcap/a").data(), Some(&b"hello again"[..]));
+    assert_eq!(node("/snapcap/e").stat.ephemeral_owner, session);
+    assert_eq!(node("/snapcap/c").stat.ephemeral_owner, i64::MIN, "a container");
+    assert_eq!(node("/snapcap/c/kid").data(), Some(&b"k"[..]));
+    // What we would send for this database is what ZooKeeper sent.
+    let ours = snapshot::snapshot_of(&loaded.tree, &loaded.sessions).to_wire();
+    assert!(ours == body, "our SNAP body differs from ZooKeeper's");
+    // The ZooKeeper follower wrote the body as snapshot.10000000c with the empty digest section (0, 0), as
+    // install does: its file and ours are the same bytes.
+    let file = std::fs::read(support("snap-3.8.0-follower-snapshot.10000000c")).expect("follower snapshot");
+    let theirs = snapshot::decode(&file, true).expect("follower snapshot decodes");
+    let digest = theirs.digest.expect("digest section");
+    assert_eq!((digest.zxid, digest.digest), (Zxid(0), 0));
+    // The follower replaced /zookeeper/config with its own view of the ensemble (ZOOKEEPER-2819): the leader's
+    // quorum port there is the recording proxy's (23532 for 23512) and its mtime is the follower's clock.
+    // With that node as the follower has it (same lengths), the files must be the same bytes, seals included.
+    let mut as_follower_has_it = body.to_vec();
+    let find = |hay: &[u8], needle: &[u8], from: usize| {
+        from + hay[from..]
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .expect("in the body")
+    };
+    let config = find(&as_follower_has_it, b"/zookeeper/config", 0);
+    let (leader, proxy) = (b"127.0.0.1:23512:", b"127.0.0.1:23532:");
+    let at = find(&as_follower_has_it, leader, config);
+    as_follower_has_it[at..at + proxy.len()].copy_from_slice(proxy);
+    let mtime =
+        |t: &ferrokeeper::core::tree::DataTree| t.get("/zookeeper/config").expect("config").stat.mtime;
+    let at = find(&as_follower_has_it, &mtime(&loaded.tree).to_be_bytes(), config);
+    as_follower_has_it[at..at + 8].copy_from_slice(&mtime(&theirs.tree).to_be_bytes());
+    let fs = FaultyFs::new();
+    let installed = install_snapshot(
+        &fs,
+        &dirs(),
+        Zxid(zxid),
+        &as_follower_has_it,
+        Compression::None,
+        true,
+    )
+    .expect("install");
+    assert_eq!(installed.path, dirs().snap_dir.join("snapshot.10000000c"));
+    let written = fs.contents(&installed.path).expect("written");
+    assert!(
+        written == file,
+        "our snapshot file after the SNAP differs from the follower's"
+    );
+    let r = recover(&fs, &dirs(), opts()).expect("recover");
+    assert_eq!(r.last_zxid, Zxid(zxid));
+    assert_eq!(r.tree.node_count(), loaded.tree.node_count());
+}

@@ -11,8 +11,9 @@
 //! ZooKeeper keeps such logs, and writes the snapshot only at NEWLEADER, after the txns that arrive in between.
 //!
 //! The leader walks its tree while it commits, so a SNAP may hold txns after its zxid; the file's digest
-//! section is therefore the empty one (zxid 0), which no reader checks, rather than a digest that could be
-//! a false alarm.
+//! section is therefore the empty one (zxid 0), which no reader checks, as in the file an Apache ZooKeeper
+//! 3.8.0 follower writes after a SNAP (tests/storage_install.rs compares the two byte for byte). That follower
+//! also replaces `/zookeeper/config` with its own configuration (ZOOKEEPER-2819); that is the caller's part.
 
 use std::path::PathBuf;
 
