@@ -27,10 +27,9 @@ pub fn opts() -> RecoveryOptions {
     }
 }
 
-/// The golden files, durable, without those named in `skip`.
-pub fn golden_fs_without(skip: &[&str]) -> FaultyFs {
-    let fs = FaultyFs::new();
-    let dir = dirs().snap_dir;
+/// The golden logs and snapshots: name and path.
+pub fn golden_files() -> Vec<(String, PathBuf)> {
+    let mut files = Vec::new();
     for entry in std::fs::read_dir(golden()).expect("golden") {
         let path = entry.expect("entry").path();
         let name = path
@@ -38,7 +37,19 @@ pub fn golden_fs_without(skip: &[&str]) -> FaultyFs {
             .and_then(|n| n.to_str())
             .expect("name")
             .to_string();
-        if (name.starts_with("log.") || name.starts_with("snapshot.")) && !skip.contains(&name.as_str()) {
+        if name.starts_with("log.") || name.starts_with("snapshot.") {
+            files.push((name, path));
+        }
+    }
+    files
+}
+
+/// The golden files, durable, without those named in `skip`.
+pub fn golden_fs_without(skip: &[&str]) -> FaultyFs {
+    let fs = FaultyFs::new();
+    let dir = dirs().snap_dir;
+    for (name, path) in golden_files() {
+        if !skip.contains(&name.as_str()) {
             fs.put(&dir.join(name), &std::fs::read(&path).expect("read"));
         }
     }
