@@ -108,3 +108,30 @@ fn a_crash_at_any_step_of_a_truncation_recovers_to_the_old_or_the_truncated_stat
     assert!(cases > 20, "only {cases} crash points");
     assert!(seen_truncated_after_crash, "no crash point was past the marker");
 }
+
+#[test]
+fn a_pending_truncation_is_finished_by_the_next_start_and_left_alone_by_a_read_only_look() {
+    let zxid = Zxid(0x1b);
+    let old = summary(&recover(&golden_fs_without(&[]), &dirs(), opts()).expect("recover"));
+    let fs = golden_fs_without(&[]);
+    // The marker is durable; the first removal fails and the machine goes down.
+    fs.fail("remove:snapshot", 1, Fault::Io, false);
+    assert!(truncate_log(&fs, &dirs(), zxid).is_err());
+    fs.crash(Crash::PowerLoss);
+    assert!(fs.exists(&dirs().log_dir.join(MARKER)));
+    let look = ferrokeeper::storage::recovery::RecoveryOptions {
+        repair: false,
+        ..opts()
+    };
+    assert_eq!(
+        summary(&recover(&fs, &dirs(), look).expect("read-only recovery")),
+        old
+    );
+    assert!(
+        fs.exists(&dirs().log_dir.join(MARKER)),
+        "a read-only look changes nothing"
+    );
+    let r = recover(&fs, &dirs(), opts()).expect("recover");
+    assert_eq!(r.last_zxid, zxid);
+    assert!(!fs.exists(&dirs().log_dir.join(MARKER)));
+}

@@ -171,6 +171,12 @@ pub fn recover(fs: &dyn Fs, dirs: &DataDirs, opts: RecoveryOptions) -> Result<Re
     if opts.repair {
         super::truncate::finish_pending(fs, dirs)?;
         remove_unfinished_snapshots(fs, &dirs.snap_dir)?;
+    } else if fs.exists(&dirs.log_dir.join(super::truncate::MARKER)) {
+        // A read-only look (the tools) leaves the directory as it is: it shows the state before the truncation.
+        tracing::warn!(
+            dir = %dirs.log_dir.display(),
+            "an interrupted truncation of the txn log is pending; the next start finishes it"
+        );
     }
     let mut skipped = Vec::new();
     let Loaded {
