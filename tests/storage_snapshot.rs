@@ -8,25 +8,20 @@
 //! past it. A snapshot that cannot be read (EIO, EACCES) stops the start with the I/O error. Faults during
 //! recovery itself (cutting a torn tail) stop the start, and the next try succeeds.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use ferrokeeper::core::tree::snapshot::snapshot_of;
 use ferrokeeper::storage::faulty::{Crash, Fault, FaultyFs};
 use ferrokeeper::storage::fs::Fs;
-use ferrokeeper::storage::recovery::{recover, DataDirs, Recovered, RecoveryOptions};
+use ferrokeeper::storage::recovery::{recover, Recovered, RecoveryOptions};
 use ferrokeeper::storage::snapfile::{list_snapshots, write_snapshot, Compression};
 use ferrokeeper::storage::StorageError;
 use ferrokeeper::types::Zxid;
 
-fn golden() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("jute/tests/golden/datadir")
-}
-
-fn dirs() -> DataDirs {
-    DataDirs::new(Path::new("/data"), Path::new("/data"))
-}
+#[path = "storage_support/golden.rs"]
+mod golden;
+use golden::{dirs, files, golden, golden_fs_without, summary};
 
 fn opts() -> RecoveryOptions {
     RecoveryOptions {
@@ -38,50 +33,7 @@ fn opts() -> RecoveryOptions {
 
 /// The golden data directory, durable, in a fault-injecting file system.
 fn golden_fs() -> FaultyFs {
-    let fs = FaultyFs::new();
-    let dir = dirs().snap_dir;
-    for entry in std::fs::read_dir(golden()).expect("golden") {
-        let path = entry.expect("entry").path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .expect("name")
-            .to_string();
-        if name.starts_with("log.") || name.starts_with("snapshot.") {
-            fs.put(&dir.join(name), &std::fs::read(&path).expect("read"));
-        }
-    }
-    fs
-}
-
-/// What must come back the same after a failed snapshot: zxid, tree digest, node count, sessions.
-#[derive(Debug, PartialEq, Eq)]
-struct Summary {
-    zxid: Zxid,
-    digest: u64,
-    nodes: usize,
-    sessions: Vec<(i64, i32)>,
-}
-
-fn summary(r: &Recovered) -> Summary {
-    Summary {
-        zxid: r.last_zxid,
-        digest: r.tree.digest(),
-        nodes: r.tree.node_count(),
-        sessions: r.sessions.clone(),
-    }
-}
-
-fn files(fs: &FaultyFs) -> BTreeMap<String, Vec<u8>> {
-    let dir = dirs().snap_dir;
-    fs.list(&dir)
-        .expect("list")
-        .into_iter()
-        .map(|n| {
-            let bytes = fs.contents(&dir.join(&n)).expect("contents");
-            (n, bytes)
-        })
-        .collect()
+    golden_fs_without(&[])
 }
 
 /// Takes a snapshot of the recovered database into `fs`.

@@ -5,8 +5,10 @@
 //! a batch of txns, and written as they are walked, a MiB at a time, so the core task spends nothing on the
 //! walk and the whole image is never held in memory. The walking thread takes only idle CPU (`background`). A
 //! snapshot due while the previous one is still being taken is skipped, as Apache ZooKeeper does ("Too busy to
-//! snap, skipping").
+//! snap, skipping"). A walk under way can be cancelled ([`Snapshotter::cancel`]), as a follower must before
+//! a TRUNC or a SNAP replaces the state it is writing out.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -34,9 +36,9 @@ pub(crate) struct Snapshotter {
     dirs: DataDirs,
     compression: Compression,
     trigger: SnapshotTrigger,
-    /// The thread walking and writing the current snapshot, if any.
-    writing: Option<JoinHandle<()>>,
-    /// Set when the server stops: a walk under way ends and leaves no file.
+    /// The thread walking and writing the current snapshot, if any; it returns the file it wrote.
+    writing: Option<JoinHandle<Option<PathBuf>>>,
+    /// Set to stop the walk under way (at shutdown, or before a TRUNC or SNAP): it ends and leaves no file.
     cancel: Arc<AtomicBool>,
 }
 
@@ -87,15 +89,35 @@ impl Snapshotter {
             Err(e) => tracing::error!(error = %e, "cannot start the snapshot thread; snapshot skipped"),
         }
     }
+
+    /// Stops the snapshot being taken, if any, and waits for its thread: afterwards no walk runs and no file
+    /// of it is left unless it was complete before the stop (then that snapshot, fsynced and in place, is
+    /// returned). A follower calls this before a TRUNC or a SNAP changes the data directory.
+    pub(crate) fn cancel(&mut self) -> Option<PathBuf> {
+        self.cancel.store(true, Ordering::Release);
+        let written = self.wait();
+        // The thread is gone: the next snapshot starts uncancelled.
+        self.cancel.store(false, Ordering::Release);
+        written
+    }
+
+    /// Waits for the snapshot being taken, if any; the file it wrote, if it finished.
+    pub(crate) fn wait(&mut self) -> Option<PathBuf> {
+        let handle = self.writing.take()?;
+        match handle.join() {
+            Ok(written) => written,
+            Err(_) => {
+                tracing::error!("the snapshot thread panicked");
+                None
+            }
+        }
+    }
 }
 
 impl Drop for Snapshotter {
     /// Ends a walk under way (its file is removed) and waits for its thread.
     fn drop(&mut self) {
-        self.cancel.store(true, Ordering::Release);
-        if let Some(handle) = self.writing.take() {
-            let _ = handle.join();
-        }
+        let _ = self.cancel();
     }
 }
 
@@ -158,15 +180,30 @@ impl Iterator for Walk {
     }
 }
 
-fn write_in_background(fs: &dyn Fs, dirs: &DataDirs, zxid: Zxid, compression: Compression, mut walk: Walk) {
+fn write_in_background(
+    fs: &dyn Fs,
+    dirs: &DataDirs,
+    zxid: Zxid,
+    compression: Compression,
+    mut walk: Walk,
+) -> Option<PathBuf> {
     walk.background = Background::enter();
     let t = Instant::now();
+    let cancel = Arc::clone(&walk.cancel);
     match write_snapshot_parts(fs, &dirs.snap_dir, zxid, compression, walk) {
         Ok(path) => {
-            tracing::info!(file = %path.display(), ms = t.elapsed().as_millis() as u64, "snapshot written")
+            tracing::info!(file = %path.display(), ms = t.elapsed().as_millis() as u64, "snapshot written");
+            Some(path)
+        }
+        Err(e) if cancel.load(Ordering::Acquire) => {
+            tracing::info!(%zxid, reason = %e, "snapshot cancelled");
+            None
         }
         // The log still holds everything: a failed snapshot only means a longer replay at the next start.
-        Err(e) => tracing::error!(error = %e, "snapshot failed"),
+        Err(e) => {
+            tracing::error!(error = %e, "snapshot failed");
+            None
+        }
     }
 }
 
@@ -194,4 +231,66 @@ pub(crate) fn spawn_autopurge(
             }
         })
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::CoreConfig;
+    use crate::storage::faulty::FaultyFs;
+    use crate::types::Now;
+    use std::path::Path;
+
+    fn setup() -> (FaultyFs, Snapshotter, Core) {
+        let fs = FaultyFs::new();
+        let dirs = DataDirs::new(Path::new("/data"), Path::new("/data"));
+        dirs.create(&fs).expect("dirs");
+        let snapshotter = Snapshotter::new(Arc::new(fs.clone()), dirs, &StorageSettings::default());
+        let now = Now {
+            wall_ms: 1_700_000_000_000,
+            mono_ms: 1000,
+        };
+        (fs, snapshotter, Core::new(CoreConfig::default(), now))
+    }
+
+    fn snapshot_files(fs: &FaultyFs) -> Vec<String> {
+        let mut names: Vec<String> = fs
+            .list(Path::new("/data/version-2"))
+            .expect("list")
+            .into_iter()
+            .filter(|n| n.starts_with("snapshot."))
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_cancelled_walk_leaves_no_file_and_the_next_snapshot_is_taken() {
+        let (fs, mut snapshotter, core) = setup();
+        let tree = core.shared_tree();
+        {
+            // While the core holds a pause the walker takes no slice: the walk is under way when cancelled.
+            let _pause = tree.pause();
+            snapshotter.start(&core);
+            assert!(snapshotter.writing.is_some(), "a walk started");
+            assert_eq!(snapshotter.cancel(), None);
+        }
+        assert!(snapshot_files(&fs).is_empty(), "{:?}", snapshot_files(&fs));
+        assert!(snapshotter.writing.is_none());
+        snapshotter.start(&core);
+        let written = snapshotter.wait().expect("a snapshot after the cancelled one");
+        assert_eq!(snapshot_files(&fs), ["snapshot.0"]);
+        assert_eq!(written, Path::new("/data/version-2/snapshot.0"));
+    }
+
+    #[test]
+    fn cancelling_after_the_walk_finished_keeps_its_snapshot() {
+        let (fs, mut snapshotter, core) = setup();
+        snapshotter.start(&core);
+        let handle = snapshotter.writing.take().expect("a walk");
+        let written = handle.join().expect("thread");
+        assert!(written.is_some());
+        assert_eq!(snapshotter.cancel(), None, "nothing under way");
+        assert_eq!(snapshot_files(&fs), ["snapshot.0"]);
+    }
 }

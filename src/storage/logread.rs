@@ -19,7 +19,8 @@ use crate::types::Zxid;
 
 /// Entries longer than this are taken for garbage (jute.maxbuffer is far smaller).
 pub const MAX_ENTRY_LEN: usize = 256 * 1024 * 1024;
-const RECORD_OVERHEAD: usize = 8 + 4 + 1;
+/// Bytes a log record takes besides its entry: checksum, length, end-of-record marker.
+pub const RECORD_OVERHEAD: usize = 8 + 4 + 1;
 
 /// Where and why a log file's entries end.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,13 +44,13 @@ pub struct FileScan {
     pub end: LogEnd,
 }
 
-enum Record<'a> {
+pub(super) enum Record<'a> {
     Entry(&'a [u8], usize),
     End(LogEnd),
     BadChecksum(usize),
 }
 
-fn read_record(data: &[u8], pos: usize) -> Record<'_> {
+pub(super) fn read_record(data: &[u8], pos: usize) -> Record<'_> {
     let rest = &data[pos..];
     if rest.is_empty() {
         return Record::End(LogEnd::Eof);

@@ -5,7 +5,8 @@
 //! the start, with the file and the offset: damage in the middle of a log, a txn entry that does not decode,
 //! snapshots that exist but none of which reads back, and logs without any snapshot (unless
 //! `snapshot.trust.empty`). Finally, ephemerals of sessions that no longer exist are removed, as `loadData`
-//! does before its start-up snapshot.
+//! does before its start-up snapshot. A truncation (TRUNC) a crash interrupted is finished before anything is
+//! loaded.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -168,7 +169,14 @@ fn load_newest_snapshot(
 /// Recovers the database from `dirs`.
 pub fn recover(fs: &dyn Fs, dirs: &DataDirs, opts: RecoveryOptions) -> Result<Recovered, StorageError> {
     if opts.repair {
+        super::truncate::finish_pending(fs, dirs)?;
         remove_unfinished_snapshots(fs, &dirs.snap_dir)?;
+    } else if fs.exists(&dirs.log_dir.join(super::truncate::MARKER)) {
+        // A read-only look (the tools) leaves the directory as it is: it shows the state before the truncation.
+        tracing::warn!(
+            dir = %dirs.log_dir.display(),
+            "an interrupted truncation of the txn log is pending; the next start finishes it"
+        );
     }
     let mut skipped = Vec::new();
     let Loaded {

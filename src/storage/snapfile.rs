@@ -167,6 +167,21 @@ pub fn write_snapshot_parts(
     write_file(fs, dir, zxid, compression, |w| write_parts(w, parts))
 }
 
+/// Writes the snapshot file of a SNAP body received from the leader (`wire`, signature included; see
+/// `core::tree::snapshot::wire`) into `dir` durably, named after `zxid`, with the digest section `digest`.
+pub fn write_snapshot_from_wire(
+    fs: &dyn Fs,
+    dir: &Path,
+    zxid: Zxid,
+    compression: Compression,
+    wire: &[u8],
+    digest: (i64, i64),
+) -> Result<PathBuf, StorageError> {
+    write_file(fs, dir, zxid, compression, |w| {
+        crate::core::tree::snapshot::wire::write_file_stream(w, wire, digest)
+    })
+}
+
 fn write_file(
     fs: &dyn Fs,
     dir: &Path,

@@ -81,15 +81,20 @@ fn put_node(out: &mut Vec<u8>, node: &Node) {
     put_i64(out, s.pzxid);
 }
 
+/// `FileHeader { "ZKSN", 2, dbid -1 }`, 16 bytes.
+fn put_file_header(out: &mut Vec<u8>) {
+    put_i32(out, SNAPSHOT_MAGIC);
+    put_i32(out, 2);
+    put_i64(out, -1);
+}
+
 /// The file header, the sessions and the ACL table.
 fn put_head<'a>(
     out: &mut Vec<u8>,
     sessions: &[(i64, i32)],
     acls: impl ExactSizeIterator<Item = (i64, &'a [Acl])>,
 ) {
-    put_i32(out, SNAPSHOT_MAGIC);
-    put_i32(out, 2);
-    put_i64(out, -1);
+    put_file_header(out);
     put_i32(out, sessions.len() as i32);
     for (id, timeout) in sessions {
         put_i64(out, *id);
@@ -459,6 +464,27 @@ fn decode_with(
             message: format!("mismatching magic header {magic:#x}, not a snapshot"),
         });
     }
+    let mut loaded = decode_body(r, len, extended_types)?;
+    r.seal()?;
+    if !r.d.is_empty() {
+        loaded.digest = Some(read_digest(r)?);
+        r.seal()?;
+    }
+    if !r.d.is_empty() {
+        loaded.last_processed_zxid = Some(Zxid(r.read("last processed zxid")?));
+        r.seal()?;
+    }
+    loaded.tree.acls.purge_unused();
+    Ok(loaded)
+}
+
+/// The body a snapshot file and a SNAP share (`SerializeUtils.deserializeSnapshot`): the sessions, the ACL
+/// table and the nodes up to the "/" end marker.
+fn decode_body(
+    r: &mut Reader<'_>,
+    len: usize,
+    extended_types: bool,
+) -> Result<LoadedSnapshot, SnapshotError> {
     let count: i32 = r.read("session count")?;
     let mut sessions = Vec::with_capacity(count.clamp(0, 1 << 16) as usize);
     for _ in 0..count.max(0) {
@@ -478,23 +504,11 @@ fn decode_with(
         tree.acls.load(aref, list);
     }
     let node_count = read_nodes(r, &mut tree)?;
-    r.seal()?;
-    let mut digest = None;
-    let mut last_processed_zxid = None;
-    if !r.d.is_empty() {
-        digest = Some(read_digest(r)?);
-        r.seal()?;
-    }
-    if !r.d.is_empty() {
-        last_processed_zxid = Some(Zxid(r.read("last processed zxid")?));
-        r.seal()?;
-    }
-    tree.acls.purge_unused();
     Ok(LoadedSnapshot {
         tree,
         sessions,
-        digest,
-        last_processed_zxid,
+        digest: None,
+        last_processed_zxid: None,
         node_count,
     })
 }
@@ -669,6 +683,8 @@ impl DataTree {
         self.last_processed_zxid = zxid;
     }
 }
+
+pub mod wire;
 
 #[cfg(test)]
 mod tests;
