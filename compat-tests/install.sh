@@ -94,8 +94,11 @@ maven_copy() { # DIR POM [-Dproperty=value]...
     mvn -q -B -Dstyle.color=never -f "$pom" "$@" dependency:copy-dependencies -DoutputDirectory="$dir"
     echo "$sum" >"$dir/.pom.sha256"
 }
-for zk in 3.9.5 3.8.6; do
-    maven_copy "$maven/zookeeper-$zk" "$here/reference/pom.xml" "-Dzookeeper.version=$zk"
-done
+# 3.9.5 with ZooKeeper's Prometheus metrics provider of 3.9.4, the newest 3.9 release of it the registry serves
+# (the ops judge scrapes its /metrics); no 3.8 release of the provider is served, so 3.8.6 runs without it.
+prometheus_provider=3.9.4
+maven_copy "$maven/zookeeper-3.9.5" "$here/reference/pom.xml" "-Dzookeeper.version=3.9.5" \
+    "-Dprometheus.provider.version=$prometheus_provider"
+maven_copy "$maven/zookeeper-3.8.6" "$here/reference/pom.xml" "-Dzookeeper.version=3.8.6"
 maven_copy "$maven/curator-5.9.0" "$here/reference/curator-pom.xml" "-Dcurator.version=5.9.0"
 log "ready"

@@ -645,15 +645,33 @@ pub fn exposition(rendered: &str) -> String {
         out.push_str(line);
         out.push('\n');
     }
-    // A summary set with no member yet is listed by its HELP and TYPE lines alone, as simpleclient lists a
+    // A labelled family with no member yet is listed by its HELP and TYPE lines alone, as simpleclient lists a
     // labelled collector without children.
-    for name in [summary_set::READ_PER_NAMESPACE, summary_set::WRITE_PER_NAMESPACE] {
-        if !out.contains(&format!("# TYPE {name} summary\n")) {
-            out.push_str(&format!("# HELP {name} {name}\n# TYPE {name} summary\n"));
+    for (name, kind) in LABELLED_FAMILIES {
+        if !out.contains(&format!("# TYPE {name} {kind}\n")) {
+            out.push_str(&format!("# HELP {name} {name}\n# TYPE {name} {kind}\n"));
         }
     }
     out
 }
+
+/// ZooKeeper 3.9's labelled families (summary, gauge and counter sets) with their Prometheus types: the summary
+/// sets ferrokeeper feeds, and those of parts it does not have, which a standalone ZooKeeper leaves without
+/// members too: the quorum's `ack_latency` (per follower), the `LearnerHandler` queue figures (per learner).
+/// The quota sets (`QuotaMetricsUtils`: limits and usage per namespace with a quota, quota-exceeded errors) are
+/// not measured: listed without members, which a ZooKeeper with no quota set shows as well.
+const LABELLED_FAMILIES: [(&str, &str); 10] = [
+    (summary_set::READ_PER_NAMESPACE, "summary"),
+    (summary_set::WRITE_PER_NAMESPACE, "summary"),
+    ("ack_latency", "summary"),
+    ("learner_handler_qp_size", "summary"),
+    ("learner_handler_qp_time_ms", "summary"),
+    ("quota_bytes_limit_per_namespace", "gauge"),
+    ("quota_bytes_usage_per_namespace", "gauge"),
+    ("quota_count_limit_per_namespace", "gauge"),
+    ("quota_count_usage_per_namespace", "gauge"),
+    ("quota_exceeded_error_per_namespace", "counter"),
+];
 
 /// The samples of an exposition as `PrometheusMetricsProvider.dump` keys them.
 fn dump_samples(text: &str) -> Vec<(String, MonitorValue)> {
@@ -823,6 +841,14 @@ mod tests {
         let text = exposition(&handle.render());
         assert!(text.contains("\nnode_created_watch_count_count 1\n"), "{text}");
         assert!(text.contains("# TYPE read_per_namespace summary\n"), "{text}");
+        for family in [
+            "# HELP ack_latency ack_latency\n# TYPE ack_latency summary\n",
+            "# HELP learner_handler_qp_size learner_handler_qp_size\n# TYPE learner_handler_qp_size summary\n",
+            "# TYPE quota_count_usage_per_namespace gauge\n",
+            "# TYPE quota_exceeded_error_per_namespace counter\n",
+        ] {
+            assert!(text.contains(family), "{family} in {text}");
+        }
         assert!(
             text.contains("# TYPE znode_count gauge\nznode_count 5\n"),
             "{text}"

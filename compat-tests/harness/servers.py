@@ -58,6 +58,11 @@ class Reference:
             return [os.path.join(JAVA_DIR, name) for name in names]
         return sorted(glob.glob(os.path.join(MAVEN_DIR, f"zookeeper-{self.version}", "*.jar")))
 
+    def prometheus_provider(self):
+        """Whether ZooKeeper's Prometheus metrics provider is on the release's class path (install.sh adds the
+        newest served release of it for the 3.9 line; none of the 3.8 line is served, Debian ships none)."""
+        return any(os.path.basename(jar).startswith("zookeeper-prometheus-metrics-") for jar in self.jars())
+
     def installed(self):
         """'' when the release is installed, else what is missing."""
         jars = self.jars()

@@ -18,7 +18,7 @@ import results  # noqa: E402
 import transcript  # noqa: E402
 import cases as hostile_cases  # noqa: E402
 import probe as hostile_probe  # noqa: E402
-from judges import differential, hostile, kazoo, node  # noqa: E402
+from judges import differential, hostile, kazoo, node, ops  # noqa: E402
 from judges.common import parse_pass_fail_lines  # noqa: E402
 
 
@@ -191,6 +191,57 @@ class Normalisation(unittest.TestCase):
             "WatchedEvent state:SyncConnected type:None path:null zxid: -1",
         )
         self.assertIsNone(norm.line("SLF4J(W): No SLF4J providers were found."))
+
+
+class PrometheusFamilies(unittest.TestCase):
+    REFERENCE = (
+        "# HELP ack_latency ack_latency\n# TYPE ack_latency summary\n"
+        "# HELP read_per_namespace read_per_namespace\n# TYPE read_per_namespace summary\n"
+        'read_per_namespace{key="app",quantile="0.5",} 3.0\n'
+        'read_per_namespace_count{key="app",} 1.0\nread_per_namespace_sum{key="app",} 3.0\n'
+        "# HELP znode_count znode_count\n# TYPE znode_count gauge\nznode_count 5.0\n"
+    )
+
+    class Checks:
+        def __init__(self):
+            self.failed = []
+
+        def check(self, label, ok, detail=""):
+            if not ok:
+                self.failed.append(label)
+
+        def equal(self, label, want, got):
+            self.check(label, want == got)
+
+    def compare(self, ours):
+        checks = self.Checks()
+        with open(os.devnull, "w") as raw:
+            ops.compare_metrics_live(checks, self.REFERENCE, ours, raw)
+        return checks.failed
+
+    def test_families_with_types_help_and_label_names(self):
+        fams = ops.parse_families(self.REFERENCE)
+        self.assertEqual(fams["ack_latency"], {"type": "summary", "help": "ack_latency", "labels": set()})
+        self.assertEqual(
+            fams["read_per_namespace"]["labels"],
+            {("", ("key", "quantile")), ("_count", ("key",)), ("_sum", ("key",))},
+        )
+        self.assertEqual(fams["znode_count"]["labels"], {("", ())})
+
+    def test_same_families_pass_whatever_the_values(self):
+        self.assertEqual(self.compare(self.REFERENCE.replace("3.0", "7.0").replace('"app"', '"zk"')), [])
+
+    def test_each_difference_fails(self):
+        missing = self.REFERENCE.replace("# HELP ack_latency ack_latency\n# TYPE ack_latency summary\n", "")
+        self.assertEqual(self.compare(missing), ["metrics/ack_latency"])
+        self.assertEqual(self.compare(self.REFERENCE.replace("znode_count gauge", "znode_count counter")),
+                         ["metrics/znode_count type"])
+        self.assertEqual(self.compare(self.REFERENCE.replace("HELP znode_count znode_count", "HELP znode_count x")),
+                         ["metrics/znode_count help"])
+        self.assertEqual(self.compare(self.REFERENCE.replace("znode_count 5.0", 'znode_count{a="b",} 5.0')),
+                         ["metrics/znode_count labels"])
+        self.assertEqual(self.compare(self.REFERENCE + "# TYPE extra counter\nextra 1.0\n"),
+                         ["metrics/no other families"])
 
 
 class References(unittest.TestCase):

@@ -1,6 +1,6 @@
 """ops judge: four-letter words, AdminServer commands, /metrics and zktop against the reference.
 
-Starts Apache ZooKeeper 3.8 (the live reference) and the server under test from
+Starts Apache ZooKeeper (the run's reference, live) and the server under test from
 the same zoo.cfg (the shared one plus the AdminServer's keys), brings both into
 the same state with the same kazoo actions (three sessions, persistent,
 ephemeral and sequential nodes, data, exists, child, persistent and
@@ -12,12 +12,17 @@ persistent-recursive watches), then compares:
   value types, the pretty printer's layout), aliases included;
 - zktop (Debian's) run on a pty against the server under test.
 
-For ferrokeeper, a third server (ferrokeeper from the same zoo.cfg plus
-ZooKeeper's Prometheus provider, which Debian does not ship, so the reference
-cannot have it) serves /metrics: every metric the reference's `mntr` names
-(less the JVM's and the ensemble's) must be there with its Prometheus type,
-labels and quantiles, and its mntr and monitor must list the provider's samples
-as ZooKeeper's do under that provider.
+A third server (the server under test from the same zoo.cfg plus ZooKeeper's
+Prometheus provider, with `metricsProvider.exportJvmInfo=false`) serves
+/metrics, and its mntr and monitor must list the provider's samples as
+ZooKeeper's do under that provider. When the reference has the provider on its
+class path (3.9: install.sh adds it), a fourth server, the reference with the
+same keys, serves the live /metrics the third one is compared with: every
+metric family it exports must be exported with the same name, # TYPE, # HELP
+and label names, and no other. Without it (3.8 and Debian's 3.8.0: no provider
+release is served or shipped) only ferrokeeper's /metrics is checked, against
+the reference's `mntr`: every metric `mntr` names (less the JVM's and the
+ensemble's) must be there with its Prometheus type, labels and quantiles.
 
 Figures that differ by nature are normalised, each rule with its reason. When
 the judge runs with `--server zookeeper` the "server under test" is a second
@@ -42,8 +47,10 @@ KAZOO_VERSION = "2.11.0"
 # client, AdminServer, Prometheus ports (all in 24000-24999)
 REFERENCE_PORTS = (24010, 24011, 24012)
 UNDER_TEST_PORTS = (24020, 24021, 24022)
-# a third server, ferrokeeper with the Prometheus provider, for /metrics
+# a third server, the server under test with the Prometheus provider, for /metrics
 PROMETHEUS_PORTS = (24030, 24031, 24032)
+# a fourth, the reference with the Prometheus provider (when it has it), for the live /metrics
+REFERENCE_PROMETHEUS_PORTS = (24040, 24041, 24042)
 PROMETHEUS_PROVIDER = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
 
 # Every four-letter word of 3.8 and 3.9 (FourLetterCommands: the same set in both).
@@ -67,6 +74,8 @@ def cfg_for(ports, prometheus):
                 "metricsProvider.className": PROMETHEUS_PROVIDER,
                 "metricsProvider.httpHost": "127.0.0.1",
                 "metricsProvider.httpPort": str(metrics),
+                # the JVM's own collectors (memory pools, GC, threads) have no counterpart in ferrokeeper
+                "metricsProvider.exportJvmInfo": "false",
             }
         )
     return cfg
@@ -754,6 +763,56 @@ def compare_metrics(checks, ref_mntr, metrics_text, raw):
             checks.check(label, samples.get(name) == [""], f"want one unlabelled sample, got {samples.get(name)}")
 
 
+def parse_families(text):
+    """{family: {"type", "help", "labels"}} of a Prometheus text exposition: the
+    # TYPE and # HELP of each family and the label-name sets of its samples
+    (a sample `<family>_count` or `_sum` of a summary counts as the family's,
+    its suffix kept in the label set's key)."""
+    families = {}
+    for line in text.split("\n"):
+        m = re.match(r"^# (TYPE|HELP) (\S+) ?(.*)$", line)
+        if m:
+            fam = families.setdefault(m.group(2), {"type": None, "help": None, "labels": set()})
+            fam[m.group(1).lower()] = m.group(3)
+            continue
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? \S+$", line)
+        if not m:
+            continue
+        name, suffix = m.group(1), ""
+        if name not in families:
+            for end in ("_count", "_sum", "_bucket"):
+                if name.endswith(end) and name[: -len(end)] in families:
+                    name, suffix = name[: -len(end)], end
+        names = tuple(sorted(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="', m.group(2) or "")))
+        fam = families.setdefault(name, {"type": None, "help": None, "labels": set()})
+        fam["labels"].add((suffix, names))
+    return families
+
+
+def compare_metrics_live(checks, ref_text, test_text, raw):
+    """The server under test's /metrics against the reference's, both under the
+    Prometheus provider: every family the reference exports, with the same type,
+    help text and label names; no family the reference does not export. Sample
+    values and label values (a summary set's keys come from the workload) are
+    not compared."""
+    raw.write(f"==== /metrics (reference)\n{ref_text}\n==== /metrics (under test)\n{test_text}\n")
+    ref = parse_families(ref_text)
+    ours = parse_families(test_text)
+    for name in sorted(ref):
+        want, got = ref[name], ours.get(name)
+        label = f"metrics/{name}"
+        if got is None:
+            checks.check(label, False, f"not exported; the reference exports # TYPE {want['type']}")
+            continue
+        checks.equal(f"{label} type", want["type"], got["type"])
+        checks.equal(f"{label} help", want["help"], got["help"])
+        checks.equal(f"{label} labels", sorted(want["labels"]), sorted(got["labels"]))
+    extra = sorted(set(ours) - set(ref))
+    checks.check("metrics/no other families", not extra, f"not exported by the reference: {extra}")
+
+
 def check_provider_mntr(checks, ports, raw):
     """Under the Prometheus provider ZooKeeper's mntr and monitor list the
     provider's samples (PrometheusMetricsProvider.dump): after zk_version and
@@ -883,6 +942,7 @@ def compare_zktop(checks, ctx, ref_port, test_port, raw):
 
 def run(ctx):
     import results
+    import servers
 
     python = ctx.path(".venv", "bin", "python")
     sdist = ctx.path(".cache", f"kazoo-{KAZOO_VERSION}")
@@ -897,15 +957,21 @@ def run(ctx):
     )
     if under_test.error:
         return results.server_down(NAME, ctx.server, under_test.error, ctx.reference)
-    # Debian ships no PrometheusMetricsProvider (nor simpleclient): a reference
-    # naming it would not start. The provider also changes what mntr and monitor
-    # list, so the comparisons above run without it on both sides, and /metrics is
-    # scraped from a third server: ferrokeeper from the same zoo.cfg plus the
-    # provider's keys.
-    prometheus = None
-    if ctx.server == "ferrokeeper":
+    # The provider changes what mntr and monitor list, so the comparisons above
+    # run without it on both sides, and /metrics is scraped from a third server:
+    # the server under test from the same zoo.cfg plus the provider's keys; and,
+    # when the reference has the provider on its class path, from a fourth: the
+    # reference with the same keys. A reference without it (3.8: no provider
+    # release is served; Debian ships none) would not start naming it.
+    live = servers.reference().prometheus_provider()
+    prometheus = ref_prometheus = None
+    if ctx.server == "ferrokeeper" or live:
         prometheus = ctx.start_server(
-            "ferrokeeper", PROMETHEUS_PORTS[0], extra_cfg=cfg_for(PROMETHEUS_PORTS, True)
+            ctx.server, PROMETHEUS_PORTS[0], extra_cfg=cfg_for(PROMETHEUS_PORTS, True)
+        )
+    if live:
+        ref_prometheus = ctx.start_server(
+            "zookeeper", REFERENCE_PROMETHEUS_PORTS[0], extra_cfg=cfg_for(REFERENCE_PROMETHEUS_PORTS, True)
         )
     for port in (REFERENCE_PORTS[1], UNDER_TEST_PORTS[1]):
         wait_http(port, "/commands")
@@ -929,16 +995,23 @@ def run(ctx):
             compare_admin(checks, REFERENCE_PORTS[1], UNDER_TEST_PORTS[1], ref_n, test_n, raw)
             compare_four_letter_words(checks, reference, under_test, ref_n, test_n, raw)
             compare_zktop(checks, ctx, reference.port, under_test.port, raw)
-            if prometheus is not None and not prometheus.error:
+            if ref_prometheus is not None and ref_prometheus.error:
+                checks.check("metrics/reference scrape", False, f"the reference with the provider: {ref_prometheus.error}")
+            elif prometheus is not None and not prometheus.error:
                 status, _, text = http_get(PROMETHEUS_PORTS[2], "/metrics")
                 checks.check("metrics/scrape", status == 200, f"GET /metrics: {status} {text[:200]}")
-                compare_metrics(checks, ref_mntr, text, raw)
+                if ref_prometheus is not None:
+                    ref_status, _, ref_text = http_get(REFERENCE_PROMETHEUS_PORTS[2], "/metrics")
+                    checks.check("metrics/reference scrape", ref_status == 200, f"GET /metrics: {ref_status} {ref_text[:200]}")
+                    compare_metrics_live(checks, ref_text, text, raw)
+                else:
+                    compare_metrics(checks, ref_mntr, text, raw)
                 check_provider_mntr(checks, PROMETHEUS_PORTS, raw)
             elif prometheus is not None:
                 checks.check("metrics/scrape", False, f"the server with the provider: {prometheus.error}")
             else:
                 for name in sorted(k for k in expected_metrics(ref_mntr) if isinstance(k, str)):
-                    checks.skip(f"metrics/{name}", "Debian's ZooKeeper has no Prometheus provider")
+                    checks.skip(f"metrics/{name}", "the reference has no Prometheus provider on its class path")
         res.passed, res.failed, res.skipped = checks.passed, checks.failed, checks.skipped
         res.failures = checks.failures
     finally:
