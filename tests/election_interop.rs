@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{SocketAddr, TcpListener as StdListener};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -28,13 +28,10 @@ use jute::election::ServerState;
 use jute::records::quorum::{LearnerInfo, QuorumPacket};
 use tokio::io::AsyncReadExt;
 
-const JAVA: &str = "/usr/bin/java";
-const JARS: &[&str] = &[
-    "zookeeper.jar",
-    "zookeeper-jute.jar",
-    "slf4j-api.jar",
-    "slf4j-simple.jar",
-];
+#[path = "support/debian_zookeeper.rs"]
+mod debian_zookeeper;
+use debian_zookeeper::{classpath, JAVA};
+
 const TICK_TIME_MS: u64 = 500;
 const SYNC_LIMIT: u64 = 5;
 /// A follower waits initLimit x tickTime (20 s) for its leader's LEADERINFO: long enough for a member whose JVM
@@ -78,21 +75,6 @@ impl Ports {
             .collect();
         format!("{}\nversion=0", lines.join("\n"))
     }
-}
-
-fn classpath() -> String {
-    let paths: Vec<String> = JARS.iter().map(|j| format!("/usr/share/java/{j}")).collect();
-    for p in &paths {
-        assert!(
-            Path::new(p).exists(),
-            "{p} is missing: this test needs Debian's Apache ZooKeeper 3.8.0 (packages zookeeper, libzookeeper-java)"
-        );
-    }
-    assert!(
-        Path::new(JAVA).exists(),
-        "{JAVA} is missing: this test needs a JDK to run Apache ZooKeeper"
-    );
-    paths.join(":")
 }
 
 /// One real Apache ZooKeeper member, stopped (by its own pid) when dropped.

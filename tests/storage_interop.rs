@@ -20,26 +20,12 @@ use ferrokeeper::types::Zxid;
 #[path = "storage_support/golden.rs"]
 mod golden;
 
-const JAVA: &str = "/usr/bin/java";
-const JARS: &[&str] = &[
-    "zookeeper.jar",
-    "zookeeper-jute.jar",
-    "slf4j-api.jar",
-    "slf4j-simple.jar",
-];
+#[path = "support/debian_zookeeper.rs"]
+mod debian_zookeeper;
+use debian_zookeeper::{classpath, JAVA};
+
 /// Client ports (the range 23000-23999 belongs to the storage tests).
 const PORTS: [u16; 2] = [23601, 23602];
-
-fn classpath() -> String {
-    let paths: Vec<String> = JARS.iter().map(|j| format!("/usr/share/java/{j}")).collect();
-    for p in paths.iter().map(String::as_str).chain([JAVA]) {
-        assert!(
-            Path::new(p).exists(),
-            "{p} is missing: this test needs Debian's Apache ZooKeeper 3.8.0 and java"
-        );
-    }
-    paths.join(":")
-}
 
 /// Apache ZooKeeper on `data` (dataDir and dataLogDir); killed when dropped.
 struct Zk(Child);
