@@ -12,7 +12,8 @@
 //! ZooKeeper 3.9 registers every metric on every server, and dashboards look them up by name: ferrokeeper reports
 //! those it measures, and those of parts it does not have (the quorum, request throttling, TLS) at 0, which is
 //! what they read on a standalone ZooKeeper that never sees their events (see [`counter::ALL`] and
-//! `SUMMARIES`). Left out: JVM facts (`jvm_pause_time_ms`, the JVM collectors).
+//! `SUMMARIES`). `jvm_pause_time_ms` (the pauses ZooKeeper's `JvmPauseMonitor` sees) is registered and stays empty:
+//! ferrokeeper has no collector to pause it. Left out: the JVM collectors of `exportJvmInfo`.
 
 use std::fmt;
 
@@ -210,8 +211,9 @@ enum Detail {
 /// the log in one pass, timed as a whole in `dbinittime`) and the log thread's queue figures
 /// (`sync_processor_queue_size`, `sync_processor_queue_time_ms`), and the prep stage's queue
 /// (`prep_processor_queue_size`, `prep_processor_queue_time_ms`: the wait in the channel from a connection task
-/// to the server task, which the runtime does not see). Left out: `jvm_pause_time_ms` (the JVM's collector pauses).
-const SUMMARIES: [(&str, Detail); 64] = [
+/// to the server task, which the runtime does not see). Always empty: `jvm_pause_time_ms`, the garbage
+/// collector's pauses, which this server does not have (dashboards and alerts on it read 0).
+const SUMMARIES: [(&str, Detail); 65] = [
     ("close_session_prep_time", Detail::Advanced),
     ("commit_commit_proc_req_queued", Detail::Basic),
     (summary::COMMIT_PROCESS_TIME, Detail::Basic),
@@ -225,6 +227,7 @@ const SUMMARIES: [(&str, Detail); 64] = [
     (summary::FSYNC_TIME, Detail::Basic),
     ("inflight_diff_count", Detail::Basic),
     ("inflight_snap_count", Detail::Basic),
+    ("jvm_pause_time_ms", Detail::Advanced),
     ("leader_unavailable_time", Detail::Basic),
     ("learner_request_processor_queue_size", Detail::Basic),
     ("local_write_committed_time_ms", Detail::Advanced),
