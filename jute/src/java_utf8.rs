@@ -12,6 +12,13 @@
 /// sequence becomes one U+FFFD, where Java's rules decide how many bytes a malformed sequence spans: a
 /// surrogate encoded in three bytes (what Java's writer makes of a supplementary character) is one
 /// replacement, and a truncated sequence at the end is one replacement.
+/// Java's `String.hashCode` of `s`: `h = 31 * h + c` over its UTF-16 code units. ZooKeeper's hash tables
+/// (child sets, watch tables, the ACL cache's keys) order what clients and files see by it.
+pub fn string_hash_code(s: &str) -> i32 {
+    s.encode_utf16()
+        .fold(0i32, |h, unit| h.wrapping_mul(31).wrapping_add(i32::from(unit)))
+}
+
 pub(crate) fn java_utf8_lossy(bytes: &[u8]) -> String {
     const REPLACEMENT: char = '\u{FFFD}';
     let is_continuation = |b: u8| b & 0xC0 == 0x80;

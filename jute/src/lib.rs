@@ -19,6 +19,8 @@ pub mod quorum;
 pub mod records;
 pub mod request;
 pub mod ser;
+
+pub use java_utf8::string_hash_code;
 pub mod txn_entry;
 
 pub use de::{from_slice, Decoder, DEFAULT_MAX_BUFFER};

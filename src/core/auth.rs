@@ -101,16 +101,14 @@ fn valid_id(scheme: &str, id: &str) -> bool {
     }
 }
 
-/// Java's `String.hashCode` over UTF-16 code units.
-fn java_string_hash(s: &str) -> i32 {
-    s.encode_utf16()
-        .fold(0i32, |h, unit| h.wrapping_mul(31).wrapping_add(i32::from(unit)))
-}
-
 /// The jute-generated `Id.hashCode`.
 fn java_id_hash(id: &Id) -> i32 {
-    let h = 37i32.wrapping_mul(17).wrapping_add(java_string_hash(&id.scheme));
-    37i32.wrapping_mul(h).wrapping_add(java_string_hash(id.id_str()))
+    let h = 37i32
+        .wrapping_mul(17)
+        .wrapping_add(jute::string_hash_code(&id.scheme));
+    37i32
+        .wrapping_mul(h)
+        .wrapping_add(jute::string_hash_code(id.id_str()))
 }
 
 /// A connection's ids in the order Apache ZooKeeper iterates them: its `authInfo` is a set backed by a

@@ -87,11 +87,8 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (year, month, day)
 }
 
-/// `String.hashCode`: over UTF-16 code units, `h = 31 * h + c`.
-pub fn string_hash(s: &str) -> i32 {
-    s.encode_utf16()
-        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
-}
+/// `String.hashCode`.
+pub use jute::string_hash_code as string_hash;
 
 /// `Long.hashCode`: the two halves xor-ed.
 pub fn long_hash(v: i64) -> i32 {

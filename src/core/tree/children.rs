@@ -55,9 +55,7 @@ pub(super) trait Links: Ring {
 
 /// `String.hashCode` of `name` (over its UTF-16 code units), spread as `HashMap.hash` spreads it.
 pub(super) fn java_hash(name: &str) -> u32 {
-    let h = name
-        .encode_utf16()
-        .fold(0u32, |h, unit| h.wrapping_mul(31).wrapping_add(u32::from(unit)));
+    let h = jute::string_hash_code(name) as u32;
     h ^ (h >> 16)
 }
 
