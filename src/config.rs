@@ -140,6 +140,8 @@ pub struct ServerConfig {
     pub ops: OpsSettings,
     /// The `server.N`, `group.N` and `weight.N` lines, checked; not acted on by a standalone server yet.
     pub ensemble: Ensemble,
+    /// This member's part in the ensemble, when zoo.cfg describes one it serves.
+    pub quorum: Option<ensemble::QuorumSettings>,
     /// The JVM flags the settings were read with (the AdminServer's `system_properties` lists them).
     pub jvm: JvmFlags,
     /// `enforce.auth.enabled` with `enforce.auth.schemes`: a session must have authenticated with one of these
@@ -182,6 +184,7 @@ impl ServerConfig {
                 ..OpsSettings::default()
             },
             ensemble: Ensemble::default(),
+            quorum: None,
             jvm: JvmFlags::default(),
             enforce_auth_schemes: None,
         }
@@ -256,8 +259,8 @@ pub enum ConfigError {
         reason: String,
     },
     #[error(
-        "zoo.cfg describes an ensemble ({reason}); ferrokeeper does not replicate yet and refuses to serve it \
-         standalone, which would split the data between members"
+        "zoo.cfg describes an ensemble ferrokeeper cannot serve ({reason}); refusing to start rather than serve \
+         it standalone, which would split the data between members"
     )]
     Ensemble { reason: String },
 }
@@ -494,6 +497,8 @@ struct RawConfig {
     ensemble_lines: Vec<(String, String)>,
     multi_address: Option<bool>,
     standalone_enabled: Option<bool>,
+    init_limit: Option<u32>,
+    sync_limit: Option<u32>,
     security: security::RawSecurity,
 }
 
@@ -544,6 +549,8 @@ impl RawConfig {
             "multiAddress.enabled" => self.multi_address = Some(parse_java_bool(key, value)),
             "standaloneEnabled" => self.standalone_enabled = Some(parse_strict_bool(key, value)?),
             _ if security::handles(key) => self.security.set(key, value)?,
+            "initLimit" => self.init_limit = Some(parse_u32(key, value, 0)?),
+            "syncLimit" => self.sync_limit = Some(parse_u32(key, value, 0)?),
             _ if ACCEPTED_IGNORED.contains(&key) => {
                 check_ignored(key, value)?;
                 tracing::info!(key, value, "setting not used by ferrokeeper")
@@ -583,7 +590,18 @@ impl RawConfig {
                 format_args!("must not be larger than maxSessionTimeout ({max})"),
             ));
         }
-        ensemble.check_standalone(self.standalone_enabled.unwrap_or(true))?;
+        let quorum = match ensemble.check_standalone(self.standalone_enabled.unwrap_or(true)) {
+            Ok(()) => None,
+            Err(ConfigError::Ensemble { reason }) => Some(ensemble::QuorumSettings::check(
+                &ensemble,
+                &data_dir,
+                &reason,
+                self.init_limit,
+                self.sync_limit,
+                multi_address,
+            )?),
+            Err(e) => return Err(e),
+        };
         if jvm
             .get("readonlymode.enabled")
             .is_some_and(|v| v.eq_ignore_ascii_case("true"))
@@ -628,6 +646,7 @@ impl RawConfig {
             storage: self.storage,
             ops: self.ops.validate(jvm)?,
             ensemble,
+            quorum,
             jvm: jvm.clone(),
             enforce_auth_schemes,
         })

@@ -314,7 +314,17 @@ async fn start(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     );
     tracing::info!(%address, data_dir = %data_dir.display(), config = %source, "serving clients");
     ferrokeeper::operator::write_pid_file(&data_dir)?;
-    server.run_durable(shutdown_signal()).await?;
+    match &config.quorum {
+        Some(q) => {
+            tracing::info!(
+                myid = q.my_id,
+                members = q.members.len(),
+                "starting as a member of an ensemble"
+            );
+            server.run_member(shutdown_signal()).await?
+        }
+        None => server.run_durable(shutdown_signal()).await?,
+    }
     tracing::info!("stopped");
     Ok(())
 }

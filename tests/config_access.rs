@@ -1,5 +1,5 @@
-//! The settings that decide who may reach the data, read as Apache ZooKeeper 3.8/3.9 reads them: a zoo.cfg that
-//! ZooKeeper would run as an ensemble is refused (serving it standalone would split the data between members),
+//! The settings that decide who may reach the data, read as Apache ZooKeeper 3.8/3.9 reads them: an ensemble
+//! ferrokeeper cannot serve is refused (serving it standalone would split the data between members),
 //! security settings ferrokeeper does not implement stop the start naming the key, `enforce.auth.*` is enforced,
 //! and the `-Dzookeeper.<key>` JVM flags stand for their zoo.cfg keys with zoo.cfg winning, as ZooKeeper's
 //! `System.setProperty("zookeeper." + key)` makes it. Checked on the parsed configuration, then on a server
@@ -35,29 +35,37 @@ const THREE_MEMBERS: &str = "initLimit=10\nsyncLimit=5\nserver.1=127.0.0.1:24201
                              server.2=127.0.0.1:24203:24204\nserver.3=127.0.0.1:24205:24206\n";
 
 #[test]
-fn configs_zookeeper_runs_as_an_ensemble_are_refused_naming_the_reason() {
+fn ensembles_ferrokeeper_cannot_serve_are_refused_naming_the_reason() {
     for (extra, reason) in [
-        (THREE_MEMBERS, "3 voting members: server.1, server.2, server.3"),
         (
             "server.1=127.0.0.1:24201:24202\nstandaloneEnabled=false\n",
-            "standaloneEnabled=false with the one voting member server.1",
+            "standaloneEnabled=false with the one voting member server.1; an ensemble of one voting member",
         ),
         (
-            "server.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2:observer\n",
-            "2 voting members: server.1, server.2",
+            "initLimit=10\nsyncLimit=5\nserver.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2:observer\n",
+            "2 voting members: server.1, server.2; observers are not served yet",
+        ),
+        (
+            "initLimit=10\nsyncLimit=5\nserver.1=a:1:2\nserver.2=b:1:2\nweight.1=2\nweight.2=1\n",
+            "2 voting members: server.1, server.2; hierarchical quorums",
         ),
     ] {
         let err = cfg(extra).expect_err(extra);
         assert!(
-            matches!(&err, ConfigError::Ensemble { reason: r } if r == reason),
+            matches!(&err, ConfigError::Ensemble { reason: r } if r.starts_with(reason)),
             "{extra}: {err:?}"
         );
         let message = err.to_string();
         assert!(
-            message.contains("does not replicate") && message.contains(reason),
+            message.contains("cannot serve") && message.contains(reason),
             "{message}"
         );
     }
+    // An ensemble ferrokeeper serves still needs its limits and this member's id, as ZooKeeper requires them.
+    let err = cfg("server.1=127.0.0.1:1:2\nserver.2=127.0.0.1:3:4\n").expect_err("no initLimit");
+    assert!(err.to_string().contains("initLimit is not set"), "{err}");
+    let err = cfg(THREE_MEMBERS).expect_err("no myid");
+    assert!(err.to_string().contains("myid"), "{err}");
 }
 
 #[test]
@@ -107,13 +115,10 @@ fn start_refused(zoo_cfg: &str, jvm_flags: &str) -> String {
 }
 
 #[test]
-fn start_stops_on_an_ensemble_cfg_with_or_without_myid() {
+fn start_stops_on_an_ensemble_cfg_without_a_usable_myid() {
     let base = format!("dataDir=DATA\nclientPort=24210\nclientPortAddress=127.0.0.1\n{THREE_MEMBERS}");
     let stderr = start_refused(&base, "");
-    assert!(
-        stderr.contains("describes an ensemble") && stderr.contains("3 voting members"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("myid"), "{stderr}");
     let single = "dataDir=DATA\nclientPort=24211\nclientPortAddress=127.0.0.1\n\
                   server.1=127.0.0.1:24212:24213\nstandaloneEnabled=false\n";
     let stderr = start_refused(single, "");

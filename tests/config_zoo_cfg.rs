@@ -370,15 +370,17 @@ reconfigEnabled=false
     )
 }
 
-/// ZooKeeper runs this member as part of an ensemble; ferrokeeper does not replicate yet and refuses it (serving
-/// it standalone would split the data between members), after checking its lines as ZooKeeper checks them.
+/// ZooKeeper runs this member as part of an ensemble with an observer; ferrokeeper does not serve observers yet
+/// and refuses it (serving it standalone would split the data between members), after checking its lines as
+/// ZooKeeper checks them.
 #[test]
 fn kafka_style_ensemble_member_cfg_is_read_and_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let text = ensemble_member_cfg(dir.path(), THREE_MEMBERS, 24110, 24111, 24112);
     let err = cfg(&text).expect_err("an ensemble member");
     assert!(
-        matches!(&err, ConfigError::Ensemble { reason } if reason == "2 voting members: server.1, server.2"),
+        matches!(&err, ConfigError::Ensemble { reason }
+            if reason == "2 voting members: server.1, server.2; observers are not served yet"),
         "{err:?}"
     );
     let lines: Vec<(String, String)> = entries(&text)

@@ -389,3 +389,115 @@ mod tests {
         assert!(err.to_string().contains("one"), "{err}");
     }
 }
+
+/// One voting member as this member reaches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub id: u64,
+    /// Where it listens to learners (its quorum port).
+    pub quorum: SocketAddr,
+    /// Where it listens to leader election.
+    pub election: SocketAddr,
+}
+
+/// What an ensemble member needs to take part: who it is and who the others are, checked as
+/// `QuorumPeerConfig.parseProperties` checks them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumSettings {
+    /// The id in `<dataDir>/myid`.
+    pub my_id: u64,
+    /// `initLimit`, in ticks: how long a learner may take to connect and sync.
+    pub init_limit: u32,
+    /// `syncLimit`, in ticks: how long a learner may stay silent once synced.
+    pub sync_limit: u32,
+    /// Every voting member, this one included, by id.
+    pub members: Vec<Member>,
+}
+
+impl QuorumSettings {
+    /// The settings of an ensemble `check_standalone` refused to run standalone (`why`). What ferrokeeper
+    /// does not serve yet (observers, weights and groups, more than one address per member) is refused,
+    /// naming it.
+    pub fn check(
+        ensemble: &Ensemble,
+        data_dir: &Path,
+        why: &str,
+        init_limit: Option<u32>,
+        sync_limit: Option<u32>,
+        multi_address: bool,
+    ) -> Result<QuorumSettings, ConfigError> {
+        let refuse = |what: &str| ConfigError::Ensemble {
+            reason: format!("{why}; {what}"),
+        };
+        if ensemble.servers.iter().any(|s| s.role == Role::Observer) {
+            return Err(refuse("observers are not served yet"));
+        }
+        if !ensemble.groups.is_empty() || !ensemble.weights.is_empty() {
+            return Err(refuse(
+                "hierarchical quorums (group.N, weight.N) are not served yet",
+            ));
+        }
+        if multi_address || ensemble.servers.iter().any(|s| s.addresses.len() > 1) {
+            return Err(refuse(
+                "more than one address per member (multiAddress) is not served yet",
+            ));
+        }
+        if ensemble.servers.len() < 2 {
+            return Err(refuse(
+                "an ensemble of one voting member (standaloneEnabled=false) is not served yet",
+            ));
+        }
+        // `QuorumPeerConfig.parseProperties`: a distributed configuration needs both limits.
+        let init_limit = init_limit
+            .filter(|&n| n > 0)
+            .ok_or_else(|| invalid("initLimit", "", "initLimit is not set"))?;
+        let sync_limit = sync_limit
+            .filter(|&n| n > 0)
+            .ok_or_else(|| invalid("syncLimit", "", "syncLimit is not set"))?;
+        let path = data_dir.join("myid");
+        let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Read {
+            path: path.clone(),
+            message: format!("an ensemble member needs its id in myid: {e}"),
+        })?;
+        let first = text.lines().next().unwrap_or("").trim();
+        let my_id: u64 = first.parse().map_err(|_| ConfigError::Read {
+            path: path.clone(),
+            message: format!("serverid {first} is not a number"),
+        })?;
+        if !ensemble.servers.iter().any(|s| s.id == my_id) {
+            return Err(ConfigError::Read {
+                path,
+                message: format!("myid {my_id} is not in the server list (server.N lines)"),
+            });
+        }
+        let mut members = Vec::new();
+        for s in &ensemble.servers {
+            let a = &s.addresses[0];
+            let key = format!("server.{}", s.id);
+            let ip = match a.host.parse::<IpAddr>() {
+                Ok(ip) => ip,
+                Err(_) => resolve(&a.host, a.quorum_port)
+                    .map_err(|_| invalid(&key, &a.host, "address unresolved"))?,
+            };
+            members.push(Member {
+                id: s.id,
+                quorum: SocketAddr::new(ip, a.quorum_port),
+                election: SocketAddr::new(ip, a.election_port),
+            });
+        }
+        Ok(QuorumSettings {
+            my_id,
+            init_limit,
+            sync_limit,
+            members,
+        })
+    }
+
+    /// This member.
+    pub fn me(&self) -> &Member {
+        self.members
+            .iter()
+            .find(|m| m.id == self.my_id)
+            .unwrap_or(&self.members[0])
+    }
+}

@@ -55,6 +55,10 @@ impl Core {
             .min(self.config.max_session_timeout_ms);
         if req.session_id == 0 {
             let id = self.sessions.next_session_id();
+            if self.role == super::Role::Follower {
+                self.forward_create_session(conn, id, timeout, req.read_only, &mut out);
+                return out;
+            }
             let body = TxnBody::CreateSession(CreateSessionTxn { time_out: timeout });
             let origin = Origin::Connect {
                 conn,
@@ -208,7 +212,7 @@ impl Core {
         }
         self.notify(zxid, &triggers, out);
         match origin {
-            Origin::Expiry => {}
+            Origin::Expiry | Origin::Learner => {}
             Origin::Connect { conn, read_only } => {
                 if self.conns.contains_key(&conn) {
                     let timeout = self.sessions.get(session).map_or(0, |s| s.timeout_ms);
@@ -225,8 +229,14 @@ impl Core {
                     }
                     return;
                 };
-                if matches!(c.queue.front(), Some(Queued::Write(z)) if *z == zxid) {
-                    c.queue.pop_front();
+                match c.queue.front() {
+                    Some(Queued::Write(z)) if *z == zxid => {
+                        c.queue.pop_front();
+                    }
+                    Some(Queued::Remote { xid: x, .. }) if *x == xid => {
+                        c.queue.pop_front();
+                    }
+                    _ => {}
                 }
                 out.push(Effect::Send { conn, frame });
                 if op == OpCode::CloseSession {

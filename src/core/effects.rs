@@ -15,4 +15,10 @@ pub enum Effect {
     /// Append this txn entry (TxnHeader, body and TxnDigest, as Apache ZooKeeper logs them) to the log, then call
     /// `Core::persisted` with its zxid once it is durable.
     Persist { zxid: Zxid, entry: Bytes },
+    /// A follower's write, sync or session creation for its leader (a REQUEST packet carrying `auth` as the
+    /// packet's authinfo).
+    Forward {
+        request: jute::quorum::ForwardedRequest,
+        auth: Vec<jute::records::data::Id>,
+    },
 }

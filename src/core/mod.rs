@@ -16,6 +16,7 @@ pub mod namespace;
 mod pending;
 mod prep;
 mod reads;
+mod replica;
 pub mod reply;
 pub mod session;
 pub mod tree;
@@ -34,6 +35,7 @@ use jute::records::txn::TxnHeader;
 use jute::request::{Request, RequestError};
 
 pub use effects::Effect;
+pub use replica::Role;
 
 use crate::types::{ConnId, Now, SessionId, Zxid};
 use auth::AclPolicy;
@@ -111,6 +113,11 @@ pub struct CoreStats {
 #[derive(Debug)]
 enum Queued {
     Write(i64),
+    /// A write or sync handed to the leader, answered when its txn (or the leader's SYNC) comes back.
+    Remote {
+        xid: i32,
+        op: OpCode,
+    },
     Read(RequestHeader, Result<Request, ErrorCode>),
 }
 
@@ -128,9 +135,18 @@ struct Conn {
 /// Who waits for a txn.
 #[derive(Debug, Clone, Copy)]
 enum Origin {
-    Client { conn: ConnId, xid: i32, op: OpCode },
-    Connect { conn: ConnId, read_only: Option<bool> },
+    Client {
+        conn: ConnId,
+        xid: i32,
+        op: OpCode,
+    },
+    Connect {
+        conn: ConnId,
+        read_only: Option<bool>,
+    },
     Expiry,
+    /// A learner's request prepared by the leader: the learner answers its client.
+    Learner,
 }
 
 #[derive(Debug)]
@@ -163,6 +179,14 @@ pub struct Core {
     /// Where txns are encoded. Each entry is copied out at its exact size: the `Bytes` of a vector with room to
     /// spare would take a second allocation, and a fresh vector would grow while encoding.
     encode_buf: Vec<u8>,
+    /// Standalone, leader or follower (see `replica`).
+    role: Role,
+    /// A follower's sessions touched since its last PING answer, with their timeouts.
+    touched: std::collections::BTreeMap<i64, i32>,
+    /// A follower's session creations handed to the leader, by session id.
+    pending_connects: std::collections::BTreeMap<i64, (ConnId, Option<bool>)>,
+    /// A follower's syncs handed to the leader, oldest first (`FollowerZooKeeperServer.pendingSyncs`).
+    pending_syncs: VecDeque<(ConnId, i32, Option<String>)>,
 }
 
 /// The capacity the txn encoding buffer keeps after a larger txn.
@@ -200,6 +224,10 @@ impl Core {
             inflight: VecDeque::new(),
             next_zxid: 0,
             next_container_check_ms: now.mono_ms + config.containers.check_interval_ms,
+            role: Role::Standalone,
+            touched: Default::default(),
+            pending_connects: Default::default(),
+            pending_syncs: VecDeque::new(),
             policy,
             config,
         }
@@ -339,7 +367,7 @@ impl Core {
             self.close_conn(conn, out);
             return;
         }
-        self.sessions.touch(session, now.mono_ms);
+        self.touch_own(session, now);
         let request = match body {
             Ok(Request::Check(_)) | Err(RequestError::Unimplemented(_)) => {
                 // Top-level check and unknown opcodes: UNIMPLEMENTED with zxid -1, then close
@@ -407,13 +435,10 @@ impl Core {
             }
         };
         let op = request.opcode();
+        if self.role == Role::Follower && (is_write(op) || op == OpCode::Sync) {
+            return self.forward(conn, session, header.xid, request, out);
+        }
         match request {
-            Request::Multi(ref m) if m.ops.iter().any(|o| o.is_read()) => {
-                let body = TxnBody::Error(jute::records::txn::ErrorTxn {
-                    err: ErrorCode::MarshallingError.code(),
-                });
-                self.propose(now, conn, header.xid, op, session, OpCode::Error, body, out);
-            }
             Request::MultiRead(ref m)
                 if m.ops.iter().any(|o| o.is_read()) && m.ops.iter().any(|o| !o.is_read()) =>
             {
@@ -434,40 +459,13 @@ impl Core {
                     out,
                 );
             }
-            Request::DeleteContainer(_) => {
-                // Only the container manager may delete containers: it has no ACL check. Apache ZooKeeper
-                // 3.8 reads a client's deleteContainer path from the whole packet, header included, so the
-                // path never validates and the request becomes a BADARGUMENTS error txn, whatever its body.
-                // (3.9 decodes it, and would delete an empty container or TTL node without any ACL check:
-                // that is not reproduced.)
-                let body = TxnBody::Error(jute::records::txn::ErrorTxn {
-                    err: ErrorCode::BadArguments.code(),
-                });
-                self.propose(now, conn, header.xid, op, session, OpCode::Error, body, out);
-            }
+            // Only the container manager may delete containers: it has no ACL check. Apache ZooKeeper 3.8 reads
+            // a client's deleteContainer path from the whole packet, header included, so the path never
+            // validates and the request becomes a BADARGUMENTS error txn, whatever its body (`prepare_write`).
+            // (3.9 decodes it, and would delete an empty container or TTL node without any ACL check: that is
+            // not reproduced.) A multi with read ops is a MARSHALLINGERROR error txn.
             r if is_write(op) => {
-                let zxid = self.next_zxid + 1;
-                let session_check = match self.sessions.get(session) {
-                    Some(s) if !s.closing => Ok(()),
-                    Some(_) => Err(ErrorCode::SessionExpired),
-                    None => Err(ErrorCode::SessionExpired),
-                };
-                let ids = self.conns.get(&conn).map_or(&[][..], |c| c.ids.as_slice());
-                let tree = self.tree.read();
-                let (txn_type, body) = prep::Prep {
-                    tree: &tree,
-                    pending: &mut self.pending,
-                    ids,
-                    policy: &self.policy,
-                    extended_types: self.config.extended_types,
-                    enforce_quota: self.config.enforce_quota,
-                    session_check,
-                    session_id: session.0,
-                    zxid,
-                    time: now.wall_ms,
-                }
-                .prepare(r);
-                drop(tree);
+                let (txn_type, body) = self.prepare_write(now, session, Some(conn), &[], r);
                 self.propose(now, conn, header.xid, op, session, txn_type, body, out);
             }
             r => self.queue_read(conn, header, Ok(r), out),
@@ -585,6 +583,10 @@ impl Core {
     /// Expires sessions whose time has passed: each becomes a closeSession txn.
     pub fn tick(&mut self, now: Now) -> Vec<Effect> {
         let mut out = Vec::new();
+        if self.role == Role::Follower {
+            // Only the leader expires sessions and reaps containers.
+            return out;
+        }
         for session in self.sessions.expire(now.mono_ms) {
             tracing::info!(session = %session, "session expired");
             self.sessions_expired += 1;

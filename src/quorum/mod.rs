@@ -5,6 +5,7 @@
 //! library, and the quorum port (discovery, sync, broadcast) is still to come.
 
 pub mod election_port;
+pub mod link;
 
 use std::time::Duration;
 
@@ -94,13 +95,26 @@ impl ElectionRunner {
         }
     }
 
+    /// Receives one notification and answers it (a member that is not looking tells looking members whom it
+    /// follows or that it leads). Cancel-safe: nothing is lost if the future is dropped before it completes.
+    pub async fn answer_one(&mut self) {
+        let (from, n) = self.port.recv().await;
+        self.record(from, &n);
+        let out = self.election.receive(from, n);
+        self.carry_out(out);
+    }
+
+    fn record(&mut self, from: ServerId, n: &Notification) {
+        if self.received.len() >= self.received_max {
+            self.received.remove(0);
+        }
+        self.received.push((from, n.clone()));
+    }
+
     async fn step(&mut self, ticks: &mut tokio::time::Interval) -> Option<Decision> {
         tokio::select! {
             (from, n) = self.port.recv() => {
-                if self.received.len() >= self.received_max {
-                    self.received.remove(0);
-                }
-                self.received.push((from, n.clone()));
+                self.record(from, &n);
                 let out = self.election.receive(from, n);
                 self.carry_out(out)
             }

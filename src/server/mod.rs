@@ -7,10 +7,12 @@
 //! closed and `run` returns.
 
 mod background;
+pub(crate) mod link;
 mod logqueue;
 mod logthread;
 mod ops;
 mod outbox;
+mod peer;
 mod runtime;
 mod snapshots;
 pub mod startup;
@@ -153,6 +155,53 @@ impl Server {
         startup: Option<Startup>,
         shutdown: impl Future<Output = ()>,
     ) -> io::Result<()> {
+        let mut svc = self.start_services()?;
+        let mut metrics = svc.metrics.take().unwrap_or_default();
+        if let Some(s) = &startup {
+            metrics.observe(summary::DB_INIT_TIME, s.db_init_ms);
+            metrics.observe(summary::STARTUP_TXNS_LOADED, s.txns_loaded);
+            metrics.count(
+                crate::metrics::counter::DIGEST_MISMATCHES_COUNT,
+                s.digest_mismatches,
+            );
+        }
+        let (events_tx, mut events) = mpsc::channel(logthread::EVENTS_MAX);
+        let (log_tx, log_thread) = logthread::spawn(log, events_tx)?;
+        let mut runtime = Runtime::new(
+            svc.config.clone(),
+            core,
+            started,
+            log_tx,
+            snapshots,
+            Arc::clone(&svc.counters),
+            metrics,
+        );
+        if startup.is_some_and(|s| s.snapshot) {
+            runtime.start_snapshot();
+        }
+        tokio::pin!(shutdown);
+        let turns = Turns {
+            inbound: &mut svc.inbound,
+            queries: &mut svc.queries,
+            events: &mut events,
+            prometheus: svc.prometheus.as_ref(),
+            quorum: None,
+            election: None,
+        };
+        let result = turns.run(&mut runtime, shutdown.as_mut()).await.map(|_| ());
+        tracing::info!(zxid = %runtime.last_zxid(), "shutting down");
+        runtime.close_all();
+        drop(runtime);
+        // The log thread may wait to report a batch: let it go.
+        drop(events);
+        let _ = log_thread.join();
+        svc.stop().await;
+        result
+    }
+
+    /// Starts what outlives a member's roles: the client port's acceptor, the AdminServer and the metrics
+    /// endpoint.
+    pub(crate) fn start_services(self) -> io::Result<Services> {
         let limits = ConnLimits {
             max_frame_bytes: self.config.jute_max_buffer,
             outstanding_max: self.config.global_outstanding_limit as usize,
@@ -162,7 +211,7 @@ impl Server {
         // Port 0 in zoo.cfg: `conf` and the AdminServer report the port actually bound, as ZooKeeper does.
         config.client_address = self.listener.local_addr()?;
         let counters = Arc::new(NetCounters::default());
-        let (to_server, mut inbound) = mpsc::channel(INBOUND_QUEUE_MAX);
+        let (to_server, inbound) = mpsc::channel(INBOUND_QUEUE_MAX);
         let acceptor = Acceptor {
             listener: self.listener,
             limiter: IpLimiter::new(
@@ -174,22 +223,14 @@ impl Server {
             counters: Arc::clone(&counters),
         };
         let accept_task = tokio::spawn(acceptor.run());
-        let (queries_tx, mut queries) = mpsc::channel(QUERY_QUEUE_MAX);
-        let (mut metrics, prometheus) = match self.prometheus {
+        let (queries_tx, queries) = mpsc::channel(QUERY_QUEUE_MAX);
+        let (metrics, prometheus) = match self.prometheus {
             Some(_) => {
                 let (m, h) = Metrics::with_prometheus();
                 (m, Some(h))
             }
             None => (Metrics::new(), None),
         };
-        if let Some(s) = &startup {
-            metrics.observe(summary::DB_INIT_TIME, s.db_init_ms);
-            metrics.observe(summary::STARTUP_TXNS_LOADED, s.txns_loaded);
-            metrics.count(
-                crate::metrics::counter::DIGEST_MISMATCHES_COUNT,
-                s.digest_mismatches,
-            );
-        }
         let http = spawn_http(
             self.admin,
             self.prometheus,
@@ -197,59 +238,135 @@ impl Server {
             &config,
             queries_tx,
         );
-        let tick = Duration::from_millis(u64::from(config.tick_time_ms / 2).max(1));
+        Ok(Services {
+            config,
+            counters,
+            inbound,
+            queries,
+            metrics: Some(metrics),
+            prometheus,
+            accept_task,
+            http,
+        })
+    }
+}
+
+/// What outlives a member's roles.
+pub(crate) struct Services {
+    pub(crate) config: ServerConfig,
+    pub(crate) counters: Arc<NetCounters>,
+    pub(crate) inbound: mpsc::Receiver<crate::net::Inbound>,
+    pub(crate) queries: mpsc::Receiver<Query>,
+    /// Handed to each role's runtime and back.
+    pub(crate) metrics: Option<Metrics>,
+    pub(crate) prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    accept_task: tokio::task::JoinHandle<()>,
+    http: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Services {
+    /// Stops accepting and serving HTTP; aborting the acceptor drops its JoinSet, which ends every
+    /// connection task.
+    pub(crate) async fn stop(self) {
+        self.accept_task.abort();
+        let _ = self.accept_task.await;
+        for task in self.http {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+/// Why the serving loop stopped without an error.
+#[derive(Debug)]
+pub(crate) enum Stopped {
+    Shutdown,
+    /// The member's role is over (its leader is gone, ...): back to election.
+    RoleEnded(String),
+}
+
+/// The sources one serving loop takes turns on.
+pub(crate) struct Turns<'a> {
+    pub(crate) inbound: &'a mut mpsc::Receiver<crate::net::Inbound>,
+    pub(crate) queries: &'a mut mpsc::Receiver<Query>,
+    pub(crate) events: &'a mut mpsc::Receiver<LogEvent>,
+    pub(crate) prometheus: Option<&'a metrics_exporter_prometheus::PrometheusHandle>,
+    /// The leader's packets, for a member of an ensemble.
+    pub(crate) quorum: Option<mpsc::Receiver<link::QuorumEvent>>,
+    /// The election port, answered while serving so that looking members learn who leads.
+    pub(crate) election: Option<&'a mut crate::quorum::ElectionRunner>,
+}
+
+impl Turns<'_> {
+    /// Serves until `shutdown` completes, the role ends, or the log fails (an error: a write that cannot be
+    /// made durable must not be acknowledged).
+    pub(crate) async fn run(
+        mut self,
+        runtime: &mut Runtime,
+        mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
+    ) -> io::Result<Stopped> {
+        let tick = Duration::from_millis(u64::from(runtime.config.tick_time_ms / 2).max(1));
         let mut ticker = tokio::time::interval(tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let (events_tx, mut events) = mpsc::channel(logthread::EVENTS_MAX);
-        let (log_tx, log_thread) = logthread::spawn(log, events_tx)?;
-        let mut runtime = Runtime::new(config, core, started, log_tx, snapshots, counters, metrics);
-        if startup.is_some_and(|s| s.snapshot) {
-            runtime.start_snapshot();
-        }
-        tokio::pin!(shutdown);
-        let result = loop {
+        let mut half_ticks = 0u64;
+        loop {
             let step = tokio::select! {
                 biased;
-                () = &mut shutdown => break Ok(()),
-                event = events.recv() => match event {
+                () = &mut shutdown => return Ok(Stopped::Shutdown),
+                event = self.events.recv() => match event {
                     Some(LogEvent::Durable(zxid, batch)) => runtime.persisted(zxid, batch),
                     Some(LogEvent::Failed(e)) => Err(e),
                     None => Err(io::Error::other("the txn log thread has stopped")),
                 },
-                message = inbound.recv(), if runtime.accepts_requests() => match message {
-                    Some(message) => runtime.handle_batch(message, &mut inbound),
-                    None => break Ok(()),
+                Some(event) = recv_some(&mut self.quorum) => runtime.quorum_event(event).map(|end| {
+                    if let Some(why) = end {
+                        runtime.role_end.get_or_insert(why);
+                    }
+                }),
+                message = self.inbound.recv(), if runtime.accepts_requests() => match message {
+                    Some(message) => runtime.handle_batch(message, self.inbound),
+                    None => return Ok(Stopped::Shutdown),
                 },
-                Some(query) = queries.recv() => {
+                Some(query) = self.queries.recv() => {
                     runtime.query(query);
                     Ok(())
                 }
+                () = answer_some(&mut self.election) => Ok(()),
                 _ = ticker.tick() => {
-                    if let Some(h) = &prometheus {
+                    if let Some(h) = self.prometheus {
                         h.run_upkeep();
+                    }
+                    half_ticks += 1;
+                    if half_ticks % 2 == 0 {
+                        if let Some(why) = runtime.link_tick() {
+                            runtime.role_end.get_or_insert(why);
+                        }
                     }
                     runtime.tick()
                 }
             };
             if let Err(e) = step.and_then(|()| runtime.end_turn()) {
                 tracing::error!(error = %e, "txn log failed; stopping the server");
-                break Err(e);
+                return Err(e);
             }
-        };
-        tracing::info!(zxid = %runtime.last_zxid(), "shutting down");
-        runtime.close_all();
-        // Aborting the acceptor drops its JoinSet, which ends every connection task.
-        accept_task.abort();
-        let _ = accept_task.await;
-        for task in http {
-            task.abort();
-            let _ = task.await;
+            if let Some(why) = runtime.role_end.take() {
+                return Ok(Stopped::RoleEnded(why));
+            }
         }
-        drop(runtime);
-        // The log thread may wait to report a batch: let it go.
-        drop(events);
-        let _ = log_thread.join();
-        result
+    }
+}
+
+async fn recv_some<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn answer_some(election: &mut Option<&mut crate::quorum::ElectionRunner>) {
+    match election {
+        Some(e) => e.answer_one().await,
+        None => std::future::pending().await,
     }
 }
 

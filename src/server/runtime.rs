@@ -91,7 +91,11 @@ pub(super) struct ConnEntry {
 pub(crate) struct Runtime {
     pub(super) core: Core,
     pub(super) config: ServerConfig,
-    log: LogQueue,
+    pub(super) log: LogQueue,
+    /// Standalone, or the connection to the rest of the ensemble.
+    pub(crate) link: super::link::Link,
+    /// Set when the member's role must end (its leader is gone, ...): the serving loop stops after the turn.
+    pub(crate) role_end: Option<String>,
     /// Requests of a connection message not yet handed to the core because the txns in flight were at their
     /// limit: at most the rest of one message, taken before any other message.
     parked: VecDeque<(ConnId, RequestHeader, Result<Request, RequestError>)>,
@@ -125,7 +129,7 @@ pub(crate) struct Runtime {
 /// (`ZooKeeperServer.createSessionTrackerServerId`), so session ids start 0x01…
 pub(crate) fn core_config(config: &ServerConfig) -> CoreConfig {
     CoreConfig {
-        server_id: 1,
+        server_id: config.quorum.as_ref().map_or(1, |q| q.my_id as i64),
         tick_time_ms: config.tick_time_ms,
         min_session_timeout_ms: config.min_session_timeout_ms,
         max_session_timeout_ms: config.max_session_timeout_ms,
@@ -159,6 +163,8 @@ impl Runtime {
             core,
             config,
             log: LogQueue::new(log, limits),
+            link: super::link::Link::Standalone,
+            role_end: None,
             parked: VecDeque::new(),
             stalled: false,
             snapshots,
@@ -315,7 +321,7 @@ impl Runtime {
     /// under their limits. While false, connection tasks wait on the bounded inbound queue and stop reading
     /// their sockets.
     pub(crate) fn accepts_requests(&self) -> bool {
-        self.parked.is_empty() && self.log.has_room()
+        self.parked.is_empty() && self.log.has_room() && self.link_serving()
     }
 
     /// Hands parked requests to the core while the txns in flight leave room.
@@ -490,6 +496,12 @@ impl Runtime {
                 self.fsync_threshold_exceeded += 1;
             }
         }
+        if matches!(self.link, super::link::Link::Follower(_)) {
+            if let Some(why) = self.follower_durable(zxid)? {
+                self.role_end.get_or_insert(why);
+            }
+            return Ok(());
+        }
         let mut applied = self.core.last_zxid().0;
         while applied / DIGEST_LOG_INTERVAL < zxid.0 / DIGEST_LOG_INTERVAL {
             let mark = (applied / DIGEST_LOG_INTERVAL + 1) * DIGEST_LOG_INTERVAL;
@@ -519,7 +531,7 @@ impl Runtime {
     }
 
     /// Runs effects in order. Entries to persist go to the log thread, which reports them durable later.
-    fn execute(&mut self, effects: Vec<Effect>) -> io::Result<()> {
+    pub(super) fn execute(&mut self, effects: Vec<Effect>) -> io::Result<()> {
         for effect in effects {
             match effect {
                 Effect::Send { conn, frame } => {
@@ -532,6 +544,11 @@ impl Runtime {
                     self.flush_conn(conn)?;
                     if let Some(entry) = self.conns.get(&conn) {
                         entry.handle.close();
+                    }
+                }
+                Effect::Forward { request, auth } => {
+                    if let Err(why) = self.forward(request, auth) {
+                        self.role_end.get_or_insert(why);
                     }
                 }
                 Effect::Persist { zxid, entry } => {

@@ -1,0 +1,304 @@
+//! What changes in the core when the server is a member of an ensemble.
+//!
+//! A **leader** prepares every write as a standalone server does; its txns are committed when a quorum has
+//! logged them rather than when its own log has (the runtime calls `persisted` on the quorum's commit). It
+//! also prepares the requests its followers forward ([`Core::forwarded`]), whose answers go back through the
+//! follower, and keeps the sessions its followers report alive ([`Core::touch`]). Its zxids carry its epoch
+//! ([`Core::start_epoch`]).
+//!
+//! A **follower** prepares nothing: writes, syncs and session creations go to the leader (`Effect::Forward`,
+//! `FollowerRequestProcessor`), and every txn the leader commits is applied here in zxid order
+//! ([`Core::apply_committed`]). A committed txn of a session connected here, whose cxid is the one at the head
+//! of that connection's queue, answers it; the others only change the tree and fire watches. Reads are served
+//! from the local tree in session order as always. Sessions are expired by the leader only; the follower
+//! reports the sessions its clients touched (`take_touched`), as ZooKeeper's learners do in their PING answers.
+
+use jute::codes::{ErrorCode, OpCode};
+use jute::quorum::{ForwardedBody, ForwardedRequest, SessionTimeout};
+use jute::records::data::Id;
+use jute::records::proto::SyncResponse;
+use jute::records::txn::CreateSessionTxn;
+use jute::request::Request;
+
+use super::txn::{Txn, TxnBody};
+use super::{is_write, prep, reply, Core, Effect, InFlight, Origin, Queued};
+use crate::types::{ConnId, Now, SessionId, Zxid};
+
+/// What part the server plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Role {
+    /// One server alone: it commits what it has logged.
+    #[default]
+    Standalone,
+    /// The leader of an ensemble: commits what a quorum has logged, prepares its followers' requests.
+    Leader,
+    /// A follower: forwards writes and applies what the leader commits.
+    Follower,
+}
+
+impl Core {
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Serve as a follower from now on. Called before any client connects.
+    pub fn become_follower(&mut self) {
+        self.role = Role::Follower;
+    }
+
+    /// Serve as the leader of `epoch`: the next txn is `(epoch << 32) + 1`.
+    pub fn start_epoch(&mut self, epoch: i64) {
+        self.role = Role::Leader;
+        self.next_zxid = epoch << 32;
+    }
+
+    /// A session touched by one of this server's own clients.
+    pub(super) fn touch_own(&mut self, session: SessionId, now: Now) {
+        self.sessions.touch(session, now.mono_ms);
+        if self.role == Role::Follower {
+            if let Some(s) = self.sessions.get(session) {
+                self.touched.insert(session.0, s.timeout_ms);
+            }
+        }
+    }
+
+    /// The sessions touched since the last call, for a follower's PING answer (`LearnerSessionTracker.snapshot`).
+    pub fn take_touched(&mut self) -> Vec<SessionTimeout> {
+        std::mem::take(&mut self.touched)
+            .into_iter()
+            .map(|(session_id, timeout)| SessionTimeout { session_id, timeout })
+            .collect()
+    }
+
+    /// Leader: sessions a follower reports its clients touched (its PING answer).
+    pub fn touch(&mut self, now: Now, sessions: &[SessionTimeout]) {
+        for s in sessions {
+            self.sessions.touch(SessionId(s.session_id), now.mono_ms);
+        }
+    }
+
+    /// Leader: whether a session a client brings to a follower is alive (REVALIDATE); touches it if so.
+    pub fn revalidate(&mut self, now: Now, session: SessionTimeout) -> bool {
+        let id = SessionId(session.session_id);
+        self.sessions.get(id).is_some_and(|s| !s.closing) && self.sessions.touch(id, now.mono_ms)
+    }
+
+    /// Follower: a write or sync of a connected session goes to the leader; the connection's later requests
+    /// wait behind it.
+    pub(super) fn forward(
+        &mut self,
+        conn: ConnId,
+        session: SessionId,
+        xid: i32,
+        request: Request,
+        out: &mut Vec<Effect>,
+    ) {
+        let op = request.opcode();
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.queue.push_back(Queued::Remote { xid, op });
+        let auth = c.ids.as_slice().to_vec();
+        if let Request::Sync(ref s) = request {
+            self.pending_syncs.push_back((conn, xid, s.path.clone()));
+        }
+        out.push(Effect::Forward {
+            request: ForwardedRequest {
+                session_id: session.0,
+                cxid: xid,
+                op: op.code(),
+                body: ForwardedBody::Client(request),
+            },
+            auth,
+        });
+    }
+
+    /// Follower: a new session's creation goes to the leader; the client is answered when it commits.
+    pub(super) fn forward_create_session(
+        &mut self,
+        conn: ConnId,
+        id: SessionId,
+        timeout: i32,
+        read_only: Option<bool>,
+        out: &mut Vec<Effect>,
+    ) {
+        self.pending_connects.insert(id.0, (conn, read_only));
+        out.push(Effect::Forward {
+            request: ForwardedRequest {
+                session_id: id.0,
+                cxid: 0,
+                op: OpCode::CreateSession.code(),
+                body: ForwardedBody::CreateSession(CreateSessionTxn { time_out: timeout }),
+            },
+            auth: Vec::new(),
+        });
+    }
+
+    /// Follower: the leader answered the oldest sync handed to it: every txn committed before it has been
+    /// applied here, so the sync is answered (after anything its connection still waits for).
+    pub fn synced(&mut self) -> Vec<Effect> {
+        let mut out = Vec::new();
+        let Some((conn, xid, path)) = self.pending_syncs.pop_front() else {
+            tracing::warn!("SYNC from the leader with no sync pending");
+            return out;
+        };
+        let zxid = self.last_zxid().0;
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return out;
+        };
+        if matches!(c.queue.front(), Some(Queued::Remote { xid: x, op: OpCode::Sync }) if *x == xid) {
+            c.queue.pop_front();
+        }
+        if c.closed {
+            return out;
+        }
+        let header = jute::records::proto::ReplyHeader { xid, zxid, err: 0 };
+        out.push(Effect::Send {
+            conn,
+            frame: reply::frame(header, Some(&SyncResponse { path })),
+        });
+        self.drain_reads(conn, &mut out);
+        out
+    }
+
+    /// Follower: apply a txn the leader committed, answering the client that asked for it if it is connected
+    /// here.
+    pub fn apply_committed(&mut self, now: Now, txn: Txn) -> Vec<Effect> {
+        let mut out = Vec::new();
+        let session = txn.header.client_id;
+        let origin = if txn.header.txn_type == OpCode::CreateSession.code() {
+            match self.pending_connects.remove(&session) {
+                Some((conn, read_only)) => Origin::Connect { conn, read_only },
+                None => Origin::Learner,
+            }
+        } else {
+            self.waiting_client(SessionId(session), txn.header.cxid)
+                .unwrap_or(Origin::Learner)
+        };
+        self.next_zxid = self.next_zxid.max(txn.header.zxid);
+        let shared = self.tree.clone();
+        let _pause = shared.pause();
+        self.commit(now, InFlight { txn, origin }, &mut out);
+        out
+    }
+
+    /// The connection of `session` here whose oldest outstanding request is the forwarded one with `cxid`.
+    fn waiting_client(&self, session: SessionId, cxid: i32) -> Option<Origin> {
+        let conn = self.sessions.get(session)?.conn?;
+        match self.conns.get(&conn)?.queue.front()? {
+            Queued::Remote { xid, op } if *xid == cxid => Some(Origin::Client {
+                conn,
+                xid: *xid,
+                op: *op,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Leader: a follower's REQUEST, prepared as the follower's own request would be, with the connection's
+    /// auth ids it carried. Its txn is committed like any other; the follower answers its client.
+    pub fn forwarded(&mut self, now: Now, request: ForwardedRequest, auth: &[Id]) -> Vec<Effect> {
+        let mut out = Vec::new();
+        let session = SessionId(request.session_id);
+        match request.body {
+            ForwardedBody::CreateSession(txn) => {
+                self.propose_txn(
+                    now,
+                    session,
+                    request.cxid,
+                    OpCode::CreateSession,
+                    TxnBody::CreateSession(txn),
+                    Origin::Learner,
+                    &mut out,
+                );
+            }
+            ForwardedBody::Client(Request::CloseSession) => {
+                let body = self.close_session_body(session);
+                self.sessions.set_closing(session);
+                self.propose_txn(
+                    now,
+                    session,
+                    request.cxid,
+                    OpCode::CloseSession,
+                    body,
+                    Origin::Learner,
+                    &mut out,
+                );
+            }
+            ForwardedBody::Client(r) if is_write(r.opcode()) => {
+                let (txn_type, body) = self.prepare_write(now, session, None, auth, r);
+                self.propose_txn(
+                    now,
+                    session,
+                    request.cxid,
+                    txn_type,
+                    body,
+                    Origin::Learner,
+                    &mut out,
+                );
+            }
+            ForwardedBody::Client(r) => {
+                tracing::warn!(op = ?r.opcode(), session = %session, "a follower forwarded a request that is not a write; ignored");
+            }
+        }
+        out
+    }
+
+    /// Validates a write against the tree and the pending changes and turns it into a txn (or an error txn),
+    /// with the auth ids of `conn` when it is one of ours, else with `forwarded_ids`.
+    pub(super) fn prepare_write(
+        &mut self,
+        now: Now,
+        session: SessionId,
+        conn: Option<ConnId>,
+        forwarded_ids: &[Id],
+        request: Request,
+    ) -> (OpCode, TxnBody) {
+        if let Request::Multi(ref m) = request {
+            if m.ops.iter().any(|o| o.is_read()) {
+                return (
+                    OpCode::Error,
+                    TxnBody::Error(jute::records::txn::ErrorTxn {
+                        err: ErrorCode::MarshallingError.code(),
+                    }),
+                );
+            }
+        }
+        if let Request::DeleteContainer(_) = request {
+            return (
+                OpCode::Error,
+                TxnBody::Error(jute::records::txn::ErrorTxn {
+                    err: ErrorCode::BadArguments.code(),
+                }),
+            );
+        }
+        let zxid = self.next_zxid + 1;
+        let session_check = match self.sessions.get(session) {
+            Some(s) if !s.closing => Ok(()),
+            _ => Err(ErrorCode::SessionExpired),
+        };
+        let ids = match conn {
+            Some(conn) => self.conns.get(&conn).map_or(&[][..], |c| c.ids.as_slice()),
+            None => forwarded_ids,
+        };
+        let tree = self.tree.read();
+        prep::Prep {
+            tree: &tree,
+            pending: &mut self.pending,
+            ids,
+            policy: &self.policy,
+            extended_types: self.config.extended_types,
+            enforce_quota: self.config.enforce_quota,
+            session_check,
+            session_id: session.0,
+            zxid,
+            time: now.wall_ms,
+        }
+        .prepare(request)
+    }
+
+    /// The zxid of the last txn handed out.
+    pub fn last_proposed(&self) -> Zxid {
+        Zxid(self.next_zxid)
+    }
+}

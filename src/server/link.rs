@@ -1,0 +1,263 @@
+//! The runtime's link to the rest of its ensemble: nothing for a standalone server; for a follower, the
+//! connection to its leader and the learner core (`core::zab::learner`) that runs it once synchronised.
+//!
+//! A follower's txns come from the leader: each PROPOSAL is logged (through the same log thread as a
+//! standalone server's txns), ACKed once durable, and applied by the core when the COMMIT comes
+//! (`Core::apply_committed`); what its own clients write goes to the leader (`Effect::Forward`). The leader
+//! pings; the answer carries the sessions this member's clients touched.
+
+use std::collections::BTreeMap;
+use std::io;
+
+use jute::codes::PacketType;
+use jute::quorum::{Payload, Sender};
+use jute::records::quorum::QuorumPacket;
+use jute::txn_entry::TxnEntry;
+
+use super::runtime::Runtime;
+use crate::core::tree::snapshot::snapshot_of;
+use crate::core::zab::learner::{Action, Durable, Learner};
+use crate::quorum::link::{Outgoing, PacketWriter};
+use crate::storage::epoch::{write_epoch, ACCEPTED_EPOCH, CURRENT_EPOCH};
+use crate::storage::fs::Fs;
+use crate::storage::recovery::DataDirs;
+use crate::storage::snapfile::write_snapshot;
+use crate::types::Zxid;
+
+/// What happened on a quorum connection, for the server task.
+#[derive(Debug)]
+pub(crate) enum QuorumEvent {
+    Packet(QuorumPacket),
+    /// The connection ended, and why.
+    Closed(String),
+}
+
+/// How the runtime reaches its ensemble.
+pub(crate) enum Link {
+    Standalone,
+    Follower(Box<FollowerLink>),
+}
+
+/// A follower's side of its connection to the leader.
+pub(crate) struct FollowerLink {
+    pub(crate) learner: Learner,
+    pub(crate) writer: PacketWriter,
+    pub(crate) fs: std::sync::Arc<dyn Fs>,
+    pub(crate) dirs: DataDirs,
+    /// Proposals logged and not yet committed, by zxid.
+    pub(crate) logged: BTreeMap<i64, TxnEntry>,
+    /// The last zxid the log thread reported durable.
+    pub(crate) durable: Zxid,
+    pub(crate) serving: bool,
+    /// jute.maxbuffer for packets from the leader.
+    pub(crate) max_len: usize,
+}
+
+impl FollowerLink {
+    fn send(&self, zxid: i64, payload: &Payload) -> Result<(), String> {
+        let packet = payload
+            .to_packet(zxid)
+            .map_err(|e| format!("a packet for the leader cannot be encoded: {e}"))?;
+        if self.writer.send(Outgoing::Packet(packet)) {
+            Ok(())
+        } else {
+            Err("the connection to the leader is gone or not keeping up".into())
+        }
+    }
+}
+
+/// Why a member stops its current role (back to election).
+pub(crate) type RoleEnd = String;
+
+impl Runtime {
+    /// False for a follower still synchronising with its leader: clients wait until it serves.
+    pub(crate) fn link_serving(&self) -> bool {
+        match &self.link {
+            Link::Standalone => true,
+            Link::Follower(f) => f.serving,
+        }
+    }
+
+    /// A follower's request for its leader.
+    pub(super) fn forward(
+        &mut self,
+        request: jute::quorum::ForwardedRequest,
+        auth: Vec<jute::records::data::Id>,
+    ) -> Result<(), RoleEnd> {
+        let Link::Follower(f) = &self.link else {
+            tracing::error!("a request to forward with no leader; dropped");
+            return Ok(());
+        };
+        let mut packet = Payload::Request(request)
+            .to_packet(-1)
+            .map_err(|e| format!("a request for the leader cannot be encoded: {e}"))?;
+        packet.authinfo = Some(auth);
+        if f.writer.send(Outgoing::Packet(packet)) {
+            Ok(())
+        } else {
+            Err("the connection to the leader is gone or not keeping up".into())
+        }
+    }
+
+    /// A packet from the leader, or the end of its connection.
+    pub(crate) fn quorum_event(&mut self, event: QuorumEvent) -> io::Result<Option<RoleEnd>> {
+        let packet = match event {
+            QuorumEvent::Packet(p) => p,
+            QuorumEvent::Closed(why) => return Ok(Some(why)),
+        };
+        let Link::Follower(f) = &mut self.link else {
+            return Ok(None);
+        };
+        let payload = match Payload::decode(&packet, Sender::Leader, f.max_len) {
+            Ok(p) => p,
+            Err(e) => {
+                return Ok(Some(format!(
+                    "a {:?} packet from the leader does not decode: {e}",
+                    PacketType::from_code(packet.packet_type)
+                )))
+            }
+        };
+        let actions = match f.learner.receive(packet.zxid, payload) {
+            Ok(a) => a,
+            Err(e) => return Ok(Some(e.to_string())),
+        };
+        self.learner_actions(actions)
+    }
+
+    /// The log thread made entries durable up to `zxid` (a follower ACKs them).
+    pub(super) fn follower_durable(&mut self, zxid: Zxid) -> io::Result<Option<RoleEnd>> {
+        let Link::Follower(f) = &mut self.link else {
+            return Ok(None);
+        };
+        f.durable = f.durable.max(zxid);
+        match f.learner.persisted(Durable::LogUpTo(zxid)) {
+            Ok(actions) => self.learner_actions(actions),
+            Err(e) => Ok(Some(e.to_string())),
+        }
+    }
+
+    /// One tick of the leader's clock (tickTime): a leader silent for too long ends the role.
+    pub(crate) fn link_tick(&mut self) -> Option<RoleEnd> {
+        match &mut self.link {
+            Link::Standalone => None,
+            Link::Follower(f) => f.learner.tick().err().map(|e| e.to_string()),
+        }
+    }
+
+    /// Carries out what the learner core asks, in order.
+    pub(super) fn learner_actions(&mut self, actions: Vec<Action>) -> io::Result<Option<RoleEnd>> {
+        let mut queue = std::collections::VecDeque::from(actions);
+        while let Some(action) = queue.pop_front() {
+            let Link::Follower(f) = &mut self.link else {
+                return Ok(None);
+            };
+            let follow_up = match action {
+                Action::Send { zxid, payload } => {
+                    if let Err(why) = f.send(zxid, &payload) {
+                        return Ok(Some(why));
+                    }
+                    None
+                }
+                Action::WriteAcceptedEpoch(e) => {
+                    write_epoch(f.fs.as_ref(), &f.dirs.snap_dir, ACCEPTED_EPOCH, e)
+                        .map_err(io::Error::other)?;
+                    Some(Durable::AcceptedEpoch)
+                }
+                Action::WriteCurrentEpoch(e) => {
+                    write_epoch(f.fs.as_ref(), &f.dirs.snap_dir, CURRENT_EPOCH, e)
+                        .map_err(io::Error::other)?;
+                    Some(Durable::CurrentEpoch)
+                }
+                Action::TruncateLog(z) | Action::InstallSnapshot(z) => {
+                    return Ok(Some(format!(
+                        "the leader asked for a truncation or a snapshot at {z} after synchronisation began"
+                    )));
+                }
+                Action::Apply(entry) => {
+                    let effects = self.core.apply_committed(self.now(), entry);
+                    self.execute(effects)?;
+                    None
+                }
+                Action::Log(entry) => {
+                    let mut bytes = Vec::new();
+                    entry.encode_into(&mut bytes).map_err(io::Error::other)?;
+                    let zxid = Zxid(entry.header.zxid);
+                    f.logged.insert(zxid.0, entry);
+                    self.log.push(zxid, bytes.into());
+                    None
+                }
+                Action::Commit(z) => {
+                    let Some(entry) = f.logged.remove(&z.0) else {
+                        return Ok(Some(format!("COMMIT of {z}, which was never proposed")));
+                    };
+                    let effects = self.core.apply_committed(self.now(), entry);
+                    self.execute(effects)?;
+                    None
+                }
+                Action::SyncLog(z) => {
+                    self.log.flush()?;
+                    // Durable already: say so now; otherwise the log thread's report will.
+                    (f.durable >= z).then_some(Durable::LogUpTo(z))
+                }
+                Action::TakeSnapshot { .. } => {
+                    let image = {
+                        let tree = self.core.tree();
+                        let sessions: Vec<(i64, i32)> = self
+                            .core
+                            .sessions()
+                            .iter()
+                            .map(|s| (s.id.0, s.timeout_ms))
+                            .collect();
+                        snapshot_of(&tree, &sessions)
+                    };
+                    write_snapshot(
+                        f.fs.as_ref(),
+                        &f.dirs.snap_dir,
+                        &image,
+                        self.config.storage.compression,
+                    )
+                    .map_err(io::Error::other)?;
+                    Some(Durable::Snapshot)
+                }
+                Action::StartServing => {
+                    tracing::info!(zxid = %self.core.last_zxid(), "synchronised with the leader; serving clients");
+                    f.serving = true;
+                    None
+                }
+                Action::AnswerPing(zxid) => {
+                    let touched = self.core.take_touched();
+                    if let Err(why) = f.send(zxid, &Payload::LearnerPing(touched)) {
+                        return Ok(Some(why));
+                    }
+                    None
+                }
+                Action::Deliver {
+                    payload: Payload::Sync,
+                    ..
+                } => {
+                    let effects = self.core.synced();
+                    self.execute(effects)?;
+                    None
+                }
+                Action::Deliver { payload, .. } => {
+                    tracing::debug!(packet = ?payload.packet_type(), "packet from the leader not acted on");
+                    None
+                }
+            };
+            if let Some(done) = follow_up {
+                let Link::Follower(f) = &mut self.link else {
+                    return Ok(None);
+                };
+                match f.learner.persisted(done) {
+                    Ok(more) => {
+                        for (i, a) in more.into_iter().enumerate() {
+                            queue.insert(i, a);
+                        }
+                    }
+                    Err(e) => return Ok(Some(e.to_string())),
+                }
+            }
+        }
+        Ok(None)
+    }
+}

@@ -1,0 +1,401 @@
+//! A member of an ensemble (`QuorumPeer.run`): look for a leader on the election port, then follow it until
+//! it is gone, then look again. Each role starts from the data directory as the last one left it (recovery
+//! runs again), so a role never inherits half-done work from the one before: what was in flight and not
+//! committed is gone, as in ZooKeeper, whose members rebuild their server at every change of role.
+//!
+//! The client port, the AdminServer and the metrics endpoint stay up throughout; between roles client
+//! connections are closed as they arrive (ZooKeeper's "not currently serving requests").
+//!
+//! A follower first registers with its leader and receives the sync mode (`core::zab::learner`) here, before
+//! its database is opened: a TRUNC truncates the log and a SNAP installs the leader's snapshot on disk, and
+//! the database is then recovered from what is there. The rest of the sync (the proposals up to NEWLEADER,
+//! UPTODATE) and the broadcast run in the serving loop (`link`).
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use jute::codes::PacketType;
+use jute::election::ServerState;
+use jute::quorum::{Payload, Sender};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use super::link::{FollowerLink, Link, QuorumEvent};
+use super::runtime::Runtime;
+use super::snapshots::Snapshotter;
+use super::{logthread, startup, Server, Services, Stopped, Turns};
+use crate::config::ensemble::QuorumSettings;
+use crate::config::ServerConfig;
+use crate::core::zab::election::{
+    Election, ElectionConfig, ElectionTimeouts, Persisted as ElectionPersisted,
+};
+use crate::core::zab::learner::{Action, Durable, Learner, LearnerConfig, Persisted as LearnerPersisted};
+use crate::core::zab::quorum::QuorumMaj;
+use crate::net::Inbound;
+use crate::quorum::election_port::{ElectionPort, ElectionPortConfig, CONNECT_TIMEOUT_MS_DEFAULT};
+use crate::quorum::link::{Outgoing, PacketReader, PacketWriter};
+use crate::quorum::ElectionRunner;
+use crate::storage::epoch::{load_epochs, write_epoch, ACCEPTED_EPOCH};
+use crate::storage::install::install_snapshot;
+use crate::storage::truncate::truncate_log;
+use crate::types::ServerId;
+
+/// The largest snapshot a follower takes from its leader (bytes buffered before it is installed).
+const SNAP_MAX_BYTES: usize = 1 << 34;
+
+impl Server {
+    /// Runs this member of the ensemble in `quorum` until `shutdown` completes.
+    pub async fn run_member(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        let Some(quorum) = self.config.quorum.clone() else {
+            return Err(io::Error::other("no ensemble in the configuration"));
+        };
+        let mut svc = self.start_services()?;
+        let mut election = bind_election(&svc.config, &quorum).await?;
+        tokio::pin!(shutdown);
+        let result = loop {
+            match one_role(&mut svc, &quorum, &mut election, shutdown.as_mut()).await {
+                Ok(Stopped::Shutdown) => break Ok(()),
+                Ok(Stopped::RoleEnded(why)) => {
+                    tracing::warn!(reason = %why, "leaving the current role; looking for a leader");
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        svc.stop().await;
+        result
+    }
+}
+
+/// The election port and the election core, bound once for the member's life.
+async fn bind_election(config: &ServerConfig, quorum: &QuorumSettings) -> io::Result<ElectionRunner> {
+    let me = quorum.me();
+    let peers = quorum
+        .members
+        .iter()
+        .filter(|m| m.id != quorum.my_id)
+        .map(|m| (ServerId(m.id as i64), m.election))
+        .collect();
+    let tick = Duration::from_millis(u64::from(config.tick_time_ms));
+    let port = ElectionPort::bind(ElectionPortConfig {
+        my_id: ServerId(quorum.my_id as i64),
+        listen: me.election,
+        advertised: vec![me.election.to_string()],
+        multi_address: false,
+        peers,
+        connect_timeout: Duration::from_millis(CONNECT_TIMEOUT_MS_DEFAULT),
+        socket_timeout: tick * quorum.sync_limit,
+    })
+    .await
+    .map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot listen on the election port {}: {e}", me.election),
+        )
+    })?;
+    let voters = quorum.members.iter().map(|m| ServerId(m.id as i64));
+    let majority = QuorumMaj::new(voters, [], 0).map_err(io::Error::other)?;
+    let election = Election::new(
+        ElectionConfig {
+            my_id: ServerId(quorum.my_id as i64),
+            quorum: majority,
+            config_text: Bytes::from(config_text(config)),
+            timeouts: ElectionTimeouts::zookeeper_defaults(u64::from(config.tick_time_ms)),
+        },
+        ElectionPersisted::default(),
+    );
+    Ok(ElectionRunner::new(port, election, Duration::from_millis(200)))
+}
+
+/// `QuorumMaj.toString`: the server lines as ZooKeeper prints them, then the version.
+fn config_text(config: &ServerConfig) -> String {
+    let mut lines: Vec<String> = config
+        .ensemble
+        .servers
+        .iter()
+        .map(|s| {
+            let a = &s.addresses[0];
+            let mut line = format!(
+                "server.{}={}:{}:{}:participant",
+                s.id, a.host, a.quorum_port, a.election_port
+            );
+            if let Some((host, port)) = &s.client {
+                line.push_str(&format!(";{host}:{port}"));
+            }
+            line
+        })
+        .collect();
+    lines.push("version=0".into());
+    lines.join("\n")
+}
+
+/// Elects, then plays the role the election gave until it ends.
+async fn one_role(
+    svc: &mut Services,
+    quorum: &QuorumSettings,
+    election: &mut ElectionRunner,
+    mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> io::Result<Stopped> {
+    let config = svc.config.clone();
+    let started = std::time::Instant::now();
+    let opened = open_database(&config, started).await?;
+    let last = opened.core.last_zxid();
+    let epochs = load_epochs(opened.fs.as_ref(), &opened.dirs.snap_dir, last).map_err(io::Error::other)?;
+    drop(opened);
+    let persisted = ElectionPersisted {
+        last_logged_zxid: last,
+        current_epoch: epochs.current,
+    };
+    let decision = tokio::select! {
+        () = &mut shutdown => return Ok(Stopped::Shutdown),
+        d = election.elect(persisted) => d,
+        () = refuse_clients(&mut svc.inbound) => return Ok(Stopped::Shutdown),
+    };
+    match decision.state {
+        ServerState::Following => {
+            let leader = decision.vote.candidate.leader;
+            let Some(addr) = quorum
+                .members
+                .iter()
+                .find(|m| m.id as i64 == leader.0)
+                .map(|m| m.quorum)
+            else {
+                return Ok(Stopped::RoleEnded(format!(
+                    "the elected leader {} is not in the server list",
+                    leader.0
+                )));
+            };
+            let start = LearnerPersisted {
+                accepted_epoch: epochs.accepted,
+                current_epoch: epochs.current,
+                last_logged_zxid: last,
+                needs_initial_snapshot: false,
+            };
+            follow(svc, quorum, election, addr, start, shutdown).await
+        }
+        ServerState::Leading => Err(io::Error::other(
+            "this member was elected leader, and leading an ensemble is not implemented yet",
+        )),
+        other => Ok(Stopped::RoleEnded(format!(
+            "the election ended in state {other:?}"
+        ))),
+    }
+}
+
+/// Recovers the database from the data directory, off the async threads.
+async fn open_database(config: &ServerConfig, started: std::time::Instant) -> io::Result<startup::Opened> {
+    let config = config.clone();
+    tokio::task::spawn_blocking(move || startup::open(&config, started))
+        .await
+        .map_err(io::Error::other)?
+        .map_err(io::Error::other)
+}
+
+/// Closes client connections while no role serves them.
+async fn refuse_clients(inbound: &mut mpsc::Receiver<Inbound>) {
+    while let Some(message) = inbound.recv().await {
+        if let Inbound::Opened { handle, .. } = message {
+            handle.close();
+        }
+    }
+}
+
+/// Follows the leader at `addr` until it is gone.
+async fn follow(
+    svc: &mut Services,
+    quorum: &QuorumSettings,
+    election: &mut ElectionRunner,
+    addr: SocketAddr,
+    start: LearnerPersisted,
+    shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> io::Result<Stopped> {
+    let config = svc.config.clone();
+    let tick = Duration::from_millis(u64::from(config.tick_time_ms));
+    let cfg = LearnerConfig {
+        my_id: ServerId(quorum.my_id as i64),
+        observer: false,
+        config_version: 0,
+        init_limit_ticks: u64::from(quorum.init_limit),
+        sync_limit_ticks: u64::from(quorum.sync_limit),
+    };
+    let fs: Arc<dyn crate::storage::fs::Fs> = Arc::new(crate::storage::fs::RealFs);
+    let dirs = crate::storage::recovery::DataDirs::new(&config.data_dir, &config.data_log_dir);
+    let registered = tokio::time::timeout(
+        tick * quorum.init_limit,
+        register(addr, cfg, start, &config, fs.as_ref(), &dirs),
+    )
+    .await;
+    let (learner, mut reader, writer, leftover) = match registered {
+        Ok(Ok(r)) => r,
+        Ok(Err(why)) => return Ok(Stopped::RoleEnded(why)),
+        Err(_) => {
+            return Ok(Stopped::RoleEnded(format!(
+                "no sync from the leader at {addr} within initLimit"
+            )))
+        }
+    };
+    let started = std::time::Instant::now();
+    let opened = open_database(&config, started).await?;
+    let mut core = opened.core;
+    core.become_follower();
+    let (events_tx, mut events) = mpsc::channel(logthread::EVENTS_MAX);
+    let (log_tx, log_thread) = logthread::spawn(Box::new(opened.log), events_tx)?;
+    let snapshots = Snapshotter::new(opened.fs.clone(), opened.dirs.clone(), &config.storage);
+    let mut runtime = Runtime::new(
+        config.clone(),
+        core,
+        started,
+        log_tx,
+        Some(snapshots),
+        Arc::clone(&svc.counters),
+        svc.metrics.take().unwrap_or_default(),
+    );
+    let durable = runtime.last_zxid();
+    runtime.link = Link::Follower(Box::new(FollowerLink {
+        learner,
+        writer,
+        fs,
+        dirs,
+        logged: Default::default(),
+        durable,
+        serving: false,
+        max_len: config.jute_max_buffer,
+    }));
+    let (quorum_tx, quorum_rx) = mpsc::channel(1024);
+    let reader_task = tokio::spawn(async move {
+        loop {
+            let event = match reader.next().await {
+                Ok(p) => QuorumEvent::Packet(p),
+                Err(e) => QuorumEvent::Closed(format!("the connection to the leader ended: {e}")),
+            };
+            let end = matches!(event, QuorumEvent::Closed(_));
+            if quorum_tx.send(event).await.is_err() || end {
+                return;
+            }
+        }
+    });
+    let result = match runtime.learner_actions(leftover) {
+        Err(e) => Err(e),
+        Ok(Some(why)) => Ok(Stopped::RoleEnded(why)),
+        Ok(None) => {
+            let turns = Turns {
+                inbound: &mut svc.inbound,
+                queries: &mut svc.queries,
+                events: &mut events,
+                prometheus: svc.prometheus.as_ref(),
+                quorum: Some(quorum_rx),
+                election: Some(election),
+            };
+            turns.run(&mut runtime, shutdown).await
+        }
+    };
+    reader_task.abort();
+    runtime.close_all();
+    svc.metrics = Some(std::mem::take(&mut runtime.metrics));
+    drop(runtime);
+    drop(events);
+    let _ = log_thread.join();
+    result
+}
+
+/// What registering with the leader leaves: the learner, the connection, and the actions that follow the
+/// sync mode's packet, for the serving loop.
+type Registered = (Learner, PacketReader, PacketWriter, Vec<Action>);
+
+/// Connects to the leader and runs the learner until the sync mode (DIFF, TRUNC or SNAP) is handled, writing
+/// the accepted epoch, truncating or installing the snapshot on disk on the way.
+async fn register(
+    addr: SocketAddr,
+    cfg: LearnerConfig,
+    start: LearnerPersisted,
+    config: &ServerConfig,
+    fs: &dyn crate::storage::fs::Fs,
+    dirs: &crate::storage::recovery::DataDirs,
+) -> Result<Registered, String> {
+    let stream = connect(addr).await?;
+    let _ = stream.set_nodelay(true);
+    let (rd, wr) = stream.into_split();
+    let mut reader = PacketReader::new(rd, config.jute_max_buffer);
+    let writer = PacketWriter::spawn(wr);
+    let (mut learner, first) = Learner::start(cfg, start);
+    let mut synced_mode = false;
+    let mut leftover = Vec::new();
+    let mut queue: std::collections::VecDeque<Action> = first.into();
+    loop {
+        while let Some(action) = queue.pop_front() {
+            let done = match action {
+                Action::Send { zxid, payload } => {
+                    let packet = payload.to_packet(zxid).map_err(|e| e.to_string())?;
+                    if !writer.send(Outgoing::Packet(packet)) {
+                        return Err("the connection to the leader is gone".into());
+                    }
+                    None
+                }
+                Action::WriteAcceptedEpoch(e) => {
+                    write_epoch(fs, &dirs.snap_dir, ACCEPTED_EPOCH, e).map_err(|e| e.to_string())?;
+                    Some(Durable::AcceptedEpoch)
+                }
+                Action::TruncateLog(z) => {
+                    tracing::info!(zxid = %z, "truncating the log as the leader asks (TRUNC)");
+                    truncate_log(fs, dirs, z).map_err(|e| e.to_string())?;
+                    None
+                }
+                Action::InstallSnapshot(z) => {
+                    let bytes = reader.snapshot(SNAP_MAX_BYTES).await.map_err(|e| e.to_string())?;
+                    install_snapshot(
+                        fs,
+                        dirs,
+                        z,
+                        &bytes,
+                        config.storage.compression,
+                        config.extended_types,
+                    )
+                    .map_err(|e| e.to_string())?;
+                    None
+                }
+                other => {
+                    leftover.push(other);
+                    None
+                }
+            };
+            if let Some(done) = done {
+                let more = learner.persisted(done).map_err(|e| e.to_string())?;
+                for (i, a) in more.into_iter().enumerate() {
+                    queue.insert(i, a);
+                }
+            }
+        }
+        if synced_mode {
+            return Ok((learner, reader, writer, leftover));
+        }
+        let packet = reader
+            .next()
+            .await
+            .map_err(|e| format!("the connection to the leader ended: {e}"))?;
+        // After this packet's actions the database is opened from disk; the rest runs in the serving loop.
+        synced_mode = matches!(
+            PacketType::from_code(packet.packet_type),
+            Some(PacketType::Diff | PacketType::Trunc | PacketType::Snap)
+        );
+        let payload =
+            Payload::decode(&packet, Sender::Leader, config.jute_max_buffer).map_err(|e| e.to_string())?;
+        queue.extend(learner.receive(packet.zxid, payload).map_err(|e| e.to_string())?);
+    }
+}
+
+/// Connects to the leader's quorum port, trying for a few seconds (`Learner.connectToLeader`).
+async fn connect(addr: SocketAddr) -> Result<TcpStream, String> {
+    let mut last = String::new();
+    for _ in 0..10 {
+        match tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => return Ok(s),
+            Ok(Err(e)) => last = e.to_string(),
+            Err(_) => last = "timed out".into(),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Err(format!("cannot connect to the leader at {addr}: {last}"))
+}
