@@ -222,7 +222,7 @@ pub fn server_stats(r: &mut Response, f: &ServerFacts, dirs: DirSizes) {
         .put("data_dir_size", dirs.data_dir)
         .put("log_dir_size", dirs.log_dir)
         .put("provider_null", false)
-        .put("server_state", "standalone")
+        .put("server_state", f.mode)
         .put("last_processed_zxid", f.zxid.0)
         .put("outstanding_requests", f.outstanding)
         .put("avg_latency", Json::Double(f.latency.avg_ms))

@@ -76,6 +76,8 @@ pub struct ServerFacts {
     pub client_response: ResponseSizes,
     /// fsyncs slower than fsync.warningthresholdms.
     pub fsync_threshold_exceeded: u64,
+    /// `standalone`, `leader` or `follower` (`ServerState`'s name as `srvr` and `mntr` print it).
+    pub mode: &'static str,
 }
 
 /// Reply payload sizes (`BufferStats`): -1 until the first reply.
@@ -147,7 +149,7 @@ fn server_stats(out: &mut String, f: &ServerFacts) {
     let _ = writeln!(out, "Connections: {}", f.connections.len());
     let _ = writeln!(out, "Outstanding: {}", f.outstanding);
     let _ = writeln!(out, "Zxid: 0x{:x}", f.zxid.0);
-    let _ = writeln!(out, "Mode: standalone");
+    let _ = writeln!(out, "Mode: {}", f.mode);
     let _ = writeln!(out, "Node count: {}", f.node_count);
 }
 
@@ -386,10 +388,7 @@ pub fn gauges(f: &ServerFacts) -> Vec<(&'static str, MonitorValue)> {
 pub fn monitor_values(f: &ServerFacts, metrics: Vec<(String, MonitorValue)>) -> Vec<(String, MonitorValue)> {
     let mut out = vec![
         ("version".to_owned(), MonitorValue::Text(FULL_VERSION.to_owned())),
-        (
-            "server_state".to_owned(),
-            MonitorValue::Text("standalone".to_owned()),
-        ),
+        ("server_state".to_owned(), MonitorValue::Text(f.mode.to_owned())),
     ];
     out.extend(gauges(f).into_iter().map(|(k, v)| (k.to_owned(), v)));
     out.extend(metrics);
@@ -398,13 +397,13 @@ pub fn monitor_values(f: &ServerFacts, metrics: Vec<(String, MonitorValue)>) -> 
 
 /// The values of `mntr` and `monitor` under ZooKeeper's Prometheus provider: version and state, then the
 /// provider's samples (see `Metrics::prometheus_dump`).
-pub fn provider_monitor_values(samples: Vec<(String, MonitorValue)>) -> Vec<(String, MonitorValue)> {
+pub fn provider_monitor_values(
+    mode: &str,
+    samples: Vec<(String, MonitorValue)>,
+) -> Vec<(String, MonitorValue)> {
     let mut out = vec![
         ("version".to_owned(), MonitorValue::Text(FULL_VERSION.to_owned())),
-        (
-            "server_state".to_owned(),
-            MonitorValue::Text("standalone".to_owned()),
-        ),
+        ("server_state".to_owned(), MonitorValue::Text(mode.to_owned())),
     ];
     out.extend(samples);
     out
@@ -451,6 +450,7 @@ mod tests {
             ],
             zxid: Zxid(3),
             node_count: 7,
+            mode: "standalone",
             ..ServerFacts::default()
         }
     }
@@ -472,6 +472,7 @@ mod tests {
     fn srvr_on_an_idle_server_prints_zero_latency_as_java_does() {
         let f = ServerFacts {
             node_count: 5,
+            mode: "standalone",
             ..ServerFacts::default()
         };
         assert_eq!(

@@ -78,6 +78,14 @@ impl Runtime {
         }
     }
 
+    /// The member's state as `srvr` and `mntr` name it.
+    pub(crate) fn mode(&self) -> &'static str {
+        match &self.link {
+            Link::Standalone => "standalone",
+            Link::Follower(_) => "follower",
+        }
+    }
+
     /// A follower's request for its leader.
     pub(super) fn forward(
         &mut self,

@@ -190,7 +190,7 @@ impl Runtime {
         self.sync_net_counters();
         let facts = self.facts();
         match self.metrics.prometheus_dump(&fl::gauges(&facts)) {
-            Some(samples) => fl::provider_monitor_values(samples),
+            Some(samples) => fl::provider_monitor_values(self.mode(), samples),
             None => fl::monitor_values(&facts, self.metrics.monitor_values()),
         }
     }
@@ -254,6 +254,7 @@ impl Runtime {
             uptime_ms: self.started.elapsed().as_millis() as u64,
             client_response: self.client_response,
             fsync_threshold_exceeded: self.fsync_threshold_exceeded,
+            mode: self.mode(),
         }
     }
 
