@@ -22,6 +22,7 @@ assert f.create("/a", b"x") == "/a"
 assert f.create("/a/s-", b"", sequence=True) == "/a/s-0000000000"
 assert f.create("/a/e", b"", ephemeral=True) == "/a/e"
 assert f.set("/a", b"y").version == 1
+z.sync("/a")  # another member's reads see a write once synced with the leader
 assert z.get("/a")[0] == b"y"
 assert sorted(z.get_children("/a")) == ["e", "s-0000000000"]
 f.get("/a", watch=lambda e: events.append(("data", e.type)))
@@ -43,6 +44,7 @@ for _ in range(50):
 assert events == [("exists", "CREATED"), ("data", "CHANGED")], events
 for i in range(200):
     f.create("/load-%d" % i, b"v" * 100)
+z.sync("/")
 assert len(z.get_children("/")) >= 204
 f.stop(); f.close()
 for _ in range(50):
@@ -54,6 +56,7 @@ g = KazooClient(hosts=hosts[0], timeout=10); g.start(timeout=20)
 g.create("/g", b"", ephemeral=True)
 sid, pwd = g.client_id
 h = KazooClient(hosts=hosts[1], client_id=(sid, pwd), timeout=10); h.start(timeout=20)
+h.sync("/g")
 assert h.exists("/g") is not None and h.exists("/g").ephemeralOwner == sid
 h.stop(); h.close(); g.stop(); g.close()
 z.stop(); z.close()
@@ -77,6 +80,29 @@ fn ferrokeeper_follows_a_real_leader(version: &'static str) {
     let f = &members[2];
     let srvr = ensemble::four_letter(f.client_port, "srvr").unwrap_or_default();
     assert!(srvr.contains("Mode: follower"), "{srvr}");
+    // The real leader dies: ferrokeeper and the other real member elect a new leader and go on, with every
+    // acknowledged write.
+    let at = members.iter().position(|m| m.id == leader).expect("the leader");
+    members[at].kill();
+    let survivors: Vec<&Member> = members.iter().filter(|m| m.is_running()).collect();
+    assert_eq!(survivors.len(), 2);
+    let new_leader = wait_for_quorum(&members, Duration::from_secs(60));
+    assert_ne!(new_leader, leader);
+    let out = kazoo(
+        &[ports.client[&1], ports.client[&real]],
+        r#"
+f = KazooClient(hosts=hosts[0], timeout=10); f.start(timeout=20)
+z = KazooClient(hosts=hosts[1], timeout=10); z.start(timeout=20)
+assert f.get("/a")[0] == b"from-zk"
+assert len(f.get_children("/")) >= 204
+f.create("/after", b"1")
+z.sync("/after")
+assert z.get("/after")[0] == b"1"
+f.stop(); z.stop()
+print("after failover")
+"#,
+    );
+    assert!(out.contains("after failover"), "{out}");
 }
 
 #[test]
