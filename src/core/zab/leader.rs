@@ -955,3 +955,7 @@ fn ids(set: &BTreeSet<ServerId>) -> Vec<i64> {
 #[cfg(test)]
 #[path = "leader_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "leader_ensemble_tests.rs"]
+mod ensemble_tests;

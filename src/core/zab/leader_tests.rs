@@ -18,7 +18,7 @@ use crate::core::zab::learner::tests::{golden_dir, packets, txn};
 const E1: i64 = 1 << 32;
 const E2: i64 = 2 << 32;
 
-fn cfg(voters: &[i64], observers: &[i64]) -> LeaderConfig {
+pub(super) fn cfg(voters: &[i64], observers: &[i64]) -> LeaderConfig {
     LeaderConfig {
         my_id: ServerId(1),
         voters: voters.iter().copied().map(ServerId).collect(),
