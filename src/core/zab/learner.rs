@@ -562,4 +562,4 @@ fn epoch_zxid(epoch: i64) -> i64 {
 
 #[cfg(test)]
 #[path = "learner_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -14,12 +14,12 @@ use serde_json::Value;
 
 use super::*;
 
-fn golden_dir() -> PathBuf {
+pub(in crate::core::zab) fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("jute/tests/golden/quorum")
 }
 
 /// Every packet of one captured stream, in order (the database after SNAP skipped).
-fn packets(file: &str, from: Sender) -> Vec<(QuorumPacket, Payload)> {
+pub(in crate::core::zab) fn packets(file: &str, from: Sender) -> Vec<(QuorumPacket, Payload)> {
     let path = golden_dir().join(file);
     let raw = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut d = Decoder::new(&raw);
@@ -255,7 +255,7 @@ fn captured_syncs_give_the_packets_the_real_followers_sent() {
     );
 }
 
-fn txn(zxid: i64) -> TxnEntry {
+pub(in crate::core::zab) fn txn(zxid: i64) -> TxnEntry {
     TxnEntry {
         header: TxnHeader {
             client_id: 1,
