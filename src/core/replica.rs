@@ -297,6 +297,11 @@ impl Core {
         .prepare(request)
     }
 
+    /// The zxid of the oldest txn waiting to be committed, if any.
+    pub fn next_to_apply(&self) -> Option<Zxid> {
+        self.inflight.front().map(|f| Zxid(f.txn.header.zxid))
+    }
+
     /// The zxid of the last txn handed out.
     pub fn last_proposed(&self) -> Zxid {
         Zxid(self.next_zxid)

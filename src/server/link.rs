@@ -16,6 +16,7 @@ use jute::txn_entry::TxnEntry;
 
 use super::runtime::Runtime;
 use crate::core::tree::snapshot::snapshot_of;
+use crate::core::zab::leader::{Action as LeaderAction, Durable as LeaderDurable, Leader, LearnerConn};
 use crate::core::zab::learner::{Action, Durable, Learner};
 use crate::quorum::link::{Outgoing, PacketWriter};
 use crate::storage::epoch::{write_epoch, ACCEPTED_EPOCH, CURRENT_EPOCH};
@@ -24,18 +25,43 @@ use crate::storage::recovery::DataDirs;
 use crate::storage::snapfile::write_snapshot;
 use crate::types::Zxid;
 
-/// What happened on a quorum connection, for the server task.
+/// What happened on a quorum connection (numbered by the member: the leader numbers its learners, a
+/// follower's one connection is 0), for the server task.
 #[derive(Debug)]
 pub(crate) enum QuorumEvent {
-    Packet(QuorumPacket),
+    /// A learner connected to the leader's quorum port.
+    Accepted {
+        conn: u64,
+        writer: PacketWriter,
+        reader: tokio::task::AbortHandle,
+    },
+    Packet {
+        conn: u64,
+        packet: QuorumPacket,
+    },
     /// The connection ended, and why.
-    Closed(String),
+    Closed {
+        conn: u64,
+        why: String,
+    },
 }
 
 /// How the runtime reaches its ensemble.
 pub(crate) enum Link {
     Standalone,
     Follower(Box<FollowerLink>),
+    Leader(Box<LeaderLink>),
+}
+
+/// A leader's learners and its ZAB core.
+pub(crate) struct LeaderLink {
+    pub(crate) leader: Leader,
+    /// Each learner's writer and the task reading its packets.
+    pub(crate) learners: BTreeMap<u64, (PacketWriter, tokio::task::AbortHandle)>,
+    pub(crate) fs: std::sync::Arc<dyn Fs>,
+    pub(crate) dirs: DataDirs,
+    pub(crate) established: bool,
+    pub(crate) max_len: usize,
 }
 
 /// A follower's side of its connection to the leader.
@@ -75,6 +101,7 @@ impl Runtime {
         match &self.link {
             Link::Standalone => true,
             Link::Follower(f) => f.serving,
+            Link::Leader(l) => l.established,
         }
     }
 
@@ -83,6 +110,7 @@ impl Runtime {
         match &self.link {
             Link::Standalone => "standalone",
             Link::Follower(_) => "follower",
+            Link::Leader(_) => "leader",
         }
     }
 
@@ -107,11 +135,15 @@ impl Runtime {
         }
     }
 
-    /// A packet from the leader, or the end of its connection.
+    /// A packet from the leader or a learner, a learner's connection, or the end of a connection.
     pub(crate) fn quorum_event(&mut self, event: QuorumEvent) -> io::Result<Option<RoleEnd>> {
+        if matches!(self.link, Link::Leader(_)) {
+            return self.leader_event(event);
+        }
         let packet = match event {
-            QuorumEvent::Packet(p) => p,
-            QuorumEvent::Closed(why) => return Ok(Some(why)),
+            QuorumEvent::Packet { packet, .. } => packet,
+            QuorumEvent::Closed { why, .. } => return Ok(Some(why)),
+            QuorumEvent::Accepted { .. } => return Ok(None),
         };
         let Link::Follower(f) = &mut self.link else {
             return Ok(None);
@@ -144,12 +176,184 @@ impl Runtime {
         }
     }
 
-    /// One tick of the leader's clock (tickTime): a leader silent for too long ends the role.
-    pub(crate) fn link_tick(&mut self) -> Option<RoleEnd> {
+    /// One tick of the quorum's clock (tickTime): a leader silent for too long ends a follower's role; a
+    /// leader pings its learners and steps down without a quorum of them.
+    pub(crate) fn link_tick(&mut self) -> io::Result<Option<RoleEnd>> {
         match &mut self.link {
-            Link::Standalone => None,
-            Link::Follower(f) => f.learner.tick().err().map(|e| e.to_string()),
+            Link::Standalone => Ok(None),
+            Link::Follower(f) => Ok(f.learner.tick().err().map(|e| e.to_string())),
+            Link::Leader(l) => match l.leader.tick() {
+                Ok(actions) => self.leader_actions(actions),
+                Err(e) => Ok(Some(e.to_string())),
+            },
         }
+    }
+
+    /// The leader logged up to `zxid` (its own ACK), or a txn to broadcast was prepared.
+    pub(super) fn leader_durable(&mut self, zxid: Zxid) -> io::Result<Option<RoleEnd>> {
+        let Link::Leader(l) = &mut self.link else {
+            return Ok(None);
+        };
+        match l.leader.persisted(LeaderDurable::LogUpTo(zxid)) {
+            Ok(actions) => self.leader_actions(actions),
+            Err(e) => Ok(Some(e.to_string())),
+        }
+    }
+
+    /// A txn the leader's core prepared and the log has been handed: PROPOSAL to the followers.
+    pub(super) fn leader_propose(&mut self, entry: &bytes::Bytes) -> io::Result<Option<RoleEnd>> {
+        let Link::Leader(l) = &mut self.link else {
+            return Ok(None);
+        };
+        let txn = TxnEntry::decode(entry, usize::MAX).map_err(io::Error::other)?;
+        let actions = l.leader.propose(txn);
+        self.leader_actions(actions)
+    }
+
+    fn leader_event(&mut self, event: QuorumEvent) -> io::Result<Option<RoleEnd>> {
+        let Link::Leader(l) = &mut self.link else {
+            return Ok(None);
+        };
+        let actions = match event {
+            QuorumEvent::Accepted { conn, writer, reader } => {
+                l.learners.insert(conn, (writer, reader));
+                l.leader.connected(LearnerConn(conn));
+                Vec::new()
+            }
+            QuorumEvent::Closed { conn, why } => {
+                tracing::info!(learner = conn, reason = %why, "a learner's connection ended");
+                if let Some((_, reader)) = l.learners.remove(&conn) {
+                    reader.abort();
+                }
+                l.leader.disconnected(LearnerConn(conn))
+            }
+            QuorumEvent::Packet { conn, packet } => {
+                match Payload::decode(&packet, Sender::Learner, l.max_len) {
+                    Ok(payload) => {
+                        let auth = packet.authinfo.clone().unwrap_or_default();
+                        l.leader
+                            .receive_with_auth(LearnerConn(conn), packet.zxid, payload, auth)
+                    }
+                    Err(e) => {
+                        tracing::warn!(learner = conn, error = %e, "a learner's packet does not decode; dropping it");
+                        if let Some((_, reader)) = l.learners.remove(&conn) {
+                            reader.abort();
+                        }
+                        l.leader.disconnected(LearnerConn(conn))
+                    }
+                }
+            }
+        };
+        self.leader_actions(actions)
+    }
+
+    /// Carries out what the leader core asks, in order.
+    pub(super) fn leader_actions(&mut self, actions: Vec<LeaderAction>) -> io::Result<Option<RoleEnd>> {
+        let mut queue = std::collections::VecDeque::from(actions);
+        while let Some(action) = queue.pop_front() {
+            let Link::Leader(l) = &mut self.link else {
+                return Ok(None);
+            };
+            let mut more = Vec::new();
+            match action {
+                LeaderAction::Send { to, zxid, payload } => {
+                    let sent = match payload.to_packet(zxid) {
+                        Ok(packet) => l
+                            .learners
+                            .get(&to.0)
+                            .is_some_and(|(w, _)| w.send(Outgoing::Packet(packet))),
+                        Err(e) => {
+                            tracing::error!(error = %e, "a packet for a learner cannot be encoded");
+                            false
+                        }
+                    };
+                    if !sent {
+                        if let Some((_, reader)) = l.learners.remove(&to.0) {
+                            reader.abort();
+                        }
+                        more = l.leader.disconnected(to);
+                    }
+                }
+                LeaderAction::SendSnapshot { to } => {
+                    let wire = {
+                        let tree = self.core.tree();
+                        let sessions: Vec<(i64, i32)> = self
+                            .core
+                            .sessions()
+                            .iter()
+                            .map(|s| (s.id.0, s.timeout_ms))
+                            .collect();
+                        snapshot_of(&tree, &sessions).to_wire()
+                    };
+                    let Link::Leader(l) = &mut self.link else {
+                        return Ok(None);
+                    };
+                    if !l
+                        .learners
+                        .get(&to.0)
+                        .is_some_and(|(w, _)| w.send(Outgoing::Raw(wire.into())))
+                    {
+                        if let Some((_, reader)) = l.learners.remove(&to.0) {
+                            reader.abort();
+                        }
+                        more = l.leader.disconnected(to);
+                    }
+                }
+                LeaderAction::WriteAcceptedEpoch(e) => {
+                    write_epoch(l.fs.as_ref(), &l.dirs.snap_dir, ACCEPTED_EPOCH, e)
+                        .map_err(io::Error::other)?;
+                    match l.leader.persisted(LeaderDurable::AcceptedEpoch) {
+                        Ok(a) => more = a,
+                        Err(e) => return Ok(Some(e.to_string())),
+                    }
+                }
+                LeaderAction::WriteCurrentEpoch(e) => {
+                    write_epoch(l.fs.as_ref(), &l.dirs.snap_dir, CURRENT_EPOCH, e)
+                        .map_err(io::Error::other)?;
+                    match l.leader.persisted(LeaderDurable::CurrentEpoch) {
+                        Ok(a) => more = a,
+                        Err(e) => return Ok(Some(e.to_string())),
+                    }
+                }
+                // The front end handed the entry to the log when it prepared it (`Effect::Persist`).
+                LeaderAction::Log(_) => {}
+                LeaderAction::Commit(z) => self.apply_up_to(z)?,
+                LeaderAction::Established { epoch } => {
+                    tracing::info!(epoch, "a quorum follows; leading and serving clients");
+                    l.established = true;
+                    self.core.start_epoch(epoch);
+                }
+                LeaderAction::Forwarded { from, request, auth } => {
+                    if request.op == jute::codes::OpCode::Sync.code() {
+                        more = l.leader.sync(from);
+                    } else {
+                        let effects = self.core.forwarded(self.now(), request, &auth);
+                        self.execute(effects)?;
+                    }
+                }
+                LeaderAction::Touch(sessions) => {
+                    let now = self.now();
+                    self.core.touch(now, &sessions);
+                }
+                LeaderAction::Revalidate { from, session } => {
+                    let valid = self.core.revalidate(self.now(), session);
+                    let Link::Leader(l) = &mut self.link else {
+                        return Ok(None);
+                    };
+                    more = l.leader.revalidated(from, session.session_id, valid);
+                }
+                LeaderAction::Drop { conn, reason } => {
+                    tracing::warn!(learner = conn.0, %reason, "dropping a learner");
+                    if let Some((_, reader)) = l.learners.remove(&conn.0) {
+                        reader.abort();
+                    }
+                }
+            }
+            for (i, a) in more.into_iter().enumerate() {
+                queue.insert(i, a);
+            }
+        }
+        Ok(None)
     }
 
     /// Carries out what the learner core asks, in order.

@@ -337,12 +337,16 @@ impl Turns<'_> {
                         h.run_upkeep();
                     }
                     half_ticks += 1;
-                    if half_ticks % 2 == 0 {
-                        if let Some(why) = runtime.link_tick() {
-                            runtime.role_end.get_or_insert(why);
-                        }
-                    }
-                    runtime.tick()
+                    let link = if half_ticks % 2 == 0 {
+                        runtime.link_tick().map(|end| {
+                            if let Some(why) = end {
+                                runtime.role_end.get_or_insert(why);
+                            }
+                        })
+                    } else {
+                        Ok(())
+                    };
+                    link.and_then(|()| runtime.tick())
                 }
             };
             if let Err(e) = step.and_then(|()| runtime.end_turn()) {

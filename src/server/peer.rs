@@ -24,7 +24,7 @@ use jute::quorum::{Payload, Sender};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use super::link::{FollowerLink, Link, QuorumEvent};
+use super::link::{FollowerLink, LeaderLink, Link, QuorumEvent};
 use super::runtime::Runtime;
 use super::snapshots::Snapshotter;
 use super::{logthread, startup, Server, Services, Stopped, Turns};
@@ -33,6 +33,7 @@ use crate::config::ServerConfig;
 use crate::core::zab::election::{
     Election, ElectionConfig, ElectionTimeouts, Persisted as ElectionPersisted,
 };
+use crate::core::zab::leader::{Leader, LeaderConfig, LeaderPersisted};
 use crate::core::zab::learner::{Action, Durable, Learner, LearnerConfig, Persisted as LearnerPersisted};
 use crate::core::zab::quorum::QuorumMaj;
 use crate::net::Inbound;
@@ -43,6 +44,9 @@ use crate::storage::epoch::{load_epochs, write_epoch, ACCEPTED_EPOCH};
 use crate::storage::install::install_snapshot;
 use crate::storage::truncate::truncate_log;
 use crate::types::ServerId;
+
+/// Quorum events waiting for the server task, at most (a reader waits while it is full).
+const QUORUM_EVENTS_MAX: usize = 1024;
 
 /// The largest snapshot a follower takes from its leader (bytes buffered before it is installed).
 const SNAP_MAX_BYTES: usize = 1 << 34;
@@ -176,9 +180,7 @@ async fn one_role(
             };
             follow(svc, quorum, election, addr, start, shutdown).await
         }
-        ServerState::Leading => Err(io::Error::other(
-            "this member was elected leader, and leading an ensemble is not implemented yet",
-        )),
+        ServerState::Leading => lead(svc, quorum, election, epochs, last, shutdown).await,
         other => Ok(Stopped::RoleEnded(format!(
             "the election ended in state {other:?}"
         ))),
@@ -192,6 +194,32 @@ async fn open_database(config: &ServerConfig, started: std::time::Instant) -> io
         .await
         .map_err(io::Error::other)?
         .map_err(io::Error::other)
+}
+
+/// Reads a quorum connection's packets into the server task's queue until it ends.
+fn spawn_reader(
+    conn: u64,
+    mut reader: PacketReader,
+    tx: mpsc::Sender<QuorumEvent>,
+) -> tokio::task::AbortHandle {
+    tokio::spawn(async move {
+        loop {
+            let (event, end) = match reader.next().await {
+                Ok(packet) => (QuorumEvent::Packet { conn, packet }, false),
+                Err(e) => (
+                    QuorumEvent::Closed {
+                        conn,
+                        why: format!("the quorum connection ended: {e}"),
+                    },
+                    true,
+                ),
+            };
+            if tx.send(event).await.is_err() || end {
+                return;
+            }
+        }
+    })
+    .abort_handle()
 }
 
 /// Closes client connections while no role serves them.
@@ -228,7 +256,7 @@ async fn follow(
         register(addr, cfg, start, &config, fs.as_ref(), &dirs),
     )
     .await;
-    let (learner, mut reader, writer, leftover) = match registered {
+    let (learner, reader, writer, leftover) = match registered {
         Ok(Ok(r)) => r,
         Ok(Err(why)) => return Ok(Stopped::RoleEnded(why)),
         Err(_) => {
@@ -264,19 +292,8 @@ async fn follow(
         serving: false,
         max_len: config.jute_max_buffer,
     }));
-    let (quorum_tx, quorum_rx) = mpsc::channel(1024);
-    let reader_task = tokio::spawn(async move {
-        loop {
-            let event = match reader.next().await {
-                Ok(p) => QuorumEvent::Packet(p),
-                Err(e) => QuorumEvent::Closed(format!("the connection to the leader ended: {e}")),
-            };
-            let end = matches!(event, QuorumEvent::Closed(_));
-            if quorum_tx.send(event).await.is_err() || end {
-                return;
-            }
-        }
-    });
+    let (quorum_tx, quorum_rx) = mpsc::channel(QUORUM_EVENTS_MAX);
+    let reader_task = spawn_reader(0, reader, quorum_tx);
     let result = match runtime.learner_actions(leftover) {
         Err(e) => Err(e),
         Ok(Some(why)) => Ok(Stopped::RoleEnded(why)),
@@ -300,6 +317,120 @@ async fn follow(
     let _ = log_thread.join();
     result
 }
+
+/// Leads until a quorum no longer follows: discovery, sync and broadcast run in the serving loop (`link`),
+/// with learners accepted on the quorum port as they come.
+async fn lead(
+    svc: &mut Services,
+    quorum: &QuorumSettings,
+    election: &mut ElectionRunner,
+    epochs: crate::storage::epoch::Epochs,
+    last: crate::types::Zxid,
+    shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> io::Result<Stopped> {
+    let config = svc.config.clone();
+    let me = quorum.me().quorum;
+    let listener = tokio::net::TcpListener::bind(me)
+        .await
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on the quorum port {me}: {e}")))?;
+    let started = std::time::Instant::now();
+    let opened = open_database(&config, started).await?;
+    let (leader, first) = Leader::start(
+        LeaderConfig {
+            my_id: ServerId(quorum.my_id as i64),
+            voters: quorum.members.iter().map(|m| ServerId(m.id as i64)).collect(),
+            observers: Vec::new(),
+            init_limit_ticks: u64::from(quorum.init_limit),
+            sync_limit_ticks: u64::from(quorum.sync_limit),
+            committed_log_max: COMMITTED_LOG_MAX,
+            config_text: Some(Bytes::from(config_text(&config))),
+        },
+        LeaderPersisted {
+            accepted_epoch: epochs.accepted,
+            current_epoch: epochs.current,
+            last_zxid: last,
+        },
+        Vec::new(),
+    );
+    let (events_tx, mut events) = mpsc::channel(logthread::EVENTS_MAX);
+    let (log_tx, log_thread) = logthread::spawn(Box::new(opened.log), events_tx)?;
+    let snapshots = Snapshotter::new(opened.fs.clone(), opened.dirs.clone(), &config.storage);
+    let mut runtime = Runtime::new(
+        config.clone(),
+        opened.core,
+        started,
+        log_tx,
+        Some(snapshots),
+        Arc::clone(&svc.counters),
+        svc.metrics.take().unwrap_or_default(),
+    );
+    runtime.link = Link::Leader(Box::new(LeaderLink {
+        leader,
+        learners: Default::default(),
+        fs: opened.fs.clone(),
+        dirs: opened.dirs.clone(),
+        established: false,
+        max_len: config.jute_max_buffer,
+    }));
+    let (quorum_tx, quorum_rx) = mpsc::channel(QUORUM_EVENTS_MAX);
+    let max_len = config.jute_max_buffer;
+    let acceptor = tokio::spawn(async move {
+        let mut next = 1u64;
+        loop {
+            let Ok((stream, peer)) = listener.accept().await else {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            };
+            tracing::info!(%peer, learner = next, "a learner connected");
+            let _ = stream.set_nodelay(true);
+            let (rd, wr) = stream.into_split();
+            let writer = PacketWriter::spawn(wr);
+            let reader = spawn_reader(next, PacketReader::new(rd, max_len), quorum_tx.clone());
+            if quorum_tx
+                .send(QuorumEvent::Accepted {
+                    conn: next,
+                    writer,
+                    reader,
+                })
+                .await
+                .is_err()
+            {
+                return;
+            }
+            next += 1;
+        }
+    });
+    let result = match runtime.leader_actions(first) {
+        Err(e) => Err(e),
+        Ok(Some(why)) => Ok(Stopped::RoleEnded(why)),
+        Ok(None) => {
+            let turns = Turns {
+                inbound: &mut svc.inbound,
+                queries: &mut svc.queries,
+                events: &mut events,
+                prometheus: svc.prometheus.as_ref(),
+                quorum: Some(quorum_rx),
+                election: Some(election),
+            };
+            turns.run(&mut runtime, shutdown).await
+        }
+    };
+    acceptor.abort();
+    runtime.close_all();
+    if let Link::Leader(l) = &runtime.link {
+        for (_, reader) in l.learners.values() {
+            reader.abort();
+        }
+    }
+    svc.metrics = Some(std::mem::take(&mut runtime.metrics));
+    drop(runtime);
+    drop(events);
+    let _ = log_thread.join();
+    result
+}
+
+/// Committed txns a leader keeps to sync learners by DIFF (ZooKeeper's `commitLogCount`).
+const COMMITTED_LOG_MAX: usize = 500;
 
 /// What registering with the leader leaves: the learner, the connection, and the actions that follow the
 /// sync mode's packet, for the serving loop.

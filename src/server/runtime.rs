@@ -476,9 +476,8 @@ impl Runtime {
         }
     }
 
-    /// Entries up to `zxid` are durable (by `batch`): the core applies and answers them.
-    /// Application stops at every zxid that is a multiple of 128 on the way, so that the tree's digest there can
-    /// be logged for `hash` as `DataTree.logZxidDigest` does.
+    /// Entries up to `zxid` are durable (by `batch`): a standalone server applies and answers them; a leader
+    /// counts its own ACK; a follower ACKs them to its leader.
     pub(crate) fn persisted(&mut self, zxid: Zxid, batch: Batch) -> io::Result<()> {
         let begun = Instant::now();
         let metrics = &mut self.metrics;
@@ -496,15 +495,29 @@ impl Runtime {
                 self.fsync_threshold_exceeded += 1;
             }
         }
-        if matches!(self.link, super::link::Link::Follower(_)) {
-            if let Some(why) = self.follower_durable(zxid)? {
-                self.role_end.get_or_insert(why);
-            }
-            return Ok(());
+        let end = match self.link {
+            super::link::Link::Standalone => return self.apply_up_to(zxid),
+            super::link::Link::Follower(_) => self.follower_durable(zxid)?,
+            super::link::Link::Leader(_) => self.leader_durable(zxid)?,
+        };
+        if let Some(why) = end {
+            self.role_end.get_or_insert(why);
         }
-        let mut applied = self.core.last_zxid().0;
-        while applied / DIGEST_LOG_INTERVAL < zxid.0 / DIGEST_LOG_INTERVAL {
-            let mark = (applied / DIGEST_LOG_INTERVAL + 1) * DIGEST_LOG_INTERVAL;
+        Ok(())
+    }
+
+    /// Applies the txns up to `zxid`, now committed, answering their clients.
+    /// Application stops at every zxid that is a multiple of 128 on the way, so that the tree's digest there can
+    /// be logged for `hash` as `DataTree.logZxidDigest` does.
+    pub(super) fn apply_up_to(&mut self, zxid: Zxid) -> io::Result<()> {
+        let begun = Instant::now();
+        // Zxids jump at each new epoch: the next mark is the first multiple of 128 at or after the next txn.
+        while let Some(next) = self.core.next_to_apply().filter(|n| *n <= zxid) {
+            let mark =
+                (next.0.max(0) as u64).div_ceil(DIGEST_LOG_INTERVAL as u64) as i64 * DIGEST_LOG_INTERVAL;
+            if mark >= zxid.0 {
+                break;
+            }
             let effects = self.core.persisted(self.now(), Zxid(mark));
             self.execute(effects)?;
             if self.core.last_zxid().0 == mark {
@@ -513,7 +526,6 @@ impl Runtime {
                     self.digests.pop_front();
                 }
             }
-            applied = mark;
         }
         let effects = self.core.persisted(self.now(), zxid);
         let result = self.execute(effects);
@@ -553,6 +565,11 @@ impl Runtime {
                 }
                 Effect::Persist { zxid, entry } => {
                     let due = self.snapshots.as_mut().is_some_and(|s| s.logged(entry.len()));
+                    if matches!(self.link, super::link::Link::Leader(_)) {
+                        if let Some(why) = self.leader_propose(&entry)? {
+                            self.role_end.get_or_insert(why);
+                        }
+                    }
                     self.log.push(zxid, entry);
                     if due {
                         self.log.roll()?;
