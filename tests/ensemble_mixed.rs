@@ -4,7 +4,8 @@
 //! writes, syncs and session creations to the real leader and applying what it commits. Checked through
 //! clients on ferrokeeper and on a real member at once: writes in both directions, sequential and ephemeral
 //! nodes, multi, errors, a watch fired by a write made on the real member, an ephemeral removed on close, and a
-//! session that moves from ferrokeeper to the real member.
+//! session that moves from ferrokeeper to the real member. Then the other way round: ferrokeeper leads two real
+//! members, one of which joins while it already serves.
 
 #[path = "support/ensemble.rs"]
 mod ensemble;
@@ -103,6 +104,44 @@ print("after failover")
 "#,
     );
     assert!(out.contains("after failover"), "{out}");
+}
+
+/// ferrokeeper leads: it starts first with the highest id, with one real member, and the second real member
+/// joins the running epoch. Both real members sync from it (DIFF from its committed log or SNAP of its tree),
+/// follow its proposals and forward their clients' writes to it.
+fn real_members_follow_a_ferrokeeper_leader(version: &'static str) {
+    let base = tempfile::tempdir().expect("tempdir");
+    let ports = Ports::new(&[1, 2, 3]);
+    let mut members = vec![
+        Member::start(base.path(), 3, Kind::Ferrokeeper, &ports),
+        Member::start(base.path(), 1, Kind::ZooKeeper(version), &ports),
+    ];
+    let leader = wait_for_quorum(&members, Duration::from_secs(60));
+    assert_eq!(leader, 3, "ferrokeeper leads");
+    let out = kazoo(&[ports.client[&1], ports.client[&3]], "f = KazooClient(hosts=hosts[0]); f.start(timeout=20); f.create('/before', b'1'); f.stop(); print('ok')");
+    assert!(out.contains("ok"), "{out}");
+    members.push(Member::start(base.path(), 2, Kind::ZooKeeper(version), &ports));
+    assert_eq!(wait_for_quorum(&members, Duration::from_secs(60)), 3);
+    // The first real member's clients write through the ferrokeeper leader; the ferrokeeper leader's clients
+    // read what they wrote after a sync.
+    let out = kazoo(&[ports.client[&1], ports.client[&3]], CHECKS);
+    assert!(out.contains("checks passed"), "{out}");
+    let out = kazoo(
+        &[ports.client[&2]],
+        "z = KazooClient(hosts=hosts[0]); z.start(timeout=20); z.sync('/'); assert z.get('/before')[0] == b'1'; \
+         assert z.get('/a')[0] == b'from-zk'; z.stop(); print('late member synced')",
+    );
+    assert!(out.contains("late member synced"), "{out}");
+}
+
+#[test]
+fn apache_zookeeper_3_9_members_follow_a_ferrokeeper_leader() {
+    real_members_follow_a_ferrokeeper_leader("3.9.5");
+}
+
+#[test]
+fn apache_zookeeper_3_8_members_follow_a_ferrokeeper_leader() {
+    real_members_follow_a_ferrokeeper_leader("3.8.6");
 }
 
 #[test]
