@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what the compatibility judges need on a Debian 12 machine; safe to run again.
 #   - Debian packages: Apache ZooKeeper 3.8 (server, C CLI, Java client), Curator, a JDK, node, zktop,
-#     podman and iproute2 (the container image test)
+#     podman and iproute2 (the container image test), prometheus (tests/prometheus_scrape.rs runs its binary)
 #   - compat-tests/.venv: Python packages for kazoo's test suite (kazoo/requirements.txt)
 #   - compat-tests/.cache/kazoo-2.11.0: kazoo's sdist from PyPI, which carries its tests
 #   - compat-tests/node/node_modules: `npm ci` from the committed package-lock.json
@@ -29,6 +29,8 @@ done
 # podman and iproute2: tests/docker_image.rs builds the container image and runs it in network namespaces.
 need_pkg podman
 need_pkg iproute2
+# prometheus: tests/prometheus_scrape.rs runs the binary itself on loopback (the package's service is not used).
+need_pkg prometheus
 command -v javac >/dev/null || apt_missing+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || apt_missing+=(maven)
 command -v node >/dev/null || apt_missing+=(nodejs)

@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "support/kazoo_venv.rs"]
+mod kazoo_venv;
+
 const SERVER_ADDRESS: &str = "10.211.0.1";
 const CLIENT_ADDRESS: &str = "10.211.0.2";
 
@@ -139,12 +142,7 @@ fn start_server(
 }
 
 fn kazoo(port: u16, path: &str) -> String {
-    let python = root().join("compat-tests/.venv/bin/python");
-    let sdist = root().join("compat-tests/.cache/kazoo-2.11.0");
-    assert!(
-        python.is_file() && sdist.is_dir(),
-        "kazoo is needed for this test: run compat-tests/install.sh"
-    );
+    let (python, sdist) = kazoo_venv::interpreter();
     let script = "import sys\n\
         from kazoo.client import KazooClient\n\
         zk = KazooClient(hosts=sys.argv[1], timeout=10)\n\
