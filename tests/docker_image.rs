@@ -184,6 +184,9 @@ fn image_serves_kazoo_and_writes_what_the_official_entrypoint_writes() {
     assert_eq!(volumes, "/data /datalog /logs");
     let ports = inspect(&image, "{{range $k, $v := .Config.ExposedPorts}}{{$k}} {{end}}");
     assert_eq!(ports, "2181/tcp 2888/tcp 3888/tcp 7000/tcp 8080/tcp");
+    // The health check, `zkServer.sh status` as the image runs it (the server's answer is checked below).
+    let health = inspect(&image, "{{range .Config.Healthcheck.Test}}{{.}} {{end}}");
+    assert_eq!(health, "CMD /usr/bin/ferrokeeper status");
     let env: Vec<String> = inspect(&image, "{{range .Config.Env}}{{.}}\n{{end}}")
         .lines()
         .map(str::to_owned)

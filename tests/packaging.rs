@@ -280,6 +280,82 @@ fn uid_and_limits(pid: u32) -> (String, [String; 2]) {
     (uid, [soft("Max open files"), soft("Max nice priority")])
 }
 
+/// `cargo deb --no-build --strip` into `dir`: the package's path, after checking it holds what it must.
+fn build_deb(dir: &Path) -> PathBuf {
+    let deb = dir.join("ferrokeeper.deb");
+    run(Command::new("cargo")
+        .args(["deb", "--no-build", "--strip", "--output"])
+        .arg(&deb)
+        .current_dir(root()));
+    let contents = stdout(Command::new("dpkg-deb").arg("--contents").arg(&deb));
+    for file in [
+        "./usr/bin/ferrokeeper",
+        "./usr/lib/systemd/system/ferrokeeper.service",
+        "./etc/zookeeper/conf_ferrokeeper/zoo.cfg",
+    ] {
+        assert!(
+            contents.contains(file),
+            "{file} is not in the package:\n{contents}"
+        );
+    }
+    println!(
+        "package size: {} bytes",
+        std::fs::metadata(&deb).expect("deb").len()
+    );
+    deb
+}
+
+/// The package's configuration is a choice for /etc/zookeeper/conf below Debian's, so Debian's stays the one
+/// in use where that package is installed. Whether it is.
+fn debian_configuration_stays_in_use() -> bool {
+    let alternatives = stdout(Command::new("update-alternatives").args(["--query", "zookeeper-conf"]));
+    assert!(
+        alternatives.contains(&format!("Alternative: {DEFAULT_CONF_DIR}")),
+        "{alternatives}"
+    );
+    let in_use = std::fs::canonicalize("/etc/zookeeper/conf").expect("/etc/zookeeper/conf");
+    let debian = Path::new(DEBIAN_CONF_DIR).join("zoo.cfg").is_file();
+    let expected = if debian { DEBIAN_CONF_DIR } else { DEFAULT_CONF_DIR };
+    assert_eq!(in_use, Path::new(expected), "{alternatives}");
+    debian
+}
+
+/// Runs the unit's command on `config` in the namespace: it runs as the unit's user with the unit's limits,
+/// writes its pid file, serves kazoo and ends on SIGTERM with status 0.
+fn serve_once(cleanup: &mut Cleanup, settings: &BTreeMap<String, String>, config: &Path, log: &Path) {
+    let data_dir = PathBuf::from(zoo_cfg_value(config, "dataDir").expect("dataDir"));
+    for created in [data_dir.join("version-2"), data_dir.join("zookeeper_server.pid")] {
+        if !created.exists() && !cleanup.created.contains(&created) {
+            cleanup.created.push(created);
+        }
+    }
+    if !data_dir.exists() {
+        cleanup.created.push(data_dir.clone());
+    }
+    let (server, limits) = start_as_the_unit(settings, config, log);
+    cleanup.server = Some(server);
+    wait_for_server(cleanup, config, log);
+    let pid = cleanup.server.as_ref().expect("server").id();
+    let (uid, running_limits) = uid_and_limits(pid);
+    assert_eq!(uid, stdout(Command::new("id").args(["-u", "zookeeper"])));
+    assert_eq!(running_limits, limits.map(|l| l.to_string()));
+    let node = format!("/deb/{}", log.file_stem().expect("log name").to_string_lossy());
+    assert_eq!(kazoo_creates(&node), "from the package");
+    let pid_file = std::fs::read_to_string(data_dir.join("zookeeper_server.pid")).expect("pid file");
+    assert_eq!(pid_file.trim(), pid.to_string());
+    let status = cleanup.stop_server().expect("the server's exit status");
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    assert!(
+        status.success(),
+        "SIGTERM ended the server with {status}:\n{text}"
+    );
+    println!(
+        "{}: served as user {uid}, data in {}",
+        config.display(),
+        data_dir.display()
+    );
+}
+
 #[test]
 fn deb_installs_and_serves_as_its_unit_runs_it() {
     assert!(
@@ -304,28 +380,8 @@ fn deb_installs_and_serves_as_its_unit_runs_it() {
         !installed(),
         "{PACKAGE} is installed on this machine already; this test installs and purges it: dpkg --purge {PACKAGE}"
     );
-
     let dir = tempfile::tempdir().expect("tempdir");
-    let deb = dir.path().join("ferrokeeper.deb");
-    run(Command::new("cargo")
-        .args(["deb", "--no-build", "--strip", "--output"])
-        .arg(&deb)
-        .current_dir(root()));
-    let contents = stdout(Command::new("dpkg-deb").arg("--contents").arg(&deb));
-    for file in [
-        "./usr/bin/ferrokeeper",
-        "./usr/lib/systemd/system/ferrokeeper.service",
-        "./etc/zookeeper/conf_ferrokeeper/zoo.cfg",
-    ] {
-        assert!(
-            contents.contains(file),
-            "{file} is not in the package:\n{contents}"
-        );
-    }
-    println!(
-        "package size: {} bytes",
-        std::fs::metadata(&deb).expect("deb").len()
-    );
+    let deb = build_deb(dir.path());
 
     let mut cleanup = Cleanup {
         server: None,
@@ -337,64 +393,22 @@ fn deb_installs_and_serves_as_its_unit_runs_it() {
     let unit_path = Path::new("/usr/lib/systemd/system/ferrokeeper.service");
     analyze(unit_path);
     let settings = service_settings(&std::fs::read_to_string(unit_path).expect("the installed unit"));
-    stdout(Command::new("getent").args(["passwd", "zookeeper"]));
-    let zookeeper_uid = stdout(Command::new("id").args(["-u", "zookeeper"]));
-
-    // The package's configuration is a choice for /etc/zookeeper/conf below Debian's, so Debian's stays the
-    // one in use where that package is installed.
-    let alternatives = stdout(Command::new("update-alternatives").args(["--query", "zookeeper-conf"]));
-    assert!(
-        alternatives.contains(&format!("Alternative: {DEFAULT_CONF_DIR}")),
-        "{alternatives}"
-    );
-    let in_use = std::fs::canonicalize("/etc/zookeeper/conf").expect("/etc/zookeeper/conf");
-    let debian = Path::new(DEBIAN_CONF_DIR).join("zoo.cfg").is_file();
-    let expected = if debian { DEBIAN_CONF_DIR } else { DEFAULT_CONF_DIR };
-    assert_eq!(in_use, Path::new(expected), "{alternatives}");
+    let debian = debian_configuration_stays_in_use();
 
     let _ = Command::new("ip").args(["netns", "del", NAMESPACE]).output();
     run(Command::new("ip").args(["netns", "add", NAMESPACE]));
     cleanup.namespace = true;
     run(Command::new("ip").args(["-n", NAMESPACE, "link", "set", "lo", "up"]));
-
     // The config in use, then (where that is Debian's) the package's own.
-    let mut configs = vec![PathBuf::from("/etc/zookeeper/conf/zoo.cfg")];
+    serve_once(
+        &mut cleanup,
+        &settings,
+        Path::new("/etc/zookeeper/conf/zoo.cfg"),
+        &dir.path().join("in-use.log"),
+    );
     if debian {
-        configs.push(Path::new(DEFAULT_CONF_DIR).join("zoo.cfg"));
-    }
-    for (run_number, config) in configs.iter().enumerate() {
-        let data_dir = PathBuf::from(zoo_cfg_value(config, "dataDir").expect("dataDir"));
-        for created in [data_dir.join("version-2"), data_dir.join("zookeeper_server.pid")] {
-            if !created.exists() && !cleanup.created.contains(&created) {
-                cleanup.created.push(created);
-            }
-        }
-        if !data_dir.exists() {
-            cleanup.created.push(data_dir.clone());
-        }
-        let log = dir.path().join(format!("server-{run_number}.log"));
-        let (server, limits) = start_as_the_unit(&settings, config, &log);
-        cleanup.server = Some(server);
-        wait_for_server(&mut cleanup, config, &log);
-        let pid = cleanup.server.as_ref().expect("server").id();
-        let (uid, running_limits) = uid_and_limits(pid);
-        assert_eq!(uid, zookeeper_uid);
-        assert_eq!(running_limits, limits.map(|l| l.to_string()));
-        let node = format!("/deb/run{run_number}");
-        assert_eq!(kazoo_creates(&node), "from the package");
-        let pid_file = std::fs::read_to_string(data_dir.join("zookeeper_server.pid")).expect("pid file");
-        assert_eq!(pid_file.trim(), pid.to_string());
-        let status = cleanup.stop_server().expect("the server's exit status");
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        assert!(
-            status.success(),
-            "SIGTERM ended the server with {status}:\n{text}"
-        );
-        println!(
-            "{}: served as user {uid}, data in {}",
-            config.display(),
-            data_dir.display()
-        );
+        let own = Path::new(DEFAULT_CONF_DIR).join("zoo.cfg");
+        serve_once(&mut cleanup, &settings, &own, &dir.path().join("packaged.log"));
     }
 
     // Purged: the binary, the unit and the package's alternative are gone; Debian's configuration is as it was.

@@ -265,12 +265,25 @@ fn srvr(port: u16) -> String {
     answer
 }
 
-fn wait_until(what: &str, processes: &mut Processes, logs: &Path, mut done: impl FnMut() -> bool) {
+/// Polls `check` until it passes; fails the test with its last complaint after [`WAIT`], or with the log of a
+/// process that exited.
+fn wait_until(
+    what: &str,
+    processes: &mut Processes,
+    logs: &Path,
+    mut check: impl FnMut() -> Result<(), String>,
+) {
     let give_up = Instant::now() + WAIT;
-    while !done() {
+    loop {
+        let Err(complaint) = check() else {
+            return;
+        };
         processes.assert_running(logs);
-        assert!(Instant::now() < give_up, "{what} did not happen within {WAIT:?}");
-        std::thread::sleep(Duration::from_millis(200));
+        assert!(
+            Instant::now() < give_up,
+            "{what} did not happen within {WAIT:?}: {complaint}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
     }
 }
 
@@ -350,38 +363,31 @@ const SAME_VALUES: &[&str] = &[
     "updatelatency_count",
 ];
 
-#[test]
-fn prometheus_sees_the_same_metrics_on_ferrokeeper_and_apache_zookeeper() {
-    let found = Command::new("prometheus")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "Debian's prometheus is needed for this test: apt-get install prometheus (compat-tests/install.sh)"
-    );
+/// The client ports of ferrokeeper and Apache ZooKeeper 3.9.5, and Prometheus's port.
+struct Ports {
+    ferrokeeper: u16,
+    zookeeper: u16,
+    prometheus: u16,
+}
+
+/// Starts both servers with the provider on ports of their own, and Prometheus scraping both every second.
+fn start_servers_and_prometheus(dir: &Path, processes: &mut Processes) -> Ports {
     let java = "/usr/bin/java";
     assert!(
         Path::new(java).exists(),
         "a JDK is needed for this test: run compat-tests/install.sh"
     );
     let classpath = zookeeper_classpath();
-
-    let dir = tempfile::tempdir().expect("tempdir");
-    let logs = dir.path();
-    let mut processes = Processes::default();
     let [fk_client, fk_metrics, zk_client, zk_metrics, prometheus] = std::array::from_fn(|_| free_port());
-
-    let fk_dir = dir.path().join("ferrokeeper");
-    let fk_cfg = zoo_cfg(&fk_dir, fk_client, fk_metrics);
+    let fk_cfg = zoo_cfg(&dir.join("ferrokeeper"), fk_client, fk_metrics);
     processes.spawn(
         "ferrokeeper",
         Command::new(env!("CARGO_BIN_EXE_ferrokeeper"))
             .arg("start")
             .arg(&fk_cfg),
-        &logs.join("ferrokeeper.log"),
+        &dir.join("ferrokeeper.log"),
     );
-    let zk_dir = dir.path().join("zookeeper");
+    let zk_dir = dir.join("zookeeper");
     let zk_cfg = zoo_cfg(&zk_dir, zk_client, zk_metrics);
     processes.spawn(
         "zookeeper",
@@ -390,9 +396,9 @@ fn prometheus_sees_the_same_metrics_on_ferrokeeper_and_apache_zookeeper() {
             .arg(format!("-Dzookeeper.log.dir={}", zk_dir.display()))
             .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
             .arg(&zk_cfg),
-        &logs.join("zookeeper.log"),
+        &dir.join("zookeeper.log"),
     );
-    let config = logs.join("prometheus.yml");
+    let config = dir.join("prometheus.yml");
     std::fs::write(
         &config,
         format!(
@@ -406,54 +412,40 @@ fn prometheus_sees_the_same_metrics_on_ferrokeeper_and_apache_zookeeper() {
         "prometheus",
         Command::new("prometheus")
             .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", logs.join("tsdb").display()))
+            .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
             .arg(format!("--web.listen-address=127.0.0.1:{prometheus}")),
-        &logs.join("prometheus.log"),
+        &dir.join("prometheus.log"),
     );
-
-    for port in [fk_client, zk_client] {
-        wait_until(&format!("srvr on port {port}"), &mut processes, logs, || {
-            srvr(port).contains("Mode: standalone")
-        });
+    Ports {
+        ferrokeeper: fk_client,
+        zookeeper: zk_client,
+        prometheus,
     }
-    let _sessions = kazoo_requests([fk_client, zk_client], &mut processes, logs);
+}
 
-    // Both scraped after the requests: every value alike, and sensible.
-    let mut last = Vec::new();
-    let all_alike = |last: &mut Vec<(String, Vec<(String, String)>)>| {
-        last.clear();
-        if http_get(prometheus, "/-/ready").is_none_or(|(status, _)| status != 200) {
-            return false;
-        }
-        for name in SAME_VALUES {
-            let mut series = query(prometheus, name);
-            series.sort();
-            last.push((name.to_string(), series.clone()));
-            let alike = series.len() == 2 && series[0].1 == series[1].1;
-            if !alike || (name.ends_with("_count") && name.contains("latency") && series[0].1 == "0") {
-                return false;
-            }
-        }
-        let connections = query(prometheus, "num_alive_connections");
-        connections.iter().all(|(_, v)| v == "1")
-    };
-    let give_up = Instant::now() + WAIT;
-    while !all_alike(&mut last) {
-        processes.assert_running(logs);
-        assert!(
-            Instant::now() < give_up,
-            "the two servers did not report the same values within {WAIT:?}: {last:#?}"
-        );
-        std::thread::sleep(Duration::from_millis(500));
+/// `Ok` with what both report once every one of [`SAME_VALUES`] is alike on both servers, the latency
+/// summaries have counted the requests and the one session is connected to each.
+fn same_values(prometheus: u16) -> Result<String, String> {
+    if http_get(prometheus, "/-/ready").is_none_or(|(status, _)| status != 200) {
+        return Err("Prometheus is not ready".to_owned());
     }
-    println!("values on both servers: {last:?}");
-    let znodes: u64 = query(prometheus, "znode_count")[0].1.parse().expect("a count");
-    assert!(
-        znodes >= 13,
-        "znode_count {znodes}: the root, /zookeeper's three and /scraped's ten at least"
-    );
+    let mut seen = Vec::new();
+    for name in SAME_VALUES {
+        let mut series = query(prometheus, name);
+        series.sort();
+        seen.push(format!("{name} {series:?}"));
+        let alike = series.len() == 2 && series[0].1 == series[1].1;
+        let counted = !name.ends_with("latency_count") || series.first().is_some_and(|s| s.1 != "0");
+        let connected = *name != "num_alive_connections" || series.first().is_some_and(|s| s.1 == "1");
+        if !(alike && counted && connected) {
+            return Err(format!("{seen:#?}"));
+        }
+    }
+    Ok(seen.join(", "))
+}
 
-    // The same names, but for the JVM's collectors (exportJvmInfo: jvm_*, process_*) of the Java server.
+/// The same names, but for the JVM's collectors (`exportJvmInfo`: jvm_*, process_*) of the Java server.
+fn assert_same_names(prometheus: u16) {
     let ferrokeeper = names_of_job(prometheus, "ferrokeeper");
     let zookeeper = names_of_job(prometheus, "zookeeper");
     let only_ferrokeeper: Vec<_> = ferrokeeper.difference(&zookeeper).collect();
@@ -467,37 +459,78 @@ fn prometheus_sees_the_same_metrics_on_ferrokeeper_and_apache_zookeeper() {
         only_ferrokeeper.is_empty(),
         "names Apache ZooKeeper does not have: {only_ferrokeeper:?}"
     );
-    let jvm: Vec<_> = only_zookeeper
+    let lacking: Vec<_> = only_zookeeper
         .iter()
         .filter(|n| !n.starts_with("jvm_") && !n.starts_with("process_"))
         .collect();
-    assert!(jvm.is_empty(), "ZooKeeper names ferrokeeper lacks: {jvm:?}");
+    assert!(
+        lacking.is_empty(),
+        "ZooKeeper names ferrokeeper lacks: {lacking:?}"
+    );
     assert!(ferrokeeper.contains("readlatency") && ferrokeeper.contains("readlatency_sum"));
+}
 
-    // Every dashboard query answers for both servers (a rate once two scrapes hold the series).
-    let queries = dashboard_queries();
+/// `Ok` once every dashboard query answers for both servers (a rate once two scrapes hold the series).
+fn dashboard_answers(prometheus: u16, queries: &[(String, String)]) -> Result<(), String> {
     let mut unanswered = Vec::new();
-    let give_up = Instant::now() + WAIT;
-    loop {
-        unanswered.clear();
-        for (title, expr) in &queries {
-            let mut jobs: Vec<String> = query(prometheus, expr).into_iter().map(|(job, _)| job).collect();
-            jobs.sort();
-            jobs.dedup();
-            if jobs != ["ferrokeeper", "zookeeper"] {
-                unanswered.push(format!("panel {title:?}: {expr} answers for {jobs:?}"));
-            }
+    for (title, expr) in queries {
+        let mut jobs: Vec<String> = query(prometheus, expr).into_iter().map(|(job, _)| job).collect();
+        jobs.sort();
+        jobs.dedup();
+        if jobs != ["ferrokeeper", "zookeeper"] {
+            unanswered.push(format!("panel {title:?}: {expr} answers for {jobs:?}"));
         }
-        if unanswered.is_empty() {
-            break;
-        }
-        processes.assert_running(logs);
-        assert!(
-            Instant::now() < give_up,
-            "dashboard queries unanswered within {WAIT:?}: {unanswered:#?}"
-        );
-        std::thread::sleep(Duration::from_millis(500));
     }
+    if unanswered.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{unanswered:#?}"))
+    }
+}
+
+#[test]
+fn prometheus_sees_the_same_metrics_on_ferrokeeper_and_apache_zookeeper() {
+    let found = Command::new("prometheus")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "Debian's prometheus is needed for this test: apt-get install prometheus (compat-tests/install.sh)"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let logs = dir.path();
+    let mut processes = Processes::default();
+    let ports = start_servers_and_prometheus(logs, &mut processes);
+    for port in [ports.ferrokeeper, ports.zookeeper] {
+        wait_until(&format!("srvr on port {port}"), &mut processes, logs, || {
+            let answer = srvr(port);
+            answer.contains("Mode: standalone").then_some(()).ok_or(answer)
+        });
+    }
+    let _sessions = kazoo_requests([ports.ferrokeeper, ports.zookeeper], &mut processes, logs);
+
+    // Both scraped after the requests: every value alike, and sensible.
+    let mut values = String::new();
+    wait_until("the same values on both servers", &mut processes, logs, || {
+        values = same_values(ports.prometheus)?;
+        Ok(())
+    });
+    println!("values on both servers: {values}");
+    let znodes: u64 = query(ports.prometheus, "znode_count")[0]
+        .1
+        .parse()
+        .expect("a count");
+    assert!(
+        znodes >= 13,
+        "znode_count {znodes}: the root, /zookeeper's three and /scraped's ten at least"
+    );
+
+    assert_same_names(ports.prometheus);
+    let queries = dashboard_queries();
+    wait_until("every dashboard query answering", &mut processes, logs, || {
+        dashboard_answers(ports.prometheus, &queries)
+    });
 }
 
 /// The metric names ferrokeeper's /metrics lists (`# TYPE` lines), from a server started with the provider.
@@ -521,9 +554,9 @@ fn ferrokeeper_metric_names() -> BTreeSet<String> {
         || match http_get(metrics, "/metrics") {
             Some((200, text)) => {
                 body = text;
-                true
+                Ok(())
             }
-            _ => false,
+            other => Err(format!("{other:?}")),
         },
     );
     let mut names = BTreeSet::new();
