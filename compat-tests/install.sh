@@ -2,7 +2,8 @@
 # Install what the compatibility judges need on a Debian 12 machine; safe to run again.
 #   - Debian packages: Apache ZooKeeper 3.8 (server, C CLI, Java client), Curator, a JDK, node, zktop,
 #     podman and iproute2 (the container image test), prometheus (tests/prometheus_scrape.rs runs its binary),
-#     systemd (systemd-analyze checks the unit in packaging/; no service is started)
+#     systemd (systemd-analyze checks the unit in packaging/; no service is started), strace (the unit's
+#     system-call filter against the calls the server makes)
 #   - cargo-deb from crates.io: tests/packaging.rs builds the .deb with it
 #   - compat-tests/.venv: Python packages for kazoo's test suite (kazoo/requirements.txt)
 #   - compat-tests/.cache/kazoo-2.11.0: kazoo's sdist from PyPI, which carries its tests
@@ -35,6 +36,8 @@ need_pkg iproute2
 need_pkg prometheus
 # systemd: systemd-analyze verify and security for packaging/ferrokeeper.service (tests/packaging.rs).
 need_pkg systemd
+# strace: tests/packaging_syscalls.rs traces the server to check the unit's SystemCallFilter.
+need_pkg strace
 command -v javac >/dev/null || apt_missing+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || apt_missing+=(maven)
 command -v node >/dev/null || apt_missing+=(nodejs)
