@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Install what the compatibility judges need on a Debian 12 machine; safe to run again.
 #   - Debian packages: Apache ZooKeeper 3.8 (server, C CLI, Java client), Curator, a JDK, node, zktop,
-#     podman and iproute2 (the container image test)
+#     podman and iproute2 (the container image test), prometheus (tests/prometheus_scrape.rs runs its binary),
+#     systemd (systemd-analyze checks the unit in packaging/; no service is started), strace (the unit's
+#     system-call filter against the calls the server makes)
+#   - cargo-deb from crates.io: tests/packaging.rs builds the .deb with it
 #   - compat-tests/.venv: Python packages for kazoo's test suite (kazoo/requirements.txt)
 #   - compat-tests/.cache/kazoo-2.11.0: kazoo's sdist from PyPI, which carries its tests
 #   - compat-tests/node/node_modules: `npm ci` from the committed package-lock.json
@@ -29,6 +32,12 @@ done
 # podman and iproute2: tests/docker_image.rs builds the container image and runs it in network namespaces.
 need_pkg podman
 need_pkg iproute2
+# prometheus: tests/prometheus_scrape.rs runs the binary itself on loopback (the package's service is not used).
+need_pkg prometheus
+# systemd: systemd-analyze verify and security for packaging/ferrokeeper.service (tests/packaging.rs).
+need_pkg systemd
+# strace: tests/packaging_syscalls.rs traces the server to check the unit's SystemCallFilter.
+need_pkg strace
 command -v javac >/dev/null || apt_missing+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || apt_missing+=(maven)
 command -v node >/dev/null || apt_missing+=(nodejs)
@@ -41,6 +50,13 @@ if ((${#apt_missing[@]})); then
     apt-get install -y -q --no-install-recommends "${apt_missing[@]}"
 fi
 # (Debian's `zookeeper` package starts no service; the judges start their own servers.)
+
+# cargo-deb builds the .deb of tests/packaging.rs (`cargo deb --no-build`); installed once into ~/.cargo/bin.
+CARGO_DEB_VERSION=3.8.0
+if [[ $(cargo deb --version 2>/dev/null) != *"$CARGO_DEB_VERSION"* ]]; then
+    log "cargo-deb $CARGO_DEB_VERSION from crates.io"
+    cargo install --locked --quiet cargo-deb --version "$CARGO_DEB_VERSION"
+fi
 
 venv=$here/.venv
 req=$here/kazoo/requirements.txt

@@ -10,37 +10,21 @@
 //! test fails, saying what is missing, when one is not there.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "support/commands.rs"]
+mod commands;
+#[path = "support/kazoo_venv.rs"]
+mod kazoo_venv;
+
+use commands::{require, run};
 
 const SERVER_ADDRESS: &str = "10.211.0.1";
 const CLIENT_ADDRESS: &str = "10.211.0.2";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Runs the command, failing the test with its output when it does not succeed.
-fn run(command: &mut Command) -> Output {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed: {}\n{}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-fn require(program: &str, version_flag: &str, hint: &str) {
-    let found = Command::new(program)
-        .arg(version_flag)
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(found, "{program} is needed for this test: {hint}");
 }
 
 /// What the test created outside its temporary directory, removed when it ends, however it ends.
@@ -139,12 +123,7 @@ fn start_server(
 }
 
 fn kazoo(port: u16, path: &str) -> String {
-    let python = root().join("compat-tests/.venv/bin/python");
-    let sdist = root().join("compat-tests/.cache/kazoo-2.11.0");
-    assert!(
-        python.is_file() && sdist.is_dir(),
-        "kazoo is needed for this test: run compat-tests/install.sh"
-    );
+    let (python, sdist) = kazoo_venv::interpreter();
     let script = "import sys\n\
         from kazoo.client import KazooClient\n\
         zk = KazooClient(hosts=sys.argv[1], timeout=10)\n\
@@ -177,10 +156,10 @@ fn image_serves_kazoo_and_writes_what_the_official_entrypoint_writes() {
     );
     require(
         "podman",
-        "--version",
+        &["--version"],
         "apt-get install podman (compat-tests/install.sh)",
     );
-    require("ip", "-V", "apt-get install iproute2");
+    require("ip", &["-V"], "apt-get install iproute2");
     let binary = root().join("target/release/ferrokeeper");
     assert!(
         binary.is_file(),
@@ -205,6 +184,9 @@ fn image_serves_kazoo_and_writes_what_the_official_entrypoint_writes() {
     assert_eq!(volumes, "/data /datalog /logs");
     let ports = inspect(&image, "{{range $k, $v := .Config.ExposedPorts}}{{$k}} {{end}}");
     assert_eq!(ports, "2181/tcp 2888/tcp 3888/tcp 7000/tcp 8080/tcp");
+    // The health check, `zkServer.sh status` as the image runs it (the server's answer is checked below).
+    let health = inspect(&image, "{{range .Config.Healthcheck.Test}}{{.}} {{end}}");
+    assert_eq!(health, "CMD /usr/bin/ferrokeeper status");
     let env: Vec<String> = inspect(&image, "{{range .Config.Env}}{{.}}\n{{end}}")
         .lines()
         .map(str::to_owned)
