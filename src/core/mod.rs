@@ -646,4 +646,6 @@ mod hostile_tests;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
+mod replica_tests;
+#[cfg(test)]
 mod tests;

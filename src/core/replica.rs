@@ -46,10 +46,15 @@ impl Core {
         self.role = Role::Follower;
     }
 
-    /// Serve as the leader of `epoch`: the next txn is `(epoch << 32) + 1`.
-    pub fn start_epoch(&mut self, epoch: i64) {
+    /// Serve as the leader of `epoch`: the next txn is `(epoch << 32) + 1`. Every session's timeout starts
+    /// again now, as the sessions of a new leader's tracker do: none expires for the time it took to elect.
+    pub fn start_epoch(&mut self, epoch: i64, now: Now) {
         self.role = Role::Leader;
         self.next_zxid = epoch << 32;
+        let ids: Vec<SessionId> = self.sessions.iter().map(|s| s.id).collect();
+        for id in ids {
+            self.sessions.touch(id, now.mono_ms);
+        }
     }
 
     /// A session touched by one of this server's own clients.

@@ -321,7 +321,8 @@ impl Runtime {
                 LeaderAction::Established { epoch } => {
                     tracing::info!(epoch, "a quorum follows; leading and serving clients");
                     l.established = true;
-                    self.core.start_epoch(epoch);
+                    let now = self.now();
+                    self.core.start_epoch(epoch, now);
                 }
                 LeaderAction::Forwarded { from, request, auth } => {
                     if request.op == jute::codes::OpCode::Sync.code() {

@@ -448,6 +448,10 @@ impl Runtime {
     /// Lets the core's timers run (session expiry).
     pub(crate) fn tick(&mut self) -> io::Result<()> {
         self.sync_net_counters();
+        if !self.link_serving() {
+            // A leader expires sessions and reaps nodes only once its epoch is established.
+            return Ok(());
+        }
         let effects = self.core.tick(self.now());
         self.execute(effects)
     }
