@@ -36,6 +36,9 @@ JUDGES = ["kazoo", "curator", "cli", "node", "differential", "interchange", "ops
 # servers on 23100-23107, the ops judge its own in 24000-24999, see judges/ops.py; hostile
 # its own on 22150-22153, see judges/hostile.py).
 JUDGE_PORTS = {"curator": 22110, "cli": 22120, "node": 22130, "differential": 22140}
+# The judges whose servers can be ensembles (--ensemble): each talks to its servers through one client address,
+# which is then a follower's.
+ENSEMBLE_JUDGES = ["curator", "cli", "node", "differential"]
 
 
 def parse_args(argv):
@@ -68,7 +71,23 @@ def parse_args(argv):
     parser.add_argument(
         "--no-record", action="store_true", help="leave RESULTS.md as it is"
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--ensemble",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run every server as an ensemble of N members of its kind, clients on a follower ("
+        + ", ".join(ENSEMBLE_JUDGES)
+        + " only)",
+    )
+    args = parser.parse_args(argv)
+    if args.ensemble:
+        if args.ensemble < 2:
+            parser.error("--ensemble needs at least 2 members")
+        others = [j for j in (args.judge or JUDGES) if j not in ENSEMBLE_JUDGES]
+        if others:
+            parser.error(f"--ensemble is for {', '.join(ENSEMBLE_JUDGES)}; not for {', '.join(others)}")
+    return args
 
 
 def ferrokeeper_binary(args):
@@ -92,22 +111,27 @@ def ferrokeeper_binary(args):
     return binary
 
 
-def row_server(server, ref):
+def row_server(server, ref, ensemble=0):
     """The server's name in RESULTS.md: the reference release, or ferrokeeper and the release it was judged
-    against."""
-    return ref.name if server == "zookeeper" else f"ferrokeeper ({ref.version})"
+    against; with `ensemble`, a follower of an ensemble of that many members."""
+    name = ref.name if server == "zookeeper" else f"ferrokeeper ({ref.version})"
+    return f"{name} follower of {ensemble}" if ensemble else name
 
 
 def run_judge(name, args, ferrokeeper_bin, recorded):
     module = importlib.import_module(f"judges.{name}")
     ref = servers.reference()
-    work_dir = os.path.join(COMPAT_DIR, ".work", row_server(args.server, ref).replace(" ", ""), name)
+    row = row_server(args.server, ref, args.ensemble)
+    work_dir = os.path.join(COMPAT_DIR, ".work", row.replace(" ", ""), name)
     shutil.rmtree(work_dir, ignore_errors=True)
     os.makedirs(work_dir)
     started_servers = []
 
     def start_server(kind, port, jvm_props=(), extra_cfg=None):
-        server = Server(kind, port, ferrokeeper_bin, work_dir, jvm_props, extra_cfg)
+        if args.ensemble:
+            server = servers.Ensemble(kind, port, ferrokeeper_bin, work_dir, args.ensemble, jvm_props, extra_cfg)
+        else:
+            server = Server(kind, port, ferrokeeper_bin, work_dir, jvm_props, extra_cfg)
         started_servers.append(server)
         server.start()
         return server
@@ -117,7 +141,7 @@ def run_judge(name, args, ferrokeeper_bin, recorded):
         compat_dir=COMPAT_DIR,
         work_dir=work_dir,
         ferrokeeper_bin=ferrokeeper_bin,
-        reference=recorded.get((name, ref.name)),
+        reference=recorded.get((name, row_server("zookeeper", ref, args.ensemble))),
         start_server=start_server,
     )
     began = time.monotonic()
@@ -134,7 +158,7 @@ def run_judge(name, args, ferrokeeper_bin, recorded):
     finally:
         for server in started_servers:
             server.stop()
-    res.server = row_server(args.server, ref)
+    res.server = row
     res.seconds = time.monotonic() - began
     res.date = results.today()
     if res.failures:
@@ -154,14 +178,14 @@ def main(argv):
     began = time.monotonic()
     done = []
     for name in judges:
-        print(f"== {name} against {row_server(args.server, ref)}", flush=True)
+        print(f"== {name} against {row_server(args.server, ref, args.ensemble)}", flush=True)
         res = run_judge(name, args, ferrokeeper_bin, recorded)
         done.append(res)
         shown = "not available" if not res.available else (
             f"{res.passed} passed, {res.failed} failed, {res.skipped} skipped"
         )
         print(f"   {shown} in {res.seconds:.0f}s {res.note}".rstrip(), flush=True)
-    references = {name: recorded.get((name, ref.name)) for name in judges}
+    references = {name: recorded.get((name, row_server("zookeeper", ref, args.ensemble))) for name in judges}
     print()
     print(results.table(done, references))
     print(f"\ntotal time {time.monotonic() - began:.0f}s; logs under compat-tests/.work/")

@@ -315,3 +315,65 @@ def pid_alive(pid):
             return stat.read().split(") ", 1)[1][0] != "Z"
     except OSError:
         return False
+
+
+def free_port():
+    """A port nothing listens on now (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Ensemble:
+    """`size` members of one kind on 127.0.0.1, started together from the shared zoo.cfg plus the ensemble's
+    lines (server.N, initLimit, syncLimit, a myid each). Member 1 listens on `port` and is the one clients are
+    sent to: started together and empty, the members elect the highest id, so member 1 is a follower in an
+    ensemble of either kind. Stands in for a Server (address, error, stop)."""
+
+    def __init__(self, kind, port, ferrokeeper_bin, log_dir, size, jvm_props=(), extra_cfg=None):
+        self.kind = kind
+        self.port = port
+        self.error = None
+        ports = {sid: (port if sid == 1 else free_port(), free_port(), free_port()) for sid in range(1, size + 1)}
+        lines = {"initLimit": "10", "syncLimit": "5"}
+        for sid, (_, quorum, election) in ports.items():
+            lines[f"server.{sid}"] = f"127.0.0.1:{quorum}:{election}"
+        self.members = []
+        for sid, (client, _, _) in ports.items():
+            cfg = dict(extra_cfg or {})
+            cfg.update(lines)
+            member = Server(kind, client, ferrokeeper_bin, log_dir, jvm_props, cfg)
+            with open(os.path.join(member.workdir, "data", "myid"), "w") as myid:
+                myid.write(f"{sid}\n")
+            self.members.append(member)
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, wait_seconds=PORT_WAIT_SECONDS):
+        """Start every member, then wait until one leads and member 1 follows; False (with .error) if not."""
+        for member in self.members:
+            if not member.start(wait_seconds):
+                self.error = member.error
+                return False
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline:
+            modes = [mode_of(srvr(m.port)) for m in self.members]
+            if modes.count("leader") == 1 and modes[0] == "follower" and all(modes):
+                return True
+            time.sleep(0.2)
+        self.error = f"the {self.kind} ensemble did not form within {wait_seconds:.0f}s: modes {modes}"
+        return False
+
+    def stop(self):
+        for member in self.members:
+            member.stop()
+
+
+def mode_of(srvr_answer):
+    """The `Mode:` of a `srvr` answer, or None."""
+    for line in srvr_answer.splitlines():
+        if line.startswith("Mode: "):
+            return line[len("Mode: "):].strip()
+    return None
