@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use jute::quorum::{ForwardedBody, Payload, Sender};
+use jute::quorum::{ForwardedBody, Payload, Sender, PROTOCOL_VERSION};
 use jute::records::quorum::{LearnerInfo, QuorumPacket};
 use jute::request::Request;
 use jute::to_bytes;
