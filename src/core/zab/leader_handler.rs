@@ -120,12 +120,12 @@ impl Leader {
         );
     }
 
+    /// The deadline for counting as synced stays the one set at connection until the learner's first packet
+    /// in the read loop, as ZooKeeper's `tickOfNextAckDeadline`.
     pub(super) fn send_up_to_date(&mut self, conn: LearnerConn) {
-        let deadline_tick = self.initial_deadline();
         if let Some(l) = self.learners.get_mut(&conn) {
             l.stage = Stage::Broadcast;
             l.silent_ticks = 0;
-            l.deadline_tick = l.deadline_tick.max(deadline_tick);
         }
         self.send(conn, -1, Payload::UpToDate);
     }
