@@ -472,12 +472,7 @@ impl World {
     }
 
     fn fail(&self, what: String) -> Failure {
-        Failure {
-            seed: self.seed,
-            tick: self.now,
-            what,
-            trace: self.trace.iter().cloned().collect(),
-        }
+        Failure::new("--seed", self.seed, self.now, what, &self.trace)
     }
 
     fn log(&mut self, line: String) {

@@ -4,21 +4,16 @@
 //! mode; `cargo run --release -p ferrokeeper-sim -- --seeds COUNT` is faster), `SIM_SEED=N` replays one.
 
 use ferrokeeper_sim::election::{self, Totals};
-
-fn env(name: &str) -> Option<u64> {
-    let value = std::env::var(name).ok()?;
-    Some(
-        value
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={value} is not a number")),
-    )
-}
+use ferrokeeper_sim::env_number;
 
 #[test]
 fn election_seeds_hold_every_invariant_and_converge_after_the_heal() {
-    let (from, count) = match env("SIM_SEED") {
+    let (from, count) = match env_number("SIM_SEED") {
         Some(seed) => (seed, 1),
-        None => (env("SIM_FROM").unwrap_or(0), env("SIM_SEEDS").unwrap_or(300)),
+        None => (
+            env_number("SIM_FROM").unwrap_or(0),
+            env_number("SIM_SEEDS").unwrap_or(300),
+        ),
     };
     let mut totals = Totals::default();
     for seed in from..from + count {

@@ -85,6 +85,26 @@ pub struct Failure {
     pub tick: u64,
     pub what: String,
     pub trace: Vec<String>,
+    /// The `ferrokeeper-sim` option that replays one seed of this simulation.
+    pub replay_option: &'static str,
+}
+
+impl Failure {
+    pub fn new<'a>(
+        replay_option: &'static str,
+        seed: u64,
+        tick: u64,
+        what: String,
+        trace: impl IntoIterator<Item = &'a String>,
+    ) -> Failure {
+        Failure {
+            seed,
+            tick,
+            what,
+            trace: trace.into_iter().cloned().collect(),
+            replay_option,
+        }
+    }
 }
 
 impl std::fmt::Display for Failure {
@@ -100,8 +120,8 @@ impl std::fmt::Display for Failure {
         }
         write!(
             f,
-            "replay: cargo run -p ferrokeeper-sim -- --seed {0}   (or SIM_SEED={0} cargo test -p ferrokeeper-sim)",
-            self.seed
+            "replay: cargo run -p ferrokeeper-sim -- {1} {0}   (or SIM_SEED={0} cargo test -p ferrokeeper-sim)",
+            self.seed, self.replay_option
         )
     }
 }

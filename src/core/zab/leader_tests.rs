@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use jute::quorum::{ForwardedBody, Payload, Sender};
+use jute::quorum::{ForwardedBody, Payload, Sender, PROTOCOL_VERSION};
 use jute::records::quorum::{LearnerInfo, QuorumPacket};
 use jute::request::Request;
 use jute::to_bytes;
@@ -908,5 +908,135 @@ fn captured_learner_traffic_gives_what_the_real_leaders_sent() {
         modes,
         ["DIFF", "DIFF", "DIFF", "SNAP", "TRUNC"],
         "the captures cover every sync mode"
+    );
+}
+
+/// A small xorshift, so the run below is the same every time.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+fn any_payload(rng: &mut Lcg) -> (i64, Payload) {
+    let zxid = [0, -1, E1, E1 | 1, E1 | 2, E2, E2 | 1, i64::MAX][rng.below(8) as usize];
+    let sid = rng.below(6) as i64;
+    let learner_info = LearnerInfo {
+        serverid: sid,
+        protocol_version: PROTOCOL_VERSION - (rng.below(2) as i32),
+        config_version: rng.below(2) as i64,
+    };
+    let session = SessionTimeout {
+        session_id: 7,
+        timeout: 10,
+    };
+    let payload = match rng.below(12) {
+        0 => Payload::FollowerInfo(learner_info),
+        1 => Payload::ObserverInfo(learner_info),
+        2 => Payload::AckEpoch {
+            current_epoch: rng.below(3) as i32 - 1,
+        },
+        3 | 4 => Payload::Ack,
+        5 => Payload::LearnerPing(vec![session]),
+        6 => Payload::RevalidateRequest(session),
+        7 => sync_request(7),
+        8 => Payload::Proposal(txn(zxid)),
+        9 => Payload::Commit,
+        10 => Payload::NewLeader { config: None },
+        _ => Payload::Diff,
+    };
+    (zxid, payload)
+}
+
+/// What a learner on `conn` (server `conn`; 4 and 5 observe) would send next.
+fn well_behaved(leader: &Leader, conn: u64) -> (i64, Payload) {
+    let Some(l) = leader.learners.get(&c(conn)) else {
+        return (0, Payload::Ack);
+    };
+    let info = LearnerInfo {
+        serverid: conn as i64,
+        protocol_version: PROTOCOL_VERSION,
+        config_version: 0,
+    };
+    match l.stage {
+        Stage::Info if conn >= 4 => (0, Payload::ObserverInfo(info)),
+        Stage::Info => (0, Payload::FollowerInfo(info)),
+        Stage::AckEpoch => (0, Payload::AckEpoch { current_epoch: 0 }),
+        Stage::NewLeaderAck => (leader.epoch << 32, Payload::Ack),
+        _ => (leader.last_proposed().0, Payload::Ack),
+    }
+}
+
+#[test]
+fn any_learner_traffic_gets_answers_or_drops_never_a_panic_nor_a_send_to_a_closed_connection() {
+    let (mut established_runs, mut commits, mut drops) = (0, 0, 0);
+    for seed in 1..=200u64 {
+        let mut rng = Lcg(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut leader = leader_with(cfg(&[1, 2, 3], &[4, 5]), LeaderPersisted::default(), vec![]);
+        let mut open = std::collections::BTreeSet::new();
+        for step in 0..300 {
+            let conn = rng.below(6);
+            let out = match rng.below(10) {
+                0 => {
+                    leader.connected(c(conn));
+                    open.insert(conn);
+                    vec![]
+                }
+                1 => {
+                    open.remove(&conn);
+                    leader.disconnected(c(conn))
+                }
+                2 => match leader.tick() {
+                    Ok(out) => out,
+                    // The leader steps down: this run is over.
+                    Err(_) => break,
+                },
+                3 if leader.is_established() => {
+                    let zxid = leader.last_proposed().0 + 1;
+                    let mut out = leader.propose(txn(zxid));
+                    out.extend(leader.persisted(Durable::LogUpTo(Zxid(zxid))).expect("durable"));
+                    out
+                }
+                _ if open.contains(&conn) => {
+                    let (zxid, payload) = match rng.below(3) {
+                        0 => any_payload(&mut rng),
+                        _ => well_behaved(&leader, conn),
+                    };
+                    recv(&mut leader, conn, zxid, payload)
+                }
+                _ => vec![],
+            };
+            for action in &out {
+                match action {
+                    Action::Send { to, .. } | Action::SendSnapshot { to } => assert!(
+                        open.contains(&to.0),
+                        "seed {seed} step {step}: sent to closed connection {}",
+                        to.0
+                    ),
+                    Action::Drop { conn, .. } => {
+                        drops += 1;
+                        open.remove(&conn.0);
+                    }
+                    Action::Commit(_) => commits += 1,
+                    Action::Forwarded { from, request, .. } if request.op == 9 => {
+                        assert!(leader
+                            .sync(*from)
+                            .iter()
+                            .all(|a| matches!(a, Action::Send { to, .. } if to == from)));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        established_runs += u32::from(leader.is_established());
+    }
+    assert!(
+        established_runs > 20 && commits > 10 && drops > 500,
+        "the traffic reached too little: {established_runs} established, {commits} commits, {drops} drops"
     );
 }
