@@ -19,6 +19,7 @@ use jute::frame::FOUR_LETTER_WORDS;
 use crate::core::containers::ContainerConfig;
 
 pub mod ensemble;
+mod jaas;
 mod jvm;
 pub mod ops;
 mod security;
@@ -145,6 +146,13 @@ pub struct ServerConfig {
     /// `enforce.auth.enabled` with `enforce.auth.schemes`: a session must have authenticated with one of these
     /// schemes before any request but auth and sasl is served. `None` when not enforced.
     pub enforce_auth_schemes: Option<Vec<String>>,
+    /// Client SASL (DIGEST-MD5), when the JAAS file (`-Djava.security.auth.login.config`) has the server
+    /// section (`sasl.serverconfig`, default `Server`).
+    pub sasl: Option<crate::core::sasl::SaslConfig>,
+    /// An `authProvider.N` names `SASLAuthenticationProvider`: `sasl` ACLs are served.
+    pub sasl_provider: bool,
+    /// `letAnySaslUserDoX`.
+    pub let_any_sasl_user: Option<String>,
 }
 
 impl ServerConfig {
@@ -184,6 +192,9 @@ impl ServerConfig {
             ensemble: Ensemble::default(),
             jvm: JvmFlags::default(),
             enforce_auth_schemes: None,
+            sasl: None,
+            sasl_provider: false,
+            let_any_sasl_user: None,
         }
     }
 
@@ -593,7 +604,7 @@ impl RawConfig {
                  server has no quorum to lose and ignores it, as ZooKeeper's does"
             );
         }
-        let enforce_auth_schemes = self.security.validate()?;
+        let security = self.security.validate(jvm)?;
         Ok(ServerConfig {
             tick_time_ms,
             data_dir,
@@ -629,7 +640,10 @@ impl RawConfig {
             ops: self.ops.validate(jvm)?,
             ensemble,
             jvm: jvm.clone(),
-            enforce_auth_schemes,
+            enforce_auth_schemes: security.enforce_auth_schemes,
+            sasl: security.sasl,
+            sasl_provider: security.sasl_provider,
+            let_any_sasl_user: security.let_any_sasl_user,
         })
     }
 }

@@ -128,15 +128,10 @@ const UNIMPLEMENTED: &[(&str, &str)] = &[
     ("ssl.keyStore.location", "/etc/zookeeper/keystore.jks"),
     ("ssl.clientAuth", "need"),
     (
-        "authProvider.1",
-        "org.apache.zookeeper.server.auth.SASLAuthenticationProvider",
-    ),
-    (
         "authProvider.x509",
         "org.apache.zookeeper.server.auth.X509AuthenticationProvider",
     ),
     ("audit.enable", "true"),
-    ("sessionRequireClientSASLAuth", "true"),
     ("DigestAuthenticationProvider.enabled", "false"),
     ("DigestAuthenticationProvider.digestAlg", "SHA3-256"),
     ("dynamicConfigFile", "/etc/zookeeper/zoo.cfg.dynamic"),
@@ -167,7 +162,7 @@ fn unimplemented_security_settings_stop_the_start_naming_the_key() {
     assert!(stderr.contains("secureClientPort=24222"), "{stderr}");
     let stderr = start_refused(
         "dataDir=DATA\nclientPort=24223\nclientPortAddress=127.0.0.1\n",
-        "-Dzookeeper.authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider",
+        "-Dzookeeper.authProvider.1=org.apache.zookeeper.server.auth.X509AuthenticationProvider",
     );
     assert!(stderr.contains("-Dzookeeper.authProvider.1"), "{stderr}");
 }
