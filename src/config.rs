@@ -23,6 +23,7 @@ mod jaas;
 mod jvm;
 pub mod ops;
 mod security;
+pub use security::{is_secret_key, MASKED};
 
 pub use ensemble::Ensemble;
 pub use jvm::JvmFlags;
@@ -215,7 +216,10 @@ impl ServerConfig {
         let dir = path.parent().unwrap_or_else(|| Path::new("."));
         let jvm = JvmFlags::for_config_dir(dir);
         let mut config = ServerConfig::from_properties(&entries, &jvm)?;
-        config.ops.initial_config = std::fs::read_to_string(path).ok();
+        // Shown by `initial_configuration`: with passwords masked.
+        config.ops.initial_config = std::fs::read_to_string(path)
+            .ok()
+            .map(|t| security::mask_secrets(&t));
         Ok(config)
     }
 

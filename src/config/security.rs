@@ -347,6 +347,33 @@ impl RawSecurity {
     }
 }
 
+/// What operator pages show instead of a secret's value.
+pub const MASKED: &str = "********";
+
+/// A setting whose value is a password (`SASLAuthenticationProvider.superPassword`, the `ssl.*` and
+/// `javax.net.ssl.*` store passwords): operator pages show [`MASKED`] for it. Apache ZooKeeper lists them as set
+/// (`system_properties`, `initial_configuration`); ferrokeeper does not let a page reveal a password.
+pub fn is_secret_key(key: &str) -> bool {
+    key.to_ascii_lowercase().contains("password")
+}
+
+/// zoo.cfg's text with the value of every [`is_secret_key`] line masked, lines otherwise as written.
+pub fn mask_secrets(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_start();
+        let key_end = body.find(['=', ':', ' ', '\t']).unwrap_or(body.len());
+        if !body.starts_with(['#', '!']) && key_end < body.len() && is_secret_key(&body[..key_end]) {
+            let indent = &line[..line.len() - body.len()];
+            let newline = if line.ends_with('\n') { "\n" } else { "" };
+            out.push_str(&format!("{indent}{}={MASKED}{newline}", &body[..key_end]));
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
 fn unimplemented(key: &str, value: &str, reason: &str) -> ConfigError {
     ConfigError::Unimplemented {
         key: key.to_owned(),
@@ -523,5 +550,16 @@ mod tests {
             assert!(err.to_string().contains(JAAS_PROPERTY), "{err}");
             assert!(!err.to_string().contains("secret"), "{err}");
         }
+    }
+
+    #[test]
+    fn passwords_are_masked_in_the_zoo_cfg_text() {
+        let text = "dataDir=/d\n# a password=comment\nSASLAuthenticationProvider.superPassword=s3cret\n  \
+                    ssl.keyStore.password : pw\nclientPort=2181";
+        assert_eq!(
+            mask_secrets(text),
+            "dataDir=/d\n# a password=comment\nSASLAuthenticationProvider.superPassword=********\n  \
+             ssl.keyStore.password=********\nclientPort=2181"
+        );
     }
 }
