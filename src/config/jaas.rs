@@ -286,4 +286,18 @@ mod tests {
             assert!(!err.contains("secret"), "{err}");
         }
     }
+
+    proptest::proptest! {
+        /// No text panics the parser (ASCII soup of the characters the grammar cares about, and any text).
+        #[test]
+        fn no_text_panics_the_parser(
+            soup in "[{};=\"'/*\\ \na-z_$.0-9-]{0,120}",
+            any in ".{0,80}",
+        ) {
+            let jvm = JvmFlags::parse("-Dset=1");
+            let _ = parse(&soup, &jvm);
+            let _ = parse(&any, &jvm);
+            let _ = parse(&format!("S {{ m required a=\"${{{soup}}}\"; }};"), &jvm);
+        }
+    }
 }

@@ -581,4 +581,33 @@ mod tests {
         );
         assert!(authorized_id("a@b@c", "a", &c).is_err());
     }
+
+    proptest::proptest! {
+        /// No token panics the server, at either step; a digest-response with any byte of its response value
+        /// changed, or cut short before the end of that value, fails.
+        #[test]
+        fn no_token_panics_and_only_the_right_response_completes(
+            first in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            second in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+            flip in 0usize..32,
+            bit in 0u8..7,
+            cut in 0usize..400,
+        ) {
+            let mut server = DigestMd5::default();
+            let challenge = server.evaluate(&first, &config(), || [3; NONCE_RAW_BYTES]);
+            let Ok(SaslStep::Continue(challenge)) = challenge else {
+                return Err(proptest::test_runner::TestCaseError::fail("no challenge"));
+            };
+            proptest::prop_assert!(server.clone().evaluate(&second, &config(), || unreachable!()).is_err());
+            let good = respond(&String::from_utf8_lossy(&challenge), "jaasuser", "jaas_password", "").into_bytes();
+            let value_at = good.windows(9).position(|w| w == b"response=").expect("response") + 9;
+            let mut changed = good.clone();
+            changed[value_at + flip] ^= 1 << bit;
+            let step = server.clone().evaluate(&changed, &config(), || unreachable!());
+            proptest::prop_assert!(step.is_err(), "changed byte {} completed", value_at + flip);
+            let len = cut % (value_at + 32);
+            let step = server.clone().evaluate(&good[..len], &config(), || unreachable!());
+            proptest::prop_assert!(step.is_err(), "cut at {} completed", len);
+        }
+    }
 }
