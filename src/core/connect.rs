@@ -14,7 +14,7 @@ use jute::records::txn::CreateSessionTxn;
 use serde::Serialize;
 
 use super::auth_ids::{AuthIds, TooManyIds};
-use super::sasl::SaslStep;
+use super::sasl::{SaslError, SaslStep};
 use super::session::password;
 use super::tree::{ApplyResult, TriggerKind};
 use super::txn::TxnBody;
@@ -231,6 +231,12 @@ impl Core {
                         format!("the connection's ids would take {bytes} bytes, past jute.maxbuffer")
                     }
                 }
+            }
+            Err(e @ SaslError::Malformed(_)) => {
+                // Not a SaslException: it escapes `processSasl` and the connection is closed unanswered.
+                tracing::warn!(%conn, %session, reason = %e, "closing the connection: malformed SASL token");
+                self.close_conn(conn, out);
+                return;
             }
             Err(e) => e.to_string(),
         };

@@ -59,18 +59,27 @@ pub struct SaslConfig {
     pub remove_realm: bool,
 }
 
-/// Why an exchange failed (the JDK's `SaslException` message, without any secret).
+/// Why an exchange failed (the JDK's message, without any secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SaslError(pub String);
+pub enum SaslError {
+    /// A `SaslException`: ZooKeeper answers it (AUTHFAILED or SESSIONCLOSEDREQUIRESASLAUTH).
+    Failed(String),
+    /// Another exception escapes `processSasl` (a `maxbuf` that is not a Java int): ZooKeeper closes the
+    /// connection without an answer.
+    Malformed(String),
+}
 
 impl fmt::Display for SaslError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DIGEST-MD5: {}", self.0)
+        match self {
+            SaslError::Failed(reason) => write!(f, "DIGEST-MD5: {reason}"),
+            SaslError::Malformed(reason) => write!(f, "DIGEST-MD5: malformed response: {reason}"),
+        }
     }
 }
 
 fn fail<T>(reason: impl Into<String>) -> Result<T, SaslError> {
-    Err(SaslError(reason.into()))
+    Err(SaslError::Failed(reason.into()))
 }
 
 /// One step's outcome.
@@ -140,6 +149,8 @@ struct Directives {
     response: Option<Vec<u8>>,
     charset: Option<Vec<u8>>,
     authzid: Option<Vec<u8>>,
+    maxbuf: Option<Vec<u8>>,
+    cipher: Option<Vec<u8>>,
 }
 
 impl Directives {
@@ -155,13 +166,16 @@ impl Directives {
             "response" => &mut self.response,
             "charset" => &mut self.charset,
             "authzid" => &mut self.authzid,
+            "maxbuf" => &mut self.maxbuf,
+            "cipher" => &mut self.cipher,
             _ => return None,
         })
     }
 }
 
-/// Parses `name=value` pairs separated by commas, values plain or in double quotes with `\` escapes. A
-/// directive given twice fails, as in the JDK; directives it does not check (maxbuf, cipher, ...) are skipped.
+/// Parses `name=value` pairs separated by commas, values plain or in double quotes with `\` escapes. One of
+/// the directives of a digest-response given twice fails, as in the JDK; others are skipped, and so is a last
+/// name without a value.
 fn parse(token: &[u8]) -> Result<Directives, SaslError> {
     let mut d = Directives::default();
     let mut i = 0;
@@ -181,7 +195,10 @@ fn parse(token: &[u8]) -> Result<Directives, SaslError> {
         while i < token.len() && token[i] != b'=' && token[i] != b',' {
             i += 1;
         }
-        if i >= token.len() || token[i] != b'=' {
+        if i >= token.len() {
+            return Ok(d);
+        }
+        if token[i] != b'=' {
             return fail("digest response format violation: a directive without a value");
         }
         let name = String::from_utf8_lossy(&token[start..i]).trim().to_owned();
@@ -257,7 +274,7 @@ fn verify(token: &[u8], nonce: &str, config: &SaslConfig) -> Result<SaslStep, Sa
     let d = parse(token)?;
     let utf8 = match &d.charset {
         None => false,
-        Some(c) if c.eq_ignore_ascii_case(b"utf-8") => true,
+        Some(c) if c == b"utf-8" => true,
         Some(_) => return fail("digest response format violation: incompatible charset value"),
     };
     let Some(username) = &d.username else {
@@ -274,12 +291,18 @@ fn verify(token: &[u8], nonce: &str, config: &SaslConfig) -> Result<SaslStep, Sa
     let Some(cnonce) = &d.cnonce else {
         return fail("digest response format violation: missing cnonce");
     };
-    let nc = d.nc.as_deref().unwrap_or_default();
-    let count = std::str::from_utf8(nc)
-        .ok()
-        .and_then(|s| u32::from_str_radix(s, 16).ok());
-    if count != Some(1) {
-        return fail("digest response format violation: nonce count must be 1");
+    // The JDK takes the nonce count as 1 whatever the client's nc says (checked on 3.9.5: `nc=zz` and no nc at
+    // all log in), so a response computed with another count does not match.
+    let nc = b"00000001";
+    if let Some(maxbuf) = &d.maxbuf {
+        // `Integer.parseInt`; its NumberFormatException is not a SaslException.
+        if std::str::from_utf8(maxbuf)
+            .ok()
+            .and_then(|m| m.parse::<i32>().ok())
+            .is_none()
+        {
+            return Err(SaslError::Malformed("maxbuf is not an int".to_owned()));
+        }
     }
     let qop = d.qop.as_deref().unwrap_or(b"auth");
     if qop != b"auth" {
@@ -518,7 +541,7 @@ mod tests {
         let cases: [fn(&str) -> String; 10] = [
             |c| respond(c, "jaasuser", "wrong", ""),
             |c| respond(c, "nobody", "jaas_password", ""),
-            |c| respond(c, "jaasuser", "jaas_password", "").replace("nc=00000001", "nc=00000002"),
+            |c| respond(c, "jaasuser", "jaas_password", "").replace("charset=utf-8", "charset=UTF-8"),
             |c| respond(c, "jaasuser", "jaas_password", "").replace("zookeeper/zk-sasl-md5", "zookeeper/h"),
             |c| respond(c, "jaasuser", "jaas_password", "").replace("realm=\"zk-sasl-md5\"", "realm=\"\""),
             |c| respond(c, "jaasuser", "jaas_password", "").replace("qop=auth", "qop=auth-int"),
@@ -533,6 +556,31 @@ mod tests {
             let step = server.evaluate(case(&c).as_bytes(), &config(), || unreachable!());
             assert!(step.is_err(), "case {i}: {step:?}");
             assert_eq!(server, DigestMd5::Done, "case {i}");
+        }
+    }
+
+    #[test]
+    fn the_nonce_count_and_a_trailing_name_are_ignored_and_a_bad_maxbuf_is_malformed() {
+        // As on 3.9.5: the JDK computes with nonce count 1 whatever nc says, skips a last name without a value,
+        // refuses a second cipher, and lets a maxbuf that is not an int escape as another exception.
+        for (from, to, outcome) in [
+            ("nc=00000001", "nc=zz", "complete"),
+            ("nc=00000001,", "", "complete"),
+            ("qop=auth", "qop=auth,foo", "complete"),
+            ("qop=auth", "qop=auth,cipher=rc4,cipher=rc4", "failed"),
+            ("maxbuf=65536", "maxbuf=99999999999", "malformed"),
+            ("maxbuf=65536", "maxbuf=", "malformed"),
+        ] {
+            let mut server = DigestMd5::default();
+            let c = challenge(&mut server);
+            let token = respond(&c, "jaasuser", "jaas_password", "").replace(from, to);
+            let got = match server.evaluate(token.as_bytes(), &config(), || unreachable!()) {
+                Ok(SaslStep::Complete { .. }) => "complete",
+                Ok(SaslStep::Continue(_)) => "continue",
+                Err(SaslError::Failed(_)) => "failed",
+                Err(SaslError::Malformed(_)) => "malformed",
+            };
+            assert_eq!(got, outcome, "{to}");
         }
     }
 
