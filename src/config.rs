@@ -297,7 +297,9 @@ impl ConfigError {
     }
 }
 
+/// The error of a refused value; a password's value is masked, so the error can be shown and logged.
 fn invalid(key: &str, value: &str, reason: impl fmt::Display) -> ConfigError {
+    let value = if is_secret_key(key) { MASKED } else { value };
     ConfigError::Invalid {
         key: key.to_owned(),
         value: value.to_owned(),

@@ -374,7 +374,9 @@ pub fn mask_secrets(text: &str) -> String {
     out
 }
 
+/// The error of a setting that is not implemented; a password's value is masked.
 fn unimplemented(key: &str, value: &str, reason: &str) -> ConfigError {
+    let value = if is_secret_key(key) { MASKED } else { value };
     ConfigError::Unimplemented {
         key: key.to_owned(),
         value: value.to_owned(),
@@ -550,6 +552,13 @@ mod tests {
             assert!(err.to_string().contains(JAAS_PROPERTY), "{err}");
             assert!(!err.to_string().contains("secret"), "{err}");
         }
+    }
+
+    #[test]
+    fn a_refused_password_setting_does_not_show_its_value() {
+        let err = set("ssl.keyStore.password", "hunter2").expect_err("TLS is refused");
+        assert!(err.to_string().contains("ssl.keyStore.password"), "{err}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 
     #[test]
