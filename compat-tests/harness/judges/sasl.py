@@ -22,7 +22,7 @@ import servers
 
 NAME = "sasl"
 NEEDS_SERVER = False
-PORTS = (22160, 22161)  # SASL offered; SASL required
+PORTS = (22160, 22161, 22162)  # SASL offered; SASL required; the lenient settings
 USER, PASSWORD = "jaasuser", "jaas_password"
 SERVER_JAAS = """Server {
     org.apache.zookeeper.server.auth.DigestLoginModule required
@@ -286,6 +286,26 @@ def check_required(port):
     expect("a read after SASL", get_data(user, "/"), 0)
 
 
+def check_allow_failed_clients(port):
+    """allowSaslFailedClients: a failed exchange is answered OK with a null token and the session goes on."""
+    s = Session(port)
+    token, _ = digest_response(challenge_of(s), password="wrong")
+    expect("a failed exchange", s.sasl(token), (0, None))
+    expect("a read afterwards", get_data(s, "/"), 0)
+    expect("whoAmI", who_am_i(s), [("ip", "127.0.0.1")])
+
+
+def check_let_any_sasl_user(port):
+    """letAnySaslUserDoX=anyone: an ACL entry sasl:anyone admits every SASL user, and only them."""
+    owner, other, anonymous = Session(port), Session(port), Session(port)
+    for session, user, password in ((owner, USER, PASSWORD), (other, "super", "super_secret")):
+        token, _ = digest_response(challenge_of(session), user=user, password=password)
+        session.sasl(token)
+    expect("create with sasl:anyone", create(owner, "/sasl-any", "sasl", "anyone"), 0)
+    expect("another SASL user reads", get_data(other, "/sasl-any"), 0)
+    expect("a session without SASL reads", get_data(anonymous, "/sasl-any"), NOAUTH)
+
+
 def check_java_client(port, work_dir):
     """zkCli of the reference release logs in from a JAAS Client section and sees its sasl id."""
     jaas = os.path.join(work_dir, "client-jaas.conf")
@@ -332,6 +352,10 @@ def run(ctx):
     required = ctx.start_server(ctx.server, PORTS[1], props, required_cfg)
     if required.error:
         return results.server_down(NAME, ctx.server, required.error, ctx.reference)
+    lenient_cfg = dict(SASL_PROVIDER, allowSaslFailedClients="true", letAnySaslUserDoX="anyone")
+    lenient = ctx.start_server(ctx.server, PORTS[2], props, lenient_cfg)
+    if lenient.error:
+        return results.server_down(NAME, ctx.server, lenient.error, ctx.reference)
     checks = [
         ("the exchange and whoAmI", lambda: check_exchange(PORTS[0])),
         ("superUser", lambda: check_super_user(PORTS[0])),
@@ -341,6 +365,8 @@ def run(ctx):
         ("maxbuf not an int", lambda: check_malformed_maxbuf(PORTS[0])),
         ("sasl ACLs", lambda: check_sasl_acl(PORTS[0])),
         ("sessionRequireClientSASLAuth", lambda: check_required(PORTS[1])),
+        ("allowSaslFailedClients", lambda: check_allow_failed_clients(PORTS[2])),
+        ("letAnySaslUserDoX", lambda: check_let_any_sasl_user(PORTS[2])),
         ("zkCli with a JAAS Client section", lambda: check_java_client(PORTS[0], ctx.work_dir)),
     ]
     checks += [(f"AUTHFAILED then close: {name}", lambda c=change: bad_response_check(c)(PORTS[0]))
