@@ -331,11 +331,11 @@ def check_java_client(port, work_dir):
     except subprocess.TimeoutExpired:
         proc.kill()
         raise AssertionError("zkCli did not finish")
-    with open(os.path.join(work_dir, "zkcli.log"), "w") as log:
+    with open(os.path.join(work_dir, f"zkcli-{port}.log"), "w") as log:
         log.write(out)
     for want in ("SaslAuthenticated", "sasl: jaasuser", "Created /java-sasl", "'sasl,'jaasuser"):
         if want not in out:
-            raise AssertionError(f"zkCli output lacks {want!r} (see zkcli.log)")
+            raise AssertionError(f"zkCli output lacks {want!r} (see zkcli-{port}.log)")
 
 
 def run(ctx):
@@ -368,6 +368,7 @@ def run(ctx):
         ("allowSaslFailedClients", lambda: check_allow_failed_clients(PORTS[2])),
         ("letAnySaslUserDoX", lambda: check_let_any_sasl_user(PORTS[2])),
         ("zkCli with a JAAS Client section", lambda: check_java_client(PORTS[0], ctx.work_dir)),
+        ("zkCli with a JAAS Client section, SASL required", lambda: check_java_client(PORTS[1], ctx.work_dir)),
     ]
     checks += [(f"AUTHFAILED then close: {name}", lambda c=change: bad_response_check(c)(PORTS[0]))
                for name, change in BAD_RESPONSES.items()]  # fmt: skip
