@@ -19,9 +19,11 @@ use jute::frame::FOUR_LETTER_WORDS;
 use crate::core::containers::ContainerConfig;
 
 pub mod ensemble;
+mod jaas;
 mod jvm;
 pub mod ops;
 mod security;
+pub use security::{is_secret_key, MASKED};
 
 pub use ensemble::Ensemble;
 pub use jvm::JvmFlags;
@@ -147,6 +149,13 @@ pub struct ServerConfig {
     /// `enforce.auth.enabled` with `enforce.auth.schemes`: a session must have authenticated with one of these
     /// schemes before any request but auth and sasl is served. `None` when not enforced.
     pub enforce_auth_schemes: Option<Vec<String>>,
+    /// Client SASL (DIGEST-MD5), when the JAAS file (`-Djava.security.auth.login.config`) has the server
+    /// section (`sasl.serverconfig`, default `Server`).
+    pub sasl: Option<crate::core::sasl::SaslConfig>,
+    /// An `authProvider.N` names `SASLAuthenticationProvider`: `sasl` ACLs are served.
+    pub sasl_provider: bool,
+    /// `letAnySaslUserDoX`.
+    pub let_any_sasl_user: Option<String>,
 }
 
 impl ServerConfig {
@@ -187,6 +196,9 @@ impl ServerConfig {
             quorum: None,
             jvm: JvmFlags::default(),
             enforce_auth_schemes: None,
+            sasl: None,
+            sasl_provider: false,
+            let_any_sasl_user: None,
         }
     }
 
@@ -207,7 +219,10 @@ impl ServerConfig {
         let dir = path.parent().unwrap_or_else(|| Path::new("."));
         let jvm = JvmFlags::for_config_dir(dir);
         let mut config = ServerConfig::from_properties(&entries, &jvm)?;
-        config.ops.initial_config = std::fs::read_to_string(path).ok();
+        // Shown by `initial_configuration`: with passwords masked.
+        config.ops.initial_config = std::fs::read_to_string(path)
+            .ok()
+            .map(|t| security::mask_secrets(&t));
         Ok(config)
     }
 
@@ -285,7 +300,9 @@ impl ConfigError {
     }
 }
 
+/// The error of a refused value; a password's value is masked, so the error can be shown and logged.
 fn invalid(key: &str, value: &str, reason: impl fmt::Display) -> ConfigError {
+    let value = if is_secret_key(key) { MASKED } else { value };
     ConfigError::Invalid {
         key: key.to_owned(),
         value: value.to_owned(),
@@ -611,7 +628,7 @@ impl RawConfig {
                  server has no quorum to lose and ignores it, as ZooKeeper's does"
             );
         }
-        let enforce_auth_schemes = self.security.validate()?;
+        let security = self.security.validate(jvm)?;
         Ok(ServerConfig {
             tick_time_ms,
             data_dir,
@@ -648,7 +665,10 @@ impl RawConfig {
             ensemble,
             quorum,
             jvm: jvm.clone(),
-            enforce_auth_schemes,
+            enforce_auth_schemes: security.enforce_auth_schemes,
+            sasl: security.sasl,
+            sasl_provider: security.sasl_provider,
+            let_any_sasl_user: security.let_any_sasl_user,
         })
     }
 }

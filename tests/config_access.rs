@@ -133,15 +133,10 @@ const UNIMPLEMENTED: &[(&str, &str)] = &[
     ("ssl.keyStore.location", "/etc/zookeeper/keystore.jks"),
     ("ssl.clientAuth", "need"),
     (
-        "authProvider.1",
-        "org.apache.zookeeper.server.auth.SASLAuthenticationProvider",
-    ),
-    (
         "authProvider.x509",
         "org.apache.zookeeper.server.auth.X509AuthenticationProvider",
     ),
     ("audit.enable", "true"),
-    ("sessionRequireClientSASLAuth", "true"),
     ("DigestAuthenticationProvider.enabled", "false"),
     ("DigestAuthenticationProvider.digestAlg", "SHA3-256"),
     ("dynamicConfigFile", "/etc/zookeeper/zoo.cfg.dynamic"),
@@ -172,9 +167,41 @@ fn unimplemented_security_settings_stop_the_start_naming_the_key() {
     assert!(stderr.contains("secureClientPort=24222"), "{stderr}");
     let stderr = start_refused(
         "dataDir=DATA\nclientPort=24223\nclientPortAddress=127.0.0.1\n",
-        "-Dzookeeper.authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider",
+        "-Dzookeeper.authProvider.1=org.apache.zookeeper.server.auth.X509AuthenticationProvider",
     );
     assert!(stderr.contains("-Dzookeeper.authProvider.1"), "{stderr}");
+}
+
+#[test]
+fn the_sasl_provider_and_requirement_come_from_zoo_cfg_or_their_jvm_flags() {
+    const SASL: &str = "org.apache.zookeeper.server.auth.SASLAuthenticationProvider";
+    for (extra, flags) in [
+        (
+            format!("authProvider.1={SASL}\nsessionRequireClientSASLAuth=true\n"),
+            String::new(),
+        ),
+        (
+            String::new(),
+            format!("-Dzookeeper.authProvider.sasl={SASL} -Dzookeeper.sessionRequireClientSASLAuth=true"),
+        ),
+    ] {
+        let c = cfg_with(&extra, &flags).expect("SASL settings");
+        assert!(c.sasl_provider, "{extra}{flags}");
+        assert_eq!(c.enforce_auth_schemes, Some(vec!["sasl".to_owned()]));
+        assert_eq!(c.sasl, None, "no JAAS file: no SASL server, as in ZooKeeper");
+    }
+    let err = cfg("sessionRequireClientSASLAuth=true\n").expect_err("no provider");
+    assert!(err.to_string().contains("sessionRequireClientSASLAuth"), "{err}");
+    let err = cfg_with("", "-Djava.security.auth.login.config=/nonexistent/jaas.conf").expect_err("no file");
+    assert!(
+        err.to_string().contains("java.security.auth.login.config"),
+        "{err}"
+    );
+    let stderr = start_refused(
+        "dataDir=DATA\nclientPort=24224\nclientPortAddress=127.0.0.1\n",
+        "-Djava.security.auth.login.config=/nonexistent/jaas.conf",
+    );
+    assert!(stderr.contains("java.security.auth.login.config"), "{stderr}");
 }
 
 #[test]

@@ -16,7 +16,7 @@ START = "<!-- results:start -->"
 END = "<!-- results:end -->"
 HEADER = "| judge | server | passed | failed | skipped | seconds | date | note |"
 RULE = "|---|---|---:|---:|---:|---:|---|---|"
-JUDGE_ORDER = ["kazoo", "curator", "cli", "node", "differential", "interchange", "ops", "hostile"]
+JUDGE_ORDER = ["kazoo", "curator", "cli", "node", "differential", "interchange", "ops", "hostile", "sasl"]
 
 
 @dataclasses.dataclass

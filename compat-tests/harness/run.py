@@ -30,7 +30,7 @@ from servers import Server  # noqa: E402
 COMPAT_DIR = os.path.dirname(HERE)
 REPO_DIR = os.path.dirname(COMPAT_DIR)
 RESULTS_MD = os.path.join(COMPAT_DIR, "RESULTS.md")
-JUDGES = ["kazoo", "curator", "cli", "node", "differential", "interchange", "ops", "hostile"]
+JUDGES = ["kazoo", "curator", "cli", "node", "differential", "interchange", "ops", "hostile", "sasl"]
 # Client port of the server run.py starts for each judge (all in 22000-22999;
 # kazoo's cluster uses 22500-22504, see judges/kazoo.py; interchange starts its own
 # servers on 23100-23107, the ops judge its own in 24000-24999, see judges/ops.py; hostile

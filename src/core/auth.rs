@@ -15,6 +15,11 @@ pub struct AclPolicy {
     pub skip_acl: bool,
     /// `zookeeper.DigestAuthenticationProvider.superDigest` (`super:<base64 sha1>`).
     pub super_digest: Option<String>,
+    /// `SASLAuthenticationProvider` is registered (an `authProvider.N` names it): `sasl` ACL entries are valid,
+    /// match, and an `auth` entry expands to the connection's `sasl` ids.
+    pub sasl_provider: bool,
+    /// `zookeeper.letAnySaslUserDoX`: a `sasl` entry with this id matches every `sasl` id.
+    pub let_any_sasl_user: Option<String>,
 }
 
 /// The digest id for `user:password` credentials: `user:BASE64(SHA1("user:password"))`.
@@ -93,12 +98,31 @@ fn ip_matches(conn_ip: &str, acl_id: &str) -> bool {
 }
 
 /// True if a provider for `scheme` is registered and considers `id` valid (`isValid`).
-fn valid_id(scheme: &str, id: &str) -> bool {
+fn valid_id(scheme: &str, id: &str, policy: &AclPolicy) -> bool {
     match scheme {
         "ip" => parse_ip_acl(id).is_some(),
         "digest" => java_split_colon(id).len() == 2,
+        "sasl" => policy.sasl_provider && valid_principal(id),
         _ => false,
     }
+}
+
+/// `new KerberosName(id)` succeeds (`SASLAuthenticationProvider.isValid`): a name without `@`, or one of the form
+/// `service[/host]@realm` with no other `/` or `@`.
+fn valid_principal(id: &str) -> bool {
+    let Some((principal, realm)) = id.split_once('@') else {
+        return true;
+    };
+    let host_slashes = principal
+        .split_once('/')
+        .map_or(0, |(_, host)| host.matches('/').count());
+    !realm.contains(['@', '/']) && host_slashes == 0
+}
+
+/// `SASLAuthenticationProvider.matches`: the same id, or the connection's id is `super`, or the entry names the
+/// `letAnySaslUserDoX` id.
+fn sasl_matches(own: &str, acl_id: &str, policy: &AclPolicy) -> bool {
+    own == "super" || own == acl_id || policy.let_any_sasl_user.as_deref() == Some(acl_id)
 }
 
 /// The jute-generated `Id.hashCode`.
@@ -130,9 +154,10 @@ pub fn java_set_order(ids: &[Id]) -> Vec<&Id> {
     ordered.into_iter().map(|(_, _, id)| id).collect()
 }
 
-/// Whether a connection id of `scheme` is an authenticated identity that an `auth` ACL expands to.
-fn is_authenticated(scheme: &str) -> bool {
-    scheme == "digest"
+/// Whether a connection id of `scheme` is an authenticated identity that an `auth` ACL expands to (its provider
+/// is registered and `isAuthenticated`).
+fn is_authenticated(scheme: &str, policy: &AclPolicy) -> bool {
+    scheme == "digest" || scheme == "sasl" && policy.sasl_provider
 }
 
 /// Checks that `ids` grant `perm` on a node with `acl` (`checkACL`).
@@ -149,6 +174,7 @@ pub fn check(acl: &[Acl], perm: i32, ids: &[Id], policy: &AclPolicy) -> Result<(
             let matched = match scheme {
                 "ip" => ip_matches(own.id_str(), id),
                 "digest" => own.id_str() == id,
+                "sasl" => policy.sasl_provider && sasl_matches(own.id_str(), id, policy),
                 _ => false,
             };
             if matched {
@@ -162,26 +188,26 @@ pub fn check(acl: &[Acl], perm: i32, ids: &[Id], policy: &AclPolicy) -> Result<(
 /// Validates and expands an ACL list for create and setACL (`fixupACL`): duplicates removed, `auth` entries
 /// replaced by the connection's authenticated ids, every id checked by its provider. A list without `auth`
 /// entries, the usual case, comes back as it was given, without a copy.
-pub fn fixup(mut acl: Vec<Acl>, ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
+pub fn fixup(mut acl: Vec<Acl>, ids: &[Id], policy: &AclPolicy) -> Result<Vec<Acl>, ErrorCode> {
     remove_duplicates(&mut acl);
     if acl.is_empty() {
         return Err(ErrorCode::InvalidAcl);
     }
     if !acl.iter().any(is_auth) {
-        acl.iter().try_for_each(check_id)?;
+        acl.iter().try_for_each(|a| check_id(a, policy))?;
         return Ok(acl);
     }
     let mut out = Vec::with_capacity(acl.len());
     for a in acl {
         if !is_auth(&a) {
-            check_id(&a)?;
+            check_id(&a, policy)?;
             out.push(a);
             continue;
         }
         let mut any = false;
         for own in java_set_order(ids)
             .into_iter()
-            .filter(|i| is_authenticated(&i.scheme))
+            .filter(|i| is_authenticated(&i.scheme, policy))
         {
             any = true;
             out.push(Acl {
@@ -201,13 +227,13 @@ fn is_auth(a: &Acl) -> bool {
 }
 
 /// Checks the id of an entry other than `auth` with its scheme's provider.
-fn check_id(a: &Acl) -> Result<(), ErrorCode> {
+fn check_id(a: &Acl, policy: &AclPolicy) -> Result<(), ErrorCode> {
     match (a.id.scheme.as_str(), a.id.id.as_deref()) {
         ("world", Some("anyone")) => Ok(()),
         // ZooKeeper dereferences the id of world, digest and ip entries unchecked: a null one fails the request
         // as malformed (MARSHALLINGERROR), not as an invalid ACL.
         ("world" | "digest" | "ip", None) => Err(ErrorCode::MarshallingError),
-        (scheme, Some(id)) if valid_id(scheme, id) => Ok(()),
+        (scheme, Some(id)) if valid_id(scheme, id, policy) => Ok(()),
         _ => Err(ErrorCode::InvalidAcl),
     }
 }
@@ -306,24 +332,30 @@ mod tests {
     #[test]
     fn fixup_expands_auth_and_refuses_invalid_ids() {
         let ids = vec![Id::new("ip", "127.0.0.1"), Id::new("digest", "bob:h")];
-        let fixed = fixup(Acl::creator_all(), &ids).expect("auth expands");
+        let fixed = fixup(Acl::creator_all(), &ids, &AclPolicy::default()).expect("auth expands");
         assert_eq!(fixed, vec![acl(31, "digest", "bob:h")]);
-        assert_eq!(fixup(Acl::creator_all(), &ids[..1]), Err(ErrorCode::InvalidAcl));
-        assert_eq!(fixup(vec![], &ids), Err(ErrorCode::InvalidAcl));
         assert_eq!(
-            fixup(vec![acl(1, "world", "someone")], &ids),
+            fixup(Acl::creator_all(), &ids[..1], &AclPolicy::default()),
             Err(ErrorCode::InvalidAcl)
         );
         assert_eq!(
-            fixup(vec![acl(1, "digest", "bob:")], &ids),
+            fixup(vec![], &ids, &AclPolicy::default()),
             Err(ErrorCode::InvalidAcl)
         );
         assert_eq!(
-            fixup(vec![acl(1, "ip", "1.2.3.4/33")], &ids),
+            fixup(vec![acl(1, "world", "someone")], &ids, &AclPolicy::default()),
             Err(ErrorCode::InvalidAcl)
         );
         assert_eq!(
-            fixup(vec![acl(1, "super", "x")], &ids),
+            fixup(vec![acl(1, "digest", "bob:")], &ids, &AclPolicy::default()),
+            Err(ErrorCode::InvalidAcl)
+        );
+        assert_eq!(
+            fixup(vec![acl(1, "ip", "1.2.3.4/33")], &ids, &AclPolicy::default()),
+            Err(ErrorCode::InvalidAcl)
+        );
+        assert_eq!(
+            fixup(vec![acl(1, "super", "x")], &ids, &AclPolicy::default()),
             Err(ErrorCode::InvalidAcl)
         );
         let null_world = Acl {
@@ -333,7 +365,10 @@ mod tests {
                 id: None,
             },
         };
-        assert_eq!(fixup(vec![null_world], &ids), Err(ErrorCode::MarshallingError));
+        assert_eq!(
+            fixup(vec![null_world], &ids, &AclPolicy::default()),
+            Err(ErrorCode::MarshallingError)
+        );
         let null_auth = Acl {
             perms: 31,
             id: Id {
@@ -341,7 +376,10 @@ mod tests {
                 id: None,
             },
         };
-        assert_eq!(fixup(vec![null_auth], &ids).map(|v| v.len()), Ok(1));
+        assert_eq!(
+            fixup(vec![null_auth], &ids, &AclPolicy::default()).map(|v| v.len()),
+            Ok(1)
+        );
         let null_other = Acl {
             perms: 31,
             id: Id {
@@ -349,18 +387,24 @@ mod tests {
                 id: None,
             },
         };
-        assert_eq!(fixup(vec![null_other], &ids), Err(ErrorCode::InvalidAcl));
+        assert_eq!(
+            fixup(vec![null_other], &ids, &AclPolicy::default()),
+            Err(ErrorCode::InvalidAcl)
+        );
         let dup = [acl(1, "ip", "1.2.3.4"), acl(1, "ip", "1.2.3.4")];
-        assert_eq!(fixup(dup.to_vec(), &ids).map(|v| v.len()), Ok(1));
+        assert_eq!(
+            fixup(dup.to_vec(), &ids, &AclPolicy::default()).map(|v| v.len()),
+            Ok(1)
+        );
         let plain = vec![acl(1, "ip", "1.2.3.4"), acl(31, "world", "anyone")];
-        assert_eq!(fixup(plain.clone(), &ids), Ok(plain));
+        assert_eq!(fixup(plain.clone(), &ids, &AclPolicy::default()), Ok(plain));
         let mixed = vec![
             acl(1, "ip", "1.2.3.4"),
             acl(31, "auth", ""),
             acl(1, "ip", "1.2.3.4"),
         ];
         assert_eq!(
-            fixup(mixed, &ids),
+            fixup(mixed, &ids, &AclPolicy::default()),
             Ok(vec![acl(1, "ip", "1.2.3.4"), acl(31, "digest", "bob:h")])
         );
     }
@@ -374,7 +418,7 @@ mod tests {
             .map(|c| Id::new("digest", digest_id(c)))
             .chain(std::iter::once(Id::new("ip", "127.0.0.1")))
             .collect();
-        let fixed = fixup(Acl::creator_all(), &ids).expect("expands");
+        let fixed = fixup(Acl::creator_all(), &ids, &AclPolicy::default()).expect("expands");
         let users: Vec<&str> = fixed
             .iter()
             .map(|a| a.id.id_str().split(':').next().unwrap_or(""))
@@ -387,5 +431,44 @@ mod tests {
         let masked = mask_digests(&[acl(1, "digest", "bob:abc"), acl(1, "ip", "1.2.3.4")]);
         assert_eq!(masked[0].id.id_str(), "bob:x");
         assert_eq!(masked[1].id.id_str(), "1.2.3.4");
+    }
+
+    #[test]
+    fn sasl_ids_count_only_with_the_sasl_provider() {
+        let ids = vec![Id::new("ip", "127.0.0.1"), Id::new("sasl", "jaasuser")];
+        let none = AclPolicy::default();
+        let sasl = AclPolicy {
+            sasl_provider: true,
+            ..Default::default()
+        };
+        let entry = [acl(31, "sasl", "jaasuser")];
+        assert_eq!(fixup(entry.to_vec(), &ids, &none), Err(ErrorCode::InvalidAcl));
+        assert_eq!(fixup(entry.to_vec(), &ids, &sasl), Ok(entry.to_vec()));
+        assert_eq!(check(&entry, perms::READ, &ids, &none), Err(ErrorCode::NoAuth));
+        assert!(check(&entry, perms::READ, &ids, &sasl).is_ok());
+        assert!(check(&[acl(31, "sasl", "other")], perms::READ, &ids, &sasl).is_err());
+        // A SASL user named super passes every sasl entry; letAnySaslUserDoX names an entry every user passes.
+        let su = [Id::new("sasl", "super")];
+        assert!(check(&[acl(31, "sasl", "other")], perms::READ, &su, &sasl).is_ok());
+        let any = AclPolicy {
+            let_any_sasl_user: Some("anyone".into()),
+            ..sasl.clone()
+        };
+        assert!(check(&[acl(31, "sasl", "anyone")], perms::READ, &ids, &any).is_ok());
+        // `auth` expands to sasl ids when the provider is registered.
+        assert_eq!(
+            fixup(Acl::creator_all(), &ids, &sasl),
+            Ok(vec![acl(31, "sasl", "jaasuser")])
+        );
+        assert_eq!(fixup(Acl::creator_all(), &ids, &none), Err(ErrorCode::InvalidAcl));
+        for (id, valid) in [
+            ("bob", true),
+            ("a/b", true),
+            ("zk/host@R", true),
+            ("a@b@c", false),
+            ("a/b/c@R", false),
+        ] {
+            assert_eq!(valid_id("sasl", id, &sasl), valid, "{id}");
+        }
     }
 }

@@ -14,6 +14,7 @@ use jute::records::txn::CreateSessionTxn;
 use serde::Serialize;
 
 use super::auth_ids::{AuthIds, TooManyIds};
+use super::sasl::{SaslError, SaslStep};
 use super::session::password;
 use super::tree::{ApplyResult, TriggerKind};
 use super::txn::TxnBody;
@@ -35,6 +36,7 @@ impl Core {
                 deferred: Default::default(),
                 queue: Default::default(),
                 closed: false,
+                sasl: Default::default(),
             },
         );
         if req.last_zxid_seen > self.last_zxid().0 {
@@ -187,6 +189,79 @@ impl Core {
                 self.close_conn(conn, out);
             }
         }
+    }
+
+    /// A SASL token (`ZooKeeperServer.processSasl`), answered at once, outside the request order as ZooKeeper
+    /// answers it. Without a SASL server (no JAAS server section) the answer is OK with a null token. A failed
+    /// exchange is answered AUTHFAILED (SESSIONCLOSEDREQUIRESASLAUTH when SASL is required) with a null token
+    /// and the connection is closed, unless `allowSaslFailedClients` keeps it (only when SASL is not required).
+    pub(super) fn sasl(&mut self, conn: ConnId, header: RequestHeader, token: &[u8], out: &mut Vec<Effect>) {
+        let answer = |err: ErrorCode, token: Option<Vec<u8>>| {
+            let rsp = jute::records::proto::SetSaslResponse {
+                token: token.map(Bytes::from),
+            };
+            let header = ReplyHeader {
+                xid: header.xid,
+                zxid: 0,
+                err: err.code(),
+            };
+            Effect::Send {
+                conn,
+                frame: reply::frame(header, Some(&rsp)),
+            }
+        };
+        let (Some(config), Some(c)) = (&self.config.sasl, self.conns.get_mut(&conn)) else {
+            out.push(answer(ErrorCode::Ok, None));
+            return;
+        };
+        let nonces = &mut self.nonces;
+        let step = c.sasl.evaluate(token, config, || rand::Rng::random(nonces));
+        let session = c.session.map(|s| s.to_string()).unwrap_or_default();
+        let failure = match step {
+            Ok(SaslStep::Continue(token)) => return out.push(answer(ErrorCode::Ok, Some(token))),
+            Ok(SaslStep::Complete {
+                token,
+                authorization_id,
+            }) => {
+                tracing::info!(%session, %authorization_id, "adding SASL authorization");
+                let mut ids = vec![Id::new("sasl", authorization_id.clone())];
+                if config.super_users.contains(&authorization_id) {
+                    tracing::info!(%session, %authorization_id, "authenticated as super user");
+                    ids.push(Id::new("super", ""));
+                }
+                match c.ids.add_all(ids, self.config.max_buffer) {
+                    Ok(()) => return out.push(answer(ErrorCode::Ok, Some(token))),
+                    Err(TooManyIds { bytes }) => {
+                        format!("the connection's ids would take {bytes} bytes, past jute.maxbuffer")
+                    }
+                }
+            }
+            Err(e @ SaslError::Malformed(_)) => {
+                // Not a SaslException: it escapes `processSasl` and the connection is closed unanswered.
+                tracing::warn!(%conn, %session, reason = %e, "closing the connection: malformed SASL token");
+                self.close_conn(conn, out);
+                return;
+            }
+            Err(e) => e.to_string(),
+        };
+        let required = self
+            .config
+            .enforce_auth_schemes
+            .as_ref()
+            .is_some_and(|s| s.iter().any(|s| s == "sasl"));
+        tracing::warn!(%conn, %session, reason = %failure, "client failed to SASL authenticate");
+        if config.allow_failed_clients && !required {
+            tracing::warn!(%conn, "keeping the connection despite the SASL failure (allowSaslFailedClients)");
+            out.push(answer(ErrorCode::Ok, None));
+            return;
+        }
+        let err = if required {
+            ErrorCode::SessionClosedRequireSaslAuth
+        } else {
+            ErrorCode::AuthFailed
+        };
+        out.push(answer(err, None));
+        self.close_conn(conn, out);
     }
 
     /// Applies one durable txn and answers whoever waits for it.

@@ -18,6 +18,7 @@ mod prep;
 mod reads;
 mod replica;
 pub mod reply;
+pub mod sasl;
 pub mod session;
 pub mod tree;
 pub mod txn;
@@ -69,6 +70,15 @@ pub struct CoreConfig {
     /// `zookeeper.enforce.auth.schemes` when `zookeeper.enforce.auth.enabled`: the schemes one of which a
     /// connection must have authenticated with before anything but auth and sasl is served.
     pub enforce_auth_schemes: Option<Vec<String>>,
+    /// The SASL server of the client port, when the JAAS configuration has a server section
+    /// (`ServerCnxnFactory.configureSaslLogin`); without it a SASL token gets an empty answer.
+    pub sasl: Option<sasl::SaslConfig>,
+    /// An `authProvider.N` names `SASLAuthenticationProvider`: the `sasl` scheme is registered for ACLs.
+    pub sasl_provider: bool,
+    /// `zookeeper.letAnySaslUserDoX`: a `sasl` ACL entry with this id admits every SASL-authenticated client.
+    pub let_any_sasl_user: Option<String>,
+    /// The seed of the generator the SASL challenges' nonces come from (the server draws it from the OS).
+    pub nonce_seed: [u8; 32],
 }
 
 /// `reply_bytes_max` by default: the default cap on bytes queued for one connection.
@@ -87,6 +97,10 @@ impl Default for CoreConfig {
             extended_types: false,
             enforce_quota: false,
             enforce_auth_schemes: None,
+            sasl: None,
+            sasl_provider: false,
+            let_any_sasl_user: None,
+            nonce_seed: [0; 32],
             containers: Default::default(),
             reply_bytes_max: DEFAULT_REPLY_BYTES_MAX,
         }
@@ -130,6 +144,8 @@ struct Conn {
     deferred: VecDeque<(RequestHeader, Result<Request, RequestError>)>,
     queue: VecDeque<Queued>,
     closed: bool,
+    /// Where the connection's SASL exchange stands.
+    sasl: sasl::DigestMd5,
 }
 
 /// Who waits for a txn.
@@ -187,6 +203,9 @@ pub struct Core {
     pending_connects: std::collections::BTreeMap<i64, (ConnId, Option<bool>)>,
     /// A follower's syncs handed to the leader, oldest first (`FollowerZooKeeperServer.pendingSyncs`).
     pending_syncs: VecDeque<(ConnId, i32, Option<String>)>,
+    /// Where SASL challenges draw their nonces from: seeded from `CoreConfig::nonce_seed`, so a simulation
+    /// replays the same exchange.
+    nonces: rand::rngs::StdRng,
 }
 
 /// The capacity the txn encoding buffer keeps after a larger txn.
@@ -210,6 +229,8 @@ impl Core {
         let policy = AclPolicy {
             skip_acl: config.skip_acl,
             super_digest: config.super_digest.clone(),
+            sasl_provider: config.sasl_provider,
+            let_any_sasl_user: config.let_any_sasl_user.clone(),
         };
         Core {
             tree: SharedTree::new(DataTree::new(config.extended_types)),
@@ -228,6 +249,7 @@ impl Core {
             touched: Default::default(),
             pending_connects: Default::default(),
             pending_syncs: VecDeque::new(),
+            nonces: rand::SeedableRng::from_seed(config.nonce_seed),
             policy,
             config,
         }
@@ -386,20 +408,8 @@ impl Core {
                 self.close_conn(conn, out);
                 return;
             }
-            Ok(Request::Sasl(_)) => {
-                // Without SASL configured the server has no SASL peer: it answers out of band, zxid 0, with a
-                // null token (observed on Apache ZooKeeper 3.8 standalone).
-                let rsp = jute::records::proto::SetSaslResponse { token: None };
-                let header = jute::records::proto::ReplyHeader {
-                    xid: header.xid,
-                    zxid: 0,
-                    err: 0,
-                };
-                out.push(Effect::Send {
-                    conn,
-                    frame: reply::frame(header, Some(&rsp)),
-                });
-                return;
+            Ok(Request::Sasl(sasl)) => {
+                return self.sasl(conn, header, sasl.token.as_deref().unwrap_or_default(), out)
             }
             Ok(r) => r,
             Err(RequestError::Marshalling { source, .. }) if source.is_null_acl_in_multi() => {
@@ -647,5 +657,7 @@ mod hostile_tests;
 mod proptests;
 #[cfg(test)]
 mod replica_tests;
+#[cfg(test)]
+mod sasl_tests;
 #[cfg(test)]
 mod tests;

@@ -152,7 +152,7 @@ impl Prep<'_> {
         if !r.path.contains('/') || r.path.contains('\0') {
             return Err(ErrorCode::BadArguments);
         }
-        let acl = auth::fixup(r.acl, self.ids)?;
+        let acl = auth::fixup(r.acl, self.ids, self.policy)?;
         let mut parent = self.record(parent_of(&r.path))?;
         self.check_acl(&parent.acl, perms::CREATE)?;
         let cversion = parent.stat.cversion;
@@ -283,7 +283,7 @@ impl Prep<'_> {
     fn set_acl(&mut self, r: SetAclRequest, saved: Option<&mut Saved>) -> Prepared {
         self.session_check?;
         validate(&r.path)?;
-        let acl = auth::fixup(r.acl, self.ids)?;
+        let acl = auth::fixup(r.acl, self.ids, self.policy)?;
         let mut node = self.record(&r.path)?;
         self.check_acl(&node.acl, perms::ADMIN)?;
         let version = version_check(node.stat.aversion, r.version)?;

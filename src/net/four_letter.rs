@@ -308,7 +308,7 @@ pub fn envi() -> String {
 
 /// The AdminServer's `system_properties`, sorted by name: the process's counterparts of the JVM's standard
 /// properties, and every `-D` flag of `SERVER_JVMFLAGS` and `JVMFLAGS` (which ferrokeeper reads as the JVM
-/// would have).
+/// would have). A password's value is masked (`config::is_secret_key`).
 pub fn system_properties(config: &ServerConfig) -> Vec<(String, String)> {
     let mut props: std::collections::BTreeMap<String, String> = os_properties().into_iter().collect();
     props.extend(user_properties());
@@ -324,6 +324,11 @@ pub fn system_properties(config: &ServerConfig) -> Vec<(String, String)> {
         std::env::temp_dir().display().to_string(),
     );
     for (k, v) in config.jvm.properties() {
+        let v = if crate::config::is_secret_key(k) {
+            crate::config::MASKED
+        } else {
+            v
+        };
         props.insert(k.to_owned(), v.to_owned());
     }
     props.into_iter().collect()
@@ -547,5 +552,19 @@ mod tests {
         assert!(text
             .lines()
             .all(|l| l.starts_with("zk_") && l.split('\t').count() == 2));
+    }
+
+    #[test]
+    fn system_properties_mask_passwords() {
+        let mut config = ServerConfig::standalone_default();
+        config.jvm = crate::config::JvmFlags::parse(
+            "-Dzookeeper.SASLAuthenticationProvider.superPassword=s3cret -Dzookeeper.superUser=bob",
+        );
+        let props: std::collections::BTreeMap<_, _> = system_properties(&config).into_iter().collect();
+        assert_eq!(
+            props["zookeeper.SASLAuthenticationProvider.superPassword"],
+            crate::config::MASKED
+        );
+        assert_eq!(props["zookeeper.superUser"], "bob");
     }
 }

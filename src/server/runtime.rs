@@ -141,6 +141,11 @@ pub(crate) fn core_config(config: &ServerConfig) -> CoreConfig {
         containers: config.containers,
         reply_bytes_max: config.outbound_queue_bytes_max,
         enforce_auth_schemes: config.enforce_auth_schemes.clone(),
+        sasl: config.sasl.clone(),
+        sasl_provider: config.sasl_provider,
+        let_any_sasl_user: config.let_any_sasl_user.clone(),
+        // A fresh seed from the OS for every start: the SASL challenges' nonces must not repeat.
+        nonce_seed: rand::random(),
     }
 }
 
