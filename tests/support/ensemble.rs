@@ -86,6 +86,11 @@ pub struct Member {
 impl Member {
     /// Writes the member's zoo.cfg and myid under `base/m<id>` and starts it.
     pub fn start(base: &Path, id: u64, kind: Kind, ports: &Ports) -> Member {
+        Member::start_seeing(base, id, kind, ports, ports)
+    }
+
+    /// As `start`, with the other members' quorum and election ports as `view` has them (a proxy's, say).
+    pub fn start_seeing(base: &Path, id: u64, kind: Kind, ports: &Ports, view: &Ports) -> Member {
         let dir = base.join(format!("m{id}"));
         let data = dir.join("data");
         std::fs::create_dir_all(&data).expect("data dir");
@@ -96,8 +101,12 @@ impl Member {
             data.display(),
             ports.client[&id]
         );
-        for (s, q) in &ports.quorum {
-            cfg.push_str(&format!("server.{s}=127.0.0.1:{q}:{}\n", ports.election[s]));
+        for &s in ports.quorum.keys() {
+            let seen = if s == id { ports } else { view };
+            cfg.push_str(&format!(
+                "server.{s}=127.0.0.1:{}:{}\n",
+                seen.quorum[&s], seen.election[&s]
+            ));
         }
         std::fs::write(dir.join("zoo.cfg"), cfg).expect("zoo.cfg");
         let mut m = Member {
@@ -197,11 +206,17 @@ pub fn four_letter(port: u16, word: &str) -> Option<String> {
 /// Waits until every running member answers `srvr` with a mode that is leader or follower and exactly one
 /// leads; returns the leader's id. Panics with the members' logs after `within`.
 pub fn wait_for_quorum(members: &[Member], within: Duration) -> u64 {
+    let running: Vec<u64> = members.iter().filter(|m| m.is_running()).map(|m| m.id).collect();
+    wait_for_leader_among(members, &running, within)
+}
+
+/// As `wait_for_quorum`, looking only at the members in `ids` (the side of a partition, say).
+pub fn wait_for_leader_among(members: &[Member], ids: &[u64], within: Duration) -> u64 {
     let deadline = Instant::now() + within;
     loop {
         let modes: Vec<(u64, Option<String>)> = members
             .iter()
-            .filter(|m| m.is_running())
+            .filter(|m| ids.contains(&m.id))
             .map(|m| (m.id, m.mode()))
             .collect();
         let leaders: Vec<u64> = modes

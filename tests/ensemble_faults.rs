@@ -1,0 +1,529 @@
+//! Faults in ferrokeeper ensembles (processes on 127.0.0.1): members killed with SIGKILL and restarted while
+//! kazoo clients write through every member, a majority lost and regained, and network partitions made by a
+//! proxy between the members' quorum and election ports (`support/partition.rs`).
+//!
+//! What must hold, as in ZooKeeper: every write a client got a reply for is on every member with its data once
+//! the ensemble is whole again; the members end with the same tree and the same last zxid; a client's writes
+//! are applied in the order it made them; without a quorum nothing is acknowledged and no member shows a write
+//! that was not committed. Waits have generous deadlines and fail with the members' logs; nothing is timed.
+
+#[path = "support/ensemble.rs"]
+mod ensemble;
+#[path = "support/partition.rs"]
+mod partition;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ensemble::{four_letter, kazoo, wait_for_leader_among, wait_for_quorum, Kind, Member, Ports};
+use partition::Net;
+
+/// How long an ensemble may take to elect a leader and sync after a fault.
+const QUORUM_WITHIN: Duration = Duration::from_secs(60);
+/// How long writers may take to get some writes through after a fault.
+const PROGRESS_WITHIN: Duration = Duration::from_secs(60);
+/// Acknowledged writes waited for between faults.
+const WRITES_PER_STEP: u64 = 20;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn python() -> (PathBuf, PathBuf, PathBuf) {
+    let python = root().join("compat-tests/.venv/bin/python");
+    let sdist = root().join("compat-tests/.cache/kazoo-2.11.0");
+    assert!(
+        python.is_file() && sdist.is_dir(),
+        "kazoo is needed for this test: run compat-tests/install.sh"
+    );
+    (python, sdist, root().join("tests/support/fault_load.py"))
+}
+
+fn logs(members: &[Member]) -> String {
+    members
+        .iter()
+        .map(|m| format!("--- member {} ---\n{}", m.id, m.log_tail()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `fault_load.py COMMAND` running in the background, its output in `out/COMMAND.log`; killed when dropped.
+struct Script {
+    out: PathBuf,
+    command: &'static str,
+    child: Option<Child>,
+}
+
+impl Script {
+    fn start(out: &Path, command: &'static str, args: &[String]) -> Script {
+        std::fs::create_dir_all(out).expect("script dir");
+        let (python, sdist, script) = python();
+        let log = std::fs::File::create(out.join(format!("{command}.log"))).expect("script log");
+        let child = Command::new(python)
+            .arg(script)
+            .arg(command)
+            .arg(sdist)
+            .arg(out)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start the script");
+        Script {
+            out: out.to_owned(),
+            command,
+            child: Some(child),
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.out.join(format!("{}.log", self.command))).unwrap_or_default()
+    }
+
+    /// Fails the test if the script ended before it was asked to.
+    fn still_running(&mut self, members: &[Member]) {
+        if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+            panic!(
+                "{} ended ({status}):\n{}\n{}",
+                self.command,
+                self.log(),
+                logs(members)
+            );
+        }
+    }
+
+    /// Waits for the script to end and succeed; returns its output.
+    fn finish(&mut self, members: &[Member]) -> String {
+        let mut child = self.child.take().expect("script running");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("script") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("{} did not end:\n{}\n{}", self.command, self.log(), logs(members));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert!(
+            status.success(),
+            "{} failed:\n{}\n{}",
+            self.command,
+            self.log(),
+            logs(members)
+        );
+        self.log()
+    }
+}
+
+impl Drop for Script {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Writers (`fault_load.py write`) running in the background.
+struct Load {
+    script: Script,
+}
+
+impl Load {
+    /// One writer per (name, ports), each preferring the first of its ports.
+    fn start(out: &Path, root_path: &str, writers: &[(String, Vec<u16>)]) -> Load {
+        let mut args = vec![root_path.to_owned()];
+        for (name, ports) in writers {
+            let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+            args.push(format!("{name}={}", ports.join(",")));
+        }
+        Load {
+            script: Script::start(out, "write", &args),
+        }
+    }
+
+    /// Acknowledged writes so far, over every writer.
+    fn acked(&self) -> u64 {
+        std::fs::read_dir(&self.script.out)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".progress"))
+                    .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                    .filter_map(|t| t.trim().parse::<u64>().ok())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Each writer's result as it recorded it (attempts, acknowledged, failed).
+    fn summary(&self) -> String {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&self.script.out)
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+            .iter()
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .map(|p| {
+                let text = std::fs::read_to_string(p).unwrap_or_default();
+                // {"acked": [...], "failed": F, "attempts": N}: the counts are at the end.
+                let tail = text.rsplit(']').next().unwrap_or_default();
+                format!(
+                    "{} {}",
+                    p.file_stem().unwrap_or_default().to_string_lossy(),
+                    tail.trim_end_matches('}')
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// Waits until `more` further writes are acknowledged.
+    fn wait_progress(&mut self, more: u64, members: &[Member]) {
+        let goal = self.acked() + more;
+        let deadline = Instant::now() + PROGRESS_WITHIN;
+        while self.acked() < goal {
+            self.script.still_running(members);
+            assert!(
+                Instant::now() < deadline,
+                "writers stuck at {} acknowledged writes (wanted {goal}):\n{}\n{}",
+                self.acked(),
+                self.script.log(),
+                logs(members)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops the writers and waits for their results.
+    fn stop(&mut self, members: &[Member]) {
+        std::fs::write(self.script.out.join("stop"), b"").expect("stop file");
+        self.script.finish(members);
+    }
+}
+
+/// `fault_load.py check` on the members of `ports`: the same tree under `root_path` everywhere, and with
+/// `out`, the writers' acknowledged writes in their order.
+fn check_converged(ports: &[u16], root_path: &str, out: Option<&Path>, members: &[Member]) -> String {
+    let (python, sdist, script) = python();
+    let mut cmd = Command::new(python);
+    cmd.arg(script).arg("check").arg(sdist).arg(root_path);
+    match out {
+        Some(dir) => cmd.arg(dir),
+        None => cmd.arg("-"),
+    };
+    for p in ports {
+        cmd.arg(p.to_string());
+    }
+    let result = cmd.output().expect("run the check");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&result.stdout),
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert!(
+        result.status.success(),
+        "check failed:\n{text}\n{}",
+        logs(members)
+    );
+    text
+}
+
+/// `Zxid:` of `srvr`.
+fn zxid(m: &Member) -> Option<String> {
+    let text = four_letter(m.client_port, "srvr")?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("Zxid: "))
+        .map(|z| z.trim().to_owned())
+}
+
+/// Waits until every running member names the same last zxid in `srvr`; returns it.
+fn zxids_agree(members: &[Member]) -> String {
+    let deadline = Instant::now() + QUORUM_WITHIN;
+    loop {
+        let zxids: Vec<(u64, Option<String>)> = members
+            .iter()
+            .filter(|m| m.is_running())
+            .map(|m| (m.id, zxid(m)))
+            .collect();
+        if let Some((_, Some(first))) = zxids.first() {
+            if zxids.iter().all(|(_, z)| z.as_ref() == Some(first)) {
+                return first.clone();
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the members' zxids differ: {zxids:?}\n{}",
+            logs(members)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn member(members: &mut [Member], id: u64) -> &mut Member {
+    members.iter_mut().find(|m| m.id == id).expect("a member")
+}
+
+/// A writer `w<id>` for each member, preferring it: its client port first, then the others'.
+fn writers(ports: &Ports) -> Vec<(String, Vec<u16>)> {
+    ports
+        .client
+        .keys()
+        .map(|&id| {
+            let mut out = vec![ports.client[&id]];
+            out.extend(ports.client.iter().filter(|(&s, _)| s != id).map(|(_, &p)| p));
+            (format!("w{id}"), out)
+        })
+        .collect()
+}
+
+/// Stops the writers once the ensemble is whole, and checks that every member has every acknowledged write
+/// in order, the same tree under /c and the same last zxid.
+fn stop_and_check(mut load: Load, out: &Path, ports: &Ports, members: &[Member]) {
+    load.stop(members);
+    let client_ports: Vec<u16> = ports.client.values().copied().collect();
+    let text = check_converged(&client_ports, "/c", Some(out), members);
+    assert!(text.contains("converged"), "{text}");
+    let zxid = zxids_agree(members);
+    println!("{text}zxid {zxid} on every member; writers: {}", load.summary());
+}
+
+#[test]
+fn acknowledged_writes_survive_killed_leaders_and_followers() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let ids = [1, 2, 3];
+    let ports = Ports::new(&ids);
+    let mut members: Vec<Member> = ids
+        .iter()
+        .map(|&id| Member::start(base.path(), id, Kind::Ferrokeeper, &ports))
+        .collect();
+    wait_for_quorum(&members, QUORUM_WITHIN);
+    let out = base.path().join("load");
+    let mut load = Load::start(&out, "/c", &writers(&ports));
+    load.wait_progress(WRITES_PER_STEP, &members);
+    for _round in 0..3 {
+        // The leader dies; the other two elect one of themselves and go on; the old leader comes back.
+        let leader = wait_for_quorum(&members, QUORUM_WITHIN);
+        member(&mut members, leader).kill();
+        let new_leader = wait_for_quorum(&members, QUORUM_WITHIN);
+        assert_ne!(new_leader, leader);
+        load.wait_progress(WRITES_PER_STEP, &members);
+        member(&mut members, leader).restart();
+        wait_for_quorum(&members, QUORUM_WITHIN);
+        load.wait_progress(WRITES_PER_STEP, &members);
+        // A follower dies and comes back.
+        let follower = *ids.iter().find(|&&id| id != new_leader).expect("a follower");
+        member(&mut members, follower).kill();
+        assert_eq!(wait_for_quorum(&members, QUORUM_WITHIN), new_leader);
+        load.wait_progress(WRITES_PER_STEP, &members);
+        member(&mut members, follower).restart();
+        wait_for_quorum(&members, QUORUM_WITHIN);
+        load.wait_progress(WRITES_PER_STEP, &members);
+    }
+    stop_and_check(load, &out, &ports, &members);
+}
+
+/// Clients on members about to lose their quorum (`fault_load.py probe`): each creates a node once told to
+/// and watches for it; nothing may be acknowledged or seen.
+struct Probe {
+    script: Script,
+}
+
+impl Probe {
+    /// Starts the clients and waits until they are connected.
+    fn start(out: &Path, path: &str, ports: &[u16], members: &[Member]) -> Probe {
+        let mut args = vec![path.to_owned()];
+        args.extend(ports.iter().map(u16::to_string));
+        let mut script = Script::start(out, "probe", &args);
+        let deadline = Instant::now() + QUORUM_WITHIN;
+        while !out.join("ready").exists() {
+            script.still_running(members);
+            assert!(
+                Instant::now() < deadline,
+                "the probe's clients did not connect:\n{}\n{}",
+                script.log(),
+                logs(members)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Probe { script }
+    }
+
+    /// The clients write now.
+    fn go(&self) {
+        std::fs::write(self.script.out.join("go"), b"").expect("go file");
+    }
+
+    /// Waits for the probe's verdict: it passes once its clients are disconnected with nothing acknowledged.
+    fn finish(&mut self, members: &[Member]) -> String {
+        self.script.finish(members)
+    }
+}
+
+#[test]
+fn five_members_serve_with_three_and_acknowledge_nothing_with_two() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let ids = [1, 2, 3, 4, 5];
+    let ports = Ports::new(&ids);
+    let mut members: Vec<Member> = ids
+        .iter()
+        .map(|&id| Member::start(base.path(), id, Kind::Ferrokeeper, &ports))
+        .collect();
+    let leader = wait_for_quorum(&members, QUORUM_WITHIN);
+    let all: Vec<u16> = ids.iter().map(|id| ports.client[id]).collect();
+    kazoo(
+        &all,
+        r#"
+c = KazooClient(hosts=",".join(hosts), timeout=10); c.start(timeout=30)
+c.create("/p2", b"")
+for i in range(20):
+    c.create("/p2/before-%d" % i, b"%d" % i)
+c.stop(); c.close()
+"#,
+    );
+    // The leader and a follower die: three of five are a quorum and go on.
+    let first_follower = *ids.iter().find(|&&id| id != leader).expect("a follower");
+    member(&mut members, leader).kill();
+    member(&mut members, first_follower).kill();
+    let new_leader = wait_for_quorum(&members, QUORUM_WITHIN);
+    assert_ne!(new_leader, leader);
+    let survivors: Vec<u64> = members.iter().filter(|m| m.is_running()).map(|m| m.id).collect();
+    let survivor_ports: Vec<u16> = survivors.iter().map(|id| ports.client[id]).collect();
+    let out = kazoo(
+        &survivor_ports,
+        r#"
+cs = [KazooClient(hosts=h, timeout=10) for h in hosts]
+for c in cs: c.start(timeout=30)
+for i, c in enumerate(cs):
+    for j in range(20):
+        c.create("/p2/three-%d-%d" % (i, j), b"%d" % j)
+for c in cs:
+    c.sync("/p2")
+    names = c.get_children("/p2")
+    assert len([n for n in names if n.startswith("three-")]) == 20 * len(cs), names
+    assert len([n for n in names if n.startswith("before-")]) == 20, names
+for c in cs: c.stop(); c.close()
+print("three serve")
+"#,
+    );
+    assert!(out.contains("three serve"), "{out}");
+    // A third dies while clients on the last two write: no quorum, nothing acknowledged, nothing seen.
+    let third = *survivors
+        .iter()
+        .find(|&&id| id != new_leader)
+        .expect("a follower");
+    let cut_off: Vec<u16> = survivors
+        .iter()
+        .filter(|&&id| id != third)
+        .map(|id| ports.client[id])
+        .collect();
+    let mut probe = Probe::start(&base.path().join("probe"), "/p2/pending", &cut_off, &members);
+    member(&mut members, third).kill();
+    probe.go();
+    let verdict = probe.finish(&members);
+    assert!(
+        verdict.contains("no acknowledgement without a quorum"),
+        "{verdict}"
+    );
+    print!("{verdict}");
+    // Everyone comes back: the ensemble recovers with every acknowledged write on every member.
+    for id in [leader, first_follower, third] {
+        member(&mut members, id).restart();
+    }
+    wait_for_quorum(&members, QUORUM_WITHIN);
+    let out = kazoo(
+        &all,
+        r#"
+for h in hosts:
+    c = KazooClient(hosts=h, timeout=10); c.start(timeout=30)
+    c.sync("/p2")
+    names = c.get_children("/p2")
+    assert len([n for n in names if n.startswith("three-")]) == 60, (h, names)
+    assert len([n for n in names if n.startswith("before-")]) == 20, (h, names)
+    c.create("/p2/after-" + h.split(":")[1], b"")
+    c.stop(); c.close()
+print("recovered")
+"#,
+    );
+    assert!(out.contains("recovered"), "{out}");
+    let text = check_converged(&all, "/p2", None, &members);
+    assert!(text.contains("converged"), "{text}");
+    zxids_agree(&members);
+}
+
+/// Starts every member of `ports` seeing the others through `net`.
+fn start_behind(base: &Path, ids: &[u64], ports: &Ports, net: &Net) -> Vec<Member> {
+    ids.iter()
+        .map(|&id| Member::start_seeing(base, id, Kind::Ferrokeeper, ports, net.view(id)))
+        .collect()
+}
+
+/// Which of the leader's links a partition cuts.
+#[derive(Debug, Clone, Copy)]
+enum Cut {
+    /// The leader hears nobody and nobody hears it.
+    Both,
+    /// The others hear nothing from the leader, which still hears them.
+    FromLeader,
+    /// The leader hears nothing from the others, which still hear it.
+    ToLeader,
+}
+
+/// Cuts the current leader off as `cut` says while the writers run: the others elect a new leader and go on,
+/// a client of the old leader gets nothing acknowledged and sees nothing it wrote; then heals and waits for
+/// the whole ensemble.
+fn partition_leader(net: &Net, cut: Cut, members: &[Member], load: &mut Load, probe_dir: &Path) {
+    let leader = wait_for_quorum(members, QUORUM_WITHIN);
+    let client_port = members
+        .iter()
+        .find(|m| m.id == leader)
+        .expect("leader")
+        .client_port;
+    let mut probe = Probe::start(probe_dir, &format!("/c/pending-{cut:?}"), &[client_port], members);
+    let others: Vec<u64> = members.iter().map(|m| m.id).filter(|&id| id != leader).collect();
+    for &other in &others {
+        match cut {
+            Cut::Both => {
+                net.cut(leader, other);
+                net.cut(other, leader);
+            }
+            Cut::FromLeader => net.cut(leader, other),
+            Cut::ToLeader => net.cut(other, leader),
+        }
+    }
+    probe.go();
+    let new_leader = wait_for_leader_among(members, &others, QUORUM_WITHIN);
+    assert_ne!(new_leader, leader);
+    load.wait_progress(WRITES_PER_STEP, members);
+    let verdict = probe.finish(members);
+    assert!(
+        verdict.contains("no acknowledgement without a quorum"),
+        "{verdict}"
+    );
+    print!("{cut:?}: {verdict}");
+    net.heal();
+    wait_for_quorum(members, QUORUM_WITHIN);
+    load.wait_progress(WRITES_PER_STEP, members);
+}
+
+#[test]
+fn a_partitioned_leader_is_replaced_and_acknowledges_nothing() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let ids = [1, 2, 3];
+    let ports = Ports::new(&ids);
+    let net = Net::new(&ports);
+    let members = start_behind(base.path(), &ids, &ports, &net);
+    wait_for_quorum(&members, QUORUM_WITHIN);
+    let out = base.path().join("load");
+    let mut load = Load::start(&out, "/c", &writers(&ports));
+    load.wait_progress(WRITES_PER_STEP, &members);
+    for cut in [Cut::Both, Cut::FromLeader, Cut::ToLeader] {
+        let dir = base.path().join(format!("probe-{cut:?}"));
+        partition_leader(&net, cut, &members, &mut load, &dir);
+    }
+    stop_and_check(load, &out, &ports, &members);
+}
