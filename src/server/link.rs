@@ -62,6 +62,7 @@ pub(crate) struct LeaderLink {
     pub(crate) dirs: DataDirs,
     pub(crate) established: bool,
     pub(crate) max_len: usize,
+    pub(crate) ops: super::quorum_ops::RoleOps,
 }
 
 /// A follower's side of its connection to the leader.
@@ -77,6 +78,7 @@ pub(crate) struct FollowerLink {
     pub(crate) serving: bool,
     /// jute.maxbuffer for packets from the leader.
     pub(crate) max_len: usize,
+    pub(crate) ops: super::quorum_ops::RoleOps,
 }
 
 impl FollowerLink {
@@ -206,6 +208,7 @@ impl Runtime {
             return Ok(None);
         };
         let txn = TxnEntry::decode(entry, usize::MAX).map_err(io::Error::other)?;
+        l.ops.proposed(&mut self.metrics, entry.len());
         let actions = l.leader.propose(txn);
         self.leader_actions(actions)
     }
@@ -257,6 +260,7 @@ impl Runtime {
             let mut more = Vec::new();
             match action {
                 LeaderAction::Send { to, zxid, payload } => {
+                    super::quorum_ops::log_sync_mode(&l.leader, to, zxid, &payload);
                     let sent = match payload.to_packet(zxid) {
                         Ok(packet) => l
                             .learners
@@ -319,7 +323,7 @@ impl Runtime {
                 LeaderAction::Log(_) => {}
                 LeaderAction::Commit(z) => self.apply_up_to(z)?,
                 LeaderAction::Established { epoch } => {
-                    tracing::info!(epoch, "a quorum follows; leading and serving clients");
+                    l.ops.established(&l.leader, epoch);
                     l.established = true;
                     self.core.start_epoch(epoch);
                 }
