@@ -395,6 +395,16 @@ pub fn gauges(f: &ServerFacts) -> Vec<(&'static str, MonitorValue)> {
     out
 }
 
+/// The gauges ZooKeeper's Prometheus provider reports: [`gauges`], and those a member registers with no value,
+/// which that provider reports as 0 where the default one leaves them out.
+pub fn provider_gauges(f: &ServerFacts) -> Vec<(&'static str, MonitorValue)> {
+    let mut out = gauges(f);
+    if let Some(q) = &f.quorum {
+        out.extend(q.null_gauges());
+    }
+    out
+}
+
 /// The values of `mntr` and the AdminServer's `monitor`, in order: version and state first as in ZooKeeper
 /// (`ZooKeeperServer.dumpMonitorValues`), then the gauges, then the counters and summaries of `metrics`.
 pub fn monitor_values(f: &ServerFacts, metrics: Vec<(String, MonitorValue)>) -> Vec<(String, MonitorValue)> {

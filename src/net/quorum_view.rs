@@ -135,17 +135,15 @@ impl QuorumView {
         }
     }
 
-    /// The quorum gauges of `mntr` and /metrics: `quorum_size` and `synced_observers` on every member, the
-    /// learner and proposal figures on the leader.
+    /// The quorum gauges of `mntr` and /metrics: `quorum_size` on every member, the learner and proposal
+    /// figures on the leader.
     pub fn gauges(&self) -> Vec<(&'static str, MonitorValue)> {
         let int = |v: u64| MonitorValue::Int(v as i64);
-        let mut out = vec![
-            ("quorum_size", int(self.voters.len() as u64)),
-            // Observers are refused at start-up, so none is ever synced.
-            ("synced_observers", int(0)),
-        ];
+        let mut out = vec![("quorum_size", int(self.voters.len() as u64))];
         if let Some(l) = self.leader_facts() {
             out.extend([
+                // Observers are refused at start-up, so none is ever synced.
+                ("synced_observers", int(0)),
                 ("learners", int(l.learners)),
                 ("synced_followers", int(l.synced_followers)),
                 // Every follower votes: a non-voting follower exists only during a reconfiguration, which is
@@ -159,6 +157,16 @@ impl QuorumView {
             ]);
         }
         out
+    }
+
+    /// Gauges a follower registers with no value (`Follower.getSyncedObserverSize` is null without an
+    /// observer master port): the default provider leaves them out of `mntr`, ZooKeeper's Prometheus provider
+    /// reports them as 0.
+    pub fn null_gauges(&self) -> Vec<(&'static str, MonitorValue)> {
+        match self.role {
+            RoleView::Leading(_) => Vec::new(),
+            RoleView::Following => vec![("synced_observers", MonitorValue::Int(0))],
+        }
     }
 }
 
@@ -229,7 +237,14 @@ mod tests {
     #[test]
     fn only_the_leader_reports_learners_and_proposal_sizes() {
         let names = |v: &QuorumView| v.gauges().into_iter().map(|(k, _)| k).collect::<Vec<_>>();
-        assert_eq!(names(&view(false)), ["quorum_size", "synced_observers"]);
+        assert_eq!(names(&view(false)), ["quorum_size"]);
+        let null = view(false)
+            .null_gauges()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect::<Vec<_>>();
+        assert_eq!(null, ["synced_observers"]);
+        assert!(view(true).null_gauges().is_empty());
         let leader = names(&view(true));
         for key in [
             "learners",

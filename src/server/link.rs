@@ -181,6 +181,7 @@ impl Runtime {
     /// One tick of the quorum's clock (tickTime): a leader silent for too long ends a follower's role; a
     /// leader pings its learners and steps down without a quorum of them.
     pub(crate) fn link_tick(&mut self) -> io::Result<Option<RoleEnd>> {
+        self.collect_learner_queues();
         match &mut self.link {
             Link::Standalone => Ok(None),
             Link::Follower(f) => Ok(f.learner.tick().err().map(|e| e.to_string())),

@@ -122,7 +122,8 @@ impl Runtime {
             }
             Query::SampleGauges { reply } => {
                 self.sync_net_counters();
-                let gauges = fl::gauges(&self.facts());
+                self.collect_learner_queues();
+                let gauges = fl::provider_gauges(&self.facts());
                 self.metrics.set_gauges(&gauges);
                 let _ = reply.send(());
             }
@@ -194,8 +195,9 @@ impl Runtime {
     /// The values of `mntr` and `monitor`.
     pub(super) fn monitor_values(&mut self) -> Vec<(String, MonitorValue)> {
         self.sync_net_counters();
+        self.collect_learner_queues();
         let facts = self.facts();
-        match self.metrics.prometheus_dump(&fl::gauges(&facts)) {
+        match self.metrics.prometheus_dump(&fl::provider_gauges(&facts)) {
             Some(samples) => fl::provider_monitor_values(&facts, samples),
             None => fl::monitor_values(&facts, self.metrics.monitor_values()),
         }

@@ -14,9 +14,10 @@ use super::link::Link;
 use super::runtime::Runtime;
 use crate::config::ServerConfig;
 use crate::core::zab::leader::{Leader, LearnerConn};
-use crate::metrics::Metrics;
+use crate::metrics::{summary_set, Metrics};
 use crate::net::four_letter::ResponseSizes;
 use crate::net::quorum_view::{address, host_port, LeaderFacts, QuorumView, RoleView, VoterView, ZabState};
+use crate::quorum::link::QueueSamples;
 use crate::quorum::Decision;
 
 /// `ServerMetrics.ELECTION_TIME`: from entering LOOKING to leading or following, in ms.
@@ -128,6 +129,32 @@ pub(super) fn log_learner_sync(packet_type: Option<jute::codes::PacketType>, zxi
 }
 
 impl Runtime {
+    /// Reports the leader's learner queues (`learner_handler_qp_size`, `learner_handler_qp_time_ms`, keyed by
+    /// the learner's sid) as their writers sampled them.
+    pub(super) fn collect_learner_queues(&mut self) {
+        let Link::Leader(l) = &self.link else {
+            return;
+        };
+        let samples: Vec<(String, QueueSamples)> = l
+            .learners
+            .iter()
+            .filter_map(|(conn, (writer, _))| {
+                let sid = l.leader.learner_sid(LearnerConn(*conn))?;
+                Some((sid.0.to_string(), writer.take_samples()))
+            })
+            .collect();
+        for (sid, s) in samples {
+            for v in s.sizes {
+                self.metrics
+                    .observe_in_set(summary_set::LEARNER_HANDLER_QP_SIZE, &sid, v);
+            }
+            for v in s.waits_ms {
+                self.metrics
+                    .observe_in_set(summary_set::LEARNER_HANDLER_QP_TIME_MS, &sid, v);
+            }
+        }
+    }
+
     /// The ensemble as this member sees it, or None for a standalone server.
     pub(super) fn quorum_view(&self) -> Option<QuorumView> {
         let quorum = self.config.quorum.as_ref()?;

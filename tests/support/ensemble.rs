@@ -86,13 +86,18 @@ pub struct Member {
 impl Member {
     /// Writes the member's zoo.cfg and myid under `base/m<id>` and starts it.
     pub fn start(base: &Path, id: u64, kind: Kind, ports: &Ports) -> Member {
+        Member::start_with(base, id, kind, ports, "admin.enableServer=false\n")
+    }
+
+    /// `start` with `extra` lines in zoo.cfg in place of the line that turns the AdminServer off.
+    pub fn start_with(base: &Path, id: u64, kind: Kind, ports: &Ports, extra: &str) -> Member {
         let dir = base.join(format!("m{id}"));
         let data = dir.join("data");
         std::fs::create_dir_all(&data).expect("data dir");
         std::fs::write(data.join("myid"), format!("{id}\n")).expect("myid");
         let mut cfg = format!(
             "tickTime={TICK_TIME_MS}\ninitLimit=20\nsyncLimit=10\ndataDir={}\nclientPort={}\n\
-             clientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=*\n",
+             clientPortAddress=127.0.0.1\n{extra}4lw.commands.whitelist=*\n",
             data.display(),
             ports.client[&id]
         );
