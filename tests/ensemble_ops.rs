@@ -11,10 +11,10 @@ mod ensemble;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::time::Duration;
 
-use ensemble::{four_letter, kazoo, wait_for_quorum, Kind, Member, Ports};
+use ensemble::{four_letter, free_port, kazoo, wait_for_quorum, Kind, Member, Ports};
 use serde_json::Value;
 
 const IDS: [u64; 3] = [1, 2, 3];
@@ -75,13 +75,6 @@ struct Ensemble {
     members: Vec<Member>,
     admin: BTreeMap<u64, u16>,
     leader: u64,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
 }
 
 impl Ensemble {
