@@ -360,6 +360,29 @@ fn check_member(kind: &str, e: &Ensemble, id: u64, seen: &Seen) {
         leading,
         "{kind} member {id}"
     );
+    let count = |key: &str| -> f64 {
+        seen.mntr
+            .get(key)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{kind} member {id}: {key} in {:?}", seen.mntr.get(key)))
+    };
+    let counted: &[&str] = if leading {
+        &["zk_proposal_count", "zk_commit_count"]
+    } else {
+        &[
+            "zk_learner_proposal_received_count",
+            "zk_learner_commit_received_count",
+        ]
+    };
+    for key in counted
+        .iter()
+        .chain(&["zk_looking_count", "zk_cnt_election_time"])
+    {
+        assert!(
+            count(key) >= 1.0,
+            "{kind} member {id}: {key} after an election and writes"
+        );
+    }
     if leading {
         let sizes = admin["server_stats"]["proposal_stats"]["max_buffer_size"]
             .as_i64()

@@ -159,6 +159,7 @@ impl Runtime {
                 )))
             }
         };
+        super::quorum_ops::count_from_leader(&mut self.metrics, &payload);
         let actions = match f.learner.receive(packet.zxid, payload) {
             Ok(a) => a,
             Err(e) => return Ok(Some(e.to_string())),
@@ -322,7 +323,10 @@ impl Runtime {
                 }
                 // The front end handed the entry to the log when it prepared it (`Effect::Persist`).
                 LeaderAction::Log(_) => {}
-                LeaderAction::Commit(z) => self.apply_up_to(z)?,
+                LeaderAction::Commit(z) => {
+                    super::quorum_ops::count_commit(&mut self.metrics);
+                    self.apply_up_to(z)?
+                }
                 LeaderAction::Established { epoch } => {
                     l.ops.established(&l.leader, epoch);
                     l.established = true;

@@ -26,6 +26,12 @@ const ELECTION_TIME: &str = "election_time";
 const LOOKING_COUNT: &str = "looking_count";
 /// `ServerMetrics.PROPOSAL_COUNT`: proposals the leader made.
 const PROPOSAL_COUNT: &str = "proposal_count";
+/// `ServerMetrics.COMMIT_COUNT`: proposals the leader committed.
+const COMMIT_COUNT: &str = "commit_count";
+/// `ServerMetrics.LEARNER_PROPOSAL_RECEIVED_COUNT` and `LEARNER_COMMIT_RECEIVED_COUNT`: PROPOSAL and COMMIT
+/// packets a follower received from its leader.
+const LEARNER_PROPOSAL_RECEIVED_COUNT: &str = "learner_proposal_received_count";
+const LEARNER_COMMIT_RECEIVED_COUNT: &str = "learner_commit_received_count";
 
 /// What a role keeps for the operator, beside its link.
 #[derive(Debug, Clone)]
@@ -67,6 +73,20 @@ impl RoleOps {
     pub(crate) fn proposed(&mut self, metrics: &mut Metrics, bytes: usize) {
         self.proposal_sizes.record(bytes as i64);
         metrics.count(PROPOSAL_COUNT, 1);
+    }
+}
+
+/// The leader committed a proposal (`Leader.commit`).
+pub(super) fn count_commit(metrics: &mut Metrics) {
+    metrics.count(COMMIT_COUNT, 1);
+}
+
+/// A follower counts the PROPOSAL and COMMIT packets its leader sends (`Follower.processPacket`).
+pub(super) fn count_from_leader(metrics: &mut Metrics, payload: &Payload) {
+    match payload {
+        Payload::Proposal(_) => metrics.count(LEARNER_PROPOSAL_RECEIVED_COUNT, 1),
+        Payload::Commit => metrics.count(LEARNER_COMMIT_RECEIVED_COUNT, 1),
+        _ => {}
     }
 }
 
