@@ -284,9 +284,15 @@ const SUMMARIES: [(&str, Detail); 65] = [
     ("write_final_proc_time_ms", Detail::Advanced),
 ];
 
-/// ZooKeeper's summary sets (`ServerMetrics.getSummarySet`), BASIC both: one summary per top-level namespace,
-/// labelled `key` in Prometheus and keyed `avg_<namespace>_<name>` (and so on) in `mntr`.
+/// ZooKeeper's summary sets (`ServerMetrics.getSummarySet`): one summary per key (a top-level namespace, a
+/// learner's server id), labelled `key` in Prometheus and keyed `avg_<key>_<name>` (and so on) in `mntr`.
 pub mod summary_set {
+    /// Packets waiting in a learner's queue each time the leader's writer takes one (`LearnerHandler.sendPackets`),
+    /// per learner sid.
+    pub const LEARNER_HANDLER_QP_SIZE: &str = "learner_handler_qp_size";
+    /// Time a packet waited in a learner's queue, sampled on the first packet and every 1000th as ZooKeeper's
+    /// marker packets sample it, per learner sid (ADVANCED).
+    pub const LEARNER_HANDLER_QP_TIME_MS: &str = "learner_handler_qp_time_ms";
     /// Bytes of reads per namespace: path, data or children's names, and the Stat (`DataTree.updateReadStat`).
     pub const READ_PER_NAMESPACE: &str = "read_per_namespace";
     /// Bytes of writes per namespace: path and data (`DataTree.updateWriteStat`).
@@ -467,7 +473,12 @@ impl Metrics {
                 metrics::describe_histogram!(name, name);
                 let _ = metrics::histogram!(name);
             }
-            for name in [summary_set::READ_PER_NAMESPACE, summary_set::WRITE_PER_NAMESPACE] {
+            for name in [
+                summary_set::READ_PER_NAMESPACE,
+                summary_set::WRITE_PER_NAMESPACE,
+                summary_set::LEARNER_HANDLER_QP_SIZE,
+                summary_set::LEARNER_HANDLER_QP_TIME_MS,
+            ] {
                 metrics::describe_histogram!(name, name);
             }
         });
@@ -517,7 +528,7 @@ impl Metrics {
             }
         };
         let member = &mut self.sets[i];
-        member.stats.add(value, Detail::Basic);
+        member.stats.add(value, set_detail(set));
         if let Some(h) = &member.histogram {
             h.record(value as f64);
         }
@@ -579,38 +590,48 @@ impl Metrics {
             .map(|(name, v)| (name.to_string(), MonitorValue::Int(v as i64)))
             .collect();
         for ((name, detail), s) in SUMMARIES.iter().zip(&self.summaries) {
-            out.push((format!("avg_{name}"), MonitorValue::Double(s.avg())));
-            for (prefix, v) in [
-                ("min", s.min.unwrap_or(0)),
-                ("max", s.max),
-                ("cnt", s.count),
-                ("sum", s.sum),
-            ] {
-                out.push((format!("{prefix}_{name}"), MonitorValue::Int(v as i64)));
-            }
-            if *detail == Detail::Advanced {
-                for (prefix, q) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("p999", 0.999)] {
-                    out.push((
-                        format!("{prefix}_{name}"),
-                        MonitorValue::Int(s.quantile(q) as i64),
-                    ));
-                }
-            }
+            summary_values(&mut out, name, *detail, s);
         }
         // `AvgMinMaxCounterSet.values`: the member's key before the set's name.
         for m in &self.sets {
-            let (s, name) = (&m.stats, format!("{}_{}", m.key, m.set));
-            out.push((format!("avg_{name}"), MonitorValue::Double(s.avg())));
-            for (prefix, v) in [
-                ("min", s.min.unwrap_or(0)),
-                ("max", s.max),
-                ("cnt", s.count),
-                ("sum", s.sum),
-            ] {
-                out.push((format!("{prefix}_{name}"), MonitorValue::Int(v as i64)));
-            }
+            summary_values(
+                &mut out,
+                &format!("{}_{}", m.key, m.set),
+                set_detail(m.set),
+                &m.stats,
+            );
         }
         out
+    }
+}
+
+/// One summary's `mntr` lines: `avg_`, `min_`, `max_`, `cnt_`, `sum_` and, for an ADVANCED one, the percentiles.
+fn summary_values(out: &mut Vec<(String, MonitorValue)>, name: &str, detail: Detail, s: &SummaryStats) {
+    out.push((format!("avg_{name}"), MonitorValue::Double(s.avg())));
+    for (prefix, v) in [
+        ("min", s.min.unwrap_or(0)),
+        ("max", s.max),
+        ("cnt", s.count),
+        ("sum", s.sum),
+    ] {
+        out.push((format!("{prefix}_{name}"), MonitorValue::Int(v as i64)));
+    }
+    if detail == Detail::Advanced {
+        for (prefix, q) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("p999", 0.999)] {
+            out.push((
+                format!("{prefix}_{name}"),
+                MonitorValue::Int(s.quantile(q) as i64),
+            ));
+        }
+    }
+}
+
+/// How much a summary set reports: `learner_handler_qp_time_ms` is ADVANCED, the others BASIC.
+fn set_detail(set: &str) -> Detail {
+    if set == summary_set::LEARNER_HANDLER_QP_TIME_MS {
+        Detail::Advanced
+    } else {
+        Detail::Basic
     }
 }
 
@@ -623,7 +644,8 @@ pub fn exposition(rendered: &str) -> String {
         if let Some((name, rest)) = line.split_once('{').filter(|_| !line.starts_with('#')) {
             let basic = SUMMARIES.iter().any(|(n, d)| *n == name && *d == Detail::Basic)
                 || name == summary_set::READ_PER_NAMESPACE
-                || name == summary_set::WRITE_PER_NAMESPACE;
+                || name == summary_set::WRITE_PER_NAMESPACE
+                || name == summary_set::LEARNER_HANDLER_QP_SIZE;
             if basic && !rest.contains("quantile=\"0.5\"") {
                 continue;
             }
@@ -667,8 +689,8 @@ const LABELLED_FAMILIES: [(&str, &str); 10] = [
     (summary_set::READ_PER_NAMESPACE, "summary"),
     (summary_set::WRITE_PER_NAMESPACE, "summary"),
     ("ack_latency", "summary"),
-    ("learner_handler_qp_size", "summary"),
-    ("learner_handler_qp_time_ms", "summary"),
+    (summary_set::LEARNER_HANDLER_QP_SIZE, "summary"),
+    (summary_set::LEARNER_HANDLER_QP_TIME_MS, "summary"),
     ("quota_bytes_limit_per_namespace", "gauge"),
     ("quota_bytes_usage_per_namespace", "gauge"),
     ("quota_count_limit_per_namespace", "gauge"),

@@ -458,7 +458,16 @@ print("recovered")
 /// Starts every member of `ports` seeing the others through `net`.
 fn start_behind(base: &Path, ids: &[u64], ports: &Ports, net: &Net) -> Vec<Member> {
     ids.iter()
-        .map(|&id| Member::start_seeing(base, id, Kind::Ferrokeeper, ports, net.view(id)))
+        .map(|&id| {
+            Member::start_seeing(
+                base,
+                id,
+                Kind::Ferrokeeper,
+                ports,
+                net.view(id),
+                "admin.enableServer=false\n",
+            )
+        })
         .collect()
 }
 

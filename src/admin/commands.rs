@@ -10,7 +10,7 @@ use super::json::{Json, Object};
 use crate::config::ServerConfig;
 use crate::metrics::MonitorValue;
 use crate::net::dumps::{DumpFacts, WatchFacts};
-use crate::net::four_letter::{ConnFacts, ServerFacts, FULL_VERSION};
+use crate::net::four_letter::{ConnFacts, ResponseSizes, ServerFacts, FULL_VERSION};
 use crate::net::java;
 use crate::types::Zxid;
 
@@ -203,11 +203,11 @@ pub struct DirSizes {
     pub log_dir: u64,
 }
 
-fn buffer_stats(f: &ServerFacts) -> Json {
+fn buffer_stats(s: &ResponseSizes) -> Json {
     let mut o = Object::new();
-    o.put("last_buffer_size", f.client_response.last)
-        .put("min_buffer_size", f.client_response.min)
-        .put("max_buffer_size", f.client_response.max);
+    o.put("last_buffer_size", s.last)
+        .put("min_buffer_size", s.min)
+        .put("max_buffer_size", s.max);
     o.into()
 }
 
@@ -218,7 +218,7 @@ pub fn server_stats(r: &mut Response, f: &ServerFacts, dirs: DirSizes) {
         .put("packets_sent", f.packets_sent)
         .put("packets_received", f.packets_received)
         .put("fsync_threshold_exceed_count", f.fsync_threshold_exceeded)
-        .put("client_response_stats", buffer_stats(f))
+        .put("client_response_stats", buffer_stats(&f.client_response))
         .put("data_dir_size", dirs.data_dir)
         .put("log_dir_size", dirs.log_dir)
         .put("provider_null", false)
@@ -237,12 +237,17 @@ pub fn server_stats(r: &mut Response, f: &ServerFacts, dirs: DirSizes) {
     r.put("version", FULL_VERSION)
         .put("read_only", false)
         .put("server_stats", Json::from(stats))
-        .put("client_response", buffer_stats(f))
-        .put("node_count", f.node_count);
+        .put("client_response", buffer_stats(&f.client_response));
+    // A leader adds its `Leader.getProposalStats` (`ServerStats.Provider` of `LeaderZooKeeperServer`).
+    if let Some(l) = f.quorum.as_ref().and_then(|q| q.leader_facts()) {
+        r.put("proposal_stats", buffer_stats(&l.proposal_sizes));
+    }
+    r.put("node_count", f.node_count);
 }
 
-/// `configuration` (`ZooKeeperServerConf.toMap`), with the `version-2` directories as ZooKeeper reports them.
-pub fn configuration(r: &mut Response, config: &ServerConfig) {
+/// `configuration` (`ZooKeeperServerConf.toMap`), with the `version-2` directories as ZooKeeper reports them;
+/// `server_id` is the member's myid, 0 on a standalone server.
+pub fn configuration(r: &mut Response, config: &ServerConfig, server_id: u64) {
     r.put("client_port", u32::from(config.client_address.port()))
         .put("data_dir", version2(&config.data_dir))
         .put("data_log_dir", version2(&config.data_log_dir))
@@ -250,7 +255,7 @@ pub fn configuration(r: &mut Response, config: &ServerConfig) {
         .put("max_client_cnxns", config.max_client_cnxns)
         .put("min_session_timeout", config.min_session_timeout_ms)
         .put("max_session_timeout", config.max_session_timeout_ms)
-        .put("server_id", 0u32)
+        .put("server_id", server_id)
         .put("client_port_listen_backlog", -1i64);
 }
 

@@ -10,6 +10,7 @@
 
 pub mod commands;
 pub mod json;
+pub mod quorum;
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use super::conn_stats::ConnStats;
 use super::java;
+use super::quorum_view::QuorumView;
 use crate::config::ServerConfig;
 use crate::metrics::MonitorValue;
 use crate::types::{SessionId, Zxid};
@@ -78,6 +79,8 @@ pub struct ServerFacts {
     pub fsync_threshold_exceeded: u64,
     /// `standalone`, `leader` or `follower` (`ServerState`'s name as `srvr` and `mntr` print it).
     pub mode: &'static str,
+    /// The ensemble as this member sees it; None for a standalone server.
+    pub quorum: Option<QuorumView>,
 }
 
 /// Reply payload sizes (`BufferStats`): -1 until the first reply.
@@ -151,6 +154,9 @@ fn server_stats(out: &mut String, f: &ServerFacts) {
     let _ = writeln!(out, "Zxid: 0x{:x}", f.zxid.0);
     let _ = writeln!(out, "Mode: {}", f.mode);
     let _ = writeln!(out, "Node count: {}", f.node_count);
+    if let Some(q) = &f.quorum {
+        q.stat_lines(out);
+    }
 }
 
 /// `srvr`.
@@ -192,9 +198,9 @@ pub fn dir_size(dir: &Path) -> u64 {
         .sum()
 }
 
-/// `conf` for a standalone server (`ZooKeeperServer.dumpConf`); the directories are the `version-2`
-/// subdirectories where the files live.
-pub fn conf(config: &ServerConfig) -> String {
+/// `conf` (`ZooKeeperServer.dumpConf`, and for an ensemble member `QuorumZooKeeperServer.dumpConf`); the
+/// directories are the `version-2` subdirectories where the files live.
+pub fn conf(config: &ServerConfig, quorum: Option<&QuorumView>) -> String {
     let data_dir = std::path::absolute(&config.data_dir)
         .unwrap_or_else(|_| config.data_dir.clone())
         .join("version-2");
@@ -213,7 +219,10 @@ pub fn conf(config: &ServerConfig) -> String {
     let _ = writeln!(out, "minSessionTimeout={}", config.min_session_timeout_ms);
     let _ = writeln!(out, "maxSessionTimeout={}", config.max_session_timeout_ms);
     let _ = writeln!(out, "clientPortListenBacklog=-1");
-    let _ = writeln!(out, "serverId=0");
+    let _ = writeln!(out, "serverId={}", quorum.map_or(0, |q| q.my_id));
+    if let Some(q) = quorum {
+        q.conf_lines(&mut out);
+    }
     out
 }
 
@@ -385,6 +394,19 @@ pub fn gauges(f: &ServerFacts) -> Vec<(&'static str, MonitorValue)> {
         out.push((OPEN_FILE_DESCRIPTOR_COUNT, int(open)));
         out.push((MAX_FILE_DESCRIPTOR_COUNT, int(max)));
     }
+    if let Some(q) = &f.quorum {
+        out.extend(q.gauges());
+    }
+    out
+}
+
+/// The gauges ZooKeeper's Prometheus provider reports: [`gauges`], and those a member registers with no value,
+/// which that provider reports as 0 where the default one leaves them out.
+pub fn provider_gauges(f: &ServerFacts) -> Vec<(&'static str, MonitorValue)> {
+    let mut out = gauges(f);
+    if let Some(q) = &f.quorum {
+        out.extend(q.null_gauges());
+    }
     out
 }
 
@@ -395,6 +417,7 @@ pub fn monitor_values(f: &ServerFacts, metrics: Vec<(String, MonitorValue)>) -> 
         ("version".to_owned(), MonitorValue::Text(FULL_VERSION.to_owned())),
         ("server_state".to_owned(), MonitorValue::Text(f.mode.to_owned())),
     ];
+    out.extend(peer_state(f.quorum.as_ref()));
     out.extend(gauges(f).into_iter().map(|(k, v)| (k.to_owned(), v)));
     out.extend(metrics);
     out
@@ -403,15 +426,21 @@ pub fn monitor_values(f: &ServerFacts, metrics: Vec<(String, MonitorValue)>) -> 
 /// The values of `mntr` and `monitor` under ZooKeeper's Prometheus provider: version and state, then the
 /// provider's samples (see `Metrics::prometheus_dump`).
 pub fn provider_monitor_values(
-    mode: &str,
+    f: &ServerFacts,
     samples: Vec<(String, MonitorValue)>,
 ) -> Vec<(String, MonitorValue)> {
     let mut out = vec![
         ("version".to_owned(), MonitorValue::Text(FULL_VERSION.to_owned())),
-        ("server_state".to_owned(), MonitorValue::Text(mode.to_owned())),
+        ("server_state".to_owned(), MonitorValue::Text(f.mode.to_owned())),
     ];
+    out.extend(peer_state(f.quorum.as_ref()));
     out.extend(samples);
     out
+}
+
+/// `peer_state`, which `QuorumZooKeeperServer.dumpMonitorValues` adds after `server_state` on a member.
+fn peer_state(quorum: Option<&QuorumView>) -> Option<(String, MonitorValue)> {
+    quorum.map(|q| ("peer_state".to_owned(), MonitorValue::Text(q.peer_state())))
 }
 
 /// `mntr`: `zk_<key>\t<value>` lines.
@@ -456,6 +485,7 @@ mod tests {
             zxid: Zxid(3),
             node_count: 7,
             mode: "standalone",
+            quorum: None,
             ..ServerFacts::default()
         }
     }
@@ -478,6 +508,7 @@ mod tests {
         let f = ServerFacts {
             node_count: 5,
             mode: "standalone",
+            quorum: None,
             ..ServerFacts::default()
         };
         assert_eq!(
@@ -531,7 +562,7 @@ mod tests {
         config.data_log_dir = "/nonexistent/zklog".into();
         config.max_client_cnxns = 3;
         assert_eq!(
-            conf(&config),
+            conf(&config, None),
             "clientPort=2181\nsecureClientPort=-1\ndataDir=/nonexistent/zk/version-2\ndataDirSize=0\n\
              dataLogDir=/nonexistent/zklog/version-2\ndataLogSize=0\ntickTime=2000\nmaxClientCnxns=3\n\
              minSessionTimeout=4000\nmaxSessionTimeout=40000\nclientPortListenBacklog=-1\nserverId=0\n"

@@ -14,6 +14,7 @@ pub mod dumps;
 pub mod four_letter;
 pub mod java;
 pub mod limits;
+pub mod quorum_view;
 
 use std::net::SocketAddr;
 

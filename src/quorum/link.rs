@@ -7,6 +7,8 @@
 //! `QUEUE_MAX` is disconnected rather than buffered without end.
 
 use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use jute::records::quorum::QuorumPacket;
@@ -138,32 +140,86 @@ pub enum Outgoing {
     Raw(Bytes),
 }
 
+/// How the writer's queue looked as it took packets, for the leader's `learner_handler_qp_size` and
+/// `learner_handler_qp_time_ms` (`LearnerHandler.sendPackets`): the packets still queued at each take, and how
+/// long the first packet and every [`TIME_SAMPLE_EVERY`]th waited (ZooKeeper times the marker packets it queues
+/// as often). At most [`SAMPLES_MAX`] of each wait for the server task (it collects them every tick); beyond
+/// that the newest are not kept.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct QueueSamples {
+    pub sizes: Vec<u64>,
+    pub waits_ms: Vec<u64>,
+}
+
+/// `LearnerHandler`'s `markerPacketInterval`.
+pub const TIME_SAMPLE_EVERY: u64 = 1000;
+/// Samples kept between two collections by the server task.
+pub const SAMPLES_MAX: usize = 10_000;
+
+#[derive(Debug, Default)]
+struct Sampler {
+    samples: QueueSamples,
+    taken: u64,
+}
+
+impl Sampler {
+    fn record(&mut self, queued: usize, waited: std::time::Duration) {
+        let keep = |v: &mut Vec<u64>, x: u64| {
+            if v.len() < SAMPLES_MAX {
+                v.push(x);
+            }
+        };
+        keep(&mut self.samples.sizes, queued as u64);
+        if self.taken % TIME_SAMPLE_EVERY == 0 {
+            keep(&mut self.samples.waits_ms, waited.as_millis() as u64);
+        }
+        self.taken += 1;
+    }
+}
+
 /// The writing end of a quorum connection: a task draining a bounded queue.
 #[derive(Debug, Clone)]
 pub struct PacketWriter {
-    tx: mpsc::Sender<Outgoing>,
+    tx: mpsc::Sender<(Instant, Outgoing)>,
+    sampler: Arc<Mutex<Sampler>>,
 }
 
 impl PacketWriter {
     /// Starts the writer task on `wr`.
     pub fn spawn(wr: OwnedWriteHalf) -> PacketWriter {
         let (tx, rx) = mpsc::channel(QUEUE_MAX);
-        tokio::spawn(write_loop(wr, rx));
-        PacketWriter { tx }
+        let sampler = Arc::new(Mutex::new(Sampler::default()));
+        tokio::spawn(write_loop(wr, rx, Arc::clone(&sampler)));
+        PacketWriter { tx, sampler }
     }
 
     /// Queues a packet; false if the queue is full or the connection is gone (the caller drops the peer).
     pub fn send(&self, packet: Outgoing) -> bool {
-        self.tx.try_send(packet).is_ok()
+        self.tx.try_send((Instant::now(), packet)).is_ok()
+    }
+
+    /// The queue samples taken since the last call.
+    pub fn take_samples(&self) -> QueueSamples {
+        match self.sampler.lock() {
+            Ok(mut s) => std::mem::take(&mut s.samples),
+            Err(_) => QueueSamples::default(),
+        }
     }
 }
 
-async fn write_loop(wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Outgoing>) {
+async fn write_loop(
+    wr: OwnedWriteHalf,
+    mut rx: mpsc::Receiver<(Instant, Outgoing)>,
+    sampler: Arc<Mutex<Sampler>>,
+) {
     let mut out = BufWriter::with_capacity(64 * 1024, wr);
     let mut scratch = Vec::new();
     while let Some(first) = rx.recv().await {
         let mut next = Some(first);
-        while let Some(item) = next.take() {
+        while let Some((queued_at, item)) = next.take() {
+            if let Ok(mut s) = sampler.lock() {
+                s.record(rx.len(), queued_at.elapsed());
+            }
             let written = match item {
                 Outgoing::Packet(p) => {
                     scratch.clear();

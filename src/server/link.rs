@@ -62,6 +62,7 @@ pub(crate) struct LeaderLink {
     pub(crate) dirs: DataDirs,
     pub(crate) established: bool,
     pub(crate) max_len: usize,
+    pub(crate) ops: super::quorum_ops::RoleOps,
 }
 
 /// A follower's side of its connection to the leader.
@@ -77,6 +78,7 @@ pub(crate) struct FollowerLink {
     pub(crate) serving: bool,
     /// jute.maxbuffer for packets from the leader.
     pub(crate) max_len: usize,
+    pub(crate) ops: super::quorum_ops::RoleOps,
 }
 
 impl FollowerLink {
@@ -157,6 +159,7 @@ impl Runtime {
                 )))
             }
         };
+        super::quorum_ops::count_from_leader(&mut self.metrics, &payload);
         let actions = match f.learner.receive(packet.zxid, payload) {
             Ok(a) => a,
             Err(e) => return Ok(Some(e.to_string())),
@@ -179,6 +182,7 @@ impl Runtime {
     /// One tick of the quorum's clock (tickTime): a leader silent for too long ends a follower's role; a
     /// leader pings its learners and steps down without a quorum of them.
     pub(crate) fn link_tick(&mut self) -> io::Result<Option<RoleEnd>> {
+        self.collect_learner_queues();
         match &mut self.link {
             Link::Standalone => Ok(None),
             Link::Follower(f) => Ok(f.learner.tick().err().map(|e| e.to_string())),
@@ -206,6 +210,7 @@ impl Runtime {
             return Ok(None);
         };
         let txn = TxnEntry::decode(entry, usize::MAX).map_err(io::Error::other)?;
+        l.ops.proposed(&mut self.metrics, entry.len());
         let actions = l.leader.propose(txn);
         self.leader_actions(actions)
     }
@@ -257,6 +262,7 @@ impl Runtime {
             let mut more = Vec::new();
             match action {
                 LeaderAction::Send { to, zxid, payload } => {
+                    super::quorum_ops::log_sync_mode(&l.leader, to, zxid, &payload);
                     let sent = match payload.to_packet(zxid) {
                         Ok(packet) => l
                             .learners
@@ -317,9 +323,12 @@ impl Runtime {
                 }
                 // The front end handed the entry to the log when it prepared it (`Effect::Persist`).
                 LeaderAction::Log(_) => {}
-                LeaderAction::Commit(z) => self.apply_up_to(z)?,
+                LeaderAction::Commit(z) => {
+                    super::quorum_ops::count_commit(&mut self.metrics);
+                    self.apply_up_to(z)?
+                }
                 LeaderAction::Established { epoch } => {
-                    tracing::info!(epoch, "a quorum follows; leading and serving clients");
+                    l.ops.established(&l.leader, epoch);
                     l.established = true;
                     let now = self.now();
                     self.core.start_epoch(epoch, now);

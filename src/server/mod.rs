@@ -13,6 +13,7 @@ mod logthread;
 mod ops;
 mod outbox;
 mod peer;
+mod quorum_ops;
 mod runtime;
 mod snapshots;
 pub mod startup;

@@ -54,7 +54,7 @@ impl Runtime {
             "srvr" => fl::srvr(&self.facts()),
             "stat" => fl::stat(&self.facts()),
             "mntr" => fl::mntr(&self.monitor_values()),
-            "conf" => fl::conf(&self.config),
+            "conf" => fl::conf(&self.config, self.quorum_view().as_ref()),
             "envi" => fl::envi(),
             "cons" => dumps::cons(&self.connection_facts()),
             "dump" => dumps::dump(&self.dump_facts()),
@@ -122,7 +122,8 @@ impl Runtime {
             }
             Query::SampleGauges { reply } => {
                 self.sync_net_counters();
-                let gauges = fl::gauges(&self.facts());
+                self.collect_learner_queues();
+                let gauges = fl::provider_gauges(&self.facts());
                 self.metrics.set_gauges(&gauges);
                 let _ = reply.send(());
             }
@@ -134,7 +135,10 @@ impl Runtime {
         match command {
             Command::ConnectionStatReset => self.reset_connection_stats(),
             Command::StatReset => self.reset_server_stats(),
-            Command::Configuration => cmd::configuration(&mut r, &self.config),
+            Command::Configuration => {
+                let id = self.config.quorum.as_ref().map_or(0, |q| q.my_id);
+                cmd::configuration(&mut r, &self.config, id)
+            }
             Command::Connections => cmd::connections(&mut r, &self.connection_facts(), false),
             Command::Dirs => {
                 let d = self.dir_sizes();
@@ -180,7 +184,10 @@ impl Runtime {
             | Command::Leader
             | Command::Observers
             | Command::VotingView
-            | Command::ZabState => cmd::standalone(&mut r, command),
+            | Command::ZabState => match self.quorum_view() {
+                Some(q) => crate::admin::quorum::command(&mut r, command, &q, self.last_zxid()),
+                None => cmd::standalone(&mut r, command),
+            },
         }
         r
     }
@@ -188,9 +195,10 @@ impl Runtime {
     /// The values of `mntr` and `monitor`.
     pub(super) fn monitor_values(&mut self) -> Vec<(String, MonitorValue)> {
         self.sync_net_counters();
+        self.collect_learner_queues();
         let facts = self.facts();
-        match self.metrics.prometheus_dump(&fl::gauges(&facts)) {
-            Some(samples) => fl::provider_monitor_values(self.mode(), samples),
+        match self.metrics.prometheus_dump(&fl::provider_gauges(&facts)) {
+            Some(samples) => fl::provider_monitor_values(&facts, samples),
             None => fl::monitor_values(&facts, self.metrics.monitor_values()),
         }
     }
@@ -255,6 +263,7 @@ impl Runtime {
             client_response: self.client_response,
             fsync_threshold_exceeded: self.fsync_threshold_exceeded,
             mode: self.mode(),
+            quorum: self.quorum_view(),
         }
     }
 

@@ -25,6 +25,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::link::{FollowerLink, LeaderLink, Link, QuorumEvent};
+use super::quorum_ops::{self, RoleOps};
 use super::runtime::Runtime;
 use super::snapshots::Snapshotter;
 use super::{logthread, startup, Server, Services, Stopped, Turns};
@@ -115,7 +116,7 @@ async fn bind_election(config: &ServerConfig, quorum: &QuorumSettings) -> io::Re
 }
 
 /// `QuorumMaj.toString`: the server lines as ZooKeeper prints them, then the version.
-fn config_text(config: &ServerConfig) -> String {
+pub(super) fn config_text(config: &ServerConfig) -> String {
     let mut lines: Vec<String> = config
         .ensemble
         .servers
@@ -153,11 +154,14 @@ async fn one_role(
         last_logged_zxid: last,
         current_epoch: epochs.current,
     };
+    quorum_ops::election_began(svc.metrics.as_mut(), quorum.my_id);
+    let looking = std::time::Instant::now();
     let decision = tokio::select! {
         () = &mut shutdown => return Ok(Stopped::Shutdown),
         d = election.elect(persisted) => d,
         () = refuse_clients(&mut svc.inbound) => return Ok(Stopped::Shutdown),
     };
+    quorum_ops::election_ended(svc.metrics.as_mut(), &decision, looking.elapsed());
     match decision.state {
         ServerState::Following => {
             let leader = decision.vote.candidate.leader;
@@ -291,6 +295,14 @@ async fn follow(
         durable,
         serving: false,
         max_len: config.jute_max_buffer,
+        ops: RoleOps::new(
+            quorum
+                .members
+                .iter()
+                .find(|m| m.quorum == addr)
+                .map_or(0, |m| m.id),
+            addr,
+        ),
     }));
     let (quorum_tx, quorum_rx) = mpsc::channel(QUORUM_EVENTS_MAX);
     let reader_task = spawn_reader(0, reader, quorum_tx);
@@ -371,6 +383,7 @@ async fn lead(
         dirs: opened.dirs.clone(),
         established: false,
         max_len: config.jute_max_buffer,
+        ops: RoleOps::new(quorum.my_id, me),
     }));
     let (quorum_tx, quorum_rx) = mpsc::channel(QUORUM_EVENTS_MAX);
     let max_len = config.jute_max_buffer;
@@ -511,6 +524,7 @@ async fn register(
             PacketType::from_code(packet.packet_type),
             Some(PacketType::Diff | PacketType::Trunc | PacketType::Snap)
         );
+        quorum_ops::log_learner_sync(PacketType::from_code(packet.packet_type), packet.zxid);
         let payload =
             Payload::decode(&packet, Sender::Leader, config.jute_max_buffer).map_err(|e| e.to_string())?;
         queue.extend(learner.receive(packet.zxid, payload).map_err(|e| e.to_string())?);

@@ -23,7 +23,7 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free loopback port")
@@ -86,18 +86,30 @@ pub struct Member {
 impl Member {
     /// Writes the member's zoo.cfg and myid under `base/m<id>` and starts it.
     pub fn start(base: &Path, id: u64, kind: Kind, ports: &Ports) -> Member {
-        Member::start_seeing(base, id, kind, ports, ports)
+        Member::start_seeing(base, id, kind, ports, ports, "admin.enableServer=false\n")
     }
 
-    /// As `start`, with the other members' quorum and election ports as `view` has them (a proxy's, say).
-    pub fn start_seeing(base: &Path, id: u64, kind: Kind, ports: &Ports, view: &Ports) -> Member {
+    /// `start` with `extra` lines in zoo.cfg in place of the line that turns the AdminServer off.
+    pub fn start_with(base: &Path, id: u64, kind: Kind, ports: &Ports, extra: &str) -> Member {
+        Member::start_seeing(base, id, kind, ports, ports, extra)
+    }
+
+    /// As `start_with`, with the other members' quorum and election ports as `view` has them (a proxy's, say).
+    pub fn start_seeing(
+        base: &Path,
+        id: u64,
+        kind: Kind,
+        ports: &Ports,
+        view: &Ports,
+        extra: &str,
+    ) -> Member {
         let dir = base.join(format!("m{id}"));
         let data = dir.join("data");
         std::fs::create_dir_all(&data).expect("data dir");
         std::fs::write(data.join("myid"), format!("{id}\n")).expect("myid");
         let mut cfg = format!(
             "tickTime={TICK_TIME_MS}\ninitLimit=20\nsyncLimit=10\ndataDir={}\nclientPort={}\n\
-             clientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=*\n",
+             clientPortAddress=127.0.0.1\n{extra}4lw.commands.whitelist=*\n",
             data.display(),
             ports.client[&id]
         );

@@ -276,6 +276,26 @@ impl Leader {
         set.into_iter().collect()
     }
 
+    /// Where `lead()` is, as `QuorumPeer.ZabState` names it: `discovery` until a quorum acknowledged the
+    /// epoch, `synchronization` until a quorum acknowledged NEWLEADER, then `broadcast`.
+    pub fn zab_state(&self) -> &'static str {
+        match self.phase {
+            Phase::Epoch | Phase::WritingAcceptedEpoch | Phase::EpochAck => "discovery",
+            Phase::WritingCurrentEpoch | Phase::NewLeaderAck => "synchronization",
+            Phase::Broadcast => "broadcast",
+        }
+    }
+
+    /// `Leader.getNumPendingSyncs`: the zxids learners' `sync` requests wait on.
+    pub fn pending_syncs(&self) -> usize {
+        self.pending_syncs.len()
+    }
+
+    /// The server id a learner's connection registered with, once its FOLLOWERINFO came.
+    pub fn learner_sid(&self, conn: LearnerConn) -> Option<ServerId> {
+        self.learners.get(&conn).and_then(|l| l.sid)
+    }
+
     /// A new quorum-port connection.
     pub fn connected(&mut self, conn: LearnerConn) {
         let deadline_tick = self.initial_deadline();
