@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Install what the compatibility judges need on a Debian 12 machine; safe to run again.
 #   - Debian packages: Apache ZooKeeper 3.8 (server, C CLI, Java client), Curator, a JDK, node, zktop,
-#     podman and iproute2 (the container image test), prometheus (tests/prometheus_scrape.rs runs its binary),
-#     systemd (systemd-analyze checks the unit in packaging/; no service is started), strace (the unit's
-#     system-call filter against the calls the server makes)
+#     podman and iproute2 (the container image tests), PyYAML (reading docker/'s compose files), prometheus
+#     (tests/prometheus_scrape.rs runs its binary), systemd (systemd-analyze checks the unit in packaging/; no
+#     service is started), strace (the unit's system-call filter against the calls the server makes)
 #   - cargo-deb from crates.io: tests/packaging.rs builds the .deb with it
 #   - compat-tests/.venv: Python packages for kazoo's test suite (kazoo/requirements.txt)
 #   - compat-tests/.cache/kazoo-2.11.0: kazoo's sdist from PyPI, which carries its tests
@@ -29,9 +29,11 @@ for pkg in zookeeper zookeeper-bin libzookeeper-java libcurator-framework-java \
     libcurator-recipes-java libslf4j-java liblog4j1.2-java libnetty-java libservlet-api-java zktop; do
     need_pkg "$pkg"
 done
-# podman and iproute2: tests/docker_image.rs builds the container image and runs it in network namespaces.
+# podman and iproute2: tests/docker_image.rs and tests/docker_ensemble.rs build the container image and run
+# it in network namespaces; PyYAML: tests/docker_ensemble.rs reads docker/'s compose files with it.
 need_pkg podman
 need_pkg iproute2
+python3 -c 'import yaml' 2>/dev/null || apt_missing+=(python3-yaml)
 # prometheus: tests/prometheus_scrape.rs runs the binary itself on loopback (the package's service is not used).
 need_pkg prometheus
 # systemd: systemd-analyze verify and security for packaging/ferrokeeper.service (tests/packaging.rs).

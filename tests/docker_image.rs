@@ -10,77 +10,21 @@
 //! test fails, saying what is missing, when one is not there.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 #[path = "support/commands.rs"]
 mod commands;
+#[path = "support/image.rs"]
+mod image;
 #[path = "support/kazoo_venv.rs"]
 mod kazoo_venv;
 
-use commands::{require, run};
+use commands::run;
+use image::{chroot_command, export, inspect, ip, Cleanup};
 
 const SERVER_ADDRESS: &str = "10.211.0.1";
 const CLIENT_ADDRESS: &str = "10.211.0.2";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// What the test created outside its temporary directory, removed when it ends, however it ends.
-struct Cleanup {
-    image: String,
-    namespaces: Vec<String>,
-    servers: Vec<Child>,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for child in &mut self.servers {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        for ns in &self.namespaces {
-            let _ = Command::new("ip").args(["netns", "del", ns]).output();
-        }
-        let _ = Command::new("podman").args(["rmi", "-f", &self.image]).output();
-    }
-}
-
-/// The image's root filesystem, exported into `into`, owners kept by number.
-fn export(image: &str, into: &Path) {
-    std::fs::create_dir_all(into).expect("rootfs dir");
-    let id =
-        String::from_utf8(run(Command::new("podman").args(["create", image])).stdout).expect("container id");
-    let id = id.trim();
-    let tar = into.with_extension("tar");
-    run(Command::new("podman").args(["export", "-o"]).arg(&tar).arg(id));
-    run(Command::new("podman").args(["rm", id]));
-    run(Command::new("tar")
-        .args(["--numeric-owner", "-xf"])
-        .arg(&tar)
-        .arg("-C")
-        .arg(into));
-}
-
-fn inspect(image: &str, format: &str) -> String {
-    let out = run(Command::new("podman").args(["image", "inspect", "--format", format, image]));
-    String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
-}
-
-/// The image's root filesystem run as `user` in namespace `ns`: the image's environment, then `extra` over it
-/// (as `docker run -e` sets it), and nothing from this process's environment.
-fn chroot_command(ns: &str, rootfs: &Path, user: &str, env: &[String], extra: &[(&str, &str)]) -> Command {
-    let mut c = Command::new("ip");
-    c.args(["netns", "exec", ns, "env", "-i"]);
-    c.args(env);
-    c.args(extra.iter().map(|(k, v)| format!("{k}={v}")));
-    c.arg("/usr/sbin/chroot")
-        .arg(format!("--userspec={user}"))
-        .arg(rootfs)
-        .arg("/usr/bin/ferrokeeper");
-    c
-}
 
 /// Starts the entrypoint and waits until the image's health check (`ferrokeeper status`) passes; returns the
 /// child and how long that took.
@@ -150,32 +94,8 @@ fn vm_rss_kib(child: &Child) -> Option<u64> {
 
 #[test]
 fn image_serves_kazoo_and_writes_what_the_official_entrypoint_writes() {
-    assert!(
-        rustix::process::geteuid().is_root(),
-        "this test needs root: it creates network namespaces and runs the image's root filesystem with chroot"
-    );
-    require(
-        "podman",
-        &["--version"],
-        "apt-get install podman (compat-tests/install.sh)",
-    );
-    require("ip", &["-V"], "apt-get install iproute2");
-    let binary = root().join("target/release/ferrokeeper");
-    assert!(
-        binary.is_file(),
-        "the image is built from the release binary: cargo build --release"
-    );
-
-    let image = format!("localhost/ferrokeeper-test-{}:latest", std::process::id());
-    let mut cleanup = Cleanup {
-        image: image.clone(),
-        namespaces: Vec::new(),
-        servers: Vec::new(),
-    };
-    run(Command::new(root().join("docker/build.sh"))
-        .arg(&image)
-        .env("FERROKEEPER_BIN", &binary)
-        .stdout(Stdio::null()));
+    let mut cleanup = Cleanup::default();
+    let image = image::build(&mut cleanup);
 
     // The official image's interface.
     let user = inspect(&image, "{{.Config.User}}");
@@ -187,10 +107,7 @@ fn image_serves_kazoo_and_writes_what_the_official_entrypoint_writes() {
     // The health check, `zkServer.sh status` as the image runs it (the server's answer is checked below).
     let health = inspect(&image, "{{range .Config.Healthcheck.Test}}{{.}} {{end}}");
     assert_eq!(health, "CMD /usr/bin/ferrokeeper status");
-    let env: Vec<String> = inspect(&image, "{{range .Config.Env}}{{.}}\n{{end}}")
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let env = image::environment(&image);
     for default in [
         "ZOO_CONF_DIR=/conf",
         "ZOO_DATA_DIR=/data",
@@ -217,32 +134,29 @@ fn image_serves_kazoo_and_writes_what_the_official_entrypoint_writes() {
 
     // Two namespaces of the test's own, joined by a veth pair with a private /30.
     for ns in ["fkimg-srv", "fkimg-cli"] {
-        // Left over from a run that was killed before its clean-up.
-        let _ = Command::new("ip").args(["netns", "del", ns]).output();
-        run(Command::new("ip").args(["netns", "add", ns]));
-        cleanup.namespaces.push(ns.to_owned());
-        run(Command::new("ip").args(["-n", ns, "link", "set", "lo", "up"]));
+        image::add_namespace(&mut cleanup, ns);
     }
-    run(Command::new("ip").args([
-        "-n",
+    ip(
         "fkimg-srv",
-        "link",
-        "add",
-        "fkimg0",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "fkimg1",
-        "netns",
-        "fkimg-cli",
-    ]));
+        &[
+            "link",
+            "add",
+            "fkimg0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "fkimg1",
+            "netns",
+            "fkimg-cli",
+        ],
+    );
     for (ns, link, address) in [
         ("fkimg-srv", "fkimg0", SERVER_ADDRESS),
         ("fkimg-cli", "fkimg1", CLIENT_ADDRESS),
     ] {
-        run(Command::new("ip").args(["-n", ns, "addr", "add", &format!("{address}/30"), "dev", link]));
-        run(Command::new("ip").args(["-n", ns, "link", "set", link, "up"]));
+        ip(ns, &["addr", "add", &format!("{address}/30"), "dev", link]);
+        ip(ns, &["link", "set", link, "up"]);
     }
 
     // No zoo.cfg and no myid: both generated from the environment.
@@ -272,10 +186,7 @@ fn image_serves_kazoo_and_writes_what_the_official_entrypoint_writes() {
         let meta = std::fs::metadata(generated.join(sub)).expect(sub);
         assert_eq!((meta.uid(), meta.gid()), (1000, 1000), "{sub}");
     }
-    for child in &mut cleanup.servers {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    cleanup.kill_servers();
 
     // An existing zoo.cfg and myid are used as they are, whatever the environment says.
     let own_cfg = "dataDir=/data\nclientPort=2182\nadmin.enableServer=false\n";

@@ -31,7 +31,7 @@ pub fn free_port() -> u16 {
 }
 
 /// The class path of Apache ZooKeeper `version` from compat-tests/.maven.
-fn maven_classpath(version: &str) -> String {
+pub fn maven_classpath(version: &str) -> String {
     let dir = root().join(format!("compat-tests/.maven/zookeeper-{version}"));
     let jars: Vec<String> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| {
