@@ -467,6 +467,26 @@ fn java_decode_int(value: &str) -> Option<i32> {
     i32::try_from(if negative { -magnitude } else { magnitude }).ok()
 }
 
+/// True for an ensemble setting whose value asks for what a ferrokeeper member does not do yet: quorum TLS and
+/// SASL (which protect the quorum ports), local sessions, observer masters, listening on every address, a leader
+/// that serves no clients, and the observer role. A member refuses to start with any of them.
+fn quorum_unserved(key: &str, value: &str) -> bool {
+    let on = value.trim().eq_ignore_ascii_case("true");
+    match key {
+        "sslQuorum"
+        | "portUnification"
+        | "quorum.auth.enableSasl"
+        | "quorum.auth.learnerRequireSasl"
+        | "quorum.auth.serverRequireSasl"
+        | "localSessionsEnabled"
+        | "quorumListenOnAllIPs" => on,
+        "observerMasterPort" => value.trim().parse::<i64>().is_ok_and(|p| p > 0),
+        "leaderServes" => value.trim().eq_ignore_ascii_case("no"),
+        "peerType" => value.trim() == "observer",
+        _ => false,
+    }
+}
+
 /// Checks a key ZooKeeper reads but ferrokeeper does not act on, as strictly as ZooKeeper does.
 fn check_ignored(key: &str, value: &str) -> Result<(), ConfigError> {
     if let Some((_, min)) = IGNORED_INTS.iter().find(|(k, _)| *k == key) {
@@ -516,6 +536,8 @@ struct RawConfig {
     standalone_enabled: Option<bool>,
     init_limit: Option<u32>,
     sync_limit: Option<u32>,
+    /// Ensemble settings that are set to something ferrokeeper does not serve yet, as (key, value).
+    quorum_unserved: Vec<(String, String)>,
     security: security::RawSecurity,
 }
 
@@ -570,6 +592,9 @@ impl RawConfig {
             "syncLimit" => self.sync_limit = Some(parse_u32(key, value, 0)?),
             _ if ACCEPTED_IGNORED.contains(&key) => {
                 check_ignored(key, value)?;
+                if quorum_unserved(key, value) {
+                    self.quorum_unserved.push((key.to_owned(), value.to_owned()));
+                }
                 tracing::info!(key, value, "setting not used by ferrokeeper")
             }
             _ => return Ok(false),
@@ -619,6 +644,15 @@ impl RawConfig {
             )?),
             Err(e) => return Err(e),
         };
+        if quorum.is_some() {
+            if let Some((key, value)) = self.quorum_unserved.first() {
+                return Err(ConfigError::Unimplemented {
+                    key: key.clone(),
+                    value: value.clone(),
+                    reason: "an ensemble member does not serve it yet".into(),
+                });
+            }
+        }
         if jvm
             .get("readonlymode.enabled")
             .is_some_and(|v| v.eq_ignore_ascii_case("true"))

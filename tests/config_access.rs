@@ -453,3 +453,49 @@ async fn enforce_auth_answers_124_and_closes_until_the_session_authenticates() {
     );
     server.stop().await.expect("stop");
 }
+
+/// An ensemble member refuses the ensemble settings it does not serve yet, naming the key: the quorum's TLS and
+/// SASL above all (the quorum ports would be open without them), and local sessions, observer masters, listening
+/// on every address, a leader serving no clients, the observer role. The same keys off are accepted.
+#[test]
+fn ensemble_settings_not_served_yet_stop_a_member() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("myid"), "1\n").expect("myid");
+    let base = format!(
+        "dataDir={}\nclientPort=2181\ninitLimit=10\nsyncLimit=5\nserver.1=127.0.0.1:24201:24202\n\
+         server.2=127.0.0.1:24203:24204\nserver.3=127.0.0.1:24205:24206\n",
+        dir.path().display()
+    );
+    let member = |extra: &str| {
+        ServerConfig::from_properties(&entries(&format!("{base}{extra}")), &JvmFlags::parse(""))
+    };
+    let c = member("").expect("a plain ensemble member");
+    assert_eq!(c.quorum.as_ref().map(|q| q.my_id), Some(1));
+    for (key, value) in [
+        ("sslQuorum", "true"),
+        ("portUnification", "true"),
+        ("quorum.auth.enableSasl", "true"),
+        ("quorum.auth.learnerRequireSasl", "true"),
+        ("quorum.auth.serverRequireSasl", "true"),
+        ("localSessionsEnabled", "true"),
+        ("quorumListenOnAllIPs", "true"),
+        ("observerMasterPort", "2191"),
+        ("leaderServes", "no"),
+        ("peerType", "observer"),
+    ] {
+        let err = member(&format!("{key}={value}\n")).expect_err(key);
+        assert!(
+            matches!(&err, ConfigError::Unimplemented { key: k, .. } if k == key),
+            "{key}: {err:?}"
+        );
+        assert!(err.to_string().contains(key), "{err}");
+    }
+    for off in [
+        "sslQuorum=false",
+        "quorum.auth.enableSasl=false",
+        "localSessionsEnabled=false",
+        "leaderServes=yes",
+    ] {
+        member(&format!("{off}\n")).unwrap_or_else(|e| panic!("{off}: {e}"));
+    }
+}
