@@ -60,6 +60,17 @@ h = KazooClient(hosts=hosts[1], client_id=(sid, pwd), timeout=10); h.start(timeo
 h.sync("/g")
 assert h.exists("/g") is not None and h.exists("/g").ephemeralOwner == sid
 h.stop(); h.close(); g.stop(); g.close()
+# And a session made on the real member moves to ferrokeeper, with its ephemeral, and writes there: ferrokeeper
+# revalidates it with the leader, which then takes its requests through ferrokeeper (no SESSIONMOVED).
+g = KazooClient(hosts=hosts[1], timeout=10); g.start(timeout=20)
+g.create("/g2", b"", ephemeral=True)
+sid, pwd = g.client_id
+h = KazooClient(hosts=hosts[0], client_id=(sid, pwd), timeout=10); h.start(timeout=20)
+h.sync("/g2")
+assert h.exists("/g2").ephemeralOwner == sid
+h.create("/moved-in", b"1")
+h.set("/g2", b"still mine")
+h.stop(); h.close(); g.stop(); g.close()
 z.stop(); z.close()
 print("checks passed")
 "#;

@@ -76,24 +76,53 @@ impl Core {
                 self.close_conn(old, &mut out);
             }
         }
+        if self.role == super::Role::Follower && req.passwd.as_ref() == password(id) {
+            // `Learner.validateSession`: the leader says whether the session lives, and makes this member its
+            // owner, so that its requests through here are not SESSIONMOVED.
+            self.pending_revalidations
+                .insert(id.0, (conn, timeout, req.read_only));
+            out.push(Effect::Revalidate {
+                session: jute::quorum::SessionTimeout {
+                    session_id: id.0,
+                    timeout,
+                },
+            });
+            return out;
+        }
         let valid = req.passwd.as_ref() == password(id)
             && self.sessions.get(id).is_some_and(|s| !s.closing)
             && self.sessions.touch(id, now.mono_ms);
+        self.finish_resume(now, conn, id, timeout, req.read_only, valid, &mut out);
+        out
+    }
+
+    /// Answers a client that brought back session `id`: settled on `conn` if `valid`, else an empty
+    /// ConnectResponse and the connection closed (`finishSessionInit`).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn finish_resume(
+        &mut self,
+        now: Now,
+        conn: ConnId,
+        id: SessionId,
+        timeout: i32,
+        read_only: Option<bool>,
+        valid: bool,
+        out: &mut Vec<Effect>,
+    ) {
         if valid {
             self.sessions.set_timeout(id, timeout, now.mono_ms);
-            self.settle(now, conn, id, timeout, req.read_only, &mut out);
+            self.settle(now, conn, id, timeout, read_only, out);
         } else {
             let rsp = ConnectResponse {
                 protocol_version: 0,
                 time_out: 0,
                 session_id: 0,
                 passwd: Bytes::from_static(&[0; 16]),
-                read_only: req.read_only.map(|_| false),
+                read_only: read_only.map(|_| false),
             };
-            self.send_connect_response(conn, &rsp, &mut out);
-            self.close_conn(conn, &mut out);
+            self.send_connect_response(conn, &rsp, out);
+            self.close_conn(conn, out);
         }
-        out
     }
 
     fn send_connect_response(&mut self, conn: ConnId, rsp: &ConnectResponse, out: &mut Vec<Effect>) {

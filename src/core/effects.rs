@@ -21,4 +21,7 @@ pub enum Effect {
         request: jute::quorum::ForwardedRequest,
         auth: Vec<jute::records::data::Id>,
     },
+    /// A follower asks its leader whether a session a client brings back is alive (REVALIDATE), which also
+    /// makes this member the session's owner; the answer comes back through `Core::revalidated`.
+    Revalidate { session: jute::quorum::SessionTimeout },
 }

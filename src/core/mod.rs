@@ -203,6 +203,8 @@ pub struct Core {
     pending_connects: std::collections::BTreeMap<i64, (ConnId, Option<bool>)>,
     /// A follower's syncs handed to the leader, oldest first (`FollowerZooKeeperServer.pendingSyncs`).
     pending_syncs: VecDeque<(ConnId, i32, Option<String>)>,
+    /// A follower's resumed sessions waiting for the leader's REVALIDATE answer: connection, timeout, read-only.
+    pending_revalidations: std::collections::BTreeMap<i64, (ConnId, i32, Option<bool>)>,
     /// Where SASL challenges draw their nonces from: seeded from `CoreConfig::nonce_seed`, so a simulation
     /// replays the same exchange.
     nonces: rand::rngs::StdRng,
@@ -249,6 +251,7 @@ impl Core {
             touched: Default::default(),
             pending_connects: Default::default(),
             pending_syncs: VecDeque::new(),
+            pending_revalidations: Default::default(),
             nonces: rand::SeedableRng::from_seed(config.nonce_seed),
             policy,
             config,

@@ -166,6 +166,22 @@ impl Core {
         out
     }
 
+    /// Follower: the leader's answer to REVALIDATE for a session a client brought back here.
+    pub fn revalidated(&mut self, now: Now, session: i64, valid: bool) -> Vec<Effect> {
+        let mut out = Vec::new();
+        let Some((conn, timeout, read_only)) = self.pending_revalidations.remove(&session) else {
+            return out;
+        };
+        if !self.conns.contains_key(&conn) {
+            return out;
+        }
+        let id = SessionId(session);
+        // The leader vouches for it; this member knows it too once the txn that created it is applied here.
+        let known = self.sessions.get(id).is_some_and(|s| !s.closing);
+        self.finish_resume(now, conn, id, timeout, read_only, valid && known, &mut out);
+        out
+    }
+
     /// Follower: apply a txn the leader committed, answering the client that asked for it if it is connected
     /// here.
     pub fn apply_committed(&mut self, now: Now, txn: Txn) -> Vec<Effect> {

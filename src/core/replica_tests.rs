@@ -61,6 +61,12 @@ impl Pair {
                         self.run(false, out);
                     }
                 }
+                Effect::Revalidate { session } => {
+                    assert!(on_follower, "only the follower revalidates");
+                    let valid = self.leader.revalidate(self.now, session);
+                    let out = self.follower.revalidated(self.now, session.session_id, valid);
+                    self.run(true, out);
+                }
                 Effect::Persist { zxid, entry } => {
                     assert!(!on_follower, "a follower prepares nothing");
                     self.committed.push(zxid.0);
@@ -233,4 +239,32 @@ fn only_the_leader_expires_sessions() {
     assert_eq!(touched.len(), 1);
     assert_eq!(touched[0].session_id, s.session_id);
     assert!(p.follower.take_touched().is_empty());
+}
+
+#[test]
+fn a_session_brought_to_the_follower_is_revalidated_with_the_leader() {
+    let mut p = Pair::new();
+    let s = p.connect(false, 7);
+    // The client moves to the follower with its session: the leader vouches for it.
+    let req = ConnectRequest {
+        session_id: s.session_id,
+        time_out: 10_000,
+        passwd: s.passwd.clone(),
+        read_only: Some(false),
+        ..Default::default()
+    };
+    let out = p.follower.connect(p.now, ConnId(2), "127.0.0.1", req.clone());
+    p.run(true, out);
+    let frame = p.take(true, 2).remove(0);
+    let resumed = ConnectResponse::decode(&frame[4..], 1 << 20).expect("connect response");
+    assert_eq!(resumed.session_id, s.session_id);
+    let (h, _) = p.send(true, 2, 1, create("/moved", b""));
+    assert_eq!(h.err, 0);
+    // Once the leader has closed it, the same session is refused.
+    p.send(false, 7, 9, Request::CloseSession);
+    let out = p.follower.connect(p.now, ConnId(3), "127.0.0.1", req);
+    p.run(true, out);
+    let frame = p.take(true, 3).remove(0);
+    let refused = ConnectResponse::decode(&frame[4..], 1 << 20).expect("connect response");
+    assert_eq!(refused.session_id, 0);
 }

@@ -55,7 +55,9 @@ impl Harness {
                     Effect::Send { conn, frame } => self.frames.push((conn, frame)),
                     Effect::Close { conn } => self.closed.push(conn),
                     Effect::Persist { zxid, .. } => next.extend(self.core.persisted(self.now, zxid)),
-                    Effect::Forward { .. } => panic!("a standalone core forwards nothing"),
+                    Effect::Forward { .. } | Effect::Revalidate { .. } => {
+                        panic!("a standalone core forwards nothing")
+                    }
                 }
             }
             queue = next;

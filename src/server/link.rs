@@ -137,6 +137,17 @@ impl Runtime {
         }
     }
 
+    /// A follower asks its leader about a session a client brought back (REVALIDATE, zxid -1 as ZooKeeper's).
+    pub(super) fn revalidate(&mut self, session: jute::quorum::SessionTimeout) -> Result<(), RoleEnd> {
+        match &self.link {
+            Link::Follower(f) => f.send(-1, &Payload::RevalidateRequest(session)),
+            _ => {
+                tracing::error!("a session to revalidate with no leader; dropped");
+                Ok(())
+            }
+        }
+    }
+
     /// A packet from the leader or a learner, a learner's connection, or the end of a connection.
     pub(crate) fn quorum_event(&mut self, event: QuorumEvent) -> io::Result<Option<RoleEnd>> {
         if matches!(self.link, Link::Leader(_)) {
@@ -451,6 +462,14 @@ impl Runtime {
                     if let Err(why) = f.send(zxid, &Payload::LearnerPing(touched)) {
                         return Ok(Some(why));
                     }
+                    None
+                }
+                Action::Deliver {
+                    payload: Payload::RevalidateReply(r),
+                    ..
+                } => {
+                    let effects = self.core.revalidated(self.now(), r.session_id, r.valid);
+                    self.execute(effects)?;
                     None
                 }
                 Action::Deliver {

@@ -572,6 +572,11 @@ impl Runtime {
                         self.role_end.get_or_insert(why);
                     }
                 }
+                Effect::Revalidate { session } => {
+                    if let Err(why) = self.revalidate(session) {
+                        self.role_end.get_or_insert(why);
+                    }
+                }
                 Effect::Persist { zxid, entry } => {
                     let due = self.snapshots.as_mut().is_some_and(|s| s.logged(entry.len()));
                     if matches!(self.link, super::link::Link::Leader(_)) {

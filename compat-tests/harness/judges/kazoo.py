@@ -34,7 +34,7 @@ def sdist_dir(ctx):
     return ctx.path(".cache", f"kazoo-{KAZOO_VERSION}")
 
 
-def _env(ctx):
+def _env(ctx, cluster_size="1", port_offset=PORT_OFFSET, skiplist="skiplist.txt"):
     env = dict(os.environ)
     env.pop("CI", None)  # the suite then asks the server its version (`envi`)
     env.update(
@@ -45,9 +45,9 @@ def _env(ctx):
         FERROKEEPER_BIN=ctx.ferrokeeper_bin,
         ZOOKEEPER_CLASSPATH=servers.reference().classpath(),
         ZOOKEEPER_VERSION=servers.reference().version,
-        ZOOKEEPER_PORT_OFFSET=str(PORT_OFFSET),
-        ZOOKEEPER_CLUSTER_SIZE="1",
-        COMPAT_KAZOO_SKIPLIST=ctx.path("kazoo", "skiplist.txt"),
+        ZOOKEEPER_PORT_OFFSET=str(port_offset),
+        ZOOKEEPER_CLUSTER_SIZE=cluster_size,
+        COMPAT_KAZOO_SKIPLIST=ctx.path("kazoo", skiplist),
         COMPAT_KAZOO_OUTCOMES=os.path.join(ctx.work_dir, "outcomes.jsonl"),
     )
     return env
@@ -142,13 +142,17 @@ def retry_failures(ctx, python, src, env, failing):
 
 
 def run(ctx):
+    return judge(ctx, NAME, _env(ctx))
+
+
+def judge(ctx, name, env):
+    """kazoo's suite with kazoo's harness configured by `env` (see _env); the result is named `name`."""
     src = sdist_dir(ctx)
     python = ctx.path(".venv", "bin", "python")
     if not os.path.isdir(src) or not os.path.exists(python):
-        return results.unavailable(NAME, ctx.server, "not installed: run compat-tests/install.sh")
+        return results.unavailable(name, ctx.server, "not installed: run compat-tests/install.sh")
     if ctx.server == "zookeeper" and servers.reference().installed():
-        return results.unavailable(NAME, ctx.server, servers.reference().installed())
-    env = _env(ctx)
+        return results.unavailable(name, ctx.server, servers.reference().installed())
     pid_file = env["COMPAT_PID_FILE"]
     try:
         probe = run_logged(
@@ -162,9 +166,9 @@ def run(ctx):
         stop_recorded_pids(pid_file)
     why = tail(probe.log_path, 1).strip() or f"probe exited with {probe.returncode}"
     if probe.returncode == 1 or probe.timed_out:
-        return results.server_down(NAME, ctx.server, why, ctx.reference)
+        return results.server_down(name, ctx.server, why, ctx.reference)
     if probe.returncode != 0:
-        return results.Result(NAME, ctx.server, failed=1, note=f"harness error: {why}")
+        return results.Result(name, ctx.server, failed=1, note=f"harness error: {why}")
     timed_out = run_suite(ctx, python, src, env)
     passed, failed, skipped, failing = summarise(env["COMPAT_KAZOO_OUTCOMES"])
     note = ""
@@ -176,6 +180,6 @@ def run(ctx):
             failing = [n for n in failing if n not in second]
             passed, failed = passed + len(second), failed - len(second)
             note = f"{len(second)} passed on a second try: " + ", ".join(sorted(second))
-    res = results.Result(NAME, ctx.server, passed, failed, skipped, note=note)
+    res = results.Result(name, ctx.server, passed, failed, skipped, note=note)
     res.failures = failing
     return res
