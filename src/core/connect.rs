@@ -221,33 +221,20 @@ impl Core {
     }
 
     /// A SASL token (`ZooKeeperServer.processSasl`), answered at once, outside the request order as ZooKeeper
-    /// answers it. Without a SASL server (no JAAS server section) the answer is OK with a null token. A failed
-    /// exchange is answered AUTHFAILED (SESSIONCLOSEDREQUIRESASLAUTH when SASL is required) with a null token
-    /// and the connection is closed, unless `allowSaslFailedClients` keeps it (only when SASL is not required).
+    /// answers it. Without a SASL server (no JAAS server section) the answer is OK with a null token.
     pub(super) fn sasl(&mut self, conn: ConnId, header: RequestHeader, token: &[u8], out: &mut Vec<Effect>) {
-        let answer = |err: ErrorCode, token: Option<Vec<u8>>| {
-            let rsp = jute::records::proto::SetSaslResponse {
-                token: token.map(Bytes::from),
-            };
-            let header = ReplyHeader {
-                xid: header.xid,
-                zxid: 0,
-                err: err.code(),
-            };
-            Effect::Send {
-                conn,
-                frame: reply::frame(header, Some(&rsp)),
-            }
-        };
+        let xid = header.xid;
         let (Some(config), Some(c)) = (&self.config.sasl, self.conns.get_mut(&conn)) else {
-            out.push(answer(ErrorCode::Ok, None));
+            out.push(sasl_answer(conn, xid, ErrorCode::Ok, None));
             return;
         };
         let nonces = &mut self.nonces;
         let step = c.sasl.evaluate(token, config, || rand::Rng::random(nonces));
         let session = c.session.map(|s| s.to_string()).unwrap_or_default();
         let failure = match step {
-            Ok(SaslStep::Continue(token)) => return out.push(answer(ErrorCode::Ok, Some(token))),
+            Ok(SaslStep::Continue(token)) => {
+                return out.push(sasl_answer(conn, xid, ErrorCode::Ok, Some(token)))
+            }
             Ok(SaslStep::Complete {
                 token,
                 authorization_id,
@@ -259,7 +246,7 @@ impl Core {
                     ids.push(Id::new("super", ""));
                 }
                 match c.ids.add_all(ids, self.config.max_buffer) {
-                    Ok(()) => return out.push(answer(ErrorCode::Ok, Some(token))),
+                    Ok(()) => return out.push(sasl_answer(conn, xid, ErrorCode::Ok, Some(token))),
                     Err(TooManyIds { bytes }) => {
                         format!("the connection's ids would take {bytes} bytes, past jute.maxbuffer")
                     }
@@ -273,15 +260,22 @@ impl Core {
             }
             Err(e) => e.to_string(),
         };
+        tracing::warn!(%conn, %session, reason = %failure, "client failed to SASL authenticate");
+        self.sasl_failed(conn, xid, out);
+    }
+
+    /// A failed exchange: AUTHFAILED (SESSIONCLOSEDREQUIRESASLAUTH when SASL is required) with a null token, then
+    /// the connection is closed, unless `allowSaslFailedClients` keeps it (only when SASL is not required).
+    fn sasl_failed(&mut self, conn: ConnId, xid: i32, out: &mut Vec<Effect>) {
         let required = self
             .config
             .enforce_auth_schemes
             .as_ref()
             .is_some_and(|s| s.iter().any(|s| s == "sasl"));
-        tracing::warn!(%conn, %session, reason = %failure, "client failed to SASL authenticate");
-        if config.allow_failed_clients && !required {
+        let allow = self.config.sasl.as_ref().is_some_and(|c| c.allow_failed_clients);
+        if allow && !required {
             tracing::warn!(%conn, "keeping the connection despite the SASL failure (allowSaslFailedClients)");
-            out.push(answer(ErrorCode::Ok, None));
+            out.push(sasl_answer(conn, xid, ErrorCode::Ok, None));
             return;
         }
         let err = if required {
@@ -289,7 +283,7 @@ impl Core {
         } else {
             ErrorCode::AuthFailed
         };
-        out.push(answer(err, None));
+        out.push(sasl_answer(conn, xid, err, None));
         self.close_conn(conn, out);
     }
 
@@ -461,6 +455,22 @@ fn multi_result(op: Option<OpCode>, r: &ApplyResult) -> OpResult {
         ApplyResult::SetAcl { .. } | ApplyResult::Session | ApplyResult::Multi(_) => {
             OpResult::Error(ErrorCode::RuntimeInconsistency.code())
         }
+    }
+}
+
+/// A SetSASLResponse out of band: zxid 0, `err`, the token (null when none).
+fn sasl_answer(conn: ConnId, xid: i32, err: ErrorCode, token: Option<Vec<u8>>) -> Effect {
+    let rsp = jute::records::proto::SetSaslResponse {
+        token: token.map(Bytes::from),
+    };
+    let header = ReplyHeader {
+        xid,
+        zxid: 0,
+        err: err.code(),
+    };
+    Effect::Send {
+        conn,
+        frame: reply::frame(header, Some(&rsp)),
     }
 }
 

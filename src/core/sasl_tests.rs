@@ -148,3 +148,14 @@ fn allow_sasl_failed_clients_keeps_the_connection_with_an_ok_answer() {
     assert!(h.closed.is_empty());
     assert_eq!(h.create(1, "/still", 0).0, 0);
 }
+
+#[test]
+fn every_challenge_has_a_fresh_nonce() {
+    let mut h = Harness::with(|c| c.sasl = Some(sasl_config()));
+    let mut seen = std::collections::HashSet::new();
+    for conn in 1..=20 {
+        h.connect(conn);
+        let challenge = sasl(&mut h, conn, b"").1.expect("challenge");
+        assert!(seen.insert(challenge), "a nonce came twice");
+    }
+}
