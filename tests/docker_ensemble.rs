@@ -359,17 +359,26 @@ fn client_python(script: &str, args: &[String]) -> String {
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
-/// Prometheus with docker/prometheus.yml in the client namespace, where the members' service names resolve
-/// as in the compose file's network. Returns once every member's target is up and `znode_count` has a series
-/// from each.
-fn scrape(dir: &Path) -> Child {
+/// A process killed (SIGKILL) when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Prometheus with docker/prometheus.yml as it is, in the client namespace, where the members' service names
+/// resolve as on the compose file's network.
+fn start_prometheus(dir: &Path) -> Process {
     require(
         "prometheus",
         &["--version"],
         "apt-get install prometheus (compat-tests/install.sh)",
     );
     let log = std::fs::File::create(dir.join("prometheus.log")).expect("log file");
-    let mut prometheus = Command::new("ip")
+    let child = Command::new("ip")
         .args(["netns", "exec", CLIENT_NS, "prometheus"])
         .arg(format!("--config.file={}", root().join(PROMETHEUS).display()))
         .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
@@ -379,6 +388,11 @@ fn scrape(dir: &Path) -> Child {
         .stderr(log)
         .spawn()
         .expect("start prometheus");
+    Process(child)
+}
+
+/// Waits until Prometheus has every member's target up and a `znode_count` series from each.
+fn wait_for_scrapes(prometheus: &mut Process, dir: &Path) {
     let script = "import json, sys, urllib.parse, urllib.request\n\
         for q in sys.argv[1:]:\n\
         \x20   try:\n\
@@ -392,11 +406,10 @@ fn scrape(dir: &Path) -> Child {
     let deadline = Instant::now() + WAIT;
     loop {
         let answers = client_python(script, &queries);
-        if answers.lines().all(|l| l == every) {
-            return prometheus;
+        if answers.lines().filter(|l| *l == every).count() == queries.len() {
+            return;
         }
-        if Instant::now() > deadline || prometheus.try_wait().ok().flatten().is_some() {
-            let _ = prometheus.kill();
+        if Instant::now() > deadline || prometheus.0.try_wait().ok().flatten().is_some() {
             let log = std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default();
             panic!("Prometheus does not see every member: {answers}\n{log}");
         }
@@ -524,6 +537,9 @@ fn write_then_read(write: u64, read: u64, path: &str, value: &str, paths: &[&str
 fn run_ensemble(file: &str, dir: &Path, image: &str, image_env: &[String], user: &str) {
     let compose = yaml(file);
     let started = Instant::now();
+    let mut prometheus = compose["services"]["prometheus"]
+        .is_object()
+        .then(|| start_prometheus(dir));
     let mut members: Vec<Member> = MEMBERS
         .iter()
         .map(|&id| start_member(&compose, id, dir, image, image_env))
@@ -531,16 +547,14 @@ fn run_ensemble(file: &str, dir: &Path, image: &str, image_env: &[String], user:
     let leader = wait_for_quorum(&members);
     println!("{file}: quorum after {:?}, zoo{leader} leads", started.elapsed());
     check_health(&members, image_env, user);
-    if compose["services"]["prometheus"].is_object() {
-        let started = Instant::now();
-        let mut prometheus = scrape(dir);
+    if let Some(prometheus) = &mut prometheus {
+        wait_for_scrapes(prometheus, dir);
         println!(
-            "{file}: Prometheus scrapes every member after {:?}",
+            "{file}: Prometheus scrapes every member {:?} after the start",
             started.elapsed()
         );
-        let _ = prometheus.kill();
-        let _ = prometheus.wait();
     }
+    drop(prometheus);
 
     let followers: Vec<u64> = MEMBERS.into_iter().filter(|&id| id != leader).collect();
     assert_eq!(
