@@ -8,10 +8,11 @@
 //! compose file's own. The ensemble must form (`srvr` from the client namespace: one leader, two followers,
 //! and the image's health check passes on every member), serve kazoo (a write through one member is read
 //! after `sync` on another), and after the leader's process is killed with SIGKILL the other two elect a new
-//! leader and keep serving, with the earlier write. Then docker/compose-migration.yaml, the first step of a
-//! migration, the same way: its `zookeeper:3.9` members are Apache ZooKeeper 3.9.5 (compat-tests/.maven) run
-//! by the host's java inside their namespaces, with the zoo.cfg and myid the official image's entrypoint
-//! writes for their environment.
+//! leader and keep serving, with the earlier write. Before the kill, a real Prometheus (Debian's) runs in
+//! the client namespace with docker/prometheus.yml as it is and must see every member's target up and its
+//! `znode_count`. Then docker/compose-migration.yaml, the first step of a migration, the same way: its
+//! `zookeeper:3.9` members are Apache ZooKeeper 3.9.5 (compat-tests/.maven) run by the host's java inside
+//! their namespaces, with the zoo.cfg and myid the official image's entrypoint writes for their environment.
 //!
 //! A second test checks, without root, that both compose files and docker/prometheus.yml give every service
 //! what the ensemble needs (it is all that can be checked of them here: no image can be pulled).
@@ -252,6 +253,7 @@ impl Drop for Member {
 /// The namespaces: one per member and the client's, with the bridge that joins them.
 fn network(cleanup: &mut Cleanup) {
     image::add_namespace(cleanup, CLIENT_NS);
+    netns_hosts(cleanup, CLIENT_NS);
     ip(CLIENT_NS, &["link", "add", "fkensbr", "type", "bridge"]);
     ip(
         CLIENT_NS,
@@ -274,12 +276,17 @@ fn network(cleanup: &mut Cleanup) {
             &["addr", "add", &format!("{}/24", address(id)), "dev", "eth0"],
         );
         ip(&ns, &["link", "set", "eth0", "up"]);
-        // What `ip netns exec` shows the Java members as /etc/hosts; the image's members have their own.
-        let etc = PathBuf::from("/etc/netns").join(&ns);
-        std::fs::create_dir_all(&etc).expect("/etc/netns/<namespace>");
-        cleanup.dirs.push(etc.clone());
-        std::fs::write(etc.join("hosts"), hosts_file()).expect("hosts");
+        netns_hosts(cleanup, &ns);
     }
+}
+
+/// The /etc/hosts `ip netns exec` shows in namespace `ns` (the Java members and Prometheus resolve the
+/// members' names with it; the image's members have their own).
+fn netns_hosts(cleanup: &mut Cleanup, ns: &str) {
+    let etc = PathBuf::from("/etc/netns").join(ns);
+    std::fs::create_dir_all(&etc).expect("/etc/netns/<namespace>");
+    cleanup.dirs.push(etc.clone());
+    std::fs::write(etc.join("hosts"), hosts_file()).expect("hosts");
 }
 
 /// Starts member `id` of `compose` as its image runs it, with its environment from the file.
@@ -344,6 +351,90 @@ fn official_member(id: u64, env: &BTreeMap<String, String>, dir: &Path) -> Comma
     c
 }
 
+/// python3 running `script` with `args` in the client namespace; its output.
+fn client_python(script: &str, args: &[String]) -> String {
+    let out = run(Command::new("ip")
+        .args(["netns", "exec", CLIENT_NS, "python3", "-c", script])
+        .args(args));
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+/// A process killed (SIGKILL) when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Prometheus with docker/prometheus.yml as it is, in the client namespace, where the members' service names
+/// resolve as on the compose file's network.
+fn start_prometheus(dir: &Path) -> Process {
+    require(
+        "prometheus",
+        &["--version"],
+        "apt-get install prometheus (compat-tests/install.sh)",
+    );
+    let log = std::fs::File::create(dir.join("prometheus.log")).expect("log file");
+    let child = Command::new("ip")
+        .args(["netns", "exec", CLIENT_NS, "prometheus"])
+        .arg(format!("--config.file={}", root().join(PROMETHEUS).display()))
+        .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
+        .arg("--web.listen-address=127.0.0.1:9090")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("start prometheus");
+    Process(child)
+}
+
+/// Waits until Prometheus has every member's target up and a `znode_count` series from each.
+fn wait_for_scrapes(prometheus: &mut Process, dir: &Path) {
+    let script = "import json, sys, urllib.parse, urllib.request\n\
+        for q in sys.argv[1:]:\n\
+        \x20   try:\n\
+        \x20       url = 'http://127.0.0.1:9090/api/v1/query?query=' + urllib.parse.quote(q)\n\
+        \x20       r = json.load(urllib.request.urlopen(url, timeout=3))['data']['result']\n\
+        \x20       print(json.dumps(sorted(s['metric']['instance'] for s in r)))\n\
+        \x20   except OSError:\n\
+        \x20       print('-')\n";
+    let queries = ["up == 1".to_owned(), "znode_count".to_owned()];
+    let every = format!("{:?}", MEMBERS.map(|id| format!("zoo{id}:7000")));
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let answers = client_python(script, &queries);
+        if answers.lines().filter(|l| *l == every).count() == queries.len() {
+            return;
+        }
+        if Instant::now() > deadline || prometheus.0.try_wait().ok().flatten().is_some() {
+            let log = std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default();
+            panic!("Prometheus does not see every member: {answers}\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Resident memory (VmRSS) of each running member's process.
+fn memory(members: &[Member]) -> Vec<String> {
+    members
+        .iter()
+        .filter_map(|m| {
+            let pid = m.child.as_ref()?.id();
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+            let field = |name: &str| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .map(|v| v.trim().to_owned())
+            };
+            Some(format!("zoo{} {} {}", m.id, field("Name:")?, field("VmRSS:")?))
+        })
+        .collect()
+}
+
 /// `Mode:` of `srvr` on every member, asked from the client namespace; None where a member does not answer.
 fn modes() -> BTreeMap<u64, Option<String>> {
     let script = "import socket, sys\n\
@@ -360,10 +451,7 @@ fn modes() -> BTreeMap<u64, Option<String>> {
         \x20       print(mode[0] if mode else '-')\n\
         \x20   except OSError:\n\
         \x20       print('-')\n";
-    let out = run(Command::new("ip")
-        .args(["netns", "exec", CLIENT_NS, "python3", "-c", script])
-        .args(MEMBERS.map(address)));
-    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let text = client_python(script, &MEMBERS.map(address));
     MEMBERS
         .iter()
         .zip(text.lines())
@@ -449,6 +537,9 @@ fn write_then_read(write: u64, read: u64, path: &str, value: &str, paths: &[&str
 fn run_ensemble(file: &str, dir: &Path, image: &str, image_env: &[String], user: &str) {
     let compose = yaml(file);
     let started = Instant::now();
+    let mut prometheus = compose["services"]["prometheus"]
+        .is_object()
+        .then(|| start_prometheus(dir));
     let mut members: Vec<Member> = MEMBERS
         .iter()
         .map(|&id| start_member(&compose, id, dir, image, image_env))
@@ -456,6 +547,14 @@ fn run_ensemble(file: &str, dir: &Path, image: &str, image_env: &[String], user:
     let leader = wait_for_quorum(&members);
     println!("{file}: quorum after {:?}, zoo{leader} leads", started.elapsed());
     check_health(&members, image_env, user);
+    if let Some(prometheus) = &mut prometheus {
+        wait_for_scrapes(prometheus, dir);
+        println!(
+            "{file}: Prometheus scrapes every member {:?} after the start",
+            started.elapsed()
+        );
+    }
+    drop(prometheus);
 
     let followers: Vec<u64> = MEMBERS.into_iter().filter(|&id| id != leader).collect();
     assert_eq!(
@@ -468,6 +567,7 @@ fn run_ensemble(file: &str, dir: &Path, image: &str, image_env: &[String], user:
         ),
         "/compose/before=v1"
     );
+    println!("{file}: resident memory after the writes: {:?}", memory(&members));
 
     let killed = Instant::now();
     members[(leader - 1) as usize].kill();
