@@ -15,4 +15,6 @@ cargo test --workspace
 
 if [ -x compat-tests/run.sh ]; then
   compat-tests/run.sh --server ferrokeeper --ratchet
+  # The judges that talk to one server, again with that server a follower of a 3-member ensemble.
+  compat-tests/run.sh --server ferrokeeper --no-build --ratchet --ensemble 3 --judge curator --judge cli --judge node
 fi
