@@ -231,3 +231,21 @@ fn entries_larger_than_a_read_chunk_come_whole_and_a_new_epoch_is_no_gap() {
     let got: Vec<(Zxid, Vec<u8>)> = txns.into_iter().map(|t| (t.zxid, t.entry)).collect();
     assert_eq!(got, entries[1..].to_vec());
 }
+
+/// A new leader's committed log: the tail of the newest log up to its last zxid, without that file's first
+/// entry (log.1e starts at 0x1e: 0x1f..=0x26), at most as many as asked for, and nothing when the logs do not
+/// end at the zxid given.
+#[test]
+fn a_new_leader_takes_the_tail_of_the_newest_log_as_its_committed_log() {
+    use ferrokeeper::storage::diff::recent_txns;
+    let fs = golden_fs_without(&[]);
+    let all = recent_txns(Arc::clone(&fs) as _, &dir(), Zxid(0x26), 500);
+    let zxids: Vec<i64> = all.iter().map(|t| t.header.zxid).collect();
+    assert_eq!(zxids, (0x1f..=0x26).collect::<Vec<i64>>());
+    let three = recent_txns(Arc::clone(&fs) as _, &dir(), Zxid(0x26), 3);
+    assert_eq!(
+        three.iter().map(|t| t.header.zxid).collect::<Vec<_>>(),
+        [0x24, 0x25, 0x26]
+    );
+    assert!(recent_txns(fs, &dir(), Zxid(0x40), 500).is_empty());
+}

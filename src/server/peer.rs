@@ -41,6 +41,7 @@ use crate::net::Inbound;
 use crate::quorum::election_port::{ElectionPort, ElectionPortConfig, CONNECT_TIMEOUT_MS_DEFAULT};
 use crate::quorum::link::{Outgoing, PacketReader, PacketWriter};
 use crate::quorum::ElectionRunner;
+use crate::storage::diff::recent_txns;
 use crate::storage::epoch::{load_epochs, write_epoch, ACCEPTED_EPOCH};
 use crate::storage::install::install_snapshot;
 use crate::storage::truncate::truncate_log;
@@ -347,6 +348,13 @@ async fn lead(
         .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on the quorum port {me}: {e}")))?;
     let started = std::time::Instant::now();
     let opened = open_database(&config, started).await?;
+    let recent = {
+        let (fs, dir) = (opened.fs.clone(), opened.dirs.log_dir.clone());
+        tokio::task::spawn_blocking(move || recent_txns(fs, &dir, last, COMMITTED_LOG_MAX))
+            .await
+            .map_err(io::Error::other)?
+    };
+    tracing::info!(txns = recent.len(), "committed log for DIFF loaded");
     let (leader, first) = Leader::start(
         LeaderConfig {
             my_id: ServerId(quorum.my_id as i64),
@@ -362,7 +370,7 @@ async fn lead(
             current_epoch: epochs.current,
             last_zxid: last,
         },
-        Vec::new(),
+        recent,
     );
     let (events_tx, mut events) = mpsc::channel(logthread::EVENTS_MAX);
     let (log_tx, log_thread) = logthread::spawn(Box::new(opened.log), events_tx)?;

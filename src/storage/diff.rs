@@ -389,3 +389,37 @@ impl Iterator for TxnRange {
         }
     }
 }
+
+/// The last `max` txns of the logs up to and including `last`, oldest first, for a new leader's in-memory
+/// committed log (`ZKDatabase.committedLog`, which ZooKeeper fills while it loads the database): the newest
+/// log file that holds `last` (and those after it) is read, without its first entry. Empty when the logs end
+/// elsewhere than at `last` or cannot be read: the leader then syncs every learner that is not exactly at its
+/// zxid with a SNAP, which is always correct.
+pub fn recent_txns(fs: Arc<dyn Fs>, log_dir: &std::path::Path, last: Zxid, max: usize) -> Vec<TxnEntry> {
+    let Ok(files) = files_after(fs.as_ref(), log_dir, last) else {
+        return Vec::new();
+    };
+    let Some(&(first, _)) = files.first() else {
+        return Vec::new();
+    };
+    let Ok(range) = read_txns_after(fs, log_dir, first, last, LogSizeLimit::Bytes(0)) else {
+        return Vec::new();
+    };
+    let mut tail = std::collections::VecDeque::with_capacity(max.min(1024));
+    for txn in range {
+        let Ok(txn) = txn else {
+            return Vec::new();
+        };
+        let Ok(entry) = TxnEntry::decode(&txn.entry, usize::MAX) else {
+            return Vec::new();
+        };
+        if tail.len() == max {
+            tail.pop_front();
+        }
+        tail.push_back(entry);
+    }
+    match tail.back() {
+        Some(t) if t.header.zxid == last.0 => tail.into(),
+        _ => Vec::new(),
+    }
+}
