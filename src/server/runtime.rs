@@ -515,7 +515,7 @@ impl Runtime {
         while let Some(next) = self.core.next_to_apply().filter(|n| *n <= zxid) {
             let mark =
                 (next.0.max(0) as u64).div_ceil(DIGEST_LOG_INTERVAL as u64) as i64 * DIGEST_LOG_INTERVAL;
-            if mark >= zxid.0 {
+            if mark > zxid.0 {
                 break;
             }
             let effects = self.core.persisted(self.now(), Zxid(mark));
