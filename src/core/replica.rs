@@ -47,6 +47,11 @@ impl Core {
     }
 
     /// Serve as the leader of `epoch`: the next txn is `(epoch << 32) + 1`.
+    /// An ensemble member's membership in `/zookeeper/config` (`DataTree::set_config`), configuration version 0.
+    pub fn set_config(&mut self, text: &[u8], time_ms: i64) {
+        self.tree.write().set_config(text, 0, time_ms);
+    }
+
     pub fn start_epoch(&mut self, epoch: i64) {
         self.role = Role::Leader;
         self.next_zxid = epoch << 32;

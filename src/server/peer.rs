@@ -304,6 +304,7 @@ async fn follow(
             addr,
         ),
     }));
+    runtime.load_config_node();
     let (quorum_tx, quorum_rx) = mpsc::channel(QUORUM_EVENTS_MAX);
     let reader_task = spawn_reader(0, reader, quorum_tx);
     let result = match runtime.learner_actions(leftover) {
@@ -385,6 +386,7 @@ async fn lead(
         max_len: config.jute_max_buffer,
         ops: RoleOps::new(quorum.my_id, me),
     }));
+    runtime.load_config_node();
     let (quorum_tx, quorum_rx) = mpsc::channel(QUORUM_EVENTS_MAX);
     let max_len = config.jute_max_buffer;
     let acceptor = tokio::spawn(async move {

@@ -33,6 +33,9 @@ const COMMIT_COUNT: &str = "commit_count";
 const LEARNER_PROPOSAL_RECEIVED_COUNT: &str = "learner_proposal_received_count";
 const LEARNER_COMMIT_RECEIVED_COUNT: &str = "learner_commit_received_count";
 
+/// `ZooDefs.CONFIG_NODE`.
+const CONFIG_NODE: &str = "/zookeeper/config";
+
 /// What a role keeps for the operator, beside its link.
 #[derive(Debug, Clone)]
 pub(crate) struct RoleOps {
@@ -149,6 +152,17 @@ pub(super) fn log_learner_sync(packet_type: Option<jute::codes::PacketType>, zxi
 }
 
 impl Runtime {
+    /// Writes the membership into `/zookeeper/config` as a member does when it loads its database, counted as a
+    /// write under `/zookeeper` (`write_per_namespace`, path and data bytes).
+    pub(super) fn load_config_node(&mut self) {
+        let text = super::peer::config_text(&self.config);
+        let now = self.now();
+        self.core.set_config(text.as_bytes(), now.wall_ms);
+        let bytes = (CONFIG_NODE.len() + text.len()) as u64;
+        self.metrics
+            .observe_in_set(summary_set::WRITE_PER_NAMESPACE, "zookeeper", bytes);
+    }
+
     /// Reports the leader's learner queues (`learner_handler_qp_size`, `learner_handler_qp_time_ms`, keyed by
     /// the learner's sid) as their writers sampled them.
     pub(super) fn collect_learner_queues(&mut self) {
