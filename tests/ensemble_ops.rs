@@ -446,8 +446,42 @@ fn check_member(kind: &str, e: &Ensemble, id: u64, seen: &Seen) {
     }
 }
 
+/// The steps an operator follows in a member's log at INFO, as ZooKeeper logs them in its own words: the
+/// election and its result, how the leader synchronises each learner, the quorum that makes it lead, and how a
+/// follower is synchronised.
+fn check_logs(e: &Ensemble) {
+    let log = |id: u64| std::fs::read_to_string(e.member(id).dir.join("server.log")).unwrap_or_default();
+    let (leader, follower) = (log(e.leader), log(e.follower()));
+    for (what, text, needle) in [
+        ("leader", &leader, "LOOKING: electing a leader"),
+        ("leader", &leader, "LEADING - leader election took "),
+        ("leader", &leader, "synchronising learner sid "),
+        (
+            "leader",
+            &leader,
+            "a quorum of supporters follows; leading and serving clients",
+        ),
+        ("follower", &follower, "FOLLOWING - leader election took "),
+        ("follower", &follower, "from the leader up to zxid 0x"),
+        (
+            "follower",
+            &follower,
+            "synchronised with the leader; serving clients",
+        ),
+    ] {
+        assert!(
+            text.contains(needle),
+            "the {what}'s log lacks {needle:?}:\n{text}"
+        );
+    }
+}
+
+/// One comparison at a time: each runs six JVM and ferrokeeper processes on ports picked free beforehand.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Starts a 3.9.5 ensemble, then a ferrokeeper one, and compares what their leaders and followers show.
 fn compare_ensembles(prometheus: bool) {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let zk = Ensemble::start(Kind::ZooKeeper("3.9.5"), prometheus);
     let zk_leader = zk.seen(zk.leader);
     let zk_follower = zk.seen(zk.follower());
@@ -461,6 +495,7 @@ fn compare_ensembles(prometheus: bool) {
     let fk_follower = fk.seen(fk.follower());
     check_member("ferrokeeper", &fk, fk.leader, &fk_leader);
     check_member("ferrokeeper", &fk, fk.follower(), &fk_follower);
+    check_logs(&fk);
 
     // The membership a member writes into /zookeeper/config, as clients (zkCli's `config`) read it.
     let first = |t: &str| t.lines().next().map(str::to_owned);
