@@ -427,12 +427,20 @@ fn check_member(kind: &str, e: &Ensemble, id: u64, seen: &Seen) {
             "zk_learner_commit_received_count",
         ]
     };
-    let elections = if seen.metrics.is_some() {
-        "zk_election_time_count"
-    } else {
-        "zk_cnt_election_time"
+    let summary_count = |name: &str| {
+        if seen.metrics.is_some() {
+            format!("zk_{name}_count")
+        } else {
+            format!("zk_cnt_{name}")
+        }
     };
-    for key in counted.iter().chain(&["zk_looking_count", elections]) {
+    let mut counted: Vec<String> = counted.iter().map(|k| k.to_string()).collect();
+    counted.push("zk_looking_count".into());
+    counted.push(summary_count("election_time"));
+    if !leading {
+        counted.push(summary_count("follower_sync_time"));
+    }
+    for key in &counted {
         assert!(
             count(key) >= 1.0,
             "{kind} member {id}: {key} after an election and writes"

@@ -255,6 +255,7 @@ async fn follow(
     };
     let fs: Arc<dyn crate::storage::fs::Fs> = Arc::new(crate::storage::fs::RealFs);
     let dirs = crate::storage::recovery::DataDirs::new(&config.data_dir, &config.data_log_dir);
+    let connecting = std::time::Instant::now();
     let registered = tokio::time::timeout(
         tick * quorum.init_limit,
         register(addr, cfg, start, &config, fs.as_ref(), &dirs),
@@ -302,7 +303,8 @@ async fn follow(
                 .find(|m| m.quorum == addr)
                 .map_or(0, |m| m.id),
             addr,
-        ),
+        )
+        .since(connecting),
     }));
     runtime.load_config_node();
     let (quorum_tx, quorum_rx) = mpsc::channel(QUORUM_EVENTS_MAX);

@@ -22,6 +22,8 @@ use crate::quorum::Decision;
 
 /// `ServerMetrics.ELECTION_TIME`: from entering LOOKING to leading or following, in ms.
 const ELECTION_TIME: &str = "election_time";
+/// `ServerMetrics.FOLLOWER_SYNC_TIME`: how long a follower took to synchronise with its leader, in ms.
+const FOLLOWER_SYNC_TIME: &str = "follower_sync_time";
 /// `ServerMetrics.LOOKING_COUNT`: times the member entered LOOKING.
 const LOOKING_COUNT: &str = "looking_count";
 /// `ServerMetrics.PROPOSAL_COUNT`: proposals the leader made.
@@ -46,6 +48,8 @@ pub(crate) struct RoleOps {
     pub(crate) established_at: Option<Instant>,
     /// A leader's `proposalStats`: the sizes of the txns it proposed.
     pub(crate) proposal_sizes: ResponseSizes,
+    /// When the role began: a follower's connection to its leader.
+    pub(crate) began: Instant,
 }
 
 impl RoleOps {
@@ -55,7 +59,20 @@ impl RoleOps {
             leader_address,
             established_at: None,
             proposal_sizes: ResponseSizes::default(),
+            began: Instant::now(),
         }
+    }
+
+    /// The role began at `began` (a follower's connection to its leader, before it registered).
+    pub(crate) fn since(mut self, began: Instant) -> RoleOps {
+        self.began = began;
+        self
+    }
+
+    /// A follower is synchronised and serves (`Follower.followLeader`'s `follower_sync_time`; ZooKeeper starts
+    /// its clock after the epoch exchange, this one when the follower connects, a few packets earlier).
+    pub(crate) fn synced(&self, metrics: &mut Metrics) {
+        metrics.observe(FOLLOWER_SYNC_TIME, self.began.elapsed().as_millis() as u64);
     }
 
     /// The leader has a quorum (`Leader.startZkServer`).
