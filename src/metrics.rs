@@ -572,7 +572,8 @@ impl Metrics {
     ) -> Option<Vec<(String, MonitorValue)>> {
         let recorder = self.prometheus.as_ref()?;
         self.set_gauges(gauges);
-        Some(dump_samples(&exposition(&recorder.handle().render())))
+        let text = exposition(&recorder.handle().render());
+        Some(dump_samples(&without_families(&text, &unregistered(gauges))))
     }
 
     /// Drains samples the recorder buffered, so that memory stays bounded between scrapes.
@@ -675,6 +676,54 @@ pub fn exposition(rendered: &str) -> String {
     for (name, kind) in LABELLED_FAMILIES {
         if !out.contains(&format!("# TYPE {name} {kind}\n")) {
             out.push_str(&format!("# HELP {name} {name}\n# TYPE {name} {kind}\n"));
+        }
+    }
+    out
+}
+
+/// The gauges ZooKeeper registers only while a member plays a role (`QuorumZooKeeperServer`,
+/// `LeaderZooKeeperServer`, `FollowerZooKeeperServer`) and unregisters when the role ends, so that a member that
+/// stopped leading no longer reports learners. The exporter keeps every gauge once set: those of a role the
+/// server does not play now are left out of what it renders (see [`without_families`]).
+pub const ROLE_GAUGES: [&str; 10] = [
+    "quorum_size",
+    "synced_observers",
+    "learners",
+    "synced_followers",
+    "synced_non_voting_followers",
+    "pending_syncs",
+    "leader_uptime",
+    "last_proposal_size",
+    "max_proposal_size",
+    "min_proposal_size",
+];
+
+/// The role gauges not among `gauges` (the ones the server samples now).
+pub fn unregistered(gauges: &[(&'static str, MonitorValue)]) -> Vec<&'static str> {
+    ROLE_GAUGES
+        .into_iter()
+        .filter(|name| !gauges.iter().any(|(g, _)| g == name))
+        .collect()
+}
+
+/// An exposition without the families `names`: their HELP and TYPE lines and their samples.
+pub fn without_families(text: &str, names: &[&str]) -> String {
+    if names.is_empty() {
+        return text.to_owned();
+    }
+    let family = |line: &str| -> String {
+        let rest = line
+            .strip_prefix("# HELP ")
+            .or_else(|| line.strip_prefix("# TYPE "))
+            .unwrap_or(line);
+        let end = rest.find([' ', '{']).unwrap_or(rest.len());
+        rest[..end].to_owned()
+    };
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        if !names.contains(&family(line).as_str()) {
+            out.push_str(line);
+            out.push('\n');
         }
     }
     out
@@ -806,6 +855,18 @@ mod tests {
         assert_eq!(
             value(&values, "cnt_app_read_per_namespace"),
             &MonitorValue::Int(0)
+        );
+    }
+
+    #[test]
+    fn families_of_a_role_no_longer_played_are_left_out() {
+        let text = "# HELP learners learners\n# TYPE learners gauge\nlearners 2\n\
+                    # HELP learners_x learners_x\nlearners_x 1\nquorum_size 3\n";
+        let absent = unregistered(&[("quorum_size", MonitorValue::Int(3))]);
+        assert!(absent.contains(&"learners") && !absent.contains(&"quorum_size"));
+        assert_eq!(
+            without_families(text, &absent),
+            "# HELP learners_x learners_x\nlearners_x 1\nquorum_size 3\n"
         );
     }
 

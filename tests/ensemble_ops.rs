@@ -2,9 +2,9 @@
 //! ensemble and a three-member 3.9.5 ensemble, each with its AdminServer on, answer `mntr`, `srvr`, `stat`,
 //! `conf`, `isro` and the AdminServer's commands on the leader and on a follower. The keys of `mntr` and
 //! `monitor`, the lines of `srvr`, `stat` and `conf`, and the field names and JSON types of every command must be
-//! the same on both kinds of member (ferrokeeper's known, documented differences excepted, see [`MNTR_ONLY_ZK`]);
-//! the values that describe the ensemble (state, peer state, learners, synced followers, quorum size, leader id,
-//! ZAB state, membership) must agree.
+//! the same on both kinds of member; the values that describe the ensemble (state, peer state, learners, synced
+//! followers, quorum size, leader id, ZAB state, membership, `/zookeeper/config` as a client reads it) must agree,
+//! and both must have counted the election, the proposals and the commits of a session's writes.
 
 #[path = "support/ensemble.rs"]
 mod ensemble;
@@ -18,32 +18,6 @@ use ensemble::{four_letter, free_port, kazoo, wait_for_quorum, Kind, Member, Por
 use serde_json::Value;
 
 const IDS: [u64; 3] = [1, 2, 3];
-
-/// `mntr` keys only ZooKeeper prints, with why.
-const MNTR_ONLY_ZK: &[(&str, &str)] = &[
-    (
-        "zk_avg_zookeeper_write_per_namespace",
-        "ZooKeeper writes the membership into /zookeeper/config whenever a member loads its database \
-         (ZKDatabase.initConfigInZKDatabase), counted as a write under /zookeeper; ferrokeeper leaves \
-         /zookeeper/config empty and writes nothing there",
-    ),
-    (
-        "zk_min_zookeeper_write_per_namespace",
-        "as zk_avg_zookeeper_write_per_namespace",
-    ),
-    (
-        "zk_max_zookeeper_write_per_namespace",
-        "as zk_avg_zookeeper_write_per_namespace",
-    ),
-    (
-        "zk_cnt_zookeeper_write_per_namespace",
-        "as zk_avg_zookeeper_write_per_namespace",
-    ),
-    (
-        "zk_sum_zookeeper_write_per_namespace",
-        "as zk_avg_zookeeper_write_per_namespace",
-    ),
-];
 
 /// AdminServer commands compared field by field on both members.
 const COMMANDS: [&str; 10] = [
@@ -67,6 +41,8 @@ struct Seen {
     conf: String,
     isro: String,
     admin: BTreeMap<&'static str, Value>,
+    /// /metrics, with ZooKeeper's Prometheus provider.
+    metrics: Option<String>,
 }
 
 /// One ensemble, started, with a session's writes done so that the leader has proposals to report.
@@ -74,36 +50,56 @@ struct Ensemble {
     _dir: tempfile::TempDir,
     members: Vec<Member>,
     admin: BTreeMap<u64, u16>,
+    /// The Prometheus endpoints, with ZooKeeper's Prometheus provider.
+    metrics: Option<BTreeMap<u64, u16>>,
     leader: u64,
+    /// `/zookeeper/config` as a client reads it: its version and mzxid, then its data.
+    config_node: String,
 }
 
 impl Ensemble {
-    fn start(kind: Kind) -> Ensemble {
+    /// Starts three members of `kind`, with ZooKeeper's Prometheus provider if `prometheus`.
+    fn start(kind: Kind, prometheus: bool) -> Ensemble {
         let dir = tempfile::tempdir().expect("temp dir");
         let ports = Ports::new(&IDS);
-        let admin: BTreeMap<u64, u16> = IDS.iter().map(|&id| (id, free_port())).collect();
+        let pick = || -> BTreeMap<u64, u16> { IDS.iter().map(|&id| (id, free_port())).collect() };
+        let admin = pick();
+        let metrics = prometheus.then(pick);
         let members: Vec<Member> = IDS
             .iter()
             .map(|&id| {
-                let extra = format!(
+                let mut extra = format!(
                     "admin.enableServer=true\nadmin.serverAddress=127.0.0.1\nadmin.serverPort={}\n",
                     admin[&id]
                 );
+                if let Some(m) = &metrics {
+                    extra.push_str(&format!(
+                        "metricsProvider.className=\
+                         org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\n\
+                         metricsProvider.httpHost=127.0.0.1\nmetricsProvider.httpPort={}\n",
+                        m[&id]
+                    ));
+                }
                 Member::start_with(dir.path(), id, kind, &ports, &extra)
             })
             .collect();
         let leader = wait_for_quorum(&members, Duration::from_secs(90));
         let hosts: Vec<u16> = members.iter().map(|m| m.client_port).collect();
-        kazoo(
+        let out = kazoo(
             &hosts,
             "c = KazooClient(hosts=hosts[0], timeout=10); c.start(timeout=20)\n\
-             c.create('/ops', b'x' * 10); c.set('/ops', b'y' * 20)\nc.stop(); c.close()\n",
+             c.create('/ops', b'x' * 10); c.set('/ops', b'y' * 20)\n\
+             data, stat = c.get('/zookeeper/config')\n\
+             print('version=%d mzxid=%d' % (stat.version, stat.mzxid))\n\
+             print(data.decode())\nc.stop(); c.close()\n",
         );
         Ensemble {
             _dir: dir,
             members,
             admin,
+            metrics,
             leader,
+            config_node: out,
         }
     }
 
@@ -127,6 +123,7 @@ impl Ensemble {
             .iter()
             .map(|&c| (c, admin_command(self.admin[&id], c)))
             .collect();
+        let metrics = self.metrics.as_ref().map(|m| http_get(m[&id], "/metrics"));
         Seen {
             mntr,
             srvr: word("srvr"),
@@ -134,26 +131,62 @@ impl Ensemble {
             conf: word("conf"),
             isro: word("isro"),
             admin,
+            metrics,
         }
     }
 }
 
-/// `GET /commands/<name>` over HTTP/1.0, parsed.
-fn admin_command(port: u16, name: &str) -> Value {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("AdminServer");
+/// The body of a `GET` over HTTP/1.0 (no chunking), which must answer 200.
+fn http_get(port: u16, path: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("HTTP endpoint");
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
-    write!(s, "GET /commands/{name} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("request");
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("request");
     let mut text = String::new();
     s.read_to_string(&mut text).expect("response");
     let (head, body) = text
         .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("{name}: {text}"));
+        .unwrap_or_else(|| panic!("{path}: {text}"));
     assert!(
         head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
-        "{name}: {head}"
+        "{path}: {head}"
     );
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{name}: {e}: {body}"))
+    body.to_owned()
+}
+
+/// `GET /commands/<name>`, parsed.
+fn admin_command(port: u16, name: &str) -> Value {
+    let body = http_get(port, &format!("/commands/{name}"));
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{name}: {e}: {body}"))
+}
+
+/// A metric key with the learners' sids made alike (`avg_2_learner_handler_qp_size`,
+/// `learner_handler_qp_size{key="2",...}`): which members follow depends on which one leads.
+fn alike(key: &str) -> String {
+    if !key.contains("learner_handler") {
+        return key.to_owned();
+    }
+    if let Some((head, rest)) = key.split_once("key=\"") {
+        let tail = rest.split_once('"').map_or("", |(_, t)| t);
+        return format!("{head}key=\"SID\"{tail}");
+    }
+    key.split('_')
+        .map(|t| {
+            if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) {
+                "SID"
+            } else {
+                t
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
+/// Families of ZooKeeper's Prometheus provider that describe the JVM and the process (`exportJvmInfo`'s
+/// collectors): ferrokeeper has no JVM and leaves them out (see `metrics.rs`).
+fn jvm_family(name: &str) -> bool {
+    let name = name.strip_prefix("zk_").unwrap_or(name);
+    name.starts_with("jvm_") || name.starts_with("process_")
 }
 
 /// Every path of a JSON value with the type there: `server_stats.packets_sent: number`.
@@ -208,12 +241,11 @@ fn assert_same<T: Ord + std::fmt::Debug + Clone>(what: &str, zk: &BTreeSet<T>, f
 
 /// Compares what a member of each kind in the same role answered.
 fn compare(role: &str, zk: &Seen, fk: &Seen) {
-    let skip: BTreeSet<&str> = MNTR_ONLY_ZK.iter().map(|(k, _)| *k).collect();
     let keys = |s: &Seen| -> BTreeSet<String> {
         s.mntr
             .keys()
-            .filter(|k| !skip.contains(k.as_str()))
-            .cloned()
+            .filter(|k| !jvm_family(k))
+            .map(|k| alike(k))
             .collect()
     };
     assert_same(&format!("mntr keys on the {role}"), &keys(zk), &keys(fk));
@@ -270,17 +302,38 @@ fn compare(role: &str, zk: &Seen, fk: &Seen) {
         "conf membership on the {role}"
     );
     assert_eq!(zk.isro, fk.isro, "isro on the {role}");
+    if let (Some(z), Some(f)) = (&zk.metrics, &fk.metrics) {
+        // The families of /metrics with their types, as dashboards look them up.
+        let families = |t: &str| -> BTreeSet<String> {
+            t.lines()
+                .filter_map(|l| l.strip_prefix("# TYPE "))
+                .filter(|l| !jvm_family(l))
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_same(
+            &format!("/metrics families on the {role}"),
+            &families(z),
+            &families(f),
+        );
+        let samples = |t: &str| -> BTreeSet<String> {
+            t.lines()
+                .filter(|l| !l.starts_with('#') && !jvm_family(l))
+                .filter_map(|l| l.rsplit_once(' ').map(|(k, _)| alike(k)))
+                .collect()
+        };
+        assert_same(
+            &format!("/metrics samples on the {role}"),
+            &samples(z),
+            &samples(f),
+        );
+    }
     for c in COMMANDS {
         let (z, f) = (&zk.admin[c], &fk.admin[c]);
         if c == "monitor" {
             let keys = |v: &Value| -> BTreeSet<String> {
                 v.as_object()
-                    .map(|m| {
-                        m.keys()
-                            .filter(|k| !skip.contains(format!("zk_{k}").as_str()))
-                            .cloned()
-                            .collect()
-                    })
+                    .map(|m| m.keys().filter(|k| !jvm_family(k)).map(|k| alike(k)).collect())
                     .unwrap_or_default()
             };
             assert_same(&format!("monitor fields on the {role}"), &keys(z), &keys(f));
@@ -374,10 +427,20 @@ fn check_member(kind: &str, e: &Ensemble, id: u64, seen: &Seen) {
             "zk_learner_commit_received_count",
         ]
     };
-    for key in counted
-        .iter()
-        .chain(&["zk_looking_count", "zk_cnt_election_time"])
-    {
+    let summary_count = |name: &str| {
+        if seen.metrics.is_some() {
+            format!("zk_{name}_count")
+        } else {
+            format!("zk_cnt_{name}")
+        }
+    };
+    let mut counted: Vec<String> = counted.iter().map(|k| k.to_string()).collect();
+    counted.push("zk_looking_count".into());
+    counted.push(summary_count("election_time"));
+    if !leading {
+        counted.push(summary_count("follower_sync_time"));
+    }
+    for key in &counted {
         assert!(
             count(key) >= 1.0,
             "{kind} member {id}: {key} after an election and writes"
@@ -391,21 +454,83 @@ fn check_member(kind: &str, e: &Ensemble, id: u64, seen: &Seen) {
     }
 }
 
-#[test]
-fn members_show_operators_what_apache_zookeeper_3_9_members_show() {
-    let zk = Ensemble::start(Kind::ZooKeeper("3.9.5"));
+/// The steps an operator follows in a member's log at INFO, as ZooKeeper logs them in its own words: the
+/// election and its result, how the leader synchronises each learner, the quorum that makes it lead, and how a
+/// follower is synchronised.
+fn check_logs(e: &Ensemble) {
+    let log = |id: u64| std::fs::read_to_string(e.member(id).dir.join("server.log")).unwrap_or_default();
+    let (leader, follower) = (log(e.leader), log(e.follower()));
+    for (what, text, needle) in [
+        ("leader", &leader, "LOOKING: electing a leader"),
+        ("leader", &leader, "LEADING - leader election took "),
+        ("leader", &leader, "synchronising learner sid "),
+        (
+            "leader",
+            &leader,
+            "a quorum of supporters follows; leading and serving clients",
+        ),
+        ("follower", &follower, "FOLLOWING - leader election took "),
+        ("follower", &follower, "from the leader up to zxid 0x"),
+        (
+            "follower",
+            &follower,
+            "synchronised with the leader; serving clients",
+        ),
+    ] {
+        assert!(
+            text.contains(needle),
+            "the {what}'s log lacks {needle:?}:\n{text}"
+        );
+    }
+}
+
+/// One comparison at a time: each runs six JVM and ferrokeeper processes on ports picked free beforehand.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Starts a 3.9.5 ensemble, then a ferrokeeper one, and compares what their leaders and followers show.
+fn compare_ensembles(prometheus: bool) {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let zk = Ensemble::start(Kind::ZooKeeper("3.9.5"), prometheus);
     let zk_leader = zk.seen(zk.leader);
     let zk_follower = zk.seen(zk.follower());
     check_member("ZooKeeper", &zk, zk.leader, &zk_leader);
     check_member("ZooKeeper", &zk, zk.follower(), &zk_follower);
+    let zk_config_node = zk.config_node.clone();
     drop(zk);
 
-    let fk = Ensemble::start(Kind::Ferrokeeper);
+    let fk = Ensemble::start(Kind::Ferrokeeper, prometheus);
     let fk_leader = fk.seen(fk.leader);
     let fk_follower = fk.seen(fk.follower());
     check_member("ferrokeeper", &fk, fk.leader, &fk_leader);
     check_member("ferrokeeper", &fk, fk.follower(), &fk_follower);
+    check_logs(&fk);
 
+    // The membership a member writes into /zookeeper/config, as clients (zkCli's `config`) read it.
+    let first = |t: &str| t.lines().next().map(str::to_owned);
+    assert_eq!(
+        first(&zk_config_node),
+        first(&fk.config_node),
+        "{}",
+        fk.config_node
+    );
+    assert_eq!(
+        labels(&zk_config_node),
+        labels(&fk.config_node),
+        "{}",
+        fk.config_node
+    );
     compare("leader", &zk_leader, &fk_leader);
     compare("follower", &zk_follower, &fk_follower);
+}
+
+#[test]
+fn members_show_operators_what_apache_zookeeper_3_9_members_show() {
+    compare_ensembles(false);
+}
+
+/// With ZooKeeper's Prometheus provider, `mntr` lists the provider's samples and /metrics serves them: the quorum
+/// families (election_time, learner_handler_qp_*, quorum_size, learners, ...) under the same names and types.
+#[test]
+fn members_report_quorum_metrics_under_zookeepers_prometheus_names() {
+    compare_ensembles(true);
 }

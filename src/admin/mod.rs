@@ -41,7 +41,9 @@ pub enum Query {
         reply: oneshot::Sender<Response>,
     },
     /// Set the gauges to their current values before /metrics is rendered.
-    SampleGauges { reply: oneshot::Sender<()> },
+    SampleGauges {
+        reply: oneshot::Sender<Vec<&'static str>>,
+    },
 }
 
 /// How long a handler waits for the server task before answering that the server is not serving.
@@ -141,10 +143,15 @@ async fn scrape(State(state): State<MetricsState>) -> HttpResponse {
         sampled.await.ok()
     };
     // If the server task cannot answer, the counters and summaries are still worth serving.
-    let _ = tokio::time::timeout(QUERY_TIMEOUT, asked).await;
+    let unregistered = tokio::time::timeout(QUERY_TIMEOUT, asked)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let text = crate::metrics::exposition(&state.handle.render());
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        crate::metrics::exposition(&state.handle.render()),
+        crate::metrics::without_families(&text, &unregistered),
     )
         .into_response()
 }

@@ -46,6 +46,11 @@ impl Core {
         self.role = Role::Follower;
     }
 
+    /// An ensemble member's membership in `/zookeeper/config` (`DataTree::set_config`), configuration version 0.
+    pub fn set_config(&mut self, text: &[u8], time_ms: i64) {
+        self.tree.write().set_config(text, 0, time_ms);
+    }
+
     /// Serve as the leader of `epoch`: the next txn is `(epoch << 32) + 1`. Every session's timeout starts
     /// again now, as the sessions of a new leader's tracker do: none expires for the time it took to elect.
     pub fn start_epoch(&mut self, epoch: i64, now: Now) {

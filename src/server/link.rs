@@ -454,6 +454,7 @@ impl Runtime {
                 }
                 Action::StartServing => {
                     tracing::info!(zxid = %self.core.last_zxid(), "synchronised with the leader; serving clients");
+                    f.ops.synced(&mut self.metrics);
                     f.serving = true;
                     None
                 }

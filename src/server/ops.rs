@@ -125,7 +125,7 @@ impl Runtime {
                 self.collect_learner_queues();
                 let gauges = fl::provider_gauges(&self.facts());
                 self.metrics.set_gauges(&gauges);
-                let _ = reply.send(());
+                let _ = reply.send(crate::metrics::unregistered(&gauges));
             }
         }
     }

@@ -256,6 +256,7 @@ async fn follow(
     };
     let fs: Arc<dyn crate::storage::fs::Fs> = Arc::new(crate::storage::fs::RealFs);
     let dirs = crate::storage::recovery::DataDirs::new(&config.data_dir, &config.data_log_dir);
+    let connecting = std::time::Instant::now();
     let registered = tokio::time::timeout(
         tick * quorum.init_limit,
         register(addr, cfg, start, &config, fs.as_ref(), &dirs),
@@ -303,8 +304,10 @@ async fn follow(
                 .find(|m| m.quorum == addr)
                 .map_or(0, |m| m.id),
             addr,
-        ),
+        )
+        .since(connecting),
     }));
+    runtime.load_config_node();
     let (quorum_tx, quorum_rx) = mpsc::channel(QUORUM_EVENTS_MAX);
     let reader_task = spawn_reader(0, reader, quorum_tx);
     let result = match runtime.learner_actions(leftover) {
@@ -393,6 +396,7 @@ async fn lead(
         max_len: config.jute_max_buffer,
         ops: RoleOps::new(quorum.my_id, me),
     }));
+    runtime.load_config_node();
     let (quorum_tx, quorum_rx) = mpsc::channel(QUORUM_EVENTS_MAX);
     let max_len = config.jute_max_buffer;
     let acceptor = tokio::spawn(async move {

@@ -22,6 +22,8 @@ use crate::quorum::Decision;
 
 /// `ServerMetrics.ELECTION_TIME`: from entering LOOKING to leading or following, in ms.
 const ELECTION_TIME: &str = "election_time";
+/// `ServerMetrics.FOLLOWER_SYNC_TIME`: how long a follower took to synchronise with its leader, in ms.
+const FOLLOWER_SYNC_TIME: &str = "follower_sync_time";
 /// `ServerMetrics.LOOKING_COUNT`: times the member entered LOOKING.
 const LOOKING_COUNT: &str = "looking_count";
 /// `ServerMetrics.PROPOSAL_COUNT`: proposals the leader made.
@@ -33,6 +35,9 @@ const COMMIT_COUNT: &str = "commit_count";
 const LEARNER_PROPOSAL_RECEIVED_COUNT: &str = "learner_proposal_received_count";
 const LEARNER_COMMIT_RECEIVED_COUNT: &str = "learner_commit_received_count";
 
+/// `ZooDefs.CONFIG_NODE`.
+const CONFIG_NODE: &str = "/zookeeper/config";
+
 /// What a role keeps for the operator, beside its link.
 #[derive(Debug, Clone)]
 pub(crate) struct RoleOps {
@@ -43,6 +48,8 @@ pub(crate) struct RoleOps {
     pub(crate) established_at: Option<Instant>,
     /// A leader's `proposalStats`: the sizes of the txns it proposed.
     pub(crate) proposal_sizes: ResponseSizes,
+    /// When the role began: a follower's connection to its leader.
+    pub(crate) began: Instant,
 }
 
 impl RoleOps {
@@ -52,7 +59,20 @@ impl RoleOps {
             leader_address,
             established_at: None,
             proposal_sizes: ResponseSizes::default(),
+            began: Instant::now(),
         }
+    }
+
+    /// The role began at `began` (a follower's connection to its leader, before it registered).
+    pub(crate) fn since(mut self, began: Instant) -> RoleOps {
+        self.began = began;
+        self
+    }
+
+    /// A follower is synchronised and serves (`Follower.followLeader`'s `follower_sync_time`; ZooKeeper starts
+    /// its clock after the epoch exchange, this one when the follower connects, a few packets earlier).
+    pub(crate) fn synced(&self, metrics: &mut Metrics) {
+        metrics.observe(FOLLOWER_SYNC_TIME, self.began.elapsed().as_millis() as u64);
     }
 
     /// The leader has a quorum (`Leader.startZkServer`).
@@ -149,6 +169,17 @@ pub(super) fn log_learner_sync(packet_type: Option<jute::codes::PacketType>, zxi
 }
 
 impl Runtime {
+    /// Writes the membership into `/zookeeper/config` as a member does when it loads its database, counted as a
+    /// write under `/zookeeper` (`write_per_namespace`, path and data bytes).
+    pub(super) fn load_config_node(&mut self) {
+        let text = super::peer::config_text(&self.config);
+        let now = self.now();
+        self.core.set_config(text.as_bytes(), now.wall_ms);
+        let bytes = (CONFIG_NODE.len() + text.len()) as u64;
+        self.metrics
+            .observe_in_set(summary_set::WRITE_PER_NAMESPACE, "zookeeper", bytes);
+    }
+
     /// Reports the leader's learner queues (`learner_handler_qp_size`, `learner_handler_qp_time_ms`, keyed by
     /// the learner's sid) as their writers sampled them.
     pub(super) fn collect_learner_queues(&mut self) {

@@ -347,7 +347,7 @@ impl DataTree {
 
     /// Changes the node at `p` in place (found once), keeps the tree digest up to date and returns the Stat a
     /// client sees afterwards; None if there is no such node.
-    fn change_node(&mut self, p: &str, change: impl FnOnce(&mut Node)) -> Option<Stat> {
+    pub(super) fn change_node(&mut self, p: &str, change: impl FnOnce(&mut Node)) -> Option<Stat> {
         let id = self.nodes.id_of(p)?;
         let node = self.nodes.node_mut(id)?;
         let before = digest::node_digest(node);

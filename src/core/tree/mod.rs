@@ -140,6 +140,18 @@ impl DataTree {
         }
     }
 
+    /// Puts an ensemble's membership in `/zookeeper/config`, as `ZKDatabase.initConfigInZKDatabase` does when a
+    /// member loads its database: the `QuorumVerifier` text, version -1 and mzxid the configuration's version,
+    /// without a txn. Nodes under `/zookeeper/` are outside the digest.
+    pub fn set_config(&mut self, text: &[u8], config_version: i64, time_ms: i64) {
+        self.change_node("/zookeeper/config", |node| {
+            node.set_data(Some(text));
+            node.stat.version = -1;
+            node.stat.mzxid = config_version;
+            node.stat.mtime = time_ms;
+        });
+    }
+
     /// The node at `path`. The empty path is the root too: ZooKeeper's node map holds the root under both `""`
     /// and `"/"`, so reads of `""` see the root.
     pub fn get(&self, path: &str) -> Option<&Node> {
