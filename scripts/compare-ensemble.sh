@@ -91,7 +91,8 @@ PY
 start_ensemble() {
   local kind=$1 base ports=() sid
   base=$(mktemp -d "$WORK/$kind.XXXX")
-  for sid in 1 2 3; do ports+=($((29000 + RANDOM % 5000))); done
+  # below the ephemeral range (32768-), where outgoing connections could hold a port
+  for sid in 1 2 3; do ports+=($((21000 + 10 * sid + RANDOM % 5))); done
   CLIENT=("" "${ports[0]}" "${ports[1]}" "${ports[2]}")
   for sid in 1 2 3; do
     mkdir -p "$base/m$sid/data"
@@ -100,7 +101,7 @@ start_ensemble() {
       echo "tickTime=2000"; echo "initLimit=10"; echo "syncLimit=5"
       echo "dataDir=$base/m$sid/data"; echo "clientPort=${CLIENT[$sid]}"; echo "clientPortAddress=127.0.0.1"
       echo "maxClientCnxns=0"; echo "admin.enableServer=false"; echo "4lw.commands.whitelist=*"
-      for s in 1 2 3; do echo "server.$s=127.0.0.1:$((34000 + 10 * s + RANDOM % 5)):$((35000 + 10 * s + RANDOM % 5))"; done
+      for s in 1 2 3; do echo "server.$s=127.0.0.1:$((25000 + 10 * s + RANDOM % 5)):$((26000 + 10 * s + RANDOM % 5))"; done
     } >"$base/m$sid/zoo.cfg.tmp"
   done
   # every member must carry the same server lines

@@ -346,9 +346,16 @@ async fn lead(
 ) -> io::Result<Stopped> {
     let config = svc.config.clone();
     let me = quorum.me().quorum;
-    let listener = tokio::net::TcpListener::bind(me)
-        .await
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on the quorum port {me}: {e}")))?;
+    let listener = match tokio::net::TcpListener::bind(me).await {
+        Ok(l) => l,
+        Err(e) => {
+            // As ZooKeeper's `makeLeader` failing: look for a leader again (after a pause, not in a hot loop).
+            tokio::time::sleep(Duration::from_millis(u64::from(config.tick_time_ms))).await;
+            return Ok(Stopped::RoleEnded(format!(
+                "cannot listen on the quorum port {me}: {e}"
+            )));
+        }
+    };
     let started = std::time::Instant::now();
     let opened = open_database(&config, started).await?;
     let recent = {
