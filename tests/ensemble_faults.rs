@@ -294,22 +294,37 @@ fn stop_and_check(mut load: Load, out: &Path, ports: &Ports, members: &[Member])
 
 #[test]
 fn acknowledged_writes_survive_killed_leaders_and_followers() {
+    killed_leaders_and_followers(Kind::Ferrokeeper);
+}
+
+/// The same faults on Apache ZooKeeper, which the checks hold for as well.
+#[test]
+fn acknowledged_writes_survive_killed_apache_zookeeper_3_9_members() {
+    killed_leaders_and_followers(Kind::ZooKeeper("3.9.5"));
+}
+
+fn killed_leaders_and_followers(kind: Kind) {
     let base = tempfile::tempdir().expect("tempdir");
     let ids = [1, 2, 3];
     let ports = Ports::new(&ids);
     let mut members: Vec<Member> = ids
         .iter()
-        .map(|&id| Member::start(base.path(), id, Kind::Ferrokeeper, &ports))
+        .map(|&id| Member::start(base.path(), id, kind, &ports))
         .collect();
     wait_for_quorum(&members, QUORUM_WITHIN);
     let out = base.path().join("load");
     let mut load = Load::start(&out, "/c", &writers(&ports));
     load.wait_progress(WRITES_PER_STEP, &members);
-    for _round in 0..3 {
+    for round in 0..3 {
         // The leader dies; the other two elect one of themselves and go on; the old leader comes back.
         let leader = wait_for_quorum(&members, QUORUM_WITHIN);
         member(&mut members, leader).kill();
+        let killed = Instant::now();
         let new_leader = wait_for_quorum(&members, QUORUM_WITHIN);
+        println!(
+            "round {round}: leader {leader} killed, {new_leader} leads {:?} later",
+            killed.elapsed()
+        );
         assert_ne!(new_leader, leader);
         load.wait_progress(WRITES_PER_STEP, &members);
         member(&mut members, leader).restart();
@@ -324,6 +339,21 @@ fn acknowledged_writes_survive_killed_leaders_and_followers() {
         wait_for_quorum(&members, QUORUM_WITHIN);
         load.wait_progress(WRITES_PER_STEP, &members);
     }
+    // The leader dies and comes back at once, before the others have moved on.
+    let leader = wait_for_quorum(&members, QUORUM_WITHIN);
+    member(&mut members, leader).kill();
+    member(&mut members, leader).restart();
+    wait_for_quorum(&members, QUORUM_WITHIN);
+    load.wait_progress(WRITES_PER_STEP, &members);
+    // Every member dies at once in the middle of writes: what was acknowledged is on disk at a quorum.
+    for m in members.iter_mut() {
+        m.kill();
+    }
+    for m in members.iter_mut() {
+        m.restart();
+    }
+    wait_for_quorum(&members, QUORUM_WITHIN);
+    load.wait_progress(WRITES_PER_STEP, &members);
     stop_and_check(load, &out, &ports, &members);
 }
 
@@ -366,12 +396,21 @@ impl Probe {
 
 #[test]
 fn five_members_serve_with_three_and_acknowledge_nothing_with_two() {
+    majority_lost_and_regained(Kind::Ferrokeeper);
+}
+
+#[test]
+fn five_apache_zookeeper_3_9_members_serve_with_three_and_acknowledge_nothing_with_two() {
+    majority_lost_and_regained(Kind::ZooKeeper("3.9.5"));
+}
+
+fn majority_lost_and_regained(kind: Kind) {
     let base = tempfile::tempdir().expect("tempdir");
     let ids = [1, 2, 3, 4, 5];
     let ports = Ports::new(&ids);
     let mut members: Vec<Member> = ids
         .iter()
-        .map(|&id| Member::start(base.path(), id, Kind::Ferrokeeper, &ports))
+        .map(|&id| Member::start(base.path(), id, kind, &ports))
         .collect();
     let leader = wait_for_quorum(&members, QUORUM_WITHIN);
     let all: Vec<u16> = ids.iter().map(|id| ports.client[id]).collect();
@@ -456,9 +495,9 @@ print("recovered")
 }
 
 /// Starts every member of `ports` seeing the others through `net`.
-fn start_behind(base: &Path, ids: &[u64], ports: &Ports, net: &Net) -> Vec<Member> {
+fn start_behind(base: &Path, kind: Kind, ids: &[u64], ports: &Ports, net: &Net) -> Vec<Member> {
     ids.iter()
-        .map(|&id| Member::start_seeing(base, id, Kind::Ferrokeeper, ports, net.view(id)))
+        .map(|&id| Member::start_seeing(base, id, kind, ports, net.view(id)))
         .collect()
 }
 
@@ -512,11 +551,20 @@ fn partition_leader(net: &Net, cut: Cut, members: &[Member], load: &mut Load, pr
 
 #[test]
 fn a_partitioned_leader_is_replaced_and_acknowledges_nothing() {
+    partitioned_leaders(Kind::Ferrokeeper);
+}
+
+#[test]
+fn a_partitioned_apache_zookeeper_3_9_leader_is_replaced_and_acknowledges_nothing() {
+    partitioned_leaders(Kind::ZooKeeper("3.9.5"));
+}
+
+fn partitioned_leaders(kind: Kind) {
     let base = tempfile::tempdir().expect("tempdir");
     let ids = [1, 2, 3];
     let ports = Ports::new(&ids);
     let net = Net::new(&ports);
-    let members = start_behind(base.path(), &ids, &ports, &net);
+    let members = start_behind(base.path(), kind, &ids, &ports, &net);
     wait_for_quorum(&members, QUORUM_WITHIN);
     let out = base.path().join("load");
     let mut load = Load::start(&out, "/c", &writers(&ports));
