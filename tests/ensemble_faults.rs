@@ -575,3 +575,62 @@ fn partitioned_leaders(kind: Kind) {
     }
     stop_and_check(load, &out, &ports, &members);
 }
+
+/// A small deterministic generator (xorshift64*), so a failing run of the flapping test can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// True with probability `percent`%.
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+/// Links between any two members are cut and healed at random, one way or both, for random spans on either
+/// side of the sync limit, while the writers run; once every cut heals the ensemble is whole again and every
+/// acknowledged write is everywhere.
+#[test]
+fn flapping_partitions_between_any_members_converge() {
+    const FLAPS: usize = 12;
+    /// Spans from a quarter of the sync limit (10 ticks) to twice it.
+    const SPAN_MIN_MS: u64 = 750;
+    const SPAN_MAX_MS: u64 = 6000;
+    let seed = 0x5eed_f1a9_u64;
+    let mut rng = Rng(seed);
+    let base = tempfile::tempdir().expect("tempdir");
+    let ids = [1, 2, 3];
+    let ports = Ports::new(&ids);
+    let net = Net::new(&ports);
+    let members = start_behind(base.path(), Kind::Ferrokeeper, &ids, &ports, &net);
+    wait_for_quorum(&members, QUORUM_WITHIN);
+    let out = base.path().join("load");
+    let mut load = Load::start(&out, "/c", &writers(&ports));
+    load.wait_progress(WRITES_PER_STEP, &members);
+    let mut history = Vec::new();
+    for _ in 0..FLAPS {
+        net.heal();
+        let mut cuts = Vec::new();
+        for &a in &ids {
+            for &b in ids.iter().filter(|&&b| b != a) {
+                if rng.chance(40) {
+                    net.cut(a, b);
+                    cuts.push((a, b));
+                }
+            }
+        }
+        let span = SPAN_MIN_MS + rng.next() % (SPAN_MAX_MS - SPAN_MIN_MS);
+        history.push((cuts, span));
+        std::thread::sleep(Duration::from_millis(span));
+    }
+    net.heal();
+    println!("seed {seed:#x}: cuts (from, to) and their spans in ms {history:?}");
+    wait_for_quorum(&members, QUORUM_WITHIN);
+    load.wait_progress(WRITES_PER_STEP, &members);
+    stop_and_check(load, &out, &ports, &members);
+}
