@@ -321,6 +321,7 @@ impl Runtime {
                 LeaderAction::Established { epoch } => {
                     tracing::info!(epoch, "a quorum follows; leading and serving clients");
                     l.established = true;
+                    self.established_epoch = Some(epoch);
                     self.core.start_epoch(epoch);
                 }
                 LeaderAction::Forwarded { from, request, auth } => {
@@ -434,6 +435,7 @@ impl Runtime {
                 Action::StartServing => {
                     tracing::info!(zxid = %self.core.last_zxid(), "synchronised with the leader; serving clients");
                     f.serving = true;
+                    self.established_epoch = Some(f.learner.new_epoch());
                     None
                 }
                 Action::AnswerPing(zxid) => {
