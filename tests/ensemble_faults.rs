@@ -294,22 +294,49 @@ fn stop_and_check(mut load: Load, out: &Path, ports: &Ports, members: &[Member])
 
 #[test]
 fn acknowledged_writes_survive_killed_leaders_and_followers() {
+    killed_leaders_and_followers(Kind::Ferrokeeper);
+}
+
+/// The same faults on Apache ZooKeeper, which the checks hold for as well.
+#[test]
+fn acknowledged_writes_survive_killed_apache_zookeeper_3_9_members() {
+    killed_leaders_and_followers(Kind::ZooKeeper("3.9.5"));
+}
+
+/// Both kinds in one ensemble: leaders of either kind die, followers of either kind sync with them.
+#[test]
+fn acknowledged_writes_survive_killed_members_of_a_mixed_ensemble() {
+    killed_leaders_and_followers_of(&[Kind::Ferrokeeper, Kind::ZooKeeper("3.9.5"), Kind::Ferrokeeper]);
+}
+
+fn killed_leaders_and_followers(kind: Kind) {
+    killed_leaders_and_followers_of(&[kind; 3]);
+}
+
+/// Members 1, 2, 3 of the kinds given.
+fn killed_leaders_and_followers_of(kinds: &[Kind; 3]) {
     let base = tempfile::tempdir().expect("tempdir");
     let ids = [1, 2, 3];
     let ports = Ports::new(&ids);
     let mut members: Vec<Member> = ids
         .iter()
-        .map(|&id| Member::start(base.path(), id, Kind::Ferrokeeper, &ports))
+        .zip(kinds)
+        .map(|(&id, &kind)| Member::start(base.path(), id, kind, &ports))
         .collect();
     wait_for_quorum(&members, QUORUM_WITHIN);
     let out = base.path().join("load");
     let mut load = Load::start(&out, "/c", &writers(&ports));
     load.wait_progress(WRITES_PER_STEP, &members);
-    for _round in 0..3 {
+    for round in 0..3 {
         // The leader dies; the other two elect one of themselves and go on; the old leader comes back.
         let leader = wait_for_quorum(&members, QUORUM_WITHIN);
         member(&mut members, leader).kill();
+        let killed = Instant::now();
         let new_leader = wait_for_quorum(&members, QUORUM_WITHIN);
+        println!(
+            "round {round}: leader {leader} killed, {new_leader} leads {:?} later",
+            killed.elapsed()
+        );
         assert_ne!(new_leader, leader);
         load.wait_progress(WRITES_PER_STEP, &members);
         member(&mut members, leader).restart();
@@ -324,6 +351,21 @@ fn acknowledged_writes_survive_killed_leaders_and_followers() {
         wait_for_quorum(&members, QUORUM_WITHIN);
         load.wait_progress(WRITES_PER_STEP, &members);
     }
+    // The leader dies and comes back at once, before the others have moved on.
+    let leader = wait_for_quorum(&members, QUORUM_WITHIN);
+    member(&mut members, leader).kill();
+    member(&mut members, leader).restart();
+    wait_for_quorum(&members, QUORUM_WITHIN);
+    load.wait_progress(WRITES_PER_STEP, &members);
+    // Every member dies at once in the middle of writes: what was acknowledged is on disk at a quorum.
+    for m in members.iter_mut() {
+        m.kill();
+    }
+    for m in members.iter_mut() {
+        m.restart();
+    }
+    wait_for_quorum(&members, QUORUM_WITHIN);
+    load.wait_progress(WRITES_PER_STEP, &members);
     stop_and_check(load, &out, &ports, &members);
 }
 
@@ -366,12 +408,21 @@ impl Probe {
 
 #[test]
 fn five_members_serve_with_three_and_acknowledge_nothing_with_two() {
+    majority_lost_and_regained(Kind::Ferrokeeper);
+}
+
+#[test]
+fn five_apache_zookeeper_3_9_members_serve_with_three_and_acknowledge_nothing_with_two() {
+    majority_lost_and_regained(Kind::ZooKeeper("3.9.5"));
+}
+
+fn majority_lost_and_regained(kind: Kind) {
     let base = tempfile::tempdir().expect("tempdir");
     let ids = [1, 2, 3, 4, 5];
     let ports = Ports::new(&ids);
     let mut members: Vec<Member> = ids
         .iter()
-        .map(|&id| Member::start(base.path(), id, Kind::Ferrokeeper, &ports))
+        .map(|&id| Member::start(base.path(), id, kind, &ports))
         .collect();
     let leader = wait_for_quorum(&members, QUORUM_WITHIN);
     let all: Vec<u16> = ids.iter().map(|id| ports.client[id]).collect();
@@ -456,18 +507,9 @@ print("recovered")
 }
 
 /// Starts every member of `ports` seeing the others through `net`.
-fn start_behind(base: &Path, ids: &[u64], ports: &Ports, net: &Net) -> Vec<Member> {
+fn start_behind(base: &Path, kind: Kind, ids: &[u64], ports: &Ports, net: &Net) -> Vec<Member> {
     ids.iter()
-        .map(|&id| {
-            Member::start_seeing(
-                base,
-                id,
-                Kind::Ferrokeeper,
-                ports,
-                net.view(id),
-                "admin.enableServer=false\n",
-            )
-        })
+        .map(|&id| Member::start_seeing(base, id, kind, ports, net.view(id), "admin.enableServer=false\n"))
         .collect()
 }
 
@@ -521,11 +563,20 @@ fn partition_leader(net: &Net, cut: Cut, members: &[Member], load: &mut Load, pr
 
 #[test]
 fn a_partitioned_leader_is_replaced_and_acknowledges_nothing() {
+    partitioned_leaders(Kind::Ferrokeeper);
+}
+
+#[test]
+fn a_partitioned_apache_zookeeper_3_9_leader_is_replaced_and_acknowledges_nothing() {
+    partitioned_leaders(Kind::ZooKeeper("3.9.5"));
+}
+
+fn partitioned_leaders(kind: Kind) {
     let base = tempfile::tempdir().expect("tempdir");
     let ids = [1, 2, 3];
     let ports = Ports::new(&ids);
     let net = Net::new(&ports);
-    let members = start_behind(base.path(), &ids, &ports, &net);
+    let members = start_behind(base.path(), kind, &ids, &ports, &net);
     wait_for_quorum(&members, QUORUM_WITHIN);
     let out = base.path().join("load");
     let mut load = Load::start(&out, "/c", &writers(&ports));
@@ -535,4 +586,166 @@ fn a_partitioned_leader_is_replaced_and_acknowledges_nothing() {
         partition_leader(&net, cut, &members, &mut load, &dir);
     }
     stop_and_check(load, &out, &ports, &members);
+}
+
+/// A small deterministic generator (xorshift64*), so a failing run of the flapping test can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// True with probability `percent`%.
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+/// Links between any two members are cut and healed at random, one way or both, for random spans on either
+/// side of the sync limit, while the writers run; once every cut heals the ensemble is whole again and every
+/// acknowledged write is everywhere.
+#[test]
+fn flapping_partitions_between_any_members_converge() {
+    const FLAPS: usize = 8;
+    /// Spans from a quarter of the sync limit (10 ticks) to twice it.
+    const SPAN_MIN_MS: u64 = 750;
+    const SPAN_MAX_MS: u64 = 6000;
+    let seed = 0x5eed_f1a9_u64;
+    let mut rng = Rng(seed);
+    let base = tempfile::tempdir().expect("tempdir");
+    let ids = [1, 2, 3];
+    let ports = Ports::new(&ids);
+    let net = Net::new(&ports);
+    let members = start_behind(base.path(), Kind::Ferrokeeper, &ids, &ports, &net);
+    wait_for_quorum(&members, QUORUM_WITHIN);
+    let out = base.path().join("load");
+    let mut load = Load::start(&out, "/c", &writers(&ports));
+    load.wait_progress(WRITES_PER_STEP, &members);
+    let mut history = Vec::new();
+    for _ in 0..FLAPS {
+        net.heal();
+        let mut cuts = Vec::new();
+        for &a in &ids {
+            for &b in ids.iter().filter(|&&b| b != a) {
+                if rng.chance(40) {
+                    net.cut(a, b);
+                    cuts.push((a, b));
+                }
+            }
+        }
+        let span = SPAN_MIN_MS + rng.next() % (SPAN_MAX_MS - SPAN_MIN_MS);
+        history.push((cuts, span));
+        std::thread::sleep(Duration::from_millis(span));
+    }
+    net.heal();
+    println!("seed {seed:#x}: cuts (from, to) and their spans in ms {history:?}");
+    wait_for_quorum(&members, QUORUM_WITHIN);
+    load.wait_progress(WRITES_PER_STEP, &members);
+    stop_and_check(load, &out, &ports, &members);
+}
+
+/// A member that restarts into an established mixed ensemble finds its leader, whichever kind leads and
+/// whichever kind restarts.
+#[test]
+fn a_restarted_member_rejoins_a_mixed_ensemble() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let ids = [1, 2, 3];
+    let ports = Ports::new(&ids);
+    let kinds = [Kind::Ferrokeeper, Kind::ZooKeeper("3.9.5"), Kind::Ferrokeeper];
+    let mut members: Vec<Member> = ids
+        .iter()
+        .zip(kinds)
+        .map(|(&id, kind)| Member::start(base.path(), id, kind, &ports))
+        .collect();
+    for _ in 0..3 {
+        let leader = wait_for_quorum(&members, QUORUM_WITHIN);
+        for id in ids.into_iter().filter(|&id| id != leader) {
+            member(&mut members, id).kill();
+            member(&mut members, id).restart();
+            assert_eq!(wait_for_quorum(&members, QUORUM_WITHIN), leader);
+        }
+        member(&mut members, leader).kill();
+        wait_for_quorum(&members, QUORUM_WITHIN);
+        member(&mut members, leader).restart();
+    }
+}
+
+/// The vote a member gives a looking peer (sid 9, not a voter: members answer it all the same) on its
+/// election port, as (state, leader, peer epoch).
+fn vote_of(election_port: u16) -> Result<(i32, i64, i64), String> {
+    use jute::election::{check_message, Handshake, HandshakeVersion, Notification, ServerState};
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", election_port)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    let hello = Handshake::Versioned {
+        version: HandshakeVersion::V1,
+        sid: 9,
+        address: "127.0.0.1:1".into(),
+    };
+    let looking = Notification::current(ServerState::Looking, 9, 0, 1, 0, bytes::Bytes::new());
+    s.write_all(&hello.encode()).map_err(|e| e.to_string())?;
+    s.write_all(&looking.encode_frame()).map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(len) = check_message(&buf).map_err(|e| e.to_string())? {
+            let payload = bytes::Bytes::copy_from_slice(&buf[4..4 + len]);
+            let n = Notification::decode(&payload).map_err(|e| e.to_string())?;
+            return Ok((n.state as i32, n.leader, n.peer_epoch));
+        }
+        let got = s.read(&mut chunk).map_err(|e| e.to_string())?;
+        if got == 0 {
+            return Err("closed".into());
+        }
+        buf.extend_from_slice(&chunk[..got]);
+    }
+}
+
+/// Once a leader and its followers serve in a new epoch, each of them gives looking members a vote for that
+/// leader with that epoch, as Apache ZooKeeper 3.9.5 members do (`QuorumPeer.updateElectionVote`,
+/// ZOOKEEPER-1732): otherwise the votes of ferrokeeper and ZooKeeper members for the same leader differ and a
+/// member that restarts into a mixed ensemble finds no quorum for any leader.
+#[test]
+fn members_vote_with_the_established_epoch() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let ids = [1, 2, 3];
+    let ports = Ports::new(&ids);
+    let mut members: Vec<Member> = ids
+        .iter()
+        .map(|&id| Member::start(base.path(), id, Kind::Ferrokeeper, &ports))
+        .collect();
+    for epoch in 1..=2 {
+        let leader = wait_for_quorum(&members, QUORUM_WITHIN);
+        let want: Vec<(u64, i64, i64)> = members
+            .iter()
+            .filter(|m| m.is_running())
+            .map(|m| (m.id, leader as i64, epoch))
+            .collect();
+        let deadline = Instant::now() + QUORUM_WITHIN;
+        loop {
+            let votes: Vec<Result<(i32, i64, i64), String>> = want
+                .iter()
+                .map(|(id, _, _)| vote_of(ports.election[id]))
+                .collect();
+            let got: Vec<(u64, i64, i64)> = want
+                .iter()
+                .zip(&votes)
+                .filter_map(|((id, _, _), v)| v.as_ref().ok().map(|(_, l, e)| (*id, *l, *e)))
+                .collect();
+            if got == want {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "votes {votes:?}, wanted (id, leader, peer epoch) {want:?}\n{}",
+                logs(&members)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        member(&mut members, leader).kill();
+    }
 }

@@ -341,6 +341,7 @@ impl Runtime {
                 LeaderAction::Established { epoch } => {
                     l.ops.established(&l.leader, epoch);
                     l.established = true;
+                    self.established_epoch = Some(epoch);
                     let now = self.now();
                     self.core.start_epoch(epoch, now);
                 }
@@ -456,6 +457,7 @@ impl Runtime {
                     tracing::info!(zxid = %self.core.last_zxid(), "synchronised with the leader; serving clients");
                     f.ops.synced(&mut self.metrics);
                     f.serving = true;
+                    self.established_epoch = Some(f.learner.new_epoch());
                     None
                 }
                 Action::AnswerPing(zxid) => {

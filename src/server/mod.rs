@@ -354,6 +354,11 @@ impl Turns<'_> {
                 tracing::error!(error = %e, "txn log failed; stopping the server");
                 return Err(e);
             }
+            if let (Some(epoch), Some(election)) = (runtime.established_epoch.take(), self.election.as_mut())
+            {
+                // Every member of the ensemble then reports the same vote to members that start looking.
+                election.election.update_election_vote(epoch);
+            }
             if let Some(why) = runtime.role_end.take() {
                 return Ok(Stopped::RoleEnded(why));
             }

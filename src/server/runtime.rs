@@ -96,6 +96,9 @@ pub(crate) struct Runtime {
     pub(crate) link: super::link::Link,
     /// Set when the member's role must end (its leader is gone, ...): the serving loop stops after the turn.
     pub(crate) role_end: Option<String>,
+    /// Set when this member starts serving in an epoch it established with its leader or followers: the
+    /// serving loop reports that epoch in its election vote from then on (`QuorumPeer.updateElectionVote`).
+    pub(crate) established_epoch: Option<i64>,
     /// Requests of a connection message not yet handed to the core because the txns in flight were at their
     /// limit: at most the rest of one message, taken before any other message.
     parked: VecDeque<(ConnId, RequestHeader, Result<Request, RequestError>)>,
@@ -170,6 +173,7 @@ impl Runtime {
             log: LogQueue::new(log, limits),
             link: super::link::Link::Standalone,
             role_end: None,
+            established_epoch: None,
             parked: VecDeque::new(),
             stalled: false,
             snapshots,
