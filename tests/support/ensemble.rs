@@ -24,10 +24,20 @@ fn root() -> PathBuf {
 }
 
 pub fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
+    // Below the ephemeral range (32768-60999): a port the OS picked and released can be taken by an outgoing
+    // connection before a slow member binds it. Each test process walks its own stretch of 10000-19999 (a
+    // counter from an offset of its pid), keeping the first port that binds.
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let offset = std::process::id() % 9000;
+    for _ in 0..9000 {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 10_000 + ((offset + n * 7) % 9_000) as u16;
+        if StdListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in 10000-18999")
 }
 
 /// The class path of Apache ZooKeeper `version` from compat-tests/.maven.
