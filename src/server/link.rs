@@ -116,6 +116,18 @@ impl Runtime {
         }
     }
 
+    /// The database as it is now, as a snapshot (for SNAP, and a follower's snapshot at NEWLEADER).
+    fn snapshot_image(&self) -> crate::core::tree::snapshot::SnapshotImage {
+        let tree = self.core.tree();
+        let sessions: Vec<(i64, i32)> = self
+            .core
+            .sessions()
+            .iter()
+            .map(|s| (s.id.0, s.timeout_ms))
+            .collect();
+        snapshot_of(&tree, &sessions)
+    }
+
     /// A follower's request for its leader.
     pub(super) fn forward(
         &mut self,
@@ -292,16 +304,7 @@ impl Runtime {
                     }
                 }
                 LeaderAction::SendSnapshot { to } => {
-                    let wire = {
-                        let tree = self.core.tree();
-                        let sessions: Vec<(i64, i32)> = self
-                            .core
-                            .sessions()
-                            .iter()
-                            .map(|s| (s.id.0, s.timeout_ms))
-                            .collect();
-                        snapshot_of(&tree, &sessions).to_wire()
-                    };
+                    let wire = self.snapshot_image().to_wire();
                     let Link::Leader(l) = &mut self.link else {
                         return Ok(None);
                     };
@@ -434,23 +437,10 @@ impl Runtime {
                     (f.durable >= z).then_some(Durable::LogUpTo(z))
                 }
                 Action::TakeSnapshot { .. } => {
-                    let image = {
-                        let tree = self.core.tree();
-                        let sessions: Vec<(i64, i32)> = self
-                            .core
-                            .sessions()
-                            .iter()
-                            .map(|s| (s.id.0, s.timeout_ms))
-                            .collect();
-                        snapshot_of(&tree, &sessions)
-                    };
-                    write_snapshot(
-                        f.fs.as_ref(),
-                        &f.dirs.snap_dir,
-                        &image,
-                        self.config.storage.compression,
-                    )
-                    .map_err(io::Error::other)?;
+                    let (fs, dir) = (f.fs.clone(), f.dirs.snap_dir.clone());
+                    let image = self.snapshot_image();
+                    write_snapshot(fs.as_ref(), &dir, &image, self.config.storage.compression)
+                        .map_err(io::Error::other)?;
                     Some(Durable::Snapshot)
                 }
                 Action::StartServing => {

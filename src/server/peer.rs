@@ -310,21 +310,17 @@ async fn follow(
     runtime.load_config_node();
     let (quorum_tx, quorum_rx) = mpsc::channel(QUORUM_EVENTS_MAX);
     let reader_task = spawn_reader(0, reader, quorum_tx);
-    let result = match runtime.learner_actions(leftover) {
-        Err(e) => Err(e),
-        Ok(Some(why)) => Ok(Stopped::RoleEnded(why)),
-        Ok(None) => {
-            let turns = Turns {
-                inbound: &mut svc.inbound,
-                queries: &mut svc.queries,
-                events: &mut events,
-                prometheus: svc.prometheus.as_ref(),
-                quorum: Some(quorum_rx),
-                election: Some(election),
-            };
-            turns.run(&mut runtime, shutdown).await
-        }
-    };
+    let first = runtime.learner_actions(leftover);
+    let result = serve_role(
+        svc,
+        &mut runtime,
+        first,
+        &mut events,
+        quorum_rx,
+        election,
+        shutdown,
+    )
+    .await;
     reader_task.abort();
     runtime.close_all();
     svc.metrics = Some(std::mem::take(&mut runtime.metrics));
@@ -432,21 +428,17 @@ async fn lead(
             next += 1;
         }
     });
-    let result = match runtime.leader_actions(first) {
-        Err(e) => Err(e),
-        Ok(Some(why)) => Ok(Stopped::RoleEnded(why)),
-        Ok(None) => {
-            let turns = Turns {
-                inbound: &mut svc.inbound,
-                queries: &mut svc.queries,
-                events: &mut events,
-                prometheus: svc.prometheus.as_ref(),
-                quorum: Some(quorum_rx),
-                election: Some(election),
-            };
-            turns.run(&mut runtime, shutdown).await
-        }
-    };
+    let first = runtime.leader_actions(first);
+    let result = serve_role(
+        svc,
+        &mut runtime,
+        first,
+        &mut events,
+        quorum_rx,
+        election,
+        shutdown,
+    )
+    .await;
     acceptor.abort();
     runtime.close_all();
     if let Link::Leader(l) = &runtime.link {
@@ -459,6 +451,32 @@ async fn lead(
     drop(events);
     let _ = log_thread.join();
     result
+}
+
+/// Serves a role's turns once its first actions (`first`) are carried out, unless they ended it.
+async fn serve_role(
+    svc: &mut Services,
+    runtime: &mut Runtime,
+    first: io::Result<Option<String>>,
+    events: &mut mpsc::Receiver<logthread::LogEvent>,
+    quorum_rx: mpsc::Receiver<QuorumEvent>,
+    election: &mut ElectionRunner,
+    shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> io::Result<Stopped> {
+    match first? {
+        Some(why) => Ok(Stopped::RoleEnded(why)),
+        None => {
+            let turns = Turns {
+                inbound: &mut svc.inbound,
+                queries: &mut svc.queries,
+                events,
+                prometheus: svc.prometheus.as_ref(),
+                quorum: Some(quorum_rx),
+                election: Some(election),
+            };
+            turns.run(runtime, shutdown).await
+        }
+    }
 }
 
 /// Committed txns a leader keeps to sync learners by DIFF (ZooKeeper's `commitLogCount`).
