@@ -150,7 +150,6 @@ async fn one_role(
     let opened = open_database(&config, started).await?;
     let last = opened.core.last_zxid();
     let epochs = load_epochs(opened.fs.as_ref(), &opened.dirs.snap_dir, last).map_err(io::Error::other)?;
-    drop(opened);
     let persisted = ElectionPersisted {
         last_logged_zxid: last,
         current_epoch: epochs.current,
@@ -183,9 +182,12 @@ async fn one_role(
                 last_logged_zxid: last,
                 needs_initial_snapshot: false,
             };
+            // The sync may truncate the log or install a snapshot: the database is opened again after it.
+            drop(opened);
             follow(svc, quorum, election, addr, start, shutdown).await
         }
-        ServerState::Leading => lead(svc, quorum, election, epochs, last, shutdown).await,
+        // A leader serves the database it was elected with.
+        ServerState::Leading => lead(svc, quorum, election, epochs, (opened, started), shutdown).await,
         other => Ok(Stopped::RoleEnded(format!(
             "the election ended in state {other:?}"
         ))),
@@ -337,10 +339,11 @@ async fn lead(
     quorum: &QuorumSettings,
     election: &mut ElectionRunner,
     epochs: crate::storage::epoch::Epochs,
-    last: crate::types::Zxid,
+    (opened, started): (startup::Opened, std::time::Instant),
     shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
 ) -> io::Result<Stopped> {
     let config = svc.config.clone();
+    let last = opened.core.last_zxid();
     let me = quorum.me().quorum;
     let listener = match tokio::net::TcpListener::bind(me).await {
         Ok(l) => l,
@@ -352,8 +355,6 @@ async fn lead(
             )));
         }
     };
-    let started = std::time::Instant::now();
-    let opened = open_database(&config, started).await?;
     let recent = {
         let (fs, dir) = (opened.fs.clone(), opened.dirs.log_dir.clone());
         tokio::task::spawn_blocking(move || recent_txns(fs, &dir, last, COMMITTED_LOG_MAX))
