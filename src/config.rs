@@ -468,8 +468,8 @@ fn java_decode_int(value: &str) -> Option<i32> {
 }
 
 /// True for an ensemble setting whose value asks for what a ferrokeeper member does not do yet: quorum TLS and
-/// SASL (which protect the quorum ports), local sessions, observer masters, listening on every address, a leader
-/// that serves no clients, and the observer role. A member refuses to start with any of them.
+/// SASL (which protect the quorum ports), local sessions, observer masters, listening on every address and a
+/// leader that serves no clients. A member refuses to start with any of them.
 fn quorum_unserved(key: &str, value: &str) -> bool {
     let on = value.trim().eq_ignore_ascii_case("true");
     match key {
@@ -482,7 +482,6 @@ fn quorum_unserved(key: &str, value: &str) -> bool {
         | "quorumListenOnAllIPs" => on,
         "observerMasterPort" => value.trim().parse::<i64>().is_ok_and(|p| p > 0),
         "leaderServes" => value.trim().eq_ignore_ascii_case("no"),
-        "peerType" => value.trim() == "observer",
         _ => false,
     }
 }
@@ -495,7 +494,9 @@ fn check_ignored(key: &str, value: &str) -> Result<(), ConfigError> {
     match key {
         // FastLeaderElection (3) is the only election ZooKeeper still has.
         "electionAlg" if value != "3" => Err(invalid(key, value, "only electionAlg=3 is supported")),
-        "peerType" if value != "observer" && value != "participant" => {
+        "peerType"
+            if !value.eq_ignore_ascii_case("observer") && !value.eq_ignore_ascii_case("participant") =>
+        {
             Err(invalid(key, value, "must be \"observer\" or \"participant\""))
         }
         "snapshotSizeFactor" => value

@@ -390,7 +390,7 @@ mod tests {
     }
 }
 
-/// One voting member as this member reaches it.
+/// One member as this member reaches it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     pub id: u64,
@@ -398,6 +398,8 @@ pub struct Member {
     pub quorum: SocketAddr,
     /// Where it listens to leader election.
     pub election: SocketAddr,
+    /// An observer (`:observer` on its server line): it learns every commit but never votes.
+    pub observer: bool,
 }
 
 /// What an ensemble member needs to take part: who it is and who the others are, checked as
@@ -410,14 +412,13 @@ pub struct QuorumSettings {
     pub init_limit: u32,
     /// `syncLimit`, in ticks: how long a learner may stay silent once synced.
     pub sync_limit: u32,
-    /// Every voting member, this one included, by id.
+    /// Every member, voters and observers, this one included, in server-line order.
     pub members: Vec<Member>,
 }
 
 impl QuorumSettings {
     /// The settings of an ensemble `check_standalone` refused to run standalone (`why`). What ferrokeeper
-    /// does not serve yet (observers, weights and groups, more than one address per member) is refused,
-    /// naming it.
+    /// does not serve yet (weights and groups, more than one address per member) is refused, naming it.
     pub fn check(
         ensemble: &Ensemble,
         data_dir: &Path,
@@ -429,9 +430,6 @@ impl QuorumSettings {
         let refuse = |what: &str| ConfigError::Ensemble {
             reason: format!("{why}; {what}"),
         };
-        if ensemble.servers.iter().any(|s| s.role == Role::Observer) {
-            return Err(refuse("observers are not served yet"));
-        }
         if !ensemble.groups.is_empty() || !ensemble.weights.is_empty() {
             return Err(refuse(
                 "hierarchical quorums (group.N, weight.N) are not served yet",
@@ -442,7 +440,13 @@ impl QuorumSettings {
                 "more than one address per member (multiAddress) is not served yet",
             ));
         }
-        if ensemble.servers.len() < 2 {
+        if ensemble
+            .servers
+            .iter()
+            .filter(|s| s.role == Role::Participant)
+            .count()
+            < 2
+        {
             return Err(refuse(
                 "an ensemble of one voting member (standaloneEnabled=false) is not served yet",
             ));
@@ -483,6 +487,7 @@ impl QuorumSettings {
                 id: s.id,
                 quorum: SocketAddr::new(ip, a.quorum_port),
                 election: SocketAddr::new(ip, a.election_port),
+                observer: s.role == Role::Observer,
             });
         }
         Ok(QuorumSettings {
@@ -491,6 +496,16 @@ impl QuorumSettings {
             sync_limit,
             members,
         })
+    }
+
+    /// The voting members.
+    pub fn voters(&self) -> impl Iterator<Item = &Member> {
+        self.members.iter().filter(|m| !m.observer)
+    }
+
+    /// The observers.
+    pub fn observers(&self) -> impl Iterator<Item = &Member> {
+        self.members.iter().filter(|m| m.observer)
     }
 
     /// This member.

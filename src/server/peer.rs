@@ -29,7 +29,7 @@ use super::quorum_ops::{self, RoleOps};
 use super::runtime::Runtime;
 use super::snapshots::Snapshotter;
 use super::{logthread, startup, Server, Services, Stopped, Turns};
-use crate::config::ensemble::QuorumSettings;
+use crate::config::ensemble::{QuorumSettings, Role};
 use crate::config::ServerConfig;
 use crate::core::zab::election::{
     Election, ElectionConfig, ElectionTimeouts, Persisted as ElectionPersisted,
@@ -102,8 +102,9 @@ async fn bind_election(config: &ServerConfig, quorum: &QuorumSettings) -> io::Re
             format!("cannot listen on the election port {}: {e}", me.election),
         )
     })?;
-    let voters = quorum.members.iter().map(|m| ServerId(m.id as i64));
-    let majority = QuorumMaj::new(voters, [], 0).map_err(io::Error::other)?;
+    let voters = quorum.voters().map(|m| ServerId(m.id as i64));
+    let observers = quorum.observers().map(|m| ServerId(m.id as i64));
+    let majority = QuorumMaj::new(voters, observers, 0).map_err(io::Error::other)?;
     let election = Election::new(
         ElectionConfig {
             my_id: ServerId(quorum.my_id as i64),
@@ -124,8 +125,12 @@ pub(super) fn config_text(config: &ServerConfig) -> String {
         .iter()
         .map(|s| {
             let a = &s.addresses[0];
+            let role = match s.role {
+                Role::Participant => "participant",
+                Role::Observer => "observer",
+            };
             let mut line = format!(
-                "server.{}={}:{}:{}:participant",
+                "server.{}={}:{}:{}:{role}",
                 s.id, a.host, a.quorum_port, a.election_port
             );
             if let Some((host, port)) = &s.client {
@@ -163,7 +168,7 @@ async fn one_role(
     };
     quorum_ops::election_ended(svc.metrics.as_mut(), &decision, looking.elapsed());
     match decision.state {
-        ServerState::Following => {
+        ServerState::Following | ServerState::Observing => {
             let leader = decision.vote.candidate.leader;
             let Some(addr) = quorum
                 .members
@@ -251,7 +256,7 @@ async fn follow(
     let tick = Duration::from_millis(u64::from(config.tick_time_ms));
     let cfg = LearnerConfig {
         my_id: ServerId(quorum.my_id as i64),
-        observer: false,
+        observer: quorum.me().observer,
         config_version: 0,
         init_limit_ticks: u64::from(quorum.init_limit),
         sync_limit_ticks: u64::from(quorum.sync_limit),
@@ -298,6 +303,7 @@ async fn follow(
         logged: Default::default(),
         durable,
         serving: false,
+        observer: quorum.me().observer,
         max_len: config.jute_max_buffer,
         ops: RoleOps::new(
             quorum
@@ -365,8 +371,8 @@ async fn lead(
     let (leader, first) = Leader::start(
         LeaderConfig {
             my_id: ServerId(quorum.my_id as i64),
-            voters: quorum.members.iter().map(|m| ServerId(m.id as i64)).collect(),
-            observers: Vec::new(),
+            voters: quorum.voters().map(|m| ServerId(m.id as i64)).collect(),
+            observers: quorum.observers().map(|m| ServerId(m.id as i64)).collect(),
             init_limit_ticks: u64::from(quorum.init_limit),
             sync_limit_ticks: u64::from(quorum.sync_limit),
             committed_log_max: COMMITTED_LOG_MAX,
@@ -394,6 +400,7 @@ async fn lead(
     runtime.link = Link::Leader(Box::new(LeaderLink {
         leader,
         learners: Default::default(),
+        stats: Default::default(),
         fs: opened.fs.clone(),
         dirs: opened.dirs.clone(),
         established: false,
@@ -418,6 +425,7 @@ async fn lead(
             if quorum_tx
                 .send(QuorumEvent::Accepted {
                     conn: next,
+                    peer,
                     writer,
                     reader,
                 })

@@ -276,6 +276,16 @@ impl Leader {
         set.into_iter().collect()
     }
 
+    /// The observers that are synced or syncing and receive INFORMs (`Leader.getObservingLearners`), by
+    /// connection, with their server ids.
+    pub fn synced_observers(&self) -> Vec<(LearnerConn, ServerId)> {
+        self.learners
+            .iter()
+            .filter(|(_, l)| l.forwarding() && l.observer)
+            .filter_map(|(c, l)| Some((*c, l.sid?)))
+            .collect()
+    }
+
     /// Where `lead()` is, as `QuorumPeer.ZabState` names it: `discovery` until a quorum acknowledged the
     /// epoch, `synchronization` until a quorum acknowledged NEWLEADER, then `broadcast`.
     pub fn zab_state(&self) -> &'static str {
