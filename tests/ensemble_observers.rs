@@ -66,6 +66,14 @@ fn start(dir: &std::path::Path, voters: Kind, observer: Kind) -> (Vec<Member>, u
         std::thread::sleep(Duration::from_millis(200));
     }
     assert_eq!(mntr(leader_port, "zk_synced_followers").as_deref(), Some("2"));
+    // Before any write, a leader's zxid is its epoch's first (`epoch << 32`), not the 0 it recovered.
+    let srvr = four_letter(leader_port, "srvr").expect("srvr");
+    let zxid = srvr
+        .lines()
+        .find_map(|l| l.strip_prefix("Zxid: 0x"))
+        .and_then(|z| i64::from_str_radix(z.trim(), 16).ok())
+        .unwrap_or_else(|| panic!("{srvr}"));
+    assert!(zxid >> 32 >= 1 && zxid & 0xffff_ffff == 0, "{srvr}");
     assert_eq!(mntr(leader_port, "zk_quorum_size").as_deref(), Some("3"));
     (members, leader)
 }
