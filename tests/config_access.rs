@@ -451,8 +451,8 @@ async fn enforce_auth_answers_124_and_closes_until_the_session_authenticates() {
 }
 
 /// An ensemble member refuses the ensemble settings it does not serve yet, naming the key: the quorum's TLS and
-/// SASL above all (the quorum ports would be open without them), and local sessions, observer masters, listening
-/// on every address, a leader serving no clients. The same keys off are accepted, and `peerType`, which the server
+/// SASL above all (the quorum ports would be open without them), and local sessions, observer masters, a leader
+/// serving no clients. The same keys off are accepted, and `peerType`, which the server
 /// lines overrule in ZooKeeper, is accepted either way.
 #[test]
 fn ensemble_settings_not_served_yet_stop_a_member() {
@@ -475,7 +475,6 @@ fn ensemble_settings_not_served_yet_stop_a_member() {
         ("quorum.auth.learnerRequireSasl", "true"),
         ("quorum.auth.serverRequireSasl", "true"),
         ("localSessionsEnabled", "true"),
-        ("quorumListenOnAllIPs", "true"),
         ("observerMasterPort", "2191"),
         ("leaderServes", "no"),
     ] {

@@ -414,6 +414,9 @@ pub struct QuorumSettings {
     pub sync_limit: u32,
     /// Every member, voters and observers, this one included, in server-line order.
     pub members: Vec<Member>,
+    /// `quorumListenOnAllIPs`: the quorum and election ports listen on every address, not only the one on the
+    /// member's server line.
+    pub listen_on_all_ips: bool,
 }
 
 impl QuorumSettings {
@@ -495,6 +498,7 @@ impl QuorumSettings {
             init_limit,
             sync_limit,
             members,
+            listen_on_all_ips: false,
         })
     }
 
@@ -506,6 +510,19 @@ impl QuorumSettings {
     /// The observers.
     pub fn observers(&self) -> impl Iterator<Item = &Member> {
         self.members.iter().filter(|m| m.observer)
+    }
+
+    /// Where this member listens for `port` of its server line: that address, or with `quorumListenOnAllIPs`
+    /// every address of its family (as ZooKeeper binds `new InetSocketAddress(port)`).
+    pub fn listen_address(&self, on_server_line: SocketAddr) -> SocketAddr {
+        if !self.listen_on_all_ips {
+            return on_server_line;
+        }
+        let any = match on_server_line.ip() {
+            IpAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        };
+        SocketAddr::new(any, on_server_line.port())
     }
 
     /// This member.

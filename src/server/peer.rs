@@ -88,7 +88,7 @@ async fn bind_election(config: &ServerConfig, quorum: &QuorumSettings) -> io::Re
     let tick = Duration::from_millis(u64::from(config.tick_time_ms));
     let port = ElectionPort::bind(ElectionPortConfig {
         my_id: ServerId(quorum.my_id as i64),
-        listen: me.election,
+        listen: quorum.listen_address(me.election),
         advertised: vec![me.election.to_string()],
         multi_address: false,
         peers,
@@ -351,7 +351,7 @@ async fn lead(
     let config = svc.config.clone();
     let last = opened.core.last_zxid();
     let me = quorum.me().quorum;
-    let listener = match tokio::net::TcpListener::bind(me).await {
+    let listener = match tokio::net::TcpListener::bind(quorum.listen_address(me)).await {
         Ok(l) => l,
         Err(e) => {
             // As ZooKeeper's `makeLeader` failing: look for a leader again (after a pause, not in a hot loop).
