@@ -42,8 +42,8 @@ fn ensembles_ferrokeeper_cannot_serve_are_refused_naming_the_reason() {
             "standaloneEnabled=false with the one voting member server.1; an ensemble of one voting member",
         ),
         (
-            "initLimit=10\nsyncLimit=5\nserver.1=a:1:2\nserver.2=b:1:2\nweight.1=2\nweight.2=1\n",
-            "2 voting members: server.1, server.2; hierarchical quorums",
+            "initLimit=10\nsyncLimit=5\nmultiAddress.enabled=true\nserver.1=a:1:2|b:3:4\nserver.2=c:1:2\n",
+            "2 voting members: server.1, server.2; more than one address per member",
         ),
     ] {
         let err = cfg(extra).expect_err(extra);
@@ -517,4 +517,32 @@ fn an_observer_member_is_read_as_a_non_voting_member() {
     let one = text.replace("server.2=127.0.0.1:24203:24204\n", "");
     let err = ServerConfig::from_properties(&entries(&one), &JvmFlags::parse("")).expect_err("no quorum");
     assert!(err.to_string().contains("observers without a quorum"), "{err}");
+}
+
+/// Groups and weights (`QuorumHierarchical`) are read as ZooKeeper reads them: every voter in exactly one group.
+#[test]
+fn hierarchical_quorums_need_every_voter_in_exactly_one_group() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("myid"), "1\n").expect("myid");
+    let base = format!(
+        "dataDir={}\nclientPort=2181\ninitLimit=10\nsyncLimit=5\nserver.1=127.0.0.1:24201:24202\n\
+         server.2=127.0.0.1:24203:24204\nserver.3=127.0.0.1:24205:24206\n",
+        dir.path().display()
+    );
+    let member = |extra: &str| {
+        ServerConfig::from_properties(&entries(&format!("{base}{extra}")), &JvmFlags::parse(""))
+    };
+    let c = member("group.1=1:2\ngroup.2=3\nweight.3=0\n").expect("groups");
+    let q = c.quorum.expect("a member");
+    assert_eq!(q.groups, [(1, vec![1, 2]), (2, vec![3])]);
+    assert_eq!(q.weights, [(3, 0)]);
+    let err = member("group.1=1:2\n").expect_err("3 in no group");
+    assert!(err.to_string().contains("server 3 is not in a group"), "{err}");
+    let err = member("weight.1=2\n").expect_err("weights without groups");
+    assert!(err.to_string().contains("is not in a group"), "{err}");
+    let err = member("group.1=1:2:3\ngroup.2=3\n").expect_err("3 in two groups");
+    assert!(
+        err.to_string().contains("server 3 is in multiple groups"),
+        "{err}"
+    );
 }

@@ -341,6 +341,7 @@ impl World {
             my_id: ServerId(chosen),
             voters: self.voters.iter().copied().map(ServerId).collect(),
             observers: self.observers.iter().copied().map(ServerId).collect(),
+            groups: None,
             init_limit_ticks: INIT_LIMIT_TICKS,
             sync_limit_ticks: SYNC_LIMIT_TICKS,
             committed_log_max: COMMITTED_LOG_MAX,

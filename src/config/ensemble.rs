@@ -417,11 +417,14 @@ pub struct QuorumSettings {
     /// `quorumListenOnAllIPs`: the quorum and election ports listen on every address, not only the one on the
     /// member's server line.
     pub listen_on_all_ips: bool,
+    /// `group.N` and `weight.N`: with either, the quorum is hierarchical (`QuorumHierarchical`).
+    pub groups: Vec<(u64, Vec<u64>)>,
+    pub weights: Vec<(u64, u64)>,
 }
 
 impl QuorumSettings {
     /// The settings of an ensemble `check_standalone` refused to run standalone (`why`). What ferrokeeper
-    /// does not serve yet (weights and groups, more than one address per member) is refused, naming it.
+    /// does not serve yet (more than one address per member) is refused, naming it.
     pub fn check(
         ensemble: &Ensemble,
         data_dir: &Path,
@@ -433,10 +436,26 @@ impl QuorumSettings {
         let refuse = |what: &str| ConfigError::Ensemble {
             reason: format!("{why}; {what}"),
         };
+        // `QuorumHierarchical`: every voter in exactly one group.
         if !ensemble.groups.is_empty() || !ensemble.weights.is_empty() {
-            return Err(refuse(
-                "hierarchical quorums (group.N, weight.N) are not served yet",
-            ));
+            let mut seen = std::collections::BTreeSet::new();
+            for (gid, members) in &ensemble.groups {
+                if let Some(m) = members.iter().find(|m| !seen.insert(**m)) {
+                    return Err(invalid(
+                        &format!("group.{gid}"),
+                        &m.to_string(),
+                        format_args!("server {m} is in multiple groups"),
+                    ));
+                }
+            }
+            let voters = ensemble.servers.iter().filter(|s| s.role == Role::Participant);
+            if let Some(s) = voters.into_iter().find(|s| !seen.contains(&s.id)) {
+                return Err(invalid(
+                    &format!("server.{}", s.id),
+                    "",
+                    format_args!("server {} is not in a group", s.id),
+                ));
+            }
         }
         if multi_address || ensemble.servers.iter().any(|s| s.addresses.len() > 1) {
             return Err(refuse(
@@ -499,6 +518,8 @@ impl QuorumSettings {
             sync_limit,
             members,
             listen_on_all_ips: false,
+            groups: ensemble.groups.clone(),
+            weights: ensemble.weights.clone(),
         })
     }
 

@@ -34,9 +34,10 @@ use crate::config::ServerConfig;
 use crate::core::zab::election::{
     Election, ElectionConfig, ElectionTimeouts, Persisted as ElectionPersisted,
 };
+use crate::core::zab::leader::Groups;
 use crate::core::zab::leader::{Leader, LeaderConfig, LeaderPersisted};
 use crate::core::zab::learner::{Action, Durable, Learner, LearnerConfig, Persisted as LearnerPersisted};
-use crate::core::zab::quorum::QuorumMaj;
+use crate::core::zab::quorum::{QuorumError, QuorumVerifier};
 use crate::net::Inbound;
 use crate::quorum::election_port::{ElectionPort, ElectionPortConfig, CONNECT_TIMEOUT_MS_DEFAULT};
 use crate::quorum::link::{Outgoing, PacketReader, PacketWriter};
@@ -102,9 +103,7 @@ async fn bind_election(config: &ServerConfig, quorum: &QuorumSettings) -> io::Re
             format!("cannot listen on the election port {}: {e}", me.election),
         )
     })?;
-    let voters = quorum.voters().map(|m| ServerId(m.id as i64));
-    let observers = quorum.observers().map(|m| ServerId(m.id as i64));
-    let majority = QuorumMaj::new(voters, observers, 0).map_err(io::Error::other)?;
+    let majority = verifier(quorum).map_err(io::Error::other)?;
     let election = Election::new(
         ElectionConfig {
             my_id: ServerId(quorum.my_id as i64),
@@ -117,7 +116,36 @@ async fn bind_election(config: &ServerConfig, quorum: &QuorumSettings) -> io::Re
     Ok(ElectionRunner::new(port, election, Duration::from_millis(200)))
 }
 
-/// `QuorumMaj.toString`: the server lines as ZooKeeper prints them, then the version.
+/// The quorum of zoo.cfg: `QuorumHierarchical` with `group.N`/`weight.N` lines, `QuorumMaj` without.
+fn verifier(quorum: &QuorumSettings) -> Result<QuorumVerifier, QuorumError> {
+    let voters = quorum.voters().map(|m| ServerId(m.id as i64));
+    let observers = quorum.observers().map(|m| ServerId(m.id as i64));
+    match groups(quorum) {
+        None => QuorumVerifier::new(voters, observers, 0),
+        Some((groups, weights)) => QuorumVerifier::hierarchical(voters, observers, 0, &groups, &weights),
+    }
+}
+
+/// The groups and weights of a hierarchical quorum, if zoo.cfg has any.
+fn groups(quorum: &QuorumSettings) -> Option<Groups> {
+    if quorum.groups.is_empty() && quorum.weights.is_empty() {
+        return None;
+    }
+    let groups = quorum
+        .groups
+        .iter()
+        .map(|(gid, ids)| (*gid as i64, ids.iter().map(|id| ServerId(*id as i64)).collect()))
+        .collect();
+    let weights = quorum
+        .weights
+        .iter()
+        .map(|(id, w)| (ServerId(*id as i64), *w))
+        .collect();
+    Some((groups, weights))
+}
+
+/// `QuorumMaj.toString` (and `QuorumHierarchical.toString`): the server lines as ZooKeeper prints them, the
+/// groups and weights if any, then the version.
 pub(super) fn config_text(config: &ServerConfig) -> String {
     let mut lines: Vec<String> = config
         .ensemble
@@ -139,6 +167,11 @@ pub(super) fn config_text(config: &ServerConfig) -> String {
             line
         })
         .collect();
+    if let Some(q) = config.quorum.as_ref() {
+        if let Ok(v) = verifier(q) {
+            lines.extend(v.hierarchy_lines());
+        }
+    }
     lines.push("version=0".into());
     lines.join("\n")
 }
@@ -373,6 +406,7 @@ async fn lead(
             my_id: ServerId(quorum.my_id as i64),
             voters: quorum.voters().map(|m| ServerId(m.id as i64)).collect(),
             observers: quorum.observers().map(|m| ServerId(m.id as i64)).collect(),
+            groups: groups(quorum),
             init_limit_ticks: u64::from(quorum.init_limit),
             sync_limit_ticks: u64::from(quorum.sync_limit),
             committed_log_max: COMMITTED_LOG_MAX,
