@@ -450,6 +450,17 @@ async fn enforce_auth_answers_124_and_closes_until_the_session_authenticates() {
     server.stop().await.expect("stop");
 }
 
+/// The zoo.cfg of member 1 of three (its data and myid in `dir`) with `extra` lines.
+fn member_one_of_three(dir: &std::path::Path, extra: &str) -> Result<ServerConfig, ConfigError> {
+    std::fs::write(dir.join("myid"), "1\n").expect("myid");
+    let text = format!(
+        "dataDir={}\nclientPort=2181\ninitLimit=10\nsyncLimit=5\nserver.1=127.0.0.1:24201:24202\n\
+         server.2=127.0.0.1:24203:24204\nserver.3=127.0.0.1:24205:24206\n{extra}",
+        dir.display()
+    );
+    ServerConfig::from_properties(&entries(&text), &JvmFlags::parse(""))
+}
+
 /// An ensemble member refuses the ensemble settings it does not serve yet, naming the key: the quorum's TLS and
 /// SASL above all (the quorum ports would be open without them), and local sessions, observer masters, a leader
 /// serving no clients. The same keys off are accepted, and `peerType`, which the server
@@ -457,15 +468,7 @@ async fn enforce_auth_answers_124_and_closes_until_the_session_authenticates() {
 #[test]
 fn ensemble_settings_not_served_yet_stop_a_member() {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("myid"), "1\n").expect("myid");
-    let base = format!(
-        "dataDir={}\nclientPort=2181\ninitLimit=10\nsyncLimit=5\nserver.1=127.0.0.1:24201:24202\n\
-         server.2=127.0.0.1:24203:24204\nserver.3=127.0.0.1:24205:24206\n",
-        dir.path().display()
-    );
-    let member = |extra: &str| {
-        ServerConfig::from_properties(&entries(&format!("{base}{extra}")), &JvmFlags::parse(""))
-    };
+    let member = |extra: &str| member_one_of_three(dir.path(), extra);
     let c = member("").expect("a plain ensemble member");
     assert_eq!(c.quorum.as_ref().map(|q| q.my_id), Some(1));
     for (key, value) in [
@@ -523,15 +526,7 @@ fn an_observer_member_is_read_as_a_non_voting_member() {
 #[test]
 fn hierarchical_quorums_need_every_voter_in_exactly_one_group() {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("myid"), "1\n").expect("myid");
-    let base = format!(
-        "dataDir={}\nclientPort=2181\ninitLimit=10\nsyncLimit=5\nserver.1=127.0.0.1:24201:24202\n\
-         server.2=127.0.0.1:24203:24204\nserver.3=127.0.0.1:24205:24206\n",
-        dir.path().display()
-    );
-    let member = |extra: &str| {
-        ServerConfig::from_properties(&entries(&format!("{base}{extra}")), &JvmFlags::parse(""))
-    };
+    let member = |extra: &str| member_one_of_three(dir.path(), extra);
     let c = member("group.1=1:2\ngroup.2=3\nweight.3=0\n").expect("groups");
     let q = c.quorum.expect("a member");
     assert_eq!(q.groups, [(1, vec![1, 2]), (2, vec![3])]);
