@@ -50,10 +50,11 @@ impl Runtime {
         }
         Some(match word {
             "ruok" => fl::ruok().to_owned(),
-            "isro" => fl::isro().to_owned(),
+            "isro" => fl::isro(matches!(self.link, super::link::Link::ReadOnly)).to_owned(),
             "srvr" => fl::srvr(&self.facts()),
             "stat" => fl::stat(&self.facts()),
             "mntr" => fl::mntr(&self.monitor_values()),
+            "conf" if matches!(self.link, super::link::Link::ReadOnly) => fl::conf_read_only(&self.config),
             "conf" => fl::conf(&self.config, self.quorum_view().as_ref()),
             "envi" => fl::envi(),
             "cons" => dumps::cons(&self.connection_facts()),
@@ -180,6 +181,9 @@ impl Runtime {
                 cmd::watches(&mut r, command, &self.watch_facts())
             }
             Command::Ruok | Command::ObserverConnectionStatReset => {}
+            Command::IsReadOnly if matches!(self.link, super::link::Link::ReadOnly) => {
+                r.put("read_only", true);
+            }
             Command::IsReadOnly
             | Command::Leader
             | Command::Observers
