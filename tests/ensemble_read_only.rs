@@ -7,6 +7,7 @@
 //! on its password, then reads answered from the tree and writes, `sync` and `closeSession` NOTREADONLY, the
 //! tree unchanged). When the two members come back, the survivor serves read-write again, closes its
 //! read-only connections, and a kazoo `read_only=True` client that kept trying ends connected read-write.
+//! Without the setting, a member looking for a leader answers four-letter words as ZooKeeper's does.
 
 #[path = "support/ensemble.rs"]
 mod ensemble;
@@ -314,6 +315,58 @@ fn a_member_cut_off_from_its_quorum_serves_reads_as_zookeeper_does() {
         "held read-only connection: read-only 1, then closed by the server",
         "state CONNECTED",
         "wrote b'rw'",
+    ] {
+        assert!(
+            zookeeper.contains(fact),
+            "3.9.5 did not show {fact:?}:\n{zookeeper}"
+        );
+    }
+    assert_eq!(ferrokeeper, zookeeper);
+}
+
+/// What a member looking for a leader (without read-only mode) answers: four-letter words as a ZooKeeper
+/// server that is not running answers them, and a client's connect is closed.
+fn looking(kind: Kind) -> String {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ports = Ports::new(&IDS);
+    let mut members: Vec<Member> = IDS
+        .iter()
+        .map(|&id| Member::start(dir.path(), id, kind, &ports))
+        .collect();
+    wait_for_quorum(&members, Duration::from_secs(60));
+    for m in members.iter_mut().filter(|m| m.id != SURVIVOR) {
+        m.kill();
+    }
+    let survivor = ports.client[&SURVIVOR];
+    wait_for_isro(&members, survivor, "null", Duration::from_secs(60));
+    let mut out = String::new();
+    for word in [
+        "isro", "ruok", "srvr", "stat", "mntr", "conf", "cons", "wchs", "dirs", "hash",
+    ] {
+        out.push_str(&format!("{word}: {:?}\n", four_letter(survivor, word)));
+    }
+    out.push_str(&kazoo(
+        &[survivor],
+        &format!(
+            r#"{RAW}
+s, r = connect(int(hosts[0].split(":")[1]), True)
+print("connect:", "closed unanswered" if r is None else r.hex())
+"#
+        ),
+    ));
+    out
+}
+
+#[test]
+fn a_member_looking_for_a_leader_answers_as_a_zookeeper_server_that_is_not_running() {
+    let zookeeper = looking(Kind::ZooKeeper("3.9.5"));
+    let ferrokeeper = looking(Kind::Ferrokeeper);
+    println!("3.9.5:\n{zookeeper}\nferrokeeper:\n{ferrokeeper}");
+    for fact in [
+        "isro: Some(\"null\")",
+        "ruok: Some(\"imok\")",
+        "srvr: Some(\"This ZooKeeper instance is not currently serving requests\\n\")",
+        "connect: closed unanswered",
     ] {
         assert!(
             zookeeper.contains(fact),

@@ -6,7 +6,9 @@
 //! to the role that follows, unchanged: a read-only server makes no txn, and nothing it does reaches the disk
 //! (it has no log thread and no snapshotter).
 //!
-//! Until the grace period is over, and without the setting, client connections are closed as they arrive.
+//! Until the grace period is over, and without the setting, client connections are closed as they arrive and
+//! four-letter words answered as by a ZooKeeper server that is not running (`isro` "null", most words "This
+//! ZooKeeper instance is not currently serving requests").
 
 use std::io;
 use std::sync::Arc;
@@ -19,7 +21,9 @@ use super::logthread::{self, LogEvent};
 use super::runtime::{core_config, now_at, Runtime};
 use super::{Services, Stopped, Turns};
 use crate::core::Core;
+use crate::net::four_letter as fl;
 use crate::net::Inbound;
+use jute::frame::FourLetter;
 
 /// The least time a member looks for a leader before it serves read-only (`QuorumPeer.run`: "lower-bound grace
 /// period to 2 secs").
@@ -33,14 +37,60 @@ pub(super) struct ReadOnly {
     events: mpsc::Receiver<LogEvent>,
 }
 
-/// Closes client connections while no role serves them.
-pub(super) async fn refuse_clients(inbound: &mut mpsc::Receiver<Inbound>) {
+/// Closes client connections while no role serves them, answering four-letter words as a ZooKeeper server
+/// that is not running does (`NIOServerCnxn.checkFourLetterWord` with no `zkServer`).
+pub(super) async fn refuse_clients(
+    inbound: &mut mpsc::Receiver<Inbound>,
+    whitelist: &crate::config::FourLetterWhitelist,
+) {
+    let mut opened = std::collections::HashMap::new();
     while let Some(message) = inbound.recv().await {
-        if let Inbound::Opened { handle, .. } = message {
-            handle.close();
+        match message {
+            Inbound::Opened { conn, handle, .. } => {
+                opened.insert(conn, handle);
+            }
+            Inbound::FourLetter { conn, word, .. } => {
+                if let Some(handle) = opened.remove(&conn) {
+                    if let FourLetter::Word(word) = word {
+                        if let Some(text) = not_serving(word, whitelist) {
+                            handle.send(bytes::Bytes::from(text));
+                        }
+                    }
+                    handle.close();
+                }
+            }
+            Inbound::Connect { conn, .. }
+            | Inbound::Request { conn, .. }
+            | Inbound::Requests { conn, .. } => {
+                if let Some(handle) = opened.remove(&conn) {
+                    handle.close();
+                }
+            }
+            Inbound::Closed { conn } => {
+                opened.remove(&conn);
+            }
         }
     }
 }
+
+/// What a four-letter word answers from a member that serves no clients; `None` for those answered with
+/// nothing (the trace mask words, whose mask is the serving role's).
+fn not_serving(word: &str, whitelist: &crate::config::FourLetterWhitelist) -> Option<String> {
+    if !whitelist.allows(word) {
+        return Some(fl::not_whitelisted(word));
+    }
+    Some(match word {
+        "isro" => "null".to_owned(),
+        "ruok" => fl::ruok().to_owned(),
+        "envi" => fl::envi(),
+        "hash" => NOT_SERVING.to_owned(),
+        "gtmk" | "stmk" => return None,
+        _ => format!("{NOT_SERVING}\n"),
+    })
+}
+
+/// `AbstractFourLetterCommand.ZK_NOT_SERVING`.
+const NOT_SERVING: &str = "This ZooKeeper instance is not currently serving requests";
 
 /// What the member does with its clients while it looks for a leader: refuses them, or, with
 /// `readonlymode.enabled`, serves `core` read-only from the end of the grace period on. Returns only when the
@@ -53,12 +103,12 @@ pub(super) async fn serve_while_looking(
     slot: &mut Option<ReadOnly>,
 ) -> io::Result<Stopped> {
     if !svc.config.read_only_mode {
-        refuse_clients(&mut svc.inbound).await;
+        refuse_clients(&mut svc.inbound, &svc.config.four_letter_whitelist).await;
         return Ok(Stopped::Shutdown);
     }
     let grace = Duration::from_millis(GRACE_MS_MIN.max(u64::from(svc.config.tick_time_ms)));
     tokio::select! {
-        () = refuse_clients(&mut svc.inbound) => return Ok(Stopped::Shutdown),
+        () = refuse_clients(&mut svc.inbound, &svc.config.four_letter_whitelist) => return Ok(Stopped::Shutdown),
         () = tokio::time::sleep(grace) => {}
     }
     tracing::info!(zxid = %core.last_zxid(), "no leader after the grace period: serving read-only");
