@@ -132,6 +132,9 @@ for i, (name, op, body) in enumerate(ops):
         rest = len(rest)
     print(name, "-> xid", x, "err", err, "zxid is the last", z == last, rest)
 print("still open after closeSession", not closed_after(s))
+import re
+print("wchs", four(port, "wchs"))
+print("dump", re.sub(r"0x[0-9a-f]+", "ID", four(port, "dump").split("Connections dump:")[0]))
 c = KazooClient(hosts=hosts[0], read_only=True, timeout=4, connection_retry=dict(max_tries=2, delay=0.2))
 try:
     c.start(timeout=6)

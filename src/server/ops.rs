@@ -333,6 +333,15 @@ impl Runtime {
             session_buckets,
             ephemerals: java::hash_order(ephemerals, |(s, _)| java::long_hash(s.0)),
             connection_buckets: self.connection_buckets(&wall),
+            learner_sessions: matches!(
+                self.link,
+                super::link::Link::Follower(_) | super::link::Link::ReadOnly
+            )
+            .then(|| {
+                (self.core.sessions().iter())
+                    .map(|s| (s.id, s.timeout_ms))
+                    .collect()
+            }),
         }
     }
 
