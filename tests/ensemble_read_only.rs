@@ -1,6 +1,7 @@
 //! Read-only mode (`-Dreadonlymode.enabled=true`), compared with Apache ZooKeeper 3.9.5: a three-member
 //! ensemble of each kind loses two members; the survivor, looking for a leader, serves read-only after its
-//! grace period. What it answers is recorded as text and must be the same on both kinds: `isro`, `srvr`, `mntr`;
+//! grace period. What it answers is recorded as text and must be the same on both kinds: `isro`, `srvr`, `mntr`,
+//! `wchs`, `dump`, the AdminServer's `is_read_only`, `srvr`, `leader` and `zabstate`;
 //! a client without the read-only flag (closed unanswered); a read-only client asking for a new session (which
 //! ZooKeeper without local sessions answers with a bare NOTREADONLY header, so kazoo's `read_only=True` client
 //! cannot connect); a global session brought back (closed); a session id the database does not hold (taken
@@ -76,7 +77,7 @@ def closed_after(s):
 "#;
 
 /// What the survivor answers while read-only, as text; `global` is a session created before the loss.
-fn read_only_script(global: &str) -> String {
+fn read_only_script(global: &str, admin: u16) -> String {
     format!(
         r#"{RAW}
 port = int(hosts[0].split(":")[1])
@@ -87,6 +88,14 @@ print("isro", four(port, "isro"))
 print("srvr mode", [l for l in srvr.splitlines() if l.startswith("Mode: ")])
 print("srvr read-only line", "READ-ONLY mode; serving only read-only clients" in srvr)
 print("mntr", [l for l in four(port, "mntr").splitlines() if l.startswith("zk_server_state")])
+import json, urllib.request
+def admin(command):
+    with urllib.request.urlopen("http://127.0.0.1:{admin}/commands/" + command, timeout=20) as r:
+        return json.loads(r.read())
+print("admin is_read_only", admin("is_read_only"))
+print("admin srvr server_state", admin("srvr")["server_stats"]["server_state"])
+print("admin leader", admin("leader"))
+print("admin zabstate", admin("zabstate"))
 for flag in (None, False):
     s, r = connect(port, flag)
     print("client with read-only flag", flag, "->", "closed unanswered" if r is None else r.hex())
@@ -184,10 +193,17 @@ fn wait_for_isro(members: &[Member], port: u16, want: &str, within: Duration) {
 fn scenario(kind: Kind) -> String {
     let dir = tempfile::tempdir().expect("temp dir");
     let ports = Ports::new(&IDS);
+    let admin = ensemble::free_port();
     let mut members: Vec<Member> = IDS
         .iter()
         .map(|&id| {
-            Member::start_with_flags(dir.path(), id, kind, &ports, "admin.enableServer=false\n", FLAGS)
+            // The survivor's AdminServer is on.
+            let extra = if id == SURVIVOR {
+                format!("admin.enableServer=true\nadmin.serverAddress=127.0.0.1\nadmin.serverPort={admin}\n")
+            } else {
+                "admin.enableServer=false\n".to_owned()
+            };
+            Member::start_with_flags(dir.path(), id, kind, &ports, &extra, FLAGS)
         })
         .collect();
     wait_for_quorum(&members, Duration::from_secs(60));
@@ -209,7 +225,7 @@ print("(%d, bytes.fromhex(%r))" % (sid, r[20:36].hex()))
         m.kill();
     }
     wait_for_isro(&members, survivor, "ro", Duration::from_secs(60));
-    let mut transcript = kazoo(&[survivor], &read_only_script(global.trim()));
+    let mut transcript = kazoo(&[survivor], &read_only_script(global.trim(), admin));
     // A read-only client keeps trying while the members come back, and ends connected read-write.
     let hosts: Vec<u16> = IDS.iter().map(|id| ports.client[id]).collect();
     let reconnecting = background_kazoo(&hosts, RECONNECT);
