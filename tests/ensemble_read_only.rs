@@ -96,6 +96,8 @@ print("admin is_read_only", admin("is_read_only"))
 print("admin srvr server_state", admin("srvr")["server_stats"]["server_state"])
 print("admin leader", admin("leader"))
 print("admin zabstate", admin("zabstate"))
+conf = admin("configuration")
+print("admin configuration", sorted(conf), conf["server_id"], conf["tick_time"])
 for flag in (None, False):
     s, r = connect(port, flag)
     print("client with read-only flag", flag, "->", "closed unanswered" if r is None else r.hex())
