@@ -34,6 +34,8 @@ pub enum Role {
     Leader,
     /// A follower: forwards writes and applies what the leader commits.
     Follower,
+    /// A member cut off from its quorum: serves reads, refuses writes, changes nothing (`read_only`).
+    ReadOnly,
 }
 
 impl Core {

@@ -53,6 +53,8 @@ pub(crate) enum Link {
     Standalone,
     Follower(Box<FollowerLink>),
     Leader(Box<LeaderLink>),
+    /// A member cut off from its quorum, serving reads while it looks for a leader (`server::read_only`).
+    ReadOnly,
 }
 
 /// A leader's learners and its ZAB core.
@@ -124,6 +126,7 @@ impl Runtime {
             Link::Standalone => true,
             Link::Follower(f) => f.serving,
             Link::Leader(l) => l.established,
+            Link::ReadOnly => true,
         }
     }
 
@@ -134,6 +137,8 @@ impl Runtime {
             Link::Follower(f) if f.observer => "observer",
             Link::Follower(_) => "follower",
             Link::Leader(_) => "leader",
+            // `ReadOnlyZooKeeperServer.getState`.
+            Link::ReadOnly => crate::net::four_letter::READ_ONLY_MODE,
         }
     }
 
@@ -228,7 +233,7 @@ impl Runtime {
     pub(crate) fn link_tick(&mut self) -> io::Result<Option<RoleEnd>> {
         self.collect_learner_queues();
         match &mut self.link {
-            Link::Standalone => Ok(None),
+            Link::Standalone | Link::ReadOnly => Ok(None),
             Link::Follower(f) => Ok(f.learner.tick().err().map(|e| e.to_string())),
             Link::Leader(l) => match l.leader.tick() {
                 Ok(actions) => self.leader_actions(actions),

@@ -4,7 +4,8 @@
 //! committed is gone, as in ZooKeeper, whose members rebuild their server at every change of role.
 //!
 //! The client port, the AdminServer and the metrics endpoint stay up throughout; between roles client
-//! connections are closed as they arrive (ZooKeeper's "not currently serving requests").
+//! connections are closed as they arrive (ZooKeeper's "not currently serving requests"), or, with
+//! `readonlymode.enabled`, served read-only while the election lasts (`read_only`).
 //!
 //! A follower first registers with its leader and receives the sync mode (`core::zab::learner`) here, before
 //! its database is opened: a TRUNC truncates the log and a SNAP installs the leader's snapshot on disk, and
@@ -26,6 +27,7 @@ use tokio::sync::mpsc;
 
 use super::link::{FollowerLink, LeaderLink, Link, QuorumEvent};
 use super::quorum_ops::{self, RoleOps};
+use super::read_only;
 use super::runtime::Runtime;
 use super::snapshots::Snapshotter;
 use super::{logthread, startup, Server, Services, Stopped, Turns};
@@ -38,7 +40,6 @@ use crate::core::zab::leader::Groups;
 use crate::core::zab::leader::{Leader, LeaderConfig, LeaderPersisted};
 use crate::core::zab::learner::{Action, Durable, Learner, LearnerConfig, Persisted as LearnerPersisted};
 use crate::core::zab::quorum::{QuorumError, QuorumVerifier};
-use crate::net::Inbound;
 use crate::quorum::election_port::{ElectionPort, ElectionPortConfig, CONNECT_TIMEOUT_MS_DEFAULT};
 use crate::quorum::link::{Outgoing, PacketReader, PacketWriter};
 use crate::quorum::ElectionRunner;
@@ -185,7 +186,7 @@ async fn one_role(
 ) -> io::Result<Stopped> {
     let config = svc.config.clone();
     let started = std::time::Instant::now();
-    let opened = open_database(&config, started).await?;
+    let mut opened = open_database(&config, started).await?;
     let last = opened.core.last_zxid();
     let epochs = load_epochs(opened.fs.as_ref(), &opened.dirs.snap_dir, last).map_err(io::Error::other)?;
     let persisted = ElectionPersisted {
@@ -194,11 +195,13 @@ async fn one_role(
     };
     quorum_ops::election_began(svc.metrics.as_mut(), quorum.my_id);
     let looking = std::time::Instant::now();
+    let mut serving = None;
     let decision = tokio::select! {
         () = &mut shutdown => return Ok(Stopped::Shutdown),
         d = election.elect(persisted) => d,
-        () = refuse_clients(&mut svc.inbound) => return Ok(Stopped::Shutdown),
+        r = read_only::serve_while_looking(svc, &mut opened.core, started, &mut serving) => return r,
     };
+    read_only::stop(svc, &mut opened.core, serving);
     quorum_ops::election_ended(svc.metrics.as_mut(), &decision, looking.elapsed());
     match decision.state {
         ServerState::Following | ServerState::Observing => {
@@ -265,15 +268,6 @@ fn spawn_reader(
         }
     })
     .abort_handle()
-}
-
-/// Closes client connections while no role serves them.
-async fn refuse_clients(inbound: &mut mpsc::Receiver<Inbound>) {
-    while let Some(message) = inbound.recv().await {
-        if let Inbound::Opened { handle, .. } = message {
-            handle.close();
-        }
-    }
 }
 
 /// Follows the leader at `addr` until it is gone.

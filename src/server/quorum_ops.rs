@@ -220,7 +220,8 @@ impl Runtime {
     pub(super) fn quorum_view(&self) -> Option<QuorumView> {
         let quorum = self.config.quorum.as_ref()?;
         let (ops, zab_state, role) = match &self.link {
-            Link::Standalone => return None,
+            // A read-only server is no quorum server: ZooKeeper's shows no peer state and no quorum figures.
+            Link::Standalone | Link::ReadOnly => return None,
             Link::Follower(f) => {
                 let zab = if f.serving {
                     ZabState::Broadcast

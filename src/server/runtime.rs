@@ -512,6 +512,9 @@ impl Runtime {
             super::link::Link::Standalone => return self.apply_up_to(zxid),
             super::link::Link::Follower(_) => self.follower_durable(zxid)?,
             super::link::Link::Leader(_) => self.leader_durable(zxid)?,
+            super::link::Link::ReadOnly => {
+                return Err(io::Error::other("a read-only server has no txn log"));
+            }
         };
         if let Some(why) = end {
             self.role_end.get_or_insert(why);
@@ -729,6 +732,11 @@ impl Runtime {
         for entry in self.conns.values() {
             entry.handle.close();
         }
+    }
+
+    /// The core, once the runtime is done with it (a read-only server hands it to the role that follows).
+    pub(crate) fn into_core(self) -> Core {
+        self.core
     }
 
     /// The zxid of the last txn the core applied.

@@ -100,6 +100,9 @@ pub struct Member {
     pub dir: PathBuf,
     child: Option<Child>,
     pub client_port: u16,
+    /// `-D` system properties: on the java command line, or in `SERVER_JVMFLAGS` for ferrokeeper (as
+    /// zkServer.sh hands them over).
+    pub jvm_flags: String,
 }
 
 impl Member {
@@ -122,6 +125,13 @@ impl Member {
         view: &Ports,
         extra: &str,
     ) -> Member {
+        let mut m = Member::configure(base, id, kind, ports, view, extra);
+        m.restart();
+        m
+    }
+
+    /// Writes the member's zoo.cfg and myid; it is not started.
+    fn configure(base: &Path, id: u64, kind: Kind, ports: &Ports, view: &Ports, extra: &str) -> Member {
         let dir = base.join(format!("m{id}"));
         let data = dir.join("data");
         std::fs::create_dir_all(&data).expect("data dir");
@@ -145,13 +155,27 @@ impl Member {
             ));
         }
         std::fs::write(dir.join("zoo.cfg"), cfg).expect("zoo.cfg");
-        let mut m = Member {
+        Member {
             id,
             kind,
             dir,
             child: None,
             client_port: ports.client[&id],
-        };
+            jvm_flags: String::new(),
+        }
+    }
+
+    /// `start_with`, the JVM given the system properties in `jvm_flags` (`-Dname=value ...`).
+    pub fn start_with_flags(
+        base: &Path,
+        id: u64,
+        kind: Kind,
+        ports: &Ports,
+        extra: &str,
+        jvm_flags: &str,
+    ) -> Member {
+        let mut m = Member::configure(base, id, kind, ports, ports, extra);
+        m.jvm_flags = jvm_flags.to_owned();
         m.restart();
         m
     }
@@ -169,7 +193,8 @@ impl Member {
                 let mut c = Command::new(env!("CARGO_BIN_EXE_ferrokeeper"));
                 c.arg("start")
                     .arg(self.dir.join("zoo.cfg"))
-                    .env("RUST_LOG", "info");
+                    .env("RUST_LOG", "info")
+                    .env("SERVER_JVMFLAGS", &self.jvm_flags);
                 c
             }
             Kind::ZooKeeper(version) => {
@@ -180,6 +205,7 @@ impl Member {
                     "-Xmx256m",
                     "-Djava.awt.headless=true",
                 ])
+                .args(self.jvm_flags.split_whitespace())
                 .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
                 .arg(self.dir.join("zoo.cfg"));
                 c
