@@ -724,13 +724,16 @@ impl Runtime {
         out_of_process(&self.counters, requests);
     }
 
-    /// Closes every connection (server shutdown), after what was queued for it.
+    /// Closes every connection (server shutdown, or the end of a member's role), after what was queued for
+    /// it. Their unanswered requests leave the server's count in process now: the runtime that serves next
+    /// does not know these connections and ignores their closing.
     pub(crate) fn close_all(&mut self) {
         if let Err(e) = self.flush_replies() {
             tracing::warn!(error = %e, "replies not handed over at shutdown");
         }
-        for entry in self.conns.values() {
+        for (_, entry) in std::mem::take(&mut self.conns) {
             entry.handle.close();
+            self.unanswered(&entry);
         }
     }
 
