@@ -617,11 +617,13 @@ impl RawConfig {
         let tick_time_ms = self.tick_time_ms.unwrap_or(DEFAULT_TICK_TIME_MS);
         let data_dir = self.data_dir.ok_or(ConfigError::Missing { key: "dataDir" })?;
         let data_log_dir = self.data_log_dir.unwrap_or_else(|| data_dir.clone());
-        let multi_address = self.multi_address.unwrap_or_else(|| {
-            jvm.get("zookeeper.multiAddress.enabled")
-                .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-        });
-        let ensemble = Ensemble::parse(&self.ensemble_lines, multi_address)?;
+        // `QuorumServer` reads server lines with the system property only, whatever zoo.cfg says; zoo.cfg's
+        // `multiAddress.enabled` still decides the election handshake (`QuorumPeerConfig`).
+        let several_addresses = jvm
+            .get("zookeeper.multiAddress.enabled")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let multi_address = self.multi_address.unwrap_or(several_addresses);
+        let ensemble = Ensemble::parse(&self.ensemble_lines, several_addresses)?;
         let static_address = match (self.client_port, self.client_port_address) {
             (None, _) => None,
             (Some(port), None) => Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)),

@@ -42,8 +42,8 @@ fn ensembles_ferrokeeper_cannot_serve_are_refused_naming_the_reason() {
             "standaloneEnabled=false with the one voting member server.1; an ensemble of one voting member",
         ),
         (
-            "initLimit=10\nsyncLimit=5\nmultiAddress.enabled=true\nserver.1=a:1:2|b:3:4\nserver.2=c:1:2\n",
-            "2 voting members: server.1, server.2; more than one address per member",
+            "server.1=127.0.0.1:24201:24202\nserver.2=127.0.0.1:24203:24204:observer\nstandaloneEnabled=false\n",
+            "standaloneEnabled=false with the one voting member server.1; an ensemble of one voting member",
         ),
     ] {
         let err = cfg(extra).expect_err(extra);

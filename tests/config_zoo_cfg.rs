@@ -432,10 +432,15 @@ fn ensemble_lines_are_checked_as_zookeeper_checks_them() {
             "{line}: {message}"
         );
     }
-    let multi = cfg(&format!(
-        "{MINIMAL}multiAddress.enabled=true\nserver.3=a:1:2|b:3:4\n"
-    ))
-    .expect("multi address");
+    // As in ZooKeeper, several addresses on a server line need the JVM flag; zoo.cfg's key is not enough.
+    let text = format!("{MINIMAL}multiAddress.enabled=true\nserver.3=a:1:2|b:3:4\n");
+    let err = cfg(&text).expect_err("zoo.cfg's key alone");
+    assert!(
+        err.to_string().contains("-Dzookeeper.multiAddress.enabled=true"),
+        "{err}"
+    );
+    let flag = JvmFlags::parse("-Dzookeeper.multiAddress.enabled=true");
+    let multi = ServerConfig::from_properties(&entries(&text), &flag).expect("multi address");
     assert_eq!(multi.ensemble.servers[0].addresses.len(), 2);
 }
 

@@ -169,13 +169,13 @@ async fn our_member(ports: &Ports, me: i64, persisted: Persisted) -> ElectionRun
         .map(|&s| {
             (
                 ServerId(s),
-                SocketAddr::from(([127, 0, 0, 1], ports.election[&s])),
+                vec![SocketAddr::from(([127, 0, 0, 1], ports.election[&s]))],
             )
         })
         .collect();
     let port = ElectionPort::bind(ElectionPortConfig {
         my_id: ServerId(me),
-        listen: SocketAddr::from(([127, 0, 0, 1], ports.election[&me])),
+        listen: vec![SocketAddr::from(([127, 0, 0, 1], ports.election[&me]))],
         advertised: vec![format!("127.0.0.1:{}", ports.election[&me])],
         multi_address: false,
         peers,

@@ -21,10 +21,10 @@ const WAIT: Duration = Duration::from_secs(10);
 fn config(my_id: i64, listen: SocketAddr, peers: BTreeMap<ServerId, SocketAddr>) -> ElectionPortConfig {
     ElectionPortConfig {
         my_id: ServerId(my_id),
-        listen,
+        listen: vec![listen],
         advertised: vec![listen.to_string()],
         multi_address: false,
-        peers,
+        peers: peers.into_iter().map(|(sid, a)| (sid, vec![a])).collect(),
         connect_timeout: Duration::from_secs(2),
         socket_timeout: Duration::from_secs(2),
     }

@@ -262,7 +262,6 @@ fn compare(role: &str, zk: &Seen, fk: &Seen) {
         "zk_synced_followers",
         "zk_synced_non_voting_followers",
         "zk_pending_syncs",
-        "zk_observer_master_id",
     ] {
         assert_eq!(zk.mntr.get(key), fk.mntr.get(key), "{key} on the {role}");
     }
@@ -402,6 +401,12 @@ fn check_member(kind: &str, e: &Ensemble, id: u64, seen: &Seen) {
         seen.conf
     );
     let observing = id == OBSERVER;
+    // An observer names the leader it learns from; the others name none.
+    assert_eq!(
+        seen.mntr.get("zk_observer_master_id"),
+        observing.then(|| e.leader.to_string()).as_ref(),
+        "{kind} member {id}"
+    );
     let state = if leading {
         "leading"
     } else if observing {

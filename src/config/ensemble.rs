@@ -5,8 +5,8 @@
 //! ensemble is refused ([`Ensemble::check_standalone`]); one ZooKeeper runs standalone is served standalone.
 //!
 //! `server.<id>=<host>:<quorum port>:<election port>[:participant|:observer][|<more addresses>][;[<client
-//! host>:]<client port>]`; an IPv6 host is written in brackets. More than one address needs
-//! `multiAddress.enabled=true`.
+//! host>:]<client port>]`; an IPv6 host is written in brackets. More than one address needs the JVM flag
+//! `-Dzookeeper.multiAddress.enabled=true`: ZooKeeper reads server lines with the system property only.
 //!
 //! Without `clientPort`, the client address is the one on the server line of this server, found by the id in
 //! `<dataDir>/myid` (`QuorumPeerConfig.setupMyId`, `setupClientPort`): the official Docker image's generated
@@ -128,7 +128,8 @@ pub fn parse_server(key: &str, value: &str, multi_address: bool) -> Result<Quoru
         return Err(invalid(
             key,
             value,
-            "several addresses need multiAddress.enabled=true",
+            "multiple addresses need the JVM flag -Dzookeeper.multiAddress.enabled=true (ZooKeeper reads the \
+             server lines with the flag, not with zoo.cfg's multiAddress.enabled)",
         ));
     }
     let mut addresses = Vec::new();
@@ -394,10 +395,13 @@ mod tests {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     pub id: u64,
-    /// Where it listens to learners (its quorum port).
+    /// Where it listens to learners (its quorum port): the first of `quorum_all`.
     pub quorum: SocketAddr,
-    /// Where it listens to leader election.
+    /// Where it listens to leader election: the first of `election_all`.
     pub election: SocketAddr,
+    /// Every address of its server line (`a:1:2|b:3:4` with `multiAddress.enabled`), in the line's order.
+    pub quorum_all: Vec<SocketAddr>,
+    pub election_all: Vec<SocketAddr>,
     /// An observer (`:observer` on its server line): it learns every commit but never votes.
     pub observer: bool,
 }
@@ -417,14 +421,16 @@ pub struct QuorumSettings {
     /// `quorumListenOnAllIPs`: the quorum and election ports listen on every address, not only the one on the
     /// member's server line.
     pub listen_on_all_ips: bool,
+    /// `multiAddress.enabled`: members may have several addresses, and the election handshake lists them all
+    /// (protocol version -65535).
+    pub multi_address: bool,
     /// `group.N` and `weight.N`: with either, the quorum is hierarchical (`QuorumHierarchical`).
     pub groups: Vec<(u64, Vec<u64>)>,
     pub weights: Vec<(u64, u64)>,
 }
 
 impl QuorumSettings {
-    /// The settings of an ensemble `check_standalone` refused to run standalone (`why`). What ferrokeeper
-    /// does not serve yet (more than one address per member) is refused, naming it.
+    /// The settings of an ensemble `check_standalone` refused to run standalone (`why`).
     pub fn check(
         ensemble: &Ensemble,
         data_dir: &Path,
@@ -456,11 +462,6 @@ impl QuorumSettings {
                     format_args!("server {} is not in a group", s.id),
                 ));
             }
-        }
-        if multi_address || ensemble.servers.iter().any(|s| s.addresses.len() > 1) {
-            return Err(refuse(
-                "more than one address per member (multiAddress) is not served yet",
-            ));
         }
         if ensemble
             .servers
@@ -498,17 +499,24 @@ impl QuorumSettings {
         }
         let mut members = Vec::new();
         for s in &ensemble.servers {
-            let a = &s.addresses[0];
             let key = format!("server.{}", s.id);
-            let ip = match a.host.parse::<IpAddr>() {
-                Ok(ip) => ip,
-                Err(_) => resolve(&a.host, a.quorum_port)
-                    .map_err(|_| invalid(&key, &a.host, "address unresolved"))?,
-            };
+            let mut quorum_all = Vec::new();
+            let mut election_all = Vec::new();
+            for a in &s.addresses {
+                let ip = match a.host.parse::<IpAddr>() {
+                    Ok(ip) => ip,
+                    Err(_) => resolve(&a.host, a.quorum_port)
+                        .map_err(|_| invalid(&key, &a.host, "address unresolved"))?,
+                };
+                quorum_all.push(SocketAddr::new(ip, a.quorum_port));
+                election_all.push(SocketAddr::new(ip, a.election_port));
+            }
             members.push(Member {
                 id: s.id,
-                quorum: SocketAddr::new(ip, a.quorum_port),
-                election: SocketAddr::new(ip, a.election_port),
+                quorum: quorum_all[0],
+                election: election_all[0],
+                quorum_all,
+                election_all,
                 observer: s.role == Role::Observer,
             });
         }
@@ -518,6 +526,7 @@ impl QuorumSettings {
             sync_limit,
             members,
             listen_on_all_ips: false,
+            multi_address,
             groups: ensemble.groups.clone(),
             weights: ensemble.weights.clone(),
         })

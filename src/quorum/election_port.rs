@@ -40,14 +40,14 @@ pub const CONNECT_TIMEOUT_MS_DEFAULT: u64 = 5000;
 #[derive(Debug, Clone)]
 pub struct ElectionPortConfig {
     pub my_id: ServerId,
-    /// Where to listen.
-    pub listen: SocketAddr,
+    /// Where to listen: every address of this member's server line (several with `multiAddress.enabled`).
+    pub listen: Vec<SocketAddr>,
     /// Our election addresses as peers should reach them ("host:port"), sent in the handshake.
     pub advertised: Vec<String>,
     /// `zookeeper.multiAddress.enabled`: send every address with protocol version -65535.
     pub multi_address: bool,
-    /// Every other member's election address.
-    pub peers: BTreeMap<ServerId, SocketAddr>,
+    /// Every other member's election addresses, tried in order until one connects.
+    pub peers: BTreeMap<ServerId, Vec<SocketAddr>>,
     /// `zookeeper.cnxTimeout`.
     pub connect_timeout: Duration,
     /// `quorumCnxnTimeoutMs`, else tickTime x syncLimit: how long a handshake may take.
@@ -92,7 +92,7 @@ struct Shared {
 #[derive(Debug)]
 pub struct ElectionPort {
     shared: Arc<Shared>,
-    listener: JoinHandle<()>,
+    listeners: Vec<JoinHandle<()>>,
     local: SocketAddr,
 }
 
@@ -106,8 +106,17 @@ impl Shared {
 impl ElectionPort {
     /// Binds the listener and starts accepting peers.
     pub async fn bind(cfg: ElectionPortConfig) -> std::io::Result<ElectionPort> {
-        let listener = TcpListener::bind(cfg.listen).await?;
-        let local = listener.local_addr()?;
+        let mut listeners = Vec::new();
+        for addr in &cfg.listen {
+            listeners.push(TcpListener::bind(addr).await?);
+        }
+        let Some(first) = listeners.first() else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "no election address to listen on",
+            ));
+        };
+        let local = first.local_addr()?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 next_observer_id: -1,
@@ -117,33 +126,21 @@ impl ElectionPort {
             sent: Notify::new(),
             received: Notify::new(),
         });
-        let accept_shared = shared.clone();
-        let listener = tokio::spawn(async move {
-            loop {
-                let (sock, peer) = match listener.accept().await {
-                    Ok(accepted) => accepted,
-                    Err(e) => {
-                        // Out of descriptors and the like: wait a little rather than spin.
-                        tracing::warn!("election port accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                };
-                let shared = accept_shared.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = receive_connection(shared, sock).await {
-                        tracing::info!("election connection from {peer} closed: {e}");
-                    }
-                });
-            }
+        let listeners = listeners.into_iter().map(|listener| {
+            let accept_shared = shared.clone();
+            tokio::spawn(async move {
+                accept_loop(listener, accept_shared).await;
+            })
         });
+        let listeners = listeners.collect();
         Ok(ElectionPort {
             shared,
-            listener,
+            listeners,
             local,
         })
     }
 
+    /// The first address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local
     }
@@ -192,13 +189,36 @@ impl ElectionPort {
 
 impl Drop for ElectionPort {
     fn drop(&mut self) {
-        self.listener.abort();
+        for listener in &self.listeners {
+            listener.abort();
+        }
         let mut state = self.shared.lock();
         for (_, w) in std::mem::take(&mut state.workers) {
             for t in &w.tasks {
                 t.abort();
             }
         }
+    }
+}
+
+/// Accepts peers on one of the member's election addresses.
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let (sock, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of descriptors and the like: wait a little rather than spin.
+                tracing::warn!("election port accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            if let Err(e) = receive_connection(shared, sock).await {
+                tracing::info!("election connection from {peer} closed: {e}");
+            }
+        });
     }
 }
 
@@ -213,9 +233,13 @@ fn push_received(shared: &Shared, from: ServerId, n: Notification) {
     shared.received.notify_one();
 }
 
-/// `connectOne`: nothing if connected or already connecting; otherwise connect in the background.
-fn connect_one(shared: &Arc<Shared>, sid: ServerId, addr: Option<SocketAddr>) {
-    let Some(addr) = addr.or_else(|| shared.cfg.peers.get(&sid).copied()) else {
+/// `connectOne`: nothing if connected or already connecting; otherwise connect in the background, to the
+/// first of the peer's addresses that accepts (`getReachableOrOne`).
+fn connect_one(shared: &Arc<Shared>, sid: ServerId, addrs: Option<Vec<SocketAddr>>) {
+    let Some(addrs) = addrs
+        .filter(|a| !a.is_empty())
+        .or_else(|| shared.cfg.peers.get(&sid).cloned())
+    else {
         tracing::warn!("invalid server id: {}", sid.0);
         return;
     };
@@ -227,8 +251,11 @@ fn connect_one(shared: &Arc<Shared>, sid: ServerId, addr: Option<SocketAddr>) {
     }
     let shared = shared.clone();
     tokio::spawn(async move {
-        if let Err(e) = initiate_connection(&shared, sid, addr).await {
-            tracing::debug!("cannot open election connection to {} at {addr}: {e}", sid.0);
+        for addr in &addrs {
+            match initiate_connection(&shared, sid, *addr).await {
+                Ok(()) => break,
+                Err(e) => tracing::debug!("cannot open election connection to {} at {addr}: {e}", sid.0),
+            }
         }
         shared.lock().connecting.remove(&sid);
     });
@@ -296,7 +323,7 @@ async fn read_handshake(sock: &mut TcpStream, timeout: Duration) -> std::io::Res
 /// `receiveConnection` / `handleConnection`.
 async fn receive_connection(shared: Arc<Shared>, mut sock: TcpStream) -> std::io::Result<()> {
     let (handshake, rest) = read_handshake(&mut sock, shared.cfg.socket_timeout).await?;
-    let addr = first_resolvable(&handshake);
+    let addrs = resolvable(&handshake);
     let mut sid = ServerId(handshake.sid());
     if sid.0 == OBSERVER_ID {
         let mut state = shared.lock();
@@ -308,7 +335,7 @@ async fn receive_connection(shared: Arc<Shared>, mut sock: TcpStream) -> std::io
         // We win the challenge: drop theirs, close any old connection to them and connect back.
         finish_worker(&shared, sid, None);
         drop(sock);
-        connect_one(&shared, sid, addr);
+        connect_one(&shared, sid, Some(addrs));
     } else if sid == my_id {
         tracing::warn!(
             "election connection from a server with our own id {}: closing it",
@@ -321,11 +348,15 @@ async fn receive_connection(shared: Arc<Shared>, mut sock: TcpStream) -> std::io
     Ok(())
 }
 
-fn first_resolvable(h: &Handshake) -> Option<SocketAddr> {
-    let addrs = h.addresses().ok()?;
+/// The addresses a handshake gives that are IP addresses, in its order.
+fn resolvable(h: &Handshake) -> Vec<SocketAddr> {
+    let Ok(addrs) = h.addresses() else {
+        return Vec::new();
+    };
     addrs
         .iter()
-        .find_map(|a| format!("{}:{}", bracket(&a.host), a.port).parse().ok())
+        .filter_map(|a| format!("{}:{}", bracket(&a.host), a.port).parse().ok())
+        .collect()
 }
 
 fn bracket(host: &str) -> String {

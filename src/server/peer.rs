@@ -85,14 +85,18 @@ async fn bind_election(config: &ServerConfig, quorum: &QuorumSettings) -> io::Re
         .members
         .iter()
         .filter(|m| m.id != quorum.my_id)
-        .map(|m| (ServerId(m.id as i64), m.election))
+        .map(|m| (ServerId(m.id as i64), m.election_all.clone()))
         .collect();
     let tick = Duration::from_millis(u64::from(config.tick_time_ms));
     let port = ElectionPort::bind(ElectionPortConfig {
         my_id: ServerId(quorum.my_id as i64),
-        listen: quorum.listen_address(me.election),
-        advertised: vec![me.election.to_string()],
-        multi_address: false,
+        listen: me
+            .election_all
+            .iter()
+            .map(|a| quorum.listen_address(*a))
+            .collect(),
+        advertised: me.election_all.iter().map(|a| a.to_string()).collect(),
+        multi_address: quorum.multi_address,
         peers,
         connect_timeout: Duration::from_millis(CONNECT_TIMEOUT_MS_DEFAULT),
         socket_timeout: tick * quorum.sync_limit,
@@ -153,15 +157,18 @@ pub(super) fn config_text(config: &ServerConfig) -> String {
         .servers
         .iter()
         .map(|s| {
-            let a = &s.addresses[0];
             let role = match s.role {
                 Role::Participant => "participant",
                 Role::Observer => "observer",
             };
-            let mut line = format!(
-                "server.{}={}:{}:{}:{role}",
-                s.id, a.host, a.quorum_port, a.election_port
-            );
+            // Several addresses are listed in the order of their host strings (`QuorumServer.toString`).
+            let mut addresses: Vec<_> = s.addresses.iter().collect();
+            addresses.sort_by(|a, b| a.host.cmp(&b.host));
+            let addresses: Vec<String> = addresses
+                .iter()
+                .map(|a| format!("{}:{}:{}", a.host, a.quorum_port, a.election_port))
+                .collect();
+            let mut line = format!("server.{}={}:{role}", s.id, addresses.join("|"));
             if let Some((host, port)) = &s.client {
                 line.push_str(&format!(";{host}:{port}"));
             }
@@ -206,11 +213,11 @@ async fn one_role(
     match decision.state {
         ServerState::Following | ServerState::Observing => {
             let leader = decision.vote.candidate.leader;
-            let Some(addr) = quorum
+            let Some(addrs) = quorum
                 .members
                 .iter()
                 .find(|m| m.id as i64 == leader.0)
-                .map(|m| m.quorum)
+                .map(|m| m.quorum_all.clone())
             else {
                 return Ok(Stopped::RoleEnded(format!(
                     "the elected leader {} is not in the server list",
@@ -225,7 +232,8 @@ async fn one_role(
             };
             // The sync may truncate the log or install a snapshot: the database is opened again after it.
             drop(opened);
-            follow(svc, quorum, election, addr, start, shutdown).await
+            let leader = (leader.0 as u64, addrs);
+            follow(svc, quorum, election, leader, start, shutdown).await
         }
         // A leader serves the database it was elected with.
         ServerState::Leading => lead(svc, quorum, election, epochs, (opened, started), shutdown).await,
@@ -270,12 +278,12 @@ fn spawn_reader(
     .abort_handle()
 }
 
-/// Follows the leader at `addr` until it is gone.
+/// Follows the leader (its id and quorum addresses) until it is gone.
 async fn follow(
     svc: &mut Services,
     quorum: &QuorumSettings,
     election: &mut ElectionRunner,
-    addr: SocketAddr,
+    (leader_id, addrs): (u64, Vec<SocketAddr>),
     start: LearnerPersisted,
     shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
 ) -> io::Result<Stopped> {
@@ -293,15 +301,15 @@ async fn follow(
     let connecting = std::time::Instant::now();
     let registered = tokio::time::timeout(
         tick * quorum.init_limit,
-        register(addr, cfg, start, &config, fs.as_ref(), &dirs),
+        register(&addrs, cfg, start, &config, fs.as_ref(), &dirs),
     )
     .await;
-    let (learner, reader, writer, leftover) = match registered {
+    let (learner, reader, writer, leftover, addr) = match registered {
         Ok(Ok(r)) => r,
         Ok(Err(why)) => return Ok(Stopped::RoleEnded(why)),
         Err(_) => {
             return Ok(Stopped::RoleEnded(format!(
-                "no sync from the leader at {addr} within initLimit"
+                "no sync from the leader at {addrs:?} within initLimit"
             )))
         }
     };
@@ -332,15 +340,7 @@ async fn follow(
         serving: false,
         observer: quorum.me().observer,
         max_len: config.jute_max_buffer,
-        ops: RoleOps::new(
-            quorum
-                .members
-                .iter()
-                .find(|m| m.quorum == addr)
-                .map_or(0, |m| m.id),
-            addr,
-        )
-        .since(connecting),
+        ops: RoleOps::new(leader_id, addr).since(connecting),
     }));
     runtime.load_config_node();
     let (quorum_tx, quorum_rx) = mpsc::channel(QUORUM_EVENTS_MAX);
@@ -378,16 +378,20 @@ async fn lead(
     let config = svc.config.clone();
     let last = opened.core.last_zxid();
     let me = quorum.me().quorum;
-    let listener = match tokio::net::TcpListener::bind(quorum.listen_address(me)).await {
-        Ok(l) => l,
-        Err(e) => {
-            // As ZooKeeper's `makeLeader` failing: look for a leader again (after a pause, not in a hot loop).
-            tokio::time::sleep(Duration::from_millis(u64::from(config.tick_time_ms))).await;
-            return Ok(Stopped::RoleEnded(format!(
-                "cannot listen on the quorum port {me}: {e}"
-            )));
+    let mut listeners = Vec::new();
+    for addr in &quorum.me().quorum_all {
+        match tokio::net::TcpListener::bind(quorum.listen_address(*addr)).await {
+            Ok(l) => listeners.push(l),
+            Err(e) => {
+                // As ZooKeeper's `makeLeader` failing: look for a leader again (after a pause, not in a hot
+                // loop).
+                tokio::time::sleep(Duration::from_millis(u64::from(config.tick_time_ms))).await;
+                return Ok(Stopped::RoleEnded(format!(
+                    "cannot listen on the quorum port {addr}: {e}"
+                )));
+            }
         }
-    };
+    }
     let recent = {
         let (fs, dir) = (opened.fs.clone(), opened.dirs.log_dir.clone());
         tokio::task::spawn_blocking(move || recent_txns(fs, &dir, last, COMMITTED_LOG_MAX))
@@ -438,33 +442,38 @@ async fn lead(
     runtime.load_config_node();
     let (quorum_tx, quorum_rx) = mpsc::channel(QUORUM_EVENTS_MAX);
     let max_len = config.jute_max_buffer;
-    let acceptor = tokio::spawn(async move {
-        let mut next = 1u64;
-        loop {
-            let Ok((stream, peer)) = listener.accept().await else {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            };
-            tracing::info!(%peer, learner = next, "a learner connected");
-            let _ = stream.set_nodelay(true);
-            let (rd, wr) = stream.into_split();
-            let writer = PacketWriter::spawn(wr);
-            let reader = spawn_reader(next, PacketReader::new(rd, max_len), quorum_tx.clone());
-            if quorum_tx
-                .send(QuorumEvent::Accepted {
-                    conn: next,
-                    peer,
-                    writer,
-                    reader,
-                })
-                .await
-                .is_err()
-            {
-                return;
-            }
-            next += 1;
-        }
-    });
+    // One acceptor per quorum address; learners are numbered across them.
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(1));
+    let acceptors: Vec<_> = listeners
+        .into_iter()
+        .map(|listener| {
+            let (quorum_tx, next) = (quorum_tx.clone(), Arc::clone(&next));
+            tokio::spawn(async move {
+                loop {
+                    let Ok((stream, peer)) = listener.accept().await else {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    };
+                    let conn = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::info!(%peer, learner = conn, "a learner connected");
+                    let _ = stream.set_nodelay(true);
+                    let (rd, wr) = stream.into_split();
+                    let writer = PacketWriter::spawn(wr);
+                    let reader = spawn_reader(conn, PacketReader::new(rd, max_len), quorum_tx.clone());
+                    let accepted = QuorumEvent::Accepted {
+                        conn,
+                        peer,
+                        writer,
+                        reader,
+                    };
+                    if quorum_tx.send(accepted).await.is_err() {
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
+    drop(quorum_tx);
     let first = runtime.leader_actions(first);
     let result = serve_role(
         svc,
@@ -476,7 +485,9 @@ async fn lead(
         shutdown,
     )
     .await;
-    acceptor.abort();
+    for acceptor in &acceptors {
+        acceptor.abort();
+    }
     runtime.close_all();
     if let Link::Leader(l) = &runtime.link {
         for (_, reader) in l.learners.values() {
@@ -519,21 +530,21 @@ async fn serve_role(
 /// Committed txns a leader keeps to sync learners by DIFF (ZooKeeper's `commitLogCount`).
 const COMMITTED_LOG_MAX: usize = 500;
 
-/// What registering with the leader leaves: the learner, the connection, and the actions that follow the
-/// sync mode's packet, for the serving loop.
-type Registered = (Learner, PacketReader, PacketWriter, Vec<Action>);
+/// What registering with the leader leaves: the learner, the connection, the actions that follow the sync
+/// mode's packet, for the serving loop, and the leader's address that answered.
+type Registered = (Learner, PacketReader, PacketWriter, Vec<Action>, SocketAddr);
 
 /// Connects to the leader and runs the learner until the sync mode (DIFF, TRUNC or SNAP) is handled, writing
 /// the accepted epoch, truncating or installing the snapshot on disk on the way.
 async fn register(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     cfg: LearnerConfig,
     start: LearnerPersisted,
     config: &ServerConfig,
     fs: &dyn crate::storage::fs::Fs,
     dirs: &crate::storage::recovery::DataDirs,
 ) -> Result<Registered, String> {
-    let stream = connect(addr).await?;
+    let (stream, addr) = connect(addrs).await?;
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
     let mut reader = PacketReader::new(rd, config.jute_max_buffer);
@@ -587,7 +598,7 @@ async fn register(
             }
         }
         if synced_mode {
-            return Ok((learner, reader, writer, leftover));
+            return Ok((learner, reader, writer, leftover, addr));
         }
         let packet = reader
             .next()
@@ -605,16 +616,27 @@ async fn register(
     }
 }
 
-/// Connects to the leader's quorum port, trying for a few seconds (`Learner.connectToLeader`).
-async fn connect(addr: SocketAddr) -> Result<TcpStream, String> {
-    let mut last = String::new();
+/// Connects to the leader's quorum port, trying for a few seconds (`Learner.connectToLeader`): every address
+/// of its server line at once, keeping the first connection made.
+async fn connect(addrs: &[SocketAddr]) -> Result<(TcpStream, SocketAddr), String> {
+    let mut last = String::from("no address");
     for _ in 0..10 {
-        match tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(addr)).await {
-            Ok(Ok(s)) => return Ok(s),
-            Ok(Err(e)) => last = e.to_string(),
-            Err(_) => last = "timed out".into(),
+        let mut attempts = tokio::task::JoinSet::new();
+        for &addr in addrs {
+            attempts.spawn(async move {
+                let connected = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(addr)).await;
+                (addr, connected)
+            });
+        }
+        while let Some(done) = attempts.join_next().await {
+            match done {
+                Ok((addr, Ok(Ok(s)))) => return Ok((s, addr)),
+                Ok((addr, Ok(Err(e)))) => last = format!("{addr}: {e}"),
+                Ok((addr, Err(_))) => last = format!("{addr}: timed out"),
+                Err(e) => last = e.to_string(),
+            }
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    Err(format!("cannot connect to the leader at {addr}: {last}"))
+    Err(format!("cannot connect to the leader at {addrs:?}: {last}"))
 }

@@ -71,6 +71,9 @@ pub struct Ports {
     pub election: BTreeMap<u64, u16>,
     /// The members whose server lines end in `:observer`.
     pub observers: Vec<u64>,
+    /// A second address (127.0.0.2, quorum and election ports) on members' server lines
+    /// (`multiAddress.enabled`).
+    pub second: BTreeMap<u64, (u16, u16)>,
 }
 
 impl Ports {
@@ -81,7 +84,18 @@ impl Ports {
             quorum: pick(),
             election: pick(),
             observers: Vec::new(),
+            second: BTreeMap::new(),
         }
+    }
+
+    /// The same ports with a second address for every member, on 127.0.0.2.
+    pub fn with_second_addresses(mut self) -> Ports {
+        self.second = self
+            .client
+            .keys()
+            .map(|&id| (id, (free_port(), free_port())))
+            .collect();
+        self
     }
 
     /// The same ports with `ids` observers.
@@ -149,8 +163,12 @@ impl Member {
             } else {
                 ""
             };
+            let second = match seen.second.get(&s) {
+                Some((q, e)) => format!("|127.0.0.2:{q}:{e}"),
+                None => String::new(),
+            };
             cfg.push_str(&format!(
-                "server.{s}=127.0.0.1:{}:{}{role}\n",
+                "server.{s}=127.0.0.1:{}:{}{second}{role}\n",
                 seen.quorum[&s], seen.election[&s]
             ));
         }
