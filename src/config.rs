@@ -125,6 +125,9 @@ pub struct ServerConfig {
     pub extended_types: bool,
     /// `enforceQuota`: hard quota limits.
     pub enforce_quota: bool,
+    /// `digest.enabled` (`zookeeper.digest.enabled`, on by default): txns carry the tree digest and applying
+    /// one checks it.
+    pub digest_enabled: bool,
     /// `-Djute.maxbuffer`: the largest frame and the largest field accepted.
     pub jute_max_buffer: usize,
     /// `-Dznode.container.checkIntervalMs`, `maxPerMinute`, `maxNeverUsedIntervalMs`.
@@ -177,6 +180,7 @@ impl ServerConfig {
             super_digest: None,
             extended_types: false,
             enforce_quota: false,
+            digest_enabled: true,
             jute_max_buffer: jute::DEFAULT_MAX_BUFFER,
             containers: ContainerConfig::default(),
             sessionless_cnxn_timeout_ms: DEFAULT_SESSIONLESS_CNXN_TIMEOUT_MS,
@@ -372,7 +376,6 @@ pub const ACCEPTED_IGNORED: &[&str] = &[
     "oraclePath",
     "commitLogCount",
     "snapshotSizeFactor",
-    "digest.enabled",
     "closeSessionTxn.enabled",
     "serializeLastProcessedZxid.enabled",
     "emulate353TTLNodes",
@@ -524,6 +527,7 @@ struct RawConfig {
     super_digest: Option<String>,
     extended_types: bool,
     enforce_quota: bool,
+    digest_enabled: Option<String>,
     sessionless_cnxn_timeout_ms: Option<u32>,
     in_flight_txns_max: Option<u32>,
     in_flight_bytes_max: Option<u32>,
@@ -565,6 +569,8 @@ impl RawConfig {
             "DigestAuthenticationProvider.superDigest" => self.super_digest = Some(value.to_owned()),
             "extendedTypesEnabled" => self.extended_types = parse_java_bool(key, value),
             "enforceQuota" => self.enforce_quota = parse_java_bool(key, value),
+            // ZooKeeper sets it as the system property `zookeeper.digest.enabled`, over the JVM flag.
+            "digest.enabled" => self.digest_enabled = Some(value.to_owned()),
             "nio.sessionlessCnxnTimeout" => {
                 self.sessionless_cnxn_timeout_ms = Some(parse_u32(key, value, 1)?)
             }
@@ -680,6 +686,11 @@ impl RawConfig {
             super_digest: self.super_digest,
             extended_types: self.extended_types,
             enforce_quota: self.enforce_quota,
+            digest_enabled: self
+                .digest_enabled
+                .as_deref()
+                .or(jvm.get("zookeeper.digest.enabled"))
+                .is_none_or(|v| parse_java_bool("digest.enabled", v)),
             jute_max_buffer: jvm.jute_max_buffer()?,
             containers: jvm.containers()?,
             sessionless_cnxn_timeout_ms: self

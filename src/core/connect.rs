@@ -17,9 +17,9 @@ use super::auth_ids::{AuthIds, TooManyIds};
 use super::sasl::{SaslError, SaslStep};
 use super::session::password;
 use super::tree::{ApplyResult, TriggerKind};
-use super::txn::TxnBody;
+use super::txn::{Txn, TxnBody};
 use super::{auth, reply, Conn, Core, Effect, InFlight, Origin, Queued};
-use crate::types::{ConnId, Now, SessionId};
+use crate::types::{ConnId, Now, SessionId, Zxid};
 
 impl Core {
     /// The first frame of a connection.
@@ -287,12 +287,51 @@ impl Core {
         self.close_conn(conn, out);
     }
 
+    /// `DataTree.compareDigest`: the digest a txn carries is the one the tree must have once it is applied. A
+    /// mismatch means this replica's tree differs from the one that prepared the txn: it is counted
+    /// (`digest_mismatches_count`) and logged, and the txn stays applied, as in ZooKeeper. A digest of another
+    /// version is not compared.
+    fn compare_digest(&mut self, txn: &Txn) {
+        let zxid = Zxid(txn.header.zxid);
+        if let Some((at, version, digest)) = self.snapshot_digest {
+            // `compareSnapshotDigests`: the tree is fuzzy until it reaches the zxid of the snapshot's digest.
+            if zxid < at {
+                return;
+            }
+            self.snapshot_digest = None;
+            if zxid == at && self.config.digest_enabled && version == super::tree::digest::DIGEST_VERSION {
+                self.check_tree_digest(zxid, digest);
+            }
+        }
+        let Some(expected) = txn.digest else {
+            return;
+        };
+        if self.config.digest_enabled && expected.version == super::tree::digest::DIGEST_VERSION {
+            self.check_tree_digest(zxid, expected.tree_digest);
+        }
+    }
+
+    /// Counts and logs a tree whose digest after `zxid` is not `expected`.
+    fn check_tree_digest(&mut self, zxid: Zxid, expected: i64) {
+        let actual = self.tree.read().digest() as i64;
+        if actual != expected {
+            self.digest_mismatches += 1;
+            tracing::error!(
+                zxid = %zxid,
+                expected,
+                actual,
+                "digest mismatch: the tree after txn {zxid} has digest {actual}, {expected} was expected"
+            );
+        }
+    }
+
     /// Applies one durable txn and answers whoever waits for it.
     pub(super) fn commit(&mut self, now: Now, f: InFlight, out: &mut Vec<Effect>) {
         let InFlight { txn, origin } = f;
         let zxid = txn.header.zxid;
         let mut triggers = Vec::new();
         let result = self.tree.write().apply(&txn, &mut triggers);
+        self.compare_digest(&txn);
         self.pending.applied(zxid);
         let session = SessionId(txn.header.client_id);
         match &txn.body {

@@ -32,7 +32,7 @@ use foldhash::HashMap;
 use bytes::Bytes;
 use jute::codes::{ErrorCode, EventType, OpCode};
 use jute::records::proto::RequestHeader;
-use jute::records::txn::TxnHeader;
+use jute::records::txn::{TxnDigest, TxnHeader};
 use jute::request::{Request, RequestError};
 
 pub use effects::Effect;
@@ -79,6 +79,9 @@ pub struct CoreConfig {
     pub let_any_sasl_user: Option<String>,
     /// The seed of the generator the SASL challenges' nonces come from (the server draws it from the OS).
     pub nonce_seed: [u8; 32],
+    /// `zookeeper.digest.enabled`: txns carry the tree digest they leave (`TxnDigest`), and applying a txn
+    /// that carries one checks the tree against it.
+    pub digest_enabled: bool,
 }
 
 /// `reply_bytes_max` by default: the default cap on bytes queued for one connection.
@@ -101,6 +104,7 @@ impl Default for CoreConfig {
             sasl_provider: false,
             let_any_sasl_user: None,
             nonce_seed: [0; 32],
+            digest_enabled: true,
             containers: Default::default(),
             reply_bytes_max: DEFAULT_REPLY_BYTES_MAX,
         }
@@ -190,6 +194,11 @@ pub struct Core {
     sessions_expired: u64,
     /// Write replies dropped because their connection had closed.
     stale_replies: u64,
+    /// Applied txns whose digest differed from the tree's (`DataTree.compareDigest`).
+    digest_mismatches: u64,
+    /// The digest section of a snapshot that may hold txns after its zxid (one a leader sent with SNAP):
+    /// txn digests are not compared until the tree reaches its zxid (`digestFromLoadedSnapshot`).
+    snapshot_digest: Option<(Zxid, i32, i64)>,
     /// Bytes read and written per top-level namespace, until the server drains them.
     namespaces: namespace::NamespaceStats,
     /// Where txns are encoded. Each entry is copied out at its exact size: the `Bytes` of a vector with room to
@@ -224,6 +233,8 @@ pub struct EventCounts {
     pub sessions_expired: u64,
     /// Replies to writes whose connection closed before they were applied (`stale_replies`).
     pub stale_replies: u64,
+    /// Applied txns whose `TxnDigest` differed from the tree's digest after them (`digest_mismatches_count`).
+    pub digest_mismatches: u64,
 }
 
 impl Core {
@@ -241,6 +252,8 @@ impl Core {
             pending: Pending::default(),
             sessions_expired: 0,
             stale_replies: 0,
+            digest_mismatches: 0,
+            snapshot_digest: None,
             namespaces: namespace::NamespaceStats::default(),
             encode_buf: Vec::new(),
             conns: HashMap::default(),
@@ -298,6 +311,7 @@ impl Core {
             changes_removed: self.pending.removed,
             sessions_expired: self.sessions_expired,
             stale_replies: self.stale_replies,
+            digest_mismatches: self.digest_mismatches,
         }
     }
 
@@ -538,11 +552,13 @@ impl Core {
             time: now.wall_ms,
             txn_type: txn_type.code(),
         };
-        let txn = Txn {
-            header,
-            body,
-            digest: None,
-        };
+        // `setTxnDigest`: the digest the tree will have once this txn is applied. A write that failed before
+        // it was prepared has none (ZooKeeper's prep threw before setting it); a multi whose op failed has one.
+        let digest = (self.config.digest_enabled && txn_type != OpCode::Error).then(|| TxnDigest {
+            version: tree::digest::DIGEST_VERSION,
+            tree_digest: self.pending.tree_digest(&self.tree.read()) as i64,
+        });
+        let txn = Txn { header, body, digest };
         self.encode_buf.clear();
         if let Err(e) = txn.encode_into(&mut self.encode_buf) {
             // A txn the codec cannot encode would be lost on restart: stop before acknowledging it.

@@ -19,6 +19,8 @@ struct Pair {
     /// Frames sent to clients: (on the follower?, conn, frame).
     frames: Vec<(bool, ConnId, Bytes)>,
     committed: Vec<i64>,
+    /// While set, the leader's txns wait here instead of committing at once (several prepared, none applied).
+    held: Option<Vec<(crate::types::Zxid, Bytes)>>,
 }
 
 impl Pair {
@@ -41,6 +43,7 @@ impl Pair {
             now,
             frames: Vec::new(),
             committed: Vec::new(),
+            held: None,
         }
     }
 
@@ -69,6 +72,10 @@ impl Pair {
                 }
                 Effect::Persist { zxid, entry } => {
                     assert!(!on_follower, "a follower prepares nothing");
+                    if let Some(held) = &mut self.held {
+                        held.push((zxid, entry));
+                        continue;
+                    }
                     self.committed.push(zxid.0);
                     let out = self.leader.persisted(self.now, zxid);
                     self.run(false, out);
@@ -78,6 +85,33 @@ impl Pair {
                 }
             }
         }
+    }
+
+    /// Commits the held txns in order on both cores, and commits at once from now on.
+    fn release(&mut self) {
+        for (zxid, entry) in self.held.take().unwrap_or_default() {
+            self.committed.push(zxid.0);
+            let out = self.leader.persisted(self.now, zxid);
+            self.run(false, out);
+            let txn = Txn::decode(&entry, usize::MAX).expect("a txn");
+            let out = self.follower.apply_committed(self.now, txn);
+            self.run(true, out);
+        }
+    }
+
+    /// Sends a request without waiting for its reply.
+    fn submit(&mut self, on_follower: bool, conn: u64, xid: i32, request: Request) {
+        let header = RequestHeader {
+            xid,
+            op: request.opcode().code(),
+        };
+        let core = if on_follower {
+            &mut self.follower
+        } else {
+            &mut self.leader
+        };
+        let out = core.request(self.now, ConnId(conn), header, Ok(request));
+        self.run(on_follower, out);
     }
 
     fn connect(&mut self, on_follower: bool, conn: u64) -> ConnectResponse {
@@ -267,4 +301,274 @@ fn a_session_brought_to_the_follower_is_revalidated_with_the_leader() {
     let frame = p.take(true, 3).remove(0);
     let refused = ConnectResponse::decode(&frame[4..], 1 << 20).expect("connect response");
     assert_eq!(refused.session_id, 0);
+}
+
+fn with_flags(path: &str, data: &[u8], flags: i32) -> Request {
+    Request::Create(
+        OpCode::Create,
+        CreateRequest {
+            path: path.into(),
+            data: Some(Bytes::copy_from_slice(data)),
+            acl: jute::records::data::Acl::open_unsafe(),
+            flags,
+        },
+    )
+}
+
+/// Writes of every kind, prepared while the earlier ones are still pending, all applied afterwards.
+fn writes_of_every_kind(p: &mut Pair, on_follower: bool, conn: u64) {
+    use jute::records::multi::{MultiOp, MultiRequest};
+    let set = |path: &str, data: &[u8]| {
+        Request::SetData(SetDataRequest {
+            path: path.into(),
+            data: Some(Bytes::copy_from_slice(data)),
+            version: -1,
+        })
+    };
+    let delete = |path: &str| {
+        Request::Delete(DeleteRequest {
+            path: path.into(),
+            version: -1,
+        })
+    };
+    let requests = vec![
+        create("/d", b"root"),
+        create("/d/a", b"1"),
+        with_flags("/d/seq-", b"s", 2),
+        with_flags("/d/eph", b"e", 1),
+        with_flags("/d/cont", b"", 4),
+        create("/d/cont/child", b"c"),
+        set("/d/a", b"22"),
+        set("/d", &[7u8; 3000]),
+        Request::SetAcl(SetAclRequest {
+            path: "/d/a".into(),
+            acl: jute::records::data::Acl::open_unsafe(),
+            version: -1,
+        }),
+        // Errors: a node that exists, a missing parent, a bad version.
+        create("/d/a", b""),
+        create("/missing/x", b""),
+        Request::SetData(SetDataRequest {
+            path: "/d/a".into(),
+            data: None,
+            version: 42,
+        }),
+        Request::Multi(MultiRequest {
+            ops: vec![
+                MultiOp::Create(
+                    OpCode::Create,
+                    CreateRequest {
+                        path: "/d/m1".into(),
+                        data: Some(Bytes::from_static(b"m")),
+                        acl: jute::records::data::Acl::open_unsafe(),
+                        flags: 0,
+                    },
+                ),
+                MultiOp::SetData(SetDataRequest {
+                    path: "/d/m1".into(),
+                    data: Some(Bytes::from_static(b"mm")),
+                    version: 0,
+                }),
+                MultiOp::Delete(DeleteRequest {
+                    path: "/d/cont/child".into(),
+                    version: -1,
+                }),
+            ],
+        }),
+        // A multi whose last op fails: everything it did is rolled back, its digest is the one before it.
+        Request::Multi(MultiRequest {
+            ops: vec![
+                MultiOp::Create(
+                    OpCode::Create,
+                    CreateRequest {
+                        path: "/d/never".into(),
+                        data: None,
+                        acl: jute::records::data::Acl::open_unsafe(),
+                        flags: 0,
+                    },
+                ),
+                MultiOp::Delete(DeleteRequest {
+                    path: "/d/absent".into(),
+                    version: -1,
+                }),
+            ],
+        }),
+        delete("/d/a"),
+        set("/", b"top"),
+    ];
+    for (xid, request) in requests.into_iter().enumerate() {
+        p.submit(on_follower, conn, xid as i32 + 10, request);
+    }
+}
+
+#[test]
+fn every_txn_carries_the_digest_its_tree_reaches_and_both_members_agree_with_it() {
+    let mut p = Pair::new();
+    p.connect(true, 1);
+    p.connect(false, 7);
+    p.held = Some(Vec::new());
+    writes_of_every_kind(&mut p, false, 7);
+    writes_of_every_kind(&mut p, true, 1);
+    // The leader's client leaves: its ephemeral goes in a closeSession prepared behind all of the above.
+    p.submit(false, 7, 99, Request::CloseSession);
+    let held = p.held.clone().expect("held");
+    assert!(held.len() > 30, "{} txns", held.len());
+    for (zxid, entry) in &held {
+        let txn = Txn::decode(entry, usize::MAX).expect("a txn");
+        let failed = txn.header.txn_type == OpCode::Error.code();
+        assert_eq!(
+            txn.digest.is_none(),
+            failed,
+            "txn {zxid}: a digest iff it did not fail"
+        );
+    }
+    p.release();
+    for core in [&p.leader, &p.follower] {
+        assert_eq!(core.event_counts().digest_mismatches, 0);
+        assert_eq!(core.tree().digest(), core.tree().compute_digest());
+    }
+    assert_eq!(p.leader.tree().digest(), p.follower.tree().digest());
+    assert!(p.leader.tree().get("/d/m1").is_some() && p.leader.tree().get("/d/never").is_none());
+    assert!(p.leader.tree().get("/d/eph").is_none(), "closed with its session");
+    // The last txn's digest is the tree's.
+    let last = Txn::decode(&held.last().expect("a txn").1, usize::MAX).expect("a txn");
+    assert_eq!(
+        last.digest.map(|d| d.tree_digest),
+        Some(p.follower.tree().digest() as i64)
+    );
+}
+
+#[test]
+fn without_digests_no_txn_carries_one() {
+    let mut p = Pair::new();
+    p.leader = Core::new(
+        CoreConfig {
+            server_id: 3,
+            digest_enabled: false,
+            ..Default::default()
+        },
+        p.now,
+    );
+    p.leader.start_epoch(1, p.now);
+    p.connect(false, 7);
+    p.held = Some(Vec::new());
+    p.submit(false, 7, 1, create("/x", b""));
+    let held = p.held.take().expect("held");
+    let txn = Txn::decode(&held[0].1, usize::MAX).expect("a txn");
+    assert_eq!(txn.digest, None);
+}
+
+/// Collects what is logged while `f` runs.
+fn logged(f: impl FnOnce()) -> String {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("sink").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let sink = Sink(Arc::new(Mutex::new(Vec::new())));
+    let writer = sink.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let bytes = sink.0.lock().expect("sink").clone();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[test]
+fn a_committed_txn_whose_digest_differs_from_the_tree_is_counted_and_logged() {
+    let mut p = Pair::new();
+    p.connect(false, 7);
+    p.held = Some(Vec::new());
+    p.submit(false, 7, 1, create("/x", b"data"));
+    p.submit(false, 7, 2, create("/y", b"data"));
+    let held = p.held.take().expect("held");
+    let mut first = Txn::decode(&held[0].1, usize::MAX).expect("a txn");
+    let right = first.digest.expect("a digest").tree_digest;
+    first.digest = Some(jute::records::txn::TxnDigest {
+        version: 2,
+        tree_digest: right ^ 1,
+    });
+    let zxid = crate::types::Zxid(first.header.zxid);
+    let log = logged(|| {
+        p.follower.apply_committed(p.now, first);
+    });
+    assert_eq!(p.follower.event_counts().digest_mismatches, 1);
+    assert!(log.contains("ERROR"), "{log}");
+    assert!(log.contains(&zxid.to_string()), "{log}");
+    assert!(
+        log.contains(&right.to_string()) && log.contains(&(right ^ 1).to_string()),
+        "{log}"
+    );
+    // The txn is applied all the same, and the next one, whose digest is right, matches again.
+    assert!(p.follower.tree().get("/x").is_some());
+    let second = Txn::decode(&held[1].1, usize::MAX).expect("a txn");
+    p.follower.apply_committed(p.now, second);
+    assert_eq!(p.follower.event_counts().digest_mismatches, 1);
+    // A digest of another version is not compared.
+    let mut third = Txn::decode(&held[1].1, usize::MAX).expect("a txn");
+    third.header.zxid += 1;
+    third.body = super::txn::TxnBody::Error(jute::records::txn::ErrorTxn { err: -110 });
+    third.header.txn_type = OpCode::Error.code();
+    third.digest = Some(jute::records::txn::TxnDigest {
+        version: 1,
+        tree_digest: 0,
+    });
+    p.follower.apply_committed(p.now, third);
+    assert_eq!(p.follower.event_counts().digest_mismatches, 1);
+}
+
+#[test]
+fn txn_digests_are_not_compared_before_the_tree_reaches_its_snapshots_digest() {
+    let mut p = Pair::new();
+    p.connect(false, 7);
+    p.held = Some(Vec::new());
+    for (xid, path) in ["/a", "/b", "/c", "/d"].into_iter().enumerate() {
+        p.submit(false, 7, xid as i32 + 1, create(path, b""));
+    }
+    let txns: Vec<Txn> = p
+        .held
+        .take()
+        .expect("held")
+        .iter()
+        .map(|(_, e)| Txn::decode(e, usize::MAX).expect("a txn"))
+        .collect();
+    let wrong = |mut t: Txn| {
+        let d = t.digest.expect("a digest");
+        t.digest = Some(jute::records::txn::TxnDigest {
+            version: d.version,
+            tree_digest: d.tree_digest ^ 1,
+        });
+        t
+    };
+    // The follower's tree came from a snapshot whose digest section is at the third txn.
+    let at = txns[2].clone();
+    p.follower.loaded_snapshot_digest(
+        crate::types::Zxid(at.header.zxid),
+        2,
+        at.digest.expect("a digest").tree_digest,
+    );
+    p.follower.apply_committed(p.now, wrong(txns[0].clone()));
+    p.follower.apply_committed(p.now, wrong(txns[1].clone()));
+    assert_eq!(
+        p.follower.event_counts().digest_mismatches,
+        0,
+        "fuzzy: not compared"
+    );
+    p.follower.apply_committed(p.now, txns[2].clone());
+    assert_eq!(
+        p.follower.event_counts().digest_mismatches,
+        0,
+        "the snapshot's digest holds"
+    );
+    p.follower.apply_committed(p.now, wrong(txns[3].clone()));
+    assert_eq!(p.follower.event_counts().digest_mismatches, 1, "compared again");
 }
