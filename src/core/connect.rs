@@ -110,6 +110,10 @@ impl Core {
         out: &mut Vec<Effect>,
     ) {
         if valid {
+            if self.role != super::Role::Follower {
+                // A client brought its session back to this member (`LeaderZooKeeperServer.revalidateSession`).
+                self.set_owner(id, super::session::Owner::Me);
+            }
             self.sessions.set_timeout(id, timeout, now.mono_ms);
             self.settle(now, conn, id, timeout, read_only, out);
         } else {
@@ -335,7 +339,17 @@ impl Core {
         self.pending.applied(zxid);
         let session = SessionId(txn.header.client_id);
         match &txn.body {
-            TxnBody::CreateSession(c) => self.sessions.add(session, c.time_out, now.mono_ms),
+            TxnBody::CreateSession(c) => {
+                self.sessions.add(session, c.time_out, now.mono_ms);
+                // `setOwner` at prep: the member that asked for the session owns it.
+                let owner = match origin {
+                    Origin::Connect { .. } => Some(super::session::Owner::Me),
+                    _ => self.created_by.remove(&session.0),
+                };
+                if let Some(owner) = owner {
+                    self.set_owner(session, owner);
+                }
+            }
             TxnBody::CloseSession(_) => {
                 if let Some(s) = self.sessions.remove(session) {
                     if let Some(conn) = s.conn {
@@ -374,6 +388,12 @@ impl Core {
                         c.queue.pop_front();
                     }
                     _ => {}
+                }
+                if session_moved(&result) {
+                    // `FinalRequestProcessor`: SESSIONMOVED is a connection-level error; the connection is closed
+                    // without a reply (ZOOKEEPER-710), whichever member the client is on.
+                    self.close_conn(conn, out);
+                    return;
                 }
                 out.push(Effect::Send { conn, frame });
                 if op == OpCode::CloseSession {
@@ -450,6 +470,18 @@ struct Created2Reply<'a> {
 }
 
 /// The reply to a write, from what applying its txn produced.
+/// The txn failed with SESSIONMOVED, or (a multi) one of its ops did.
+fn session_moved(result: &ApplyResult) -> bool {
+    let moved = ErrorCode::SessionMoved.code();
+    match result {
+        ApplyResult::Error(code) => *code == moved,
+        ApplyResult::Multi(results) => results
+            .iter()
+            .any(|r| matches!(r, ApplyResult::Error(c) if *c == moved)),
+        _ => false,
+    }
+}
+
 fn write_reply(xid: i32, zxid: i64, op: OpCode, result: &ApplyResult, body: &TxnBody) -> Bytes {
     let header = ReplyHeader { xid, zxid, err: 0 };
     match result {

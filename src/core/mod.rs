@@ -212,6 +212,9 @@ pub struct Core {
     pending_connects: std::collections::BTreeMap<i64, (ConnId, Option<bool>)>,
     /// A follower's syncs handed to the leader, oldest first (`FollowerZooKeeperServer.pendingSyncs`).
     pending_syncs: VecDeque<(ConnId, i32, Option<String>)>,
+    /// A leader's session creations prepared for a learner, by session id: the learner owns the session
+    /// once it is created.
+    created_by: std::collections::BTreeMap<i64, session::Owner>,
     /// A follower's resumed sessions waiting for the leader's REVALIDATE answer: connection, timeout, read-only.
     pending_revalidations: std::collections::BTreeMap<i64, (ConnId, i32, Option<bool>)>,
     /// Where SASL challenges draw their nonces from: seeded from `CoreConfig::nonce_seed`, so a simulation
@@ -265,6 +268,7 @@ impl Core {
             pending_connects: Default::default(),
             pending_syncs: VecDeque::new(),
             pending_revalidations: Default::default(),
+            created_by: Default::default(),
             nonces: rand::SeedableRng::from_seed(config.nonce_seed),
             policy,
             config,
@@ -465,6 +469,14 @@ impl Core {
         if self.role == Role::Follower && (is_write(op) || op == OpCode::Sync) {
             return self.forward(conn, session, header.xid, request, out);
         }
+        if self.role == Role::Leader && !is_write(op) {
+            // A leader's reads, syncs and pings go through its prep, which checks who owns the session: one
+            // that moved to another member is answered by closing this connection, behind what it waits for.
+            if let Err(ErrorCode::SessionMoved) = self.check_session(session, session::Owner::Me) {
+                self.queue_read(conn, header, Err(ErrorCode::SessionMoved), out);
+                return;
+            }
+        }
         match request {
             Request::MultiRead(ref m)
                 if m.ops.iter().any(|o| o.is_read()) && m.ops.iter().any(|o| !o.is_read()) =>
@@ -492,7 +504,8 @@ impl Core {
             // (3.9 decodes it, and would delete an empty container or TTL node without any ACL check: that is
             // not reproduced.) A multi with read ops is a MARSHALLINGERROR error txn.
             r if is_write(op) => {
-                let (txn_type, body) = self.prepare_write(now, session, Some(conn), &[], r);
+                let (txn_type, body) =
+                    self.prepare_write(now, session, Some(conn), session::Owner::Me, &[], r);
                 self.propose(now, conn, header.xid, op, session, txn_type, body, out);
             }
             r => self.queue_read(conn, header, Ok(r), out),

@@ -12,6 +12,9 @@ use super::txn::Txn;
 use super::{Core, CoreConfig, Effect, Role};
 use crate::types::{ConnId, Now};
 
+/// The follower's connection as the leader numbers it.
+const FOLLOWER_CONN: u64 = 4;
+
 struct Pair {
     leader: Core,
     follower: Core,
@@ -21,6 +24,8 @@ struct Pair {
     committed: Vec<i64>,
     /// While set, the leader's txns wait here instead of committing at once (several prepared, none applied).
     held: Option<Vec<(crate::types::Zxid, Bytes)>>,
+    /// Connections closed: (on the follower?, conn).
+    closed: Vec<(bool, ConnId)>,
 }
 
 impl Pair {
@@ -44,6 +49,7 @@ impl Pair {
             frames: Vec::new(),
             committed: Vec::new(),
             held: None,
+            closed: Vec::new(),
         }
     }
 
@@ -52,7 +58,7 @@ impl Pair {
         for e in effects {
             match e {
                 Effect::Send { conn, frame } => self.frames.push((on_follower, conn, frame)),
-                Effect::Close { .. } => {}
+                Effect::Close { conn } => self.closed.push((on_follower, conn)),
                 Effect::Forward { request, auth } => {
                     assert!(on_follower, "only the follower forwards");
                     if request.op == OpCode::Sync.code() {
@@ -60,13 +66,13 @@ impl Pair {
                         let out = self.follower.synced();
                         self.run(true, out);
                     } else {
-                        let out = self.leader.forwarded(self.now, request, &auth);
+                        let out = self.leader.forwarded(self.now, FOLLOWER_CONN, request, &auth);
                         self.run(false, out);
                     }
                 }
                 Effect::Revalidate { session } => {
                     assert!(on_follower, "only the follower revalidates");
-                    let valid = self.leader.revalidate(self.now, session);
+                    let valid = self.leader.revalidate(self.now, FOLLOWER_CONN, session);
                     let out = self.follower.revalidated(self.now, session.session_id, valid);
                     self.run(true, out);
                 }
@@ -571,4 +577,94 @@ fn txn_digests_are_not_compared_before_the_tree_reaches_its_snapshots_digest() {
     );
     p.follower.apply_committed(p.now, wrong(txns[3].clone()));
     assert_eq!(p.follower.event_counts().digest_mismatches, 1, "compared again");
+}
+
+/// Resumes session `s` on a new connection of one member, as a client that moved there does.
+fn resume(p: &mut Pair, on_follower: bool, conn: u64, s: &ConnectResponse) {
+    let req = ConnectRequest {
+        session_id: s.session_id,
+        time_out: 10_000,
+        passwd: s.passwd.clone(),
+        read_only: Some(false),
+        ..Default::default()
+    };
+    let core = if on_follower {
+        &mut p.follower
+    } else {
+        &mut p.leader
+    };
+    let out = core.connect(p.now, ConnId(conn), "127.0.0.1", req);
+    p.run(on_follower, out);
+    let frame = p.take(on_follower, conn).remove(0);
+    let resumed = ConnectResponse::decode(&frame[4..], 1 << 20).expect("connect response");
+    assert_eq!(resumed.session_id, s.session_id);
+}
+
+#[test]
+fn a_write_through_the_member_a_session_left_is_sessionmoved_and_closes_that_connection() {
+    // Made on the follower, moved to the leader: the follower's old connection writes.
+    let mut p = Pair::new();
+    let s = p.connect(true, 1);
+    resume(&mut p, false, 8, &s);
+    let before = p.leader.last_proposed();
+    p.submit(true, 1, 5, create("/late", b""));
+    assert!(p.take(true, 1).is_empty(), "no reply");
+    assert!(p.closed.contains(&(true, ConnId(1))), "closed: {:?}", p.closed);
+    // The leader logged the failure as an error txn, as ZooKeeper does.
+    assert_eq!(p.leader.last_proposed().0, before.0 + 1);
+    assert!(p.leader.tree().get("/late").is_none());
+    // Through the member it moved to, the session works.
+    let (h, _) = p.send(false, 8, 1, create("/here", b""));
+    assert_eq!(h.err, 0);
+
+    // Made on the leader, moved to the follower (REVALIDATE makes the follower its owner): the leader's old
+    // connection is closed on a write, and on a read too, since a leader checks every request.
+    let mut p = Pair::new();
+    let s = p.connect(false, 7);
+    resume(&mut p, true, 2, &s);
+    p.submit(false, 7, 1, create("/old", b""));
+    assert!(p.take(false, 7).is_empty(), "no reply");
+    assert!(p.closed.contains(&(false, ConnId(7))));
+    let s2 = p.connect(false, 9);
+    resume(&mut p, true, 3, &s2);
+    p.submit(
+        false,
+        9,
+        1,
+        Request::Exists(ExistsRequest {
+            path: "/".into(),
+            watch: false,
+        }),
+    );
+    assert!(p.take(false, 9).is_empty(), "no reply to the read");
+    assert!(p.closed.contains(&(false, ConnId(9))));
+    let (h, _) = p.send(true, 2, 1, create("/new", b""));
+    assert_eq!(h.err, 0, "the member it moved to writes");
+}
+
+#[test]
+fn a_multi_through_the_member_a_session_left_closes_that_connection() {
+    use jute::records::multi::{MultiOp, MultiRequest};
+    let mut p = Pair::new();
+    let s = p.connect(true, 1);
+    resume(&mut p, false, 8, &s);
+    p.submit(
+        true,
+        1,
+        5,
+        Request::Multi(MultiRequest {
+            ops: vec![MultiOp::Create(
+                OpCode::Create,
+                CreateRequest {
+                    path: "/m".into(),
+                    data: None,
+                    acl: jute::records::data::Acl::open_unsafe(),
+                    flags: 0,
+                },
+            )],
+        }),
+    );
+    assert!(p.take(true, 1).is_empty(), "no reply");
+    assert!(p.closed.contains(&(true, ConnId(1))));
+    assert!(p.leader.tree().get("/m").is_none());
 }

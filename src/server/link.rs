@@ -352,7 +352,7 @@ impl Runtime {
                     if request.op == jute::codes::OpCode::Sync.code() {
                         more = l.leader.sync(from);
                     } else {
-                        let effects = self.core.forwarded(self.now(), request, &auth);
+                        let effects = self.core.forwarded(self.now(), from.0, request, &auth);
                         self.execute(effects)?;
                     }
                 }
@@ -361,7 +361,7 @@ impl Runtime {
                     self.core.touch(now, &sessions);
                 }
                 LeaderAction::Revalidate { from, session } => {
-                    let valid = self.core.revalidate(self.now(), session);
+                    let valid = self.core.revalidate(self.now(), from.0, session);
                     let Link::Leader(l) = &mut self.link else {
                         return Ok(None);
                     };
