@@ -375,7 +375,6 @@ pub const ACCEPTED_IGNORED: &[&str] = &[
     "quorum.cnxn.threads.size",
     "oraclePath",
     "commitLogCount",
-    "snapshotSizeFactor",
     "closeSessionTxn.enabled",
     "serializeLastProcessedZxid.enabled",
     "emulate353TTLNodes",
@@ -501,10 +500,6 @@ fn check_ignored(key: &str, value: &str) -> Result<(), ConfigError> {
         "peerType" if value != "observer" && value != "participant" => {
             Err(invalid(key, value, "must be \"observer\" or \"participant\""))
         }
-        "snapshotSizeFactor" => value
-            .parse::<f64>()
-            .map(|_| ())
-            .map_err(|e| invalid(key, value, e)),
         _ => Ok(()),
     }
 }
@@ -705,7 +700,14 @@ impl RawConfig {
             in_flight_bytes_max: self
                 .in_flight_bytes_max
                 .map_or(DEFAULT_IN_FLIGHT_BYTES_MAX, |n| n as usize),
-            storage: self.storage,
+            storage: StorageSettings {
+                // ZooKeeper sets it as the system property `zookeeper.snapshotSizeFactor`, over the JVM flag.
+                snapshot_size_factor: self.storage.snapshot_size_factor.or_else(|| {
+                    jvm.get("zookeeper.snapshotSizeFactor")
+                        .map(crate::storage::diff::SnapshotSizeFactor::parse)
+                }),
+                ..self.storage
+            },
             ops: self.ops.validate(jvm)?,
             ensemble,
             quorum,
