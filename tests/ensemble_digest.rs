@@ -82,9 +82,10 @@ fn digest_mismatches(m: &Member) -> u64 {
         })
 }
 
-/// (txns that did not fail, those of them with a TxnDigest) in the txn logs of a member's data directory,
-/// read with `ferrokeeper txnlog --json` (the format is Apache ZooKeeper's for both kinds).
-fn logged_digests(m: &Member) -> (usize, usize) {
+/// (txns that did not fail, those of them with a TxnDigest, error txns, those of them with one) in the txn
+/// logs of a member's data directory, read with `ferrokeeper txnlog --json` (the format is Apache ZooKeeper's
+/// for both kinds).
+fn logged_digests(m: &Member) -> (usize, usize, usize, usize) {
     let dir = m.dir.join("data/version-2");
     let mut logs: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -96,7 +97,7 @@ fn logged_digests(m: &Member) -> (usize, usize) {
         })
         .collect();
     logs.sort();
-    let (mut txns, mut with_digest) = (0, 0);
+    let (mut txns, mut with_digest, mut errors, mut errors_with_digest) = (0, 0, 0, 0);
     for log in logs {
         let out = Command::new(env!("CARGO_BIN_EXE_ferrokeeper"))
             .arg("txnlog")
@@ -111,16 +112,17 @@ fn logged_digests(m: &Member) -> (usize, usize) {
             let Some(kind) = v.get("type").and_then(|t| t.as_str()) else {
                 continue;
             };
+            let digest = v.get("digest").is_some_and(|d| !d.is_null());
             if kind == "error" {
+                errors += 1;
+                errors_with_digest += usize::from(digest);
                 continue;
             }
             txns += 1;
-            if v.get("digest").is_some_and(|d| !d.is_null()) {
-                with_digest += 1;
-            }
+            with_digest += usize::from(digest);
         }
     }
-    (txns, with_digest)
+    (txns, with_digest, errors, errors_with_digest)
 }
 
 fn check_members(members: &[Member], followers: &[u64]) {
@@ -128,9 +130,13 @@ fn check_members(members: &[Member], followers: &[u64]) {
         assert_eq!(digest_mismatches(m), 0, "member {} ({:?})", m.id, m.kind);
     }
     // A follower that fell behind and took a SNAP logs only what came after it: the logs are counted together.
-    let mut total = 0;
+    let (mut total, mut errors) = (0, 0);
     for m in members.iter().filter(|m| followers.contains(&m.id)) {
-        let (txns, with_digest) = logged_digests(m);
+        let (txns, with_digest, failed, failed_with_digest) = logged_digests(m);
+        // A write that failed in prep becomes an error txn without a digest (ZooKeeper's prep threw before
+        // setting one).
+        assert_eq!(failed_with_digest, 0, "member {} ({:?})", m.id, m.kind);
+        errors += failed;
         assert!(txns > 0, "member {} logged no txn", m.id);
         assert_eq!(
             with_digest, txns,
@@ -140,6 +146,7 @@ fn check_members(members: &[Member], followers: &[u64]) {
         total += txns;
     }
     assert!(total > 300, "the followers logged only {total} txns");
+    assert!(errors > 0, "the followers logged no error txn");
 }
 
 #[test]
