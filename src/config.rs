@@ -916,6 +916,31 @@ mod tests {
     }
 
     #[test]
+    fn digests_and_the_snapshot_size_factor_come_from_zoo_cfg_over_the_jvm_flags() {
+        let with = |line: &str, flags: &str| {
+            let mut entries = vec![("dataDir".to_string(), "d".to_string())];
+            entries.push(("clientPort".into(), "1".into()));
+            if let Some((k, v)) = line.split_once('=') {
+                entries.push((k.into(), v.into()));
+            }
+            ServerConfig::from_properties(&entries, &JvmFlags::parse(flags)).expect("config")
+        };
+        assert!(with("", "").digest_enabled, "on by default");
+        assert!(!with("digest.enabled=false", "").digest_enabled);
+        assert!(!with("", "-Dzookeeper.digest.enabled=false").digest_enabled);
+        assert!(with("digest.enabled=true", "-Dzookeeper.digest.enabled=false").digest_enabled);
+        let factor = |c: ServerConfig| c.storage.snapshot_size_factor.unwrap_or_default().value();
+        assert_eq!(factor(with("", "")), 0.33);
+        assert_eq!(factor(with("snapshotSizeFactor=-1", "")), -1.0);
+        assert_eq!(factor(with("", "-Dzookeeper.snapshotSizeFactor=0.5")), 0.5);
+        assert_eq!(
+            factor(with("snapshotSizeFactor=2", "")),
+            0.33,
+            "above 1: the default"
+        );
+    }
+
+    #[test]
     fn max_cnxns_is_read_as_integer_get_integer_reads_it_and_zoo_cfg_wins() {
         let with = |line: &str, flags: &str| {
             let mut entries = vec![("dataDir".to_string(), "d".to_string())];
