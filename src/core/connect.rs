@@ -294,19 +294,10 @@ impl Core {
     /// `DataTree.compareDigest`: the digest a txn carries is the one the tree must have once it is applied. A
     /// mismatch means this replica's tree differs from the one that prepared the txn: it is counted
     /// (`digest_mismatches_count`) and logged, and the txn stays applied, as in ZooKeeper. A digest of another
-    /// version is not compared.
+    /// version is not compared. (A SNAP carries no digest section, so ZooKeeper compares from the first txn
+    /// after it, as here.)
     fn compare_digest(&mut self, txn: &Txn) {
         let zxid = Zxid(txn.header.zxid);
-        if let Some((at, version, digest)) = self.snapshot_digest {
-            // `compareSnapshotDigests`: the tree is fuzzy until it reaches the zxid of the snapshot's digest.
-            if zxid < at {
-                return;
-            }
-            self.snapshot_digest = None;
-            if zxid == at && self.config.digest_enabled && version == super::tree::digest::DIGEST_VERSION {
-                self.check_tree_digest(zxid, digest);
-            }
-        }
         let Some(expected) = txn.digest else {
             return;
         };

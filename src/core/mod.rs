@@ -196,9 +196,6 @@ pub struct Core {
     stale_replies: u64,
     /// Applied txns whose digest differed from the tree's (`DataTree.compareDigest`).
     digest_mismatches: u64,
-    /// The digest section of a snapshot that may hold txns after its zxid (one a leader sent with SNAP):
-    /// txn digests are not compared until the tree reaches its zxid (`digestFromLoadedSnapshot`).
-    snapshot_digest: Option<(Zxid, i32, i64)>,
     /// Bytes read and written per top-level namespace, until the server drains them.
     namespaces: namespace::NamespaceStats,
     /// Where txns are encoded. Each entry is copied out at its exact size: the `Bytes` of a vector with room to
@@ -256,7 +253,6 @@ impl Core {
             sessions_expired: 0,
             stale_replies: 0,
             digest_mismatches: 0,
-            snapshot_digest: None,
             namespaces: namespace::NamespaceStats::default(),
             encode_buf: Vec::new(),
             conns: HashMap::default(),

@@ -47,16 +47,6 @@ impl Core {
         self.role = Role::Follower;
     }
 
-    /// The digest section (zxid, version, digest) of the snapshot a leader sent with SNAP, which this
-    /// follower's tree was loaded from. Such a snapshot may hold txns after its own zxid, which the leader sends
-    /// again: txn digests are compared only from the section's zxid on, where the tree's digest must be the
-    /// section's (`DataTree.compareSnapshotDigests`). A section with zxid 0 says nothing.
-    pub fn loaded_snapshot_digest(&mut self, zxid: Zxid, version: i32, digest: i64) {
-        if zxid.0 > 0 && zxid > self.last_zxid() {
-            self.snapshot_digest = Some((zxid, version, digest));
-        }
-    }
-
     /// An ensemble member's membership in `/zookeeper/config` (`DataTree::set_config`), configuration version 0.
     pub fn set_config(&mut self, text: &[u8], time_ms: i64) {
         self.tree.write().set_config(text, 0, time_ms);

@@ -532,53 +532,6 @@ fn a_committed_txn_whose_digest_differs_from_the_tree_is_counted_and_logged() {
     assert_eq!(p.follower.event_counts().digest_mismatches, 1);
 }
 
-#[test]
-fn txn_digests_are_not_compared_before_the_tree_reaches_its_snapshots_digest() {
-    let mut p = Pair::new();
-    p.connect(false, 7);
-    p.held = Some(Vec::new());
-    for (xid, path) in ["/a", "/b", "/c", "/d"].into_iter().enumerate() {
-        p.submit(false, 7, xid as i32 + 1, create(path, b""));
-    }
-    let txns: Vec<Txn> = p
-        .held
-        .take()
-        .expect("held")
-        .iter()
-        .map(|(_, e)| Txn::decode(e, usize::MAX).expect("a txn"))
-        .collect();
-    let wrong = |mut t: Txn| {
-        let d = t.digest.expect("a digest");
-        t.digest = Some(jute::records::txn::TxnDigest {
-            version: d.version,
-            tree_digest: d.tree_digest ^ 1,
-        });
-        t
-    };
-    // The follower's tree came from a snapshot whose digest section is at the third txn.
-    let at = txns[2].clone();
-    p.follower.loaded_snapshot_digest(
-        crate::types::Zxid(at.header.zxid),
-        2,
-        at.digest.expect("a digest").tree_digest,
-    );
-    p.follower.apply_committed(p.now, wrong(txns[0].clone()));
-    p.follower.apply_committed(p.now, wrong(txns[1].clone()));
-    assert_eq!(
-        p.follower.event_counts().digest_mismatches,
-        0,
-        "fuzzy: not compared"
-    );
-    p.follower.apply_committed(p.now, txns[2].clone());
-    assert_eq!(
-        p.follower.event_counts().digest_mismatches,
-        0,
-        "the snapshot's digest holds"
-    );
-    p.follower.apply_committed(p.now, wrong(txns[3].clone()));
-    assert_eq!(p.follower.event_counts().digest_mismatches, 1, "compared again");
-}
-
 /// Resumes session `s` on a new connection of one member, as a client that moved there does.
 fn resume(p: &mut Pair, on_follower: bool, conn: u64, s: &ConnectResponse) {
     let req = ConnectRequest {

@@ -264,7 +264,7 @@ async fn follow(
         register(addr, cfg, start, &config, fs.as_ref(), &dirs),
     )
     .await;
-    let (learner, reader, writer, leftover, snapshot_digest) = match registered {
+    let (learner, reader, writer, leftover) = match registered {
         Ok(Ok(r)) => r,
         Ok(Err(why)) => return Ok(Stopped::RoleEnded(why)),
         Err(_) => {
@@ -277,9 +277,6 @@ async fn follow(
     let opened = open_database(&config, started).await?;
     let mut core = opened.core;
     core.become_follower();
-    if let Some(d) = snapshot_digest {
-        core.loaded_snapshot_digest(d.zxid, d.version, d.digest);
-    }
     let (events_tx, mut events) = mpsc::channel(logthread::EVENTS_MAX);
     let (log_tx, log_thread) = logthread::spawn(Box::new(opened.log), events_tx)?;
     let snapshots = Snapshotter::new(opened.fs.clone(), opened.dirs.clone(), &config.storage);
@@ -486,15 +483,9 @@ async fn serve_role(
 /// Committed txns a leader keeps to sync learners by DIFF (ZooKeeper's `commitLogCount`).
 const COMMITTED_LOG_MAX: usize = 500;
 
-/// What registering with the leader leaves: the learner, the connection, the actions that follow the
-/// sync mode's packet, for the serving loop, and the digest section of a snapshot received with SNAP.
-type Registered = (
-    Learner,
-    PacketReader,
-    PacketWriter,
-    Vec<Action>,
-    Option<crate::core::tree::snapshot::ZxidDigest>,
-);
+/// What registering with the leader leaves: the learner, the connection, and the actions that follow the
+/// sync mode's packet, for the serving loop.
+type Registered = (Learner, PacketReader, PacketWriter, Vec<Action>);
 
 /// Connects to the leader and runs the learner until the sync mode (DIFF, TRUNC or SNAP) is handled, writing
 /// the accepted epoch, truncating or installing the snapshot on disk on the way.
@@ -514,7 +505,6 @@ async fn register(
     let (mut learner, first) = Learner::start(cfg, start);
     let mut synced_mode = false;
     let mut leftover = Vec::new();
-    let mut snapshot_digest = None;
     let mut queue: std::collections::VecDeque<Action> = first.into();
     loop {
         while let Some(action) = queue.pop_front() {
@@ -537,7 +527,7 @@ async fn register(
                 }
                 Action::InstallSnapshot(z) => {
                     let bytes = reader.snapshot(SNAP_MAX_BYTES).await.map_err(|e| e.to_string())?;
-                    let installed = install_snapshot(
+                    install_snapshot(
                         fs,
                         dirs,
                         z,
@@ -546,7 +536,6 @@ async fn register(
                         config.extended_types,
                     )
                     .map_err(|e| e.to_string())?;
-                    snapshot_digest = installed.snapshot.digest;
                     None
                 }
                 other => {
@@ -562,7 +551,7 @@ async fn register(
             }
         }
         if synced_mode {
-            return Ok((learner, reader, writer, leftover, snapshot_digest));
+            return Ok((learner, reader, writer, leftover));
         }
         let packet = reader
             .next()
