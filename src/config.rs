@@ -354,7 +354,6 @@ pub const ACCEPTED_IGNORED: &[&str] = &[
     "electionAlg",
     "electionPortBindRetry",
     "peerType",
-    "quorumListenOnAllIPs",
     "reconfigEnabled",
     "localSessionsEnabled",
     "localSessionsUpgradingEnabled",
@@ -470,8 +469,7 @@ fn java_decode_int(value: &str) -> Option<i32> {
 }
 
 /// True for an ensemble setting whose value asks for what a ferrokeeper member does not do yet: quorum TLS and
-/// SASL (which protect the quorum ports), local sessions, observer masters, listening on every address, a leader
-/// that serves no clients, and the observer role. A member refuses to start with any of them.
+/// SASL (which protect the quorum ports), local sessions, observer masters and a leader that serves no clients. A member refuses to start with any of them.
 fn quorum_unserved(key: &str, value: &str) -> bool {
     let on = value.trim().eq_ignore_ascii_case("true");
     match key {
@@ -480,11 +478,9 @@ fn quorum_unserved(key: &str, value: &str) -> bool {
         | "quorum.auth.enableSasl"
         | "quorum.auth.learnerRequireSasl"
         | "quorum.auth.serverRequireSasl"
-        | "localSessionsEnabled"
-        | "quorumListenOnAllIPs" => on,
+        | "localSessionsEnabled" => on,
         "observerMasterPort" => value.trim().parse::<i64>().is_ok_and(|p| p > 0),
         "leaderServes" => value.trim().eq_ignore_ascii_case("no"),
-        "peerType" => value.trim() == "observer",
         _ => false,
     }
 }
@@ -497,7 +493,9 @@ fn check_ignored(key: &str, value: &str) -> Result<(), ConfigError> {
     match key {
         // FastLeaderElection (3) is the only election ZooKeeper still has.
         "electionAlg" if value != "3" => Err(invalid(key, value, "only electionAlg=3 is supported")),
-        "peerType" if value != "observer" && value != "participant" => {
+        "peerType"
+            if !value.eq_ignore_ascii_case("observer") && !value.eq_ignore_ascii_case("participant") =>
+        {
             Err(invalid(key, value, "must be \"observer\" or \"participant\""))
         }
         _ => Ok(()),
@@ -532,6 +530,7 @@ struct RawConfig {
     /// `server.N`, `group.N`, `weight.N` in file order, parsed once every key is known.
     ensemble_lines: Vec<(String, String)>,
     multi_address: Option<bool>,
+    listen_on_all_ips: bool,
     standalone_enabled: Option<bool>,
     init_limit: Option<u32>,
     sync_limit: Option<u32>,
@@ -587,6 +586,7 @@ impl RawConfig {
                 self.ensemble_lines.push((key.to_owned(), value.to_owned()));
             }
             "multiAddress.enabled" => self.multi_address = Some(parse_java_bool(key, value)),
+            "quorumListenOnAllIPs" => self.listen_on_all_ips = parse_java_bool(key, value),
             "standaloneEnabled" => self.standalone_enabled = Some(parse_strict_bool(key, value)?),
             _ if security::handles(key) => self.security.set(key, value)?,
             "initLimit" => self.init_limit = Some(parse_u32(key, value, 0)?),
@@ -645,6 +645,10 @@ impl RawConfig {
             )?),
             Err(e) => return Err(e),
         };
+        let quorum = quorum.map(|mut q| {
+            q.listen_on_all_ips = self.listen_on_all_ips;
+            q
+        });
         if quorum.is_some() {
             if let Some((key, value)) = self.quorum_unserved.first() {
                 return Err(ConfigError::Unimplemented {

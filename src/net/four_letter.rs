@@ -9,7 +9,7 @@ use std::path::Path;
 
 use super::conn_stats::ConnStats;
 use super::java;
-use super::quorum_view::QuorumView;
+use super::quorum_view::{QuorumView, RoleView};
 use crate::config::ServerConfig;
 use crate::metrics::MonitorValue;
 use crate::types::{SessionId, Zxid};
@@ -438,9 +438,20 @@ pub fn provider_monitor_values(
     out
 }
 
-/// `peer_state`, which `QuorumZooKeeperServer.dumpMonitorValues` adds after `server_state` on a member.
-fn peer_state(quorum: Option<&QuorumView>) -> Option<(String, MonitorValue)> {
-    quorum.map(|q| ("peer_state".to_owned(), MonitorValue::Text(q.peer_state())))
+/// `peer_state`, which `QuorumZooKeeperServer.dumpMonitorValues` adds after `server_state` on a member, and
+/// the `observer_master_id` an observer adds after it (`ObserverZooKeeperServer.dumpMonitorValues`).
+fn peer_state(quorum: Option<&QuorumView>) -> Vec<(String, MonitorValue)> {
+    let Some(q) = quorum else {
+        return Vec::new();
+    };
+    let mut out = vec![("peer_state".to_owned(), MonitorValue::Text(q.peer_state()))];
+    if q.role == RoleView::Observing {
+        out.push((
+            "observer_master_id".to_owned(),
+            MonitorValue::Int(q.leader_id as i64),
+        ));
+    }
+    out
 }
 
 /// `mntr`: `zk_<key>\t<value>` lines.

@@ -69,6 +69,8 @@ pub struct Ports {
     pub client: BTreeMap<u64, u16>,
     pub quorum: BTreeMap<u64, u16>,
     pub election: BTreeMap<u64, u16>,
+    /// The members whose server lines end in `:observer`.
+    pub observers: Vec<u64>,
 }
 
 impl Ports {
@@ -78,7 +80,14 @@ impl Ports {
             client: pick(),
             quorum: pick(),
             election: pick(),
+            observers: Vec::new(),
         }
+    }
+
+    /// The same ports with `ids` observers.
+    pub fn with_observers(mut self, ids: &[u64]) -> Ports {
+        self.observers = ids.to_vec();
+        self
     }
 }
 
@@ -125,8 +134,13 @@ impl Member {
         );
         for &s in ports.quorum.keys() {
             let seen = if s == id { ports } else { view };
+            let role = if ports.observers.contains(&s) {
+                ":observer"
+            } else {
+                ""
+            };
             cfg.push_str(&format!(
-                "server.{s}=127.0.0.1:{}:{}\n",
+                "server.{s}=127.0.0.1:{}:{}{role}\n",
                 seen.quorum[&s], seen.election[&s]
             ));
         }
@@ -225,8 +239,8 @@ pub fn four_letter(port: u16, word: &str) -> Option<String> {
     Some(out)
 }
 
-/// Waits until every running member answers `srvr` with a mode that is leader or follower and exactly one
-/// leads; returns the leader's id. Panics with the members' logs after `within`.
+/// Waits until every running member answers `srvr` with a mode that is leader, follower or observer and
+/// exactly one leads; returns the leader's id. Panics with the members' logs after `within`.
 pub fn wait_for_quorum(members: &[Member], within: Duration) -> u64 {
     let running: Vec<u64> = members.iter().filter(|m| m.is_running()).map(|m| m.id).collect();
     wait_for_leader_among(members, &running, within)
@@ -248,7 +262,7 @@ pub fn wait_for_leader_among(members: &[Member], ids: &[u64], within: Duration) 
             .collect();
         let all_up = modes
             .iter()
-            .all(|(_, m)| matches!(m.as_deref(), Some("leader" | "follower")));
+            .all(|(_, m)| matches!(m.as_deref(), Some("leader" | "follower" | "observer")));
         if all_up && leaders.len() == 1 {
             return leaders[0];
         }
