@@ -132,6 +132,9 @@ pub struct ServerConfig {
     pub extended_types: bool,
     /// `enforceQuota`: hard quota limits.
     pub enforce_quota: bool,
+    /// `digest.enabled` (`zookeeper.digest.enabled`, on by default): txns carry the tree digest and applying
+    /// one checks it.
+    pub digest_enabled: bool,
     /// `-Djute.maxbuffer`: the largest frame and the largest field accepted.
     pub jute_max_buffer: usize,
     /// `-Dznode.container.checkIntervalMs`, `maxPerMinute`, `maxNeverUsedIntervalMs`.
@@ -187,6 +190,7 @@ impl ServerConfig {
             super_digest: None,
             extended_types: false,
             enforce_quota: false,
+            digest_enabled: true,
             jute_max_buffer: jute::DEFAULT_MAX_BUFFER,
             containers: ContainerConfig::default(),
             sessionless_cnxn_timeout_ms: DEFAULT_SESSIONLESS_CNXN_TIMEOUT_MS,
@@ -381,8 +385,6 @@ pub const ACCEPTED_IGNORED: &[&str] = &[
     "quorum.cnxn.threads.size",
     "oraclePath",
     "commitLogCount",
-    "snapshotSizeFactor",
-    "digest.enabled",
     "closeSessionTxn.enabled",
     "serializeLastProcessedZxid.enabled",
     "emulate353TTLNodes",
@@ -507,10 +509,6 @@ fn check_ignored(key: &str, value: &str) -> Result<(), ConfigError> {
         {
             Err(invalid(key, value, "must be \"observer\" or \"participant\""))
         }
-        "snapshotSizeFactor" => value
-            .parse::<f64>()
-            .map(|_| ())
-            .map_err(|e| invalid(key, value, e)),
         _ => Ok(()),
     }
 }
@@ -533,6 +531,7 @@ struct RawConfig {
     super_digest: Option<String>,
     extended_types: bool,
     enforce_quota: bool,
+    digest_enabled: Option<String>,
     sessionless_cnxn_timeout_ms: Option<u32>,
     in_flight_txns_max: Option<u32>,
     in_flight_bytes_max: Option<u32>,
@@ -575,6 +574,8 @@ impl RawConfig {
             "DigestAuthenticationProvider.superDigest" => self.super_digest = Some(value.to_owned()),
             "extendedTypesEnabled" => self.extended_types = parse_java_bool(key, value),
             "enforceQuota" => self.enforce_quota = parse_java_bool(key, value),
+            // ZooKeeper sets it as the system property `zookeeper.digest.enabled`, over the JVM flag.
+            "digest.enabled" => self.digest_enabled = Some(value.to_owned()),
             "nio.sessionlessCnxnTimeout" => {
                 self.sessionless_cnxn_timeout_ms = Some(parse_u32(key, value, 1)?)
             }
@@ -709,6 +710,11 @@ impl RawConfig {
             super_digest: self.super_digest,
             extended_types: self.extended_types,
             enforce_quota: self.enforce_quota,
+            digest_enabled: self
+                .digest_enabled
+                .as_deref()
+                .or(jvm.get("zookeeper.digest.enabled"))
+                .is_none_or(|v| parse_java_bool("digest.enabled", v)),
             jute_max_buffer: jvm.jute_max_buffer()?,
             containers: jvm.containers()?,
             sessionless_cnxn_timeout_ms: self
@@ -723,7 +729,14 @@ impl RawConfig {
             in_flight_bytes_max: self
                 .in_flight_bytes_max
                 .map_or(DEFAULT_IN_FLIGHT_BYTES_MAX, |n| n as usize),
-            storage: self.storage,
+            storage: StorageSettings {
+                // ZooKeeper sets it as the system property `zookeeper.snapshotSizeFactor`, over the JVM flag.
+                snapshot_size_factor: self.storage.snapshot_size_factor.or_else(|| {
+                    jvm.get("zookeeper.snapshotSizeFactor")
+                        .map(crate::storage::diff::SnapshotSizeFactor::parse)
+                }),
+                ..self.storage
+            },
             ops: self.ops.validate(jvm)?,
             ensemble,
             quorum,
@@ -930,6 +943,31 @@ mod tests {
             cfg("dataDir=d\nclientPort=1\nextendedTypesEnabled=TRUE\nenforceQuota=yes\n").expect("config");
         assert!(c.extended_types);
         assert!(!c.enforce_quota, "Boolean.parseBoolean reads \"yes\" as false");
+    }
+
+    #[test]
+    fn digests_and_the_snapshot_size_factor_come_from_zoo_cfg_over_the_jvm_flags() {
+        let with = |line: &str, flags: &str| {
+            let mut entries = vec![("dataDir".to_string(), "d".to_string())];
+            entries.push(("clientPort".into(), "1".into()));
+            if let Some((k, v)) = line.split_once('=') {
+                entries.push((k.into(), v.into()));
+            }
+            ServerConfig::from_properties(&entries, &JvmFlags::parse(flags)).expect("config")
+        };
+        assert!(with("", "").digest_enabled, "on by default");
+        assert!(!with("digest.enabled=false", "").digest_enabled);
+        assert!(!with("", "-Dzookeeper.digest.enabled=false").digest_enabled);
+        assert!(with("digest.enabled=true", "-Dzookeeper.digest.enabled=false").digest_enabled);
+        let factor = |c: ServerConfig| c.storage.snapshot_size_factor.unwrap_or_default().value();
+        assert_eq!(factor(with("", "")), 0.33);
+        assert_eq!(factor(with("snapshotSizeFactor=-1", "")), -1.0);
+        assert_eq!(factor(with("", "-Dzookeeper.snapshotSizeFactor=0.5")), 0.5);
+        assert_eq!(
+            factor(with("snapshotSizeFactor=2", "")),
+            0.33,
+            "above 1: the default"
+        );
     }
 
     #[test]

@@ -249,3 +249,27 @@ fn a_new_leader_takes_the_tail_of_the_newest_log_as_its_committed_log() {
     );
     assert!(recent_txns(fs, &dir(), Zxid(0x40), 500).is_empty());
 }
+
+#[test]
+fn a_range_tells_whether_the_learners_zxid_is_logged_and_which_one_comes_before_it() {
+    let fs = Arc::new(FaultyFs::new());
+    let sample = &golden_entries()[2].1;
+    let e1 = 1i64 << 32;
+    let entries: Vec<(Zxid, Vec<u8>)> = [1, 2, 3, e1 | 1, e1 | 2]
+        .iter()
+        .map(|&z| with_zxid(sample, Zxid(z)))
+        .collect();
+    write_log(&fs, &entries);
+    // Logged: the leader answers DIFF.
+    let mut range =
+        read_txns_after(Arc::clone(&fs) as _, &dir(), Zxid(2), Zxid(e1 | 1), NO_LIMIT).expect("range");
+    let got: Vec<Zxid> = range.by_ref().map(|t| t.expect("txn").zxid).collect();
+    assert_eq!(got, [Zxid(3), Zxid(e1 | 1)]);
+    assert_eq!(range.start(), (Some(Zxid(1)), true));
+    // Never logged (a txn of an old epoch only the learner has): TRUNC to 3 would be the answer.
+    let mut range =
+        read_txns_after(Arc::clone(&fs) as _, &dir(), Zxid(4), Zxid(e1 | 2), NO_LIMIT).expect("range");
+    let got: Vec<Zxid> = range.by_ref().map(|t| t.expect("txn").zxid).collect();
+    assert_eq!(got, [Zxid(e1 | 1), Zxid(e1 | 2)]);
+    assert_eq!(range.start(), (Some(Zxid(3)), false));
+}

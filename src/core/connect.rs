@@ -17,9 +17,9 @@ use super::auth_ids::{AuthIds, TooManyIds};
 use super::sasl::{SaslError, SaslStep};
 use super::session::password;
 use super::tree::{ApplyResult, TriggerKind};
-use super::txn::TxnBody;
+use super::txn::{Txn, TxnBody};
 use super::{auth, reply, Conn, Core, Effect, InFlight, Origin, Queued};
-use crate::types::{ConnId, Now, SessionId};
+use crate::types::{ConnId, Now, SessionId, Zxid};
 
 impl Core {
     /// The first frame of a connection.
@@ -120,6 +120,10 @@ impl Core {
         out: &mut Vec<Effect>,
     ) {
         if valid {
+            if self.role != super::Role::Follower {
+                // A client brought its session back to this member (`LeaderZooKeeperServer.revalidateSession`).
+                self.set_owner(id, super::session::Owner::Me);
+            }
             self.sessions.set_timeout(id, timeout, now.mono_ms);
             self.settle(now, conn, id, timeout, read_only, out);
         } else {
@@ -297,16 +301,56 @@ impl Core {
         self.close_conn(conn, out);
     }
 
+    /// `DataTree.compareDigest`: the digest a txn carries is the one the tree must have once it is applied. A
+    /// mismatch means this replica's tree differs from the one that prepared the txn: it is counted
+    /// (`digest_mismatches_count`) and logged, and the txn stays applied, as in ZooKeeper. A digest of another
+    /// version is not compared. (A SNAP carries no digest section, so ZooKeeper compares from the first txn
+    /// after it, as here.)
+    fn compare_digest(&mut self, txn: &Txn) {
+        let zxid = Zxid(txn.header.zxid);
+        let Some(expected) = txn.digest else {
+            return;
+        };
+        if self.config.digest_enabled && expected.version == super::tree::digest::DIGEST_VERSION {
+            self.check_tree_digest(zxid, expected.tree_digest);
+        }
+    }
+
+    /// Counts and logs a tree whose digest after `zxid` is not `expected`.
+    fn check_tree_digest(&mut self, zxid: Zxid, expected: i64) {
+        let actual = self.tree.read().digest() as i64;
+        if actual != expected {
+            self.digest_mismatches += 1;
+            tracing::error!(
+                zxid = %zxid,
+                expected,
+                actual,
+                "digest mismatch: the tree after txn {zxid} has digest {actual}, {expected} was expected"
+            );
+        }
+    }
+
     /// Applies one durable txn and answers whoever waits for it.
     pub(super) fn commit(&mut self, now: Now, f: InFlight, out: &mut Vec<Effect>) {
         let InFlight { txn, origin } = f;
         let zxid = txn.header.zxid;
         let mut triggers = Vec::new();
         let result = self.tree.write().apply(&txn, &mut triggers);
+        self.compare_digest(&txn);
         self.pending.applied(zxid);
         let session = SessionId(txn.header.client_id);
         match &txn.body {
-            TxnBody::CreateSession(c) => self.sessions.add(session, c.time_out, now.mono_ms),
+            TxnBody::CreateSession(c) => {
+                self.sessions.add(session, c.time_out, now.mono_ms);
+                // `setOwner` at prep: the member that asked for the session owns it.
+                let owner = match origin {
+                    Origin::Connect { .. } => Some(super::session::Owner::Me),
+                    _ => self.created_by.remove(&session.0),
+                };
+                if let Some(owner) = owner {
+                    self.set_owner(session, owner);
+                }
+            }
             TxnBody::CloseSession(_) => {
                 if let Some(s) = self.sessions.remove(session) {
                     if let Some(conn) = s.conn {
@@ -345,6 +389,12 @@ impl Core {
                         c.queue.pop_front();
                     }
                     _ => {}
+                }
+                if session_moved(&result) {
+                    // `FinalRequestProcessor`: SESSIONMOVED is a connection-level error; the connection is closed
+                    // without a reply (ZOOKEEPER-710), whichever member the client is on.
+                    self.close_conn(conn, out);
+                    return;
                 }
                 out.push(Effect::Send { conn, frame });
                 if op == OpCode::CloseSession {
@@ -421,6 +471,18 @@ struct Created2Reply<'a> {
 }
 
 /// The reply to a write, from what applying its txn produced.
+/// The txn failed with SESSIONMOVED, or (a multi) one of its ops did.
+fn session_moved(result: &ApplyResult) -> bool {
+    let moved = ErrorCode::SessionMoved.code();
+    match result {
+        ApplyResult::Error(code) => *code == moved,
+        ApplyResult::Multi(results) => results
+            .iter()
+            .any(|r| matches!(r, ApplyResult::Error(c) if *c == moved)),
+        _ => false,
+    }
+}
+
 fn write_reply(xid: i32, zxid: i64, op: OpCode, result: &ApplyResult, body: &TxnBody) -> Bytes {
     let header = ReplyHeader { xid, zxid, err: 0 };
     match result {

@@ -92,8 +92,8 @@ fn check_delete(tree: &DataTree, pending: &mut Pending, zxid: i64, p: &str) -> R
     let mut parent = pending.record(tree, parent_path).ok_or(ErrorCode::NoNode)?;
     parent.child_count -= 1;
     parent.stat.pzxid = zxid;
-    pending.add(zxid, parent_path, Some(parent), None);
-    pending.add(zxid, p, None, None);
+    pending.add(tree, zxid, parent_path, Some(parent), None);
+    pending.add(tree, zxid, p, None, None);
     Ok(())
 }
 

@@ -33,7 +33,7 @@ use foldhash::HashMap;
 use bytes::Bytes;
 use jute::codes::{ErrorCode, EventType, OpCode};
 use jute::records::proto::RequestHeader;
-use jute::records::txn::TxnHeader;
+use jute::records::txn::{TxnDigest, TxnHeader};
 use jute::request::{Request, RequestError};
 
 pub use effects::Effect;
@@ -80,6 +80,9 @@ pub struct CoreConfig {
     pub let_any_sasl_user: Option<String>,
     /// The seed of the generator the SASL challenges' nonces come from (the server draws it from the OS).
     pub nonce_seed: [u8; 32],
+    /// `zookeeper.digest.enabled`: txns carry the tree digest they leave (`TxnDigest`), and applying a txn
+    /// that carries one checks the tree against it.
+    pub digest_enabled: bool,
 }
 
 /// `reply_bytes_max` by default: the default cap on bytes queued for one connection.
@@ -102,6 +105,7 @@ impl Default for CoreConfig {
             sasl_provider: false,
             let_any_sasl_user: None,
             nonce_seed: [0; 32],
+            digest_enabled: true,
             containers: Default::default(),
             reply_bytes_max: DEFAULT_REPLY_BYTES_MAX,
         }
@@ -191,6 +195,8 @@ pub struct Core {
     sessions_expired: u64,
     /// Write replies dropped because their connection had closed.
     stale_replies: u64,
+    /// Applied txns whose digest differed from the tree's (`DataTree.compareDigest`).
+    digest_mismatches: u64,
     /// Bytes read and written per top-level namespace, until the server drains them.
     namespaces: namespace::NamespaceStats,
     /// Where txns are encoded. Each entry is copied out at its exact size: the `Bytes` of a vector with room to
@@ -204,6 +210,9 @@ pub struct Core {
     pending_connects: std::collections::BTreeMap<i64, (ConnId, Option<bool>)>,
     /// A follower's syncs handed to the leader, oldest first (`FollowerZooKeeperServer.pendingSyncs`).
     pending_syncs: VecDeque<(ConnId, i32, Option<String>)>,
+    /// A leader's session creations prepared for a learner, by session id: the learner owns the session
+    /// once it is created.
+    created_by: std::collections::BTreeMap<i64, session::Owner>,
     /// A follower's resumed sessions waiting for the leader's REVALIDATE answer: connection, timeout, read-only.
     pending_revalidations: std::collections::BTreeMap<i64, (ConnId, i32, Option<bool>)>,
     /// A read-only server's connections and their idle timeouts.
@@ -227,6 +236,8 @@ pub struct EventCounts {
     pub sessions_expired: u64,
     /// Replies to writes whose connection closed before they were applied (`stale_replies`).
     pub stale_replies: u64,
+    /// Applied txns whose `TxnDigest` differed from the tree's digest after them (`digest_mismatches_count`).
+    pub digest_mismatches: u64,
 }
 
 impl Core {
@@ -244,6 +255,7 @@ impl Core {
             pending: Pending::default(),
             sessions_expired: 0,
             stale_replies: 0,
+            digest_mismatches: 0,
             namespaces: namespace::NamespaceStats::default(),
             encode_buf: Vec::new(),
             conns: HashMap::default(),
@@ -256,6 +268,7 @@ impl Core {
             pending_syncs: VecDeque::new(),
             pending_revalidations: Default::default(),
             read_only: Default::default(),
+            created_by: Default::default(),
             nonces: rand::SeedableRng::from_seed(config.nonce_seed),
             policy,
             config,
@@ -302,6 +315,7 @@ impl Core {
             changes_removed: self.pending.removed,
             sessions_expired: self.sessions_expired,
             stale_replies: self.stale_replies,
+            digest_mismatches: self.digest_mismatches,
         }
     }
 
@@ -459,6 +473,14 @@ impl Core {
         if self.role == Role::Follower && (is_write(op) || op == OpCode::Sync) {
             return self.forward(conn, session, header.xid, request, out);
         }
+        if self.role == Role::Leader && !is_write(op) {
+            // A leader's reads, syncs and pings go through its prep, which checks who owns the session: one
+            // that moved to another member is answered by closing this connection, behind what it waits for.
+            if let Err(ErrorCode::SessionMoved) = self.check_session(session, session::Owner::Me) {
+                self.queue_read(conn, header, Err(ErrorCode::SessionMoved), out);
+                return;
+            }
+        }
         match request {
             Request::MultiRead(ref m)
                 if m.ops.iter().any(|o| o.is_read()) && m.ops.iter().any(|o| !o.is_read()) =>
@@ -486,7 +508,8 @@ impl Core {
             // (3.9 decodes it, and would delete an empty container or TTL node without any ACL check: that is
             // not reproduced.) A multi with read ops is a MARSHALLINGERROR error txn.
             r if is_write(op) => {
-                let (txn_type, body) = self.prepare_write(now, session, Some(conn), &[], r);
+                let (txn_type, body) =
+                    self.prepare_write(now, session, Some(conn), session::Owner::Me, &[], r);
                 self.propose(now, conn, header.xid, op, session, txn_type, body, out);
             }
             r => self.queue_read(conn, header, Ok(r), out),
@@ -550,11 +573,13 @@ impl Core {
             time: now.wall_ms,
             txn_type: txn_type.code(),
         };
-        let txn = Txn {
-            header,
-            body,
-            digest: None,
-        };
+        // `setTxnDigest`: the digest the tree will have once this txn is applied. A write that failed before
+        // it was prepared has none (ZooKeeper's prep threw before setting it); a multi whose op failed has one.
+        let digest = (self.config.digest_enabled && txn_type != OpCode::Error).then(|| TxnDigest {
+            version: tree::digest::DIGEST_VERSION,
+            tree_digest: self.pending.tree_digest(&self.tree.read()) as i64,
+        });
+        let txn = Txn { header, body, digest };
         self.encode_buf.clear();
         if let Err(e) = txn.encode_into(&mut self.encode_buf) {
             // A txn the codec cannot encode would be lost on restart: stop before acknowledging it.

@@ -6,6 +6,10 @@
 //! path is stored once (`Arc<str>`, shared by the table and the queue, and reused while the path stays
 //! pending) and hashed once per record, the queue keeping the hash for the removal; ACL lists are shared with
 //! the tree rather than copied.
+//!
+//! The changes also carry the tree digest as they will leave it (`precalculatedDigest`): each record knows the
+//! CRC of its path and data, so the digest of the node it leaves costs one Stat block, and the digest after
+//! the newest record is the txn's `TxnDigest`, which a follower checks after applying the txn.
 
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
@@ -15,7 +19,7 @@ use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 use jute::records::data::StatPersisted;
 
-use super::tree::{DataTree, PathHasher, SharedAcl};
+use super::tree::{digest, DataTree, PathHasher, SharedAcl};
 
 /// A node as pending writes will leave it; `None` in the map means "deleted".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +28,9 @@ pub struct ChangeRecord {
     pub child_count: i32,
     pub acl: SharedAcl,
     pub data_len: usize,
+    /// `digest::head_crc` of the path and the data this record leaves; `None` while the data is the
+    /// committed node's.
+    pub head_crc: Option<u32>,
 }
 
 /// The latest change to one path: the zxid of the txn that made it and the node it leaves (`None`: deleted).
@@ -53,6 +60,8 @@ pub struct Pending {
     /// Records dropped after their txn was applied (`outstanding_changes_removed`); those a failed multi
     /// rolls back are not counted, as in ZooKeeper.
     pub(super) removed: u64,
+    /// The tree digest once every queued record is applied; meaningful while `order` is not empty.
+    digest: u64,
 }
 
 /// What the map held for some paths before a multi started, to undo it if an op fails.
@@ -78,7 +87,40 @@ impl Pending {
             child_count: tree.child_count(node) as i32,
             acl: tree.shared_acl_of(node),
             data_len: node.data_len(),
+            head_crc: None,
         })
+    }
+
+    /// The tree digest once every pending write is applied (`getCurrentTreeDigest`).
+    pub fn tree_digest(&self, tree: &DataTree) -> u64 {
+        if self.order.is_empty() {
+            tree.digest()
+        } else {
+            self.digest
+        }
+    }
+
+    /// The digest of the node `record` leaves at `path`.
+    fn record_digest(tree: &DataTree, path: &str, record: &ChangeRecord) -> u64 {
+        let head = match record.head_crc {
+            Some(head) => head,
+            None => match tree.get(path) {
+                Some(node) => digest::node_head_crc(node),
+                None => digest::head_crc(path, &[]),
+            },
+        };
+        digest::digest_from_head(path, head, &record.stat)
+    }
+
+    /// The digest of the node at `path` as pending writes leave it (0: none).
+    fn current_node_digest(&self, tree: &DataTree, path: &str) -> u64 {
+        match self.latest(path) {
+            Some(latest) => latest
+                .record
+                .as_ref()
+                .map_or(0, |r| Self::record_digest(tree, path, r)),
+            None => tree.get(path).map_or(0, digest::node_digest),
+        }
     }
 
     /// Whether a node exists at `path` once pending writes are applied.
@@ -89,8 +131,19 @@ impl Pending {
         }
     }
 
-    /// Records what a prepared write will do to `path` (`None`: delete it).
-    pub fn add(&mut self, zxid: i64, path: &str, record: Option<ChangeRecord>, saved: Option<&mut Saved>) {
+    /// Records what a prepared write will do to `path` (`None`: delete it), and what that does to the tree
+    /// digest.
+    pub fn add(
+        &mut self,
+        tree: &DataTree,
+        zxid: i64,
+        path: &str,
+        record: Option<ChangeRecord>,
+        saved: Option<&mut Saved>,
+    ) {
+        let before = self.current_node_digest(tree, path);
+        let after = record.as_ref().map_or(0, |r| Self::record_digest(tree, path, r));
+        self.digest = self.tree_digest(tree).wrapping_sub(before).wrapping_add(after);
         let hash = self.hash(path);
         let hasher = &self.hasher;
         let entry = self
@@ -127,8 +180,15 @@ impl Pending {
         self.queued += 1;
     }
 
-    /// Undoes the records a failed multi added (`rollbackPendingChanges`).
-    pub fn rollback(&mut self, zxid: i64, saved: Saved) {
+    /// Where the digest stands before a multi, for [`Pending::rollback`].
+    pub fn digest_mark(&self) -> u64 {
+        self.digest
+    }
+
+    /// Undoes the records a failed multi added (`rollbackPendingChanges`), and their effect on the digest
+    /// (`mark`, from [`Pending::digest_mark`] before the multi).
+    pub fn rollback(&mut self, zxid: i64, saved: Saved, mark: u64) {
+        self.digest = mark;
         while self.order.back().is_some_and(|q| q.zxid == zxid) {
             self.order.pop_back();
         }
@@ -193,8 +253,8 @@ impl Pending {
         if let Some(mut parent) = self.record(tree, parent_path) {
             parent.child_count -= 1;
             parent.stat.pzxid = zxid;
-            self.add(zxid, parent_path, Some(parent), None);
+            self.add(tree, zxid, parent_path, Some(parent), None);
         }
-        self.add(zxid, path, None, None);
+        self.add(tree, zxid, path, None, None);
     }
 }

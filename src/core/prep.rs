@@ -15,7 +15,8 @@ use jute::request::Request;
 use super::auth::{self, AclPolicy};
 use super::pending::{ChangeRecord, Pending, Saved};
 use super::tree::{
-    owner_kind, path, quota, DataTree, OwnerKind, SharedAcl, CONTAINER_OWNER, EXTENDED_MASK, TTL_MAX_MS,
+    digest, owner_kind, path, quota, DataTree, OwnerKind, SharedAcl, CONTAINER_OWNER, EXTENDED_MASK,
+    TTL_MAX_MS,
 };
 use super::txn::TxnBody;
 
@@ -199,12 +200,18 @@ impl Prep<'_> {
             child_count: 0,
             acl: self.shared_acl(&acl),
             data_len: r.data.as_ref().map_or(0, |d| d.len()),
+            head_crc: Some(digest::head_crc(&full, r.data.as_deref().unwrap_or_default())),
         };
         let mut saved = saved;
         // The sequence suffix has no '/': the parent is the one looked up above.
-        self.pending
-            .add(self.zxid, parent_of(&full), Some(parent), saved.as_deref_mut());
-        self.pending.add(self.zxid, &full, Some(node), saved);
+        self.pending.add(
+            self.tree,
+            self.zxid,
+            parent_of(&full),
+            Some(parent),
+            saved.as_deref_mut(),
+        );
+        self.pending.add(self.tree, self.zxid, &full, Some(node), saved);
         let (path, data) = (full, r.data);
         Ok(match op {
             OpCode::CreateContainer => TxnBody::CreateContainer(CreateContainerTxn {
@@ -250,9 +257,14 @@ impl Prep<'_> {
         parent.child_count -= 1;
         parent.stat.pzxid = self.zxid;
         let mut saved = saved;
-        self.pending
-            .add(self.zxid, parent_path, Some(parent), saved.as_deref_mut());
-        self.pending.add(self.zxid, p, None, saved);
+        self.pending.add(
+            self.tree,
+            self.zxid,
+            parent_path,
+            Some(parent),
+            saved.as_deref_mut(),
+        );
+        self.pending.add(self.tree, self.zxid, p, None, saved);
         Ok(TxnBody::Delete(DeleteTxn { path: r.path }))
     }
 
@@ -272,7 +284,8 @@ impl Prep<'_> {
         node.stat.mzxid = self.zxid;
         node.stat.mtime = self.time;
         node.data_len = r.data.as_ref().map_or(0, |d| d.len());
-        self.pending.add(self.zxid, &r.path, Some(node), saved);
+        node.head_crc = Some(digest::head_crc(&r.path, r.data.as_deref().unwrap_or_default()));
+        self.pending.add(self.tree, self.zxid, &r.path, Some(node), saved);
         Ok(TxnBody::SetData(SetDataTxn {
             path: r.path,
             data: r.data,
@@ -289,7 +302,7 @@ impl Prep<'_> {
         let version = version_check(node.stat.aversion, r.version)?;
         node.stat.aversion = version;
         node.acl = self.shared_acl(&acl);
-        self.pending.add(self.zxid, &r.path, Some(node), saved);
+        self.pending.add(self.tree, self.zxid, &r.path, Some(node), saved);
         Ok(TxnBody::SetAcl(SetAclTxn {
             path: r.path,
             acl,
@@ -315,6 +328,7 @@ impl Prep<'_> {
     /// request with MARSHALLINGERROR and no per-op results.
     fn multi(&mut self, ops: Vec<MultiOp>) -> Prepared {
         let mut saved: Saved = Vec::new();
+        let mark = self.pending.digest_mark();
         let mut failed = false;
         let mut txns = Vec::with_capacity(ops.len());
         for op in ops {
@@ -343,13 +357,13 @@ impl Prep<'_> {
             match result {
                 Ok(body) => txns.push((code, body)),
                 Err(ErrorCode::MarshallingError) if malformed => {
-                    self.pending.rollback(self.zxid, saved);
+                    self.pending.rollback(self.zxid, saved, mark);
                     return Err(ErrorCode::MarshallingError);
                 }
                 Err(code) => {
                     failed = true;
                     txns.push((OpCode::Error, TxnBody::Error(ErrorTxn { err: code.code() })));
-                    self.pending.rollback(self.zxid, std::mem::take(&mut saved));
+                    self.pending.rollback(self.zxid, std::mem::take(&mut saved), mark);
                 }
             }
         }

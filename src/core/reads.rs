@@ -110,6 +110,11 @@ impl Core {
         if self.conns.get(&conn).is_none_or(|c| c.closed) {
             return;
         }
+        if let Err(ErrorCode::SessionMoved) = request {
+            // Closed without a reply, as `FinalRequestProcessor` answers SESSIONMOVED.
+            self.close_conn(conn, out);
+            return;
+        }
         let zxid = self.last_zxid().0;
         let result = request
             .map_err(Refusal::Error)

@@ -20,6 +20,7 @@ use jute::records::proto::SyncResponse;
 use jute::records::txn::CreateSessionTxn;
 use jute::request::Request;
 
+use super::session::Owner;
 use super::txn::{Txn, TxnBody};
 use super::{is_write, prep, reply, Core, Effect, InFlight, Origin, Queued};
 use crate::types::{ConnId, Now, SessionId, Zxid};
@@ -92,10 +93,39 @@ impl Core {
         }
     }
 
-    /// Leader: whether a session a client brings to a follower is alive (REVALIDATE); touches it if so.
-    pub fn revalidate(&mut self, now: Now, session: SessionTimeout) -> bool {
+    /// Leader: whether a session a client brings to the learner on connection `from` is alive (REVALIDATE);
+    /// touches it if so, and makes that learner its owner (`Leader.revalidateSession`).
+    pub fn revalidate(&mut self, now: Now, from: u64, session: SessionTimeout) -> bool {
         let id = SessionId(session.session_id);
-        self.sessions.get(id).is_some_and(|s| !s.closing) && self.sessions.touch(id, now.mono_ms)
+        let valid = self.sessions.get(id).is_some_and(|s| !s.closing) && self.sessions.touch(id, now.mono_ms);
+        if valid {
+            self.set_owner(id, Owner::Learner(from));
+        }
+        valid
+    }
+
+    /// `setOwner`.
+    pub(super) fn set_owner(&mut self, id: SessionId, owner: Owner) {
+        if let Some(s) = self.sessions.get_mut(id) {
+            s.owner = Some(owner);
+        }
+    }
+
+    /// `SessionTrackerImpl.checkSession` (through `LeaderSessionTracker`): SESSIONEXPIRED for a session
+    /// unknown or closing, SESSIONMOVED for one another member owns; a session without an owner becomes
+    /// `owner`'s.
+    pub(super) fn check_session(&mut self, id: SessionId, owner: Owner) -> Result<(), ErrorCode> {
+        match self.sessions.get_mut(id) {
+            Some(s) if !s.closing => match s.owner {
+                None => {
+                    s.owner = Some(owner);
+                    Ok(())
+                }
+                Some(o) if o == owner => Ok(()),
+                Some(_) => Err(ErrorCode::SessionMoved),
+            },
+            _ => Err(ErrorCode::SessionExpired),
+        }
     }
 
     /// Follower: a write or sync of a connected session goes to the leader; the connection's later requests
@@ -226,13 +256,15 @@ impl Core {
         }
     }
 
-    /// Leader: a follower's REQUEST, prepared as the follower's own request would be, with the connection's
-    /// auth ids it carried. Its txn is committed like any other; the follower answers its client.
-    pub fn forwarded(&mut self, now: Now, request: ForwardedRequest, auth: &[Id]) -> Vec<Effect> {
+    /// Leader: a REQUEST from the learner on connection `from`, prepared as the learner's own request would
+    /// be, with the connection's auth ids it carried. Its txn is committed like any other; the learner answers
+    /// its client.
+    pub fn forwarded(&mut self, now: Now, from: u64, request: ForwardedRequest, auth: &[Id]) -> Vec<Effect> {
         let mut out = Vec::new();
         let session = SessionId(request.session_id);
         match request.body {
             ForwardedBody::CreateSession(txn) => {
+                self.created_by.insert(session.0, Owner::Learner(from));
                 self.propose_txn(
                     now,
                     session,
@@ -257,7 +289,8 @@ impl Core {
                 );
             }
             ForwardedBody::Client(r) if is_write(r.opcode()) => {
-                let (txn_type, body) = self.prepare_write(now, session, None, auth, r);
+                let owner = Owner::Learner(from);
+                let (txn_type, body) = self.prepare_write(now, session, None, owner, auth, r);
                 self.propose_txn(
                     now,
                     session,
@@ -276,12 +309,14 @@ impl Core {
     }
 
     /// Validates a write against the tree and the pending changes and turns it into a txn (or an error txn),
-    /// with the auth ids of `conn` when it is one of ours, else with `forwarded_ids`.
+    /// with the auth ids of `conn` when it is one of ours, else with `forwarded_ids`. The session is checked
+    /// as coming from `owner` where ZooKeeper checks it (`checkSession`).
     pub(super) fn prepare_write(
         &mut self,
         now: Now,
         session: SessionId,
         conn: Option<ConnId>,
+        owner: Owner,
         forwarded_ids: &[Id],
         request: Request,
     ) -> (OpCode, TxnBody) {
@@ -304,10 +339,7 @@ impl Core {
             );
         }
         let zxid = self.next_zxid + 1;
-        let session_check = match self.sessions.get(session) {
-            Some(s) if !s.closing => Ok(()),
-            _ => Err(ErrorCode::SessionExpired),
-        };
+        let session_check = self.check_session(session, owner);
         let ids = match conn {
             Some(conn) => self.conns.get(&conn).map_or(&[][..], |c| c.ids.as_slice()),
             None => forwarded_ids,

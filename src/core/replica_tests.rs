@@ -12,6 +12,9 @@ use super::txn::Txn;
 use super::{Core, CoreConfig, Effect, Role};
 use crate::types::{ConnId, Now};
 
+/// The follower's connection as the leader numbers it.
+const FOLLOWER_CONN: u64 = 4;
+
 struct Pair {
     leader: Core,
     follower: Core,
@@ -19,6 +22,10 @@ struct Pair {
     /// Frames sent to clients: (on the follower?, conn, frame).
     frames: Vec<(bool, ConnId, Bytes)>,
     committed: Vec<i64>,
+    /// While set, the leader's txns wait here instead of committing at once (several prepared, none applied).
+    held: Option<Vec<(crate::types::Zxid, Bytes)>>,
+    /// Connections closed: (on the follower?, conn).
+    closed: Vec<(bool, ConnId)>,
 }
 
 impl Pair {
@@ -41,6 +48,8 @@ impl Pair {
             now,
             frames: Vec::new(),
             committed: Vec::new(),
+            held: None,
+            closed: Vec::new(),
         }
     }
 
@@ -49,7 +58,7 @@ impl Pair {
         for e in effects {
             match e {
                 Effect::Send { conn, frame } => self.frames.push((on_follower, conn, frame)),
-                Effect::Close { .. } => {}
+                Effect::Close { conn } => self.closed.push((on_follower, conn)),
                 Effect::Forward { request, auth } => {
                     assert!(on_follower, "only the follower forwards");
                     if request.op == OpCode::Sync.code() {
@@ -57,18 +66,22 @@ impl Pair {
                         let out = self.follower.synced();
                         self.run(true, out);
                     } else {
-                        let out = self.leader.forwarded(self.now, request, &auth);
+                        let out = self.leader.forwarded(self.now, FOLLOWER_CONN, request, &auth);
                         self.run(false, out);
                     }
                 }
                 Effect::Revalidate { session } => {
                     assert!(on_follower, "only the follower revalidates");
-                    let valid = self.leader.revalidate(self.now, session);
+                    let valid = self.leader.revalidate(self.now, FOLLOWER_CONN, session);
                     let out = self.follower.revalidated(self.now, session.session_id, valid);
                     self.run(true, out);
                 }
                 Effect::Persist { zxid, entry } => {
                     assert!(!on_follower, "a follower prepares nothing");
+                    if let Some(held) = &mut self.held {
+                        held.push((zxid, entry));
+                        continue;
+                    }
                     self.committed.push(zxid.0);
                     let out = self.leader.persisted(self.now, zxid);
                     self.run(false, out);
@@ -78,6 +91,33 @@ impl Pair {
                 }
             }
         }
+    }
+
+    /// Commits the held txns in order on both cores, and commits at once from now on.
+    fn release(&mut self) {
+        for (zxid, entry) in self.held.take().unwrap_or_default() {
+            self.committed.push(zxid.0);
+            let out = self.leader.persisted(self.now, zxid);
+            self.run(false, out);
+            let txn = Txn::decode(&entry, usize::MAX).expect("a txn");
+            let out = self.follower.apply_committed(self.now, txn);
+            self.run(true, out);
+        }
+    }
+
+    /// Sends a request without waiting for its reply.
+    fn submit(&mut self, on_follower: bool, conn: u64, xid: i32, request: Request) {
+        let header = RequestHeader {
+            xid,
+            op: request.opcode().code(),
+        };
+        let core = if on_follower {
+            &mut self.follower
+        } else {
+            &mut self.leader
+        };
+        let out = core.request(self.now, ConnId(conn), header, Ok(request));
+        self.run(on_follower, out);
     }
 
     fn connect(&mut self, on_follower: bool, conn: u64) -> ConnectResponse {
@@ -267,4 +307,317 @@ fn a_session_brought_to_the_follower_is_revalidated_with_the_leader() {
     let frame = p.take(true, 3).remove(0);
     let refused = ConnectResponse::decode(&frame[4..], 1 << 20).expect("connect response");
     assert_eq!(refused.session_id, 0);
+}
+
+fn with_flags(path: &str, data: &[u8], flags: i32) -> Request {
+    Request::Create(
+        OpCode::Create,
+        CreateRequest {
+            path: path.into(),
+            data: Some(Bytes::copy_from_slice(data)),
+            acl: jute::records::data::Acl::open_unsafe(),
+            flags,
+        },
+    )
+}
+
+/// Writes of every kind, prepared while the earlier ones are still pending, all applied afterwards.
+fn writes_of_every_kind(p: &mut Pair, on_follower: bool, conn: u64) {
+    use jute::records::multi::{MultiOp, MultiRequest};
+    let set = |path: &str, data: &[u8]| {
+        Request::SetData(SetDataRequest {
+            path: path.into(),
+            data: Some(Bytes::copy_from_slice(data)),
+            version: -1,
+        })
+    };
+    let delete = |path: &str| {
+        Request::Delete(DeleteRequest {
+            path: path.into(),
+            version: -1,
+        })
+    };
+    let requests = vec![
+        create("/d", b"root"),
+        create("/d/a", b"1"),
+        with_flags("/d/seq-", b"s", 2),
+        with_flags("/d/eph", b"e", 1),
+        with_flags("/d/cont", b"", 4),
+        create("/d/cont/child", b"c"),
+        set("/d/a", b"22"),
+        set("/d", &[7u8; 3000]),
+        Request::SetAcl(SetAclRequest {
+            path: "/d/a".into(),
+            acl: jute::records::data::Acl::open_unsafe(),
+            version: -1,
+        }),
+        // Errors: a node that exists, a missing parent, a bad version.
+        create("/d/a", b""),
+        create("/missing/x", b""),
+        Request::SetData(SetDataRequest {
+            path: "/d/a".into(),
+            data: None,
+            version: 42,
+        }),
+        Request::Multi(MultiRequest {
+            ops: vec![
+                MultiOp::Create(
+                    OpCode::Create,
+                    CreateRequest {
+                        path: "/d/m1".into(),
+                        data: Some(Bytes::from_static(b"m")),
+                        acl: jute::records::data::Acl::open_unsafe(),
+                        flags: 0,
+                    },
+                ),
+                MultiOp::SetData(SetDataRequest {
+                    path: "/d/m1".into(),
+                    data: Some(Bytes::from_static(b"mm")),
+                    version: 0,
+                }),
+                MultiOp::Delete(DeleteRequest {
+                    path: "/d/cont/child".into(),
+                    version: -1,
+                }),
+            ],
+        }),
+        // A multi whose last op fails: everything it did is rolled back, its digest is the one before it.
+        Request::Multi(MultiRequest {
+            ops: vec![
+                MultiOp::Create(
+                    OpCode::Create,
+                    CreateRequest {
+                        path: "/d/never".into(),
+                        data: None,
+                        acl: jute::records::data::Acl::open_unsafe(),
+                        flags: 0,
+                    },
+                ),
+                MultiOp::Delete(DeleteRequest {
+                    path: "/d/absent".into(),
+                    version: -1,
+                }),
+            ],
+        }),
+        delete("/d/a"),
+        set("/", b"top"),
+    ];
+    for (xid, request) in requests.into_iter().enumerate() {
+        p.submit(on_follower, conn, xid as i32 + 10, request);
+    }
+}
+
+#[test]
+fn every_txn_carries_the_digest_its_tree_reaches_and_both_members_agree_with_it() {
+    let mut p = Pair::new();
+    p.connect(true, 1);
+    p.connect(false, 7);
+    p.held = Some(Vec::new());
+    writes_of_every_kind(&mut p, false, 7);
+    writes_of_every_kind(&mut p, true, 1);
+    // The leader's client leaves: its ephemeral goes in a closeSession prepared behind all of the above.
+    p.submit(false, 7, 99, Request::CloseSession);
+    let held = p.held.clone().expect("held");
+    assert!(held.len() > 30, "{} txns", held.len());
+    for (zxid, entry) in &held {
+        let txn = Txn::decode(entry, usize::MAX).expect("a txn");
+        let failed = txn.header.txn_type == OpCode::Error.code();
+        assert_eq!(
+            txn.digest.is_none(),
+            failed,
+            "txn {zxid}: a digest iff it did not fail"
+        );
+    }
+    p.release();
+    for core in [&p.leader, &p.follower] {
+        assert_eq!(core.event_counts().digest_mismatches, 0);
+        assert_eq!(core.tree().digest(), core.tree().compute_digest());
+    }
+    assert_eq!(p.leader.tree().digest(), p.follower.tree().digest());
+    assert!(p.leader.tree().get("/d/m1").is_some() && p.leader.tree().get("/d/never").is_none());
+    assert!(p.leader.tree().get("/d/eph").is_none(), "closed with its session");
+    // The last txn's digest is the tree's.
+    let last = Txn::decode(&held.last().expect("a txn").1, usize::MAX).expect("a txn");
+    assert_eq!(
+        last.digest.map(|d| d.tree_digest),
+        Some(p.follower.tree().digest() as i64)
+    );
+}
+
+#[test]
+fn without_digests_no_txn_carries_one() {
+    let mut p = Pair::new();
+    p.leader = Core::new(
+        CoreConfig {
+            server_id: 3,
+            digest_enabled: false,
+            ..Default::default()
+        },
+        p.now,
+    );
+    p.leader.start_epoch(1, p.now);
+    p.connect(false, 7);
+    p.held = Some(Vec::new());
+    p.submit(false, 7, 1, create("/x", b""));
+    let held = p.held.take().expect("held");
+    let txn = Txn::decode(&held[0].1, usize::MAX).expect("a txn");
+    assert_eq!(txn.digest, None);
+}
+
+/// Collects what is logged while `f` runs.
+fn logged(f: impl FnOnce()) -> String {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("sink").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let sink = Sink(Arc::new(Mutex::new(Vec::new())));
+    let writer = sink.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let bytes = sink.0.lock().expect("sink").clone();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[test]
+fn a_committed_txn_whose_digest_differs_from_the_tree_is_counted_and_logged() {
+    let mut p = Pair::new();
+    p.connect(false, 7);
+    p.held = Some(Vec::new());
+    p.submit(false, 7, 1, create("/x", b"data"));
+    p.submit(false, 7, 2, create("/y", b"data"));
+    let held = p.held.take().expect("held");
+    let mut first = Txn::decode(&held[0].1, usize::MAX).expect("a txn");
+    let right = first.digest.expect("a digest").tree_digest;
+    first.digest = Some(jute::records::txn::TxnDigest {
+        version: 2,
+        tree_digest: right ^ 1,
+    });
+    let zxid = crate::types::Zxid(first.header.zxid);
+    let log = logged(|| {
+        p.follower.apply_committed(p.now, first);
+    });
+    assert_eq!(p.follower.event_counts().digest_mismatches, 1);
+    assert!(log.contains("ERROR"), "{log}");
+    assert!(log.contains(&zxid.to_string()), "{log}");
+    assert!(
+        log.contains(&right.to_string()) && log.contains(&(right ^ 1).to_string()),
+        "{log}"
+    );
+    // The txn is applied all the same, and the next one, whose digest is right, matches again.
+    assert!(p.follower.tree().get("/x").is_some());
+    let second = Txn::decode(&held[1].1, usize::MAX).expect("a txn");
+    p.follower.apply_committed(p.now, second);
+    assert_eq!(p.follower.event_counts().digest_mismatches, 1);
+    // A digest of another version is not compared.
+    let mut third = Txn::decode(&held[1].1, usize::MAX).expect("a txn");
+    third.header.zxid += 1;
+    third.body = super::txn::TxnBody::Error(jute::records::txn::ErrorTxn { err: -110 });
+    third.header.txn_type = OpCode::Error.code();
+    third.digest = Some(jute::records::txn::TxnDigest {
+        version: 1,
+        tree_digest: 0,
+    });
+    p.follower.apply_committed(p.now, third);
+    assert_eq!(p.follower.event_counts().digest_mismatches, 1);
+}
+
+/// Resumes session `s` on a new connection of one member, as a client that moved there does.
+fn resume(p: &mut Pair, on_follower: bool, conn: u64, s: &ConnectResponse) {
+    let req = ConnectRequest {
+        session_id: s.session_id,
+        time_out: 10_000,
+        passwd: s.passwd.clone(),
+        read_only: Some(false),
+        ..Default::default()
+    };
+    let core = if on_follower {
+        &mut p.follower
+    } else {
+        &mut p.leader
+    };
+    let out = core.connect(p.now, ConnId(conn), "127.0.0.1", req);
+    p.run(on_follower, out);
+    let frame = p.take(on_follower, conn).remove(0);
+    let resumed = ConnectResponse::decode(&frame[4..], 1 << 20).expect("connect response");
+    assert_eq!(resumed.session_id, s.session_id);
+}
+
+#[test]
+fn a_write_through_the_member_a_session_left_is_sessionmoved_and_closes_that_connection() {
+    // Made on the follower, moved to the leader: the follower's old connection writes.
+    let mut p = Pair::new();
+    let s = p.connect(true, 1);
+    resume(&mut p, false, 8, &s);
+    let before = p.leader.last_proposed();
+    p.submit(true, 1, 5, create("/late", b""));
+    assert!(p.take(true, 1).is_empty(), "no reply");
+    assert!(p.closed.contains(&(true, ConnId(1))), "closed: {:?}", p.closed);
+    // The leader logged the failure as an error txn, as ZooKeeper does.
+    assert_eq!(p.leader.last_proposed().0, before.0 + 1);
+    assert!(p.leader.tree().get("/late").is_none());
+    // Through the member it moved to, the session works.
+    let (h, _) = p.send(false, 8, 1, create("/here", b""));
+    assert_eq!(h.err, 0);
+
+    // Made on the leader, moved to the follower (REVALIDATE makes the follower its owner): the leader's old
+    // connection is closed on a write, and on a read too, since a leader checks every request.
+    let mut p = Pair::new();
+    let s = p.connect(false, 7);
+    resume(&mut p, true, 2, &s);
+    p.submit(false, 7, 1, create("/old", b""));
+    assert!(p.take(false, 7).is_empty(), "no reply");
+    assert!(p.closed.contains(&(false, ConnId(7))));
+    let s2 = p.connect(false, 9);
+    resume(&mut p, true, 3, &s2);
+    p.submit(
+        false,
+        9,
+        1,
+        Request::Exists(ExistsRequest {
+            path: "/".into(),
+            watch: false,
+        }),
+    );
+    assert!(p.take(false, 9).is_empty(), "no reply to the read");
+    assert!(p.closed.contains(&(false, ConnId(9))));
+    let (h, _) = p.send(true, 2, 1, create("/new", b""));
+    assert_eq!(h.err, 0, "the member it moved to writes");
+}
+
+#[test]
+fn a_multi_through_the_member_a_session_left_closes_that_connection() {
+    use jute::records::multi::{MultiOp, MultiRequest};
+    let mut p = Pair::new();
+    let s = p.connect(true, 1);
+    resume(&mut p, false, 8, &s);
+    p.submit(
+        true,
+        1,
+        5,
+        Request::Multi(MultiRequest {
+            ops: vec![MultiOp::Create(
+                OpCode::Create,
+                CreateRequest {
+                    path: "/m".into(),
+                    data: None,
+                    acl: jute::records::data::Acl::open_unsafe(),
+                    flags: 0,
+                },
+            )],
+        }),
+    );
+    assert!(p.take(true, 1).is_empty(), "no reply");
+    assert!(p.closed.contains(&(true, ConnId(1))));
+    assert!(p.leader.tree().get("/m").is_none());
 }

@@ -40,12 +40,23 @@ pub fn initial_session_id(server_id: i64, millis: i64) -> i64 {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     pub id: SessionId,
+    /// On a leader, where the session's requests must come from (`SessionImpl.owner`): set when a member
+    /// creates or revalidates it, or by the first request checked while it has none.
+    pub owner: Option<Owner>,
     pub timeout_ms: i32,
     pub expires_at_ms: u64,
     /// Set once expiry or closeSession has begun: further requests get SESSIONEXPIRED.
     pub closing: bool,
     /// The connection currently attached, if any.
     pub conn: Option<ConnId>,
+}
+
+/// Who a session belongs to on a leader: its own clients (`ServerCnxn.me`) or one learner's connection (its
+/// `LearnerHandler`), numbered as the leader numbers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    Me,
+    Learner(u64),
 }
 
 /// All sessions of the server.
@@ -92,6 +103,7 @@ impl SessionTracker {
                 expires_at_ms: expires,
                 closing: false,
                 conn: None,
+                owner: None,
             },
         );
         self.buckets.entry(expires).or_default().insert(id);

@@ -338,6 +338,12 @@ impl Runtime {
             match action {
                 LeaderAction::Send { to, zxid, payload } => {
                     super::quorum_ops::log_sync_mode(&l.leader, to, zxid, &payload);
+                    match payload {
+                        // `LearnerHandler`: a sync without a snapshot counts as a diff.
+                        Payload::Diff | Payload::Trunc => self.metrics.count("diff_count", 1),
+                        Payload::Snap => self.metrics.count("snap_count", 1),
+                        _ => {}
+                    }
                     if let Some(s) = l.stats.get_mut(&to.0) {
                         s.packets_sent += 1;
                         if zxid > 0 {
@@ -410,7 +416,7 @@ impl Runtime {
                     if request.op == jute::codes::OpCode::Sync.code() {
                         more = l.leader.sync(from);
                     } else {
-                        let effects = self.core.forwarded(self.now(), request, &auth);
+                        let effects = self.core.forwarded(self.now(), from.0, request, &auth);
                         self.execute(effects)?;
                     }
                 }
@@ -419,11 +425,33 @@ impl Runtime {
                     self.core.touch(now, &sessions);
                 }
                 LeaderAction::Revalidate { from, session } => {
-                    let valid = self.core.revalidate(self.now(), session);
+                    let valid = self.core.revalidate(self.now(), from.0, session);
                     let Link::Leader(l) = &mut self.link else {
                         return Ok(None);
                     };
                     more = l.leader.revalidated(from, session.session_id, valid);
+                }
+                LeaderAction::ReadLog { to, from, up_to } => {
+                    // Read here, in the leader's turn, as ZooKeeper reads it under the log lock: nothing is
+                    // committed meanwhile. The size limit bounds it.
+                    let factor = self.config.storage.snapshot_size_factor.unwrap_or_default();
+                    let tail = read_log_tail(l.fs.clone(), &l.dirs, from, up_to, factor);
+                    let sid = l.leader.learner_sid(to).map_or(-1, |s| s.0);
+                    match &tail {
+                        Some(t) => tracing::info!(
+                            learner = to.0,
+                            "using the txn log and the committed log for learner sid {sid}: {} txns from the \
+                             log after {from}",
+                            t.txns.len()
+                        ),
+                        None => {
+                            tracing::info!(
+                                learner = to.0,
+                                "the txn log cannot sync learner sid {sid} from {from}"
+                            )
+                        }
+                    }
+                    more = l.leader.log_read(to, tail);
                 }
                 LeaderAction::Drop { conn, reason } => {
                     tracing::warn!(learner = conn.0, %reason, "dropping a learner");
@@ -552,4 +580,36 @@ impl Runtime {
         }
         Ok(None)
     }
+}
+
+/// The leader's log from a learner's last zxid `from` up to `up_to`, for a DIFF (`getProposalsFromTxnLog`):
+/// `None` when the log cannot serve it (off, too large for the snapshot size factor, not reaching back to
+/// `from`, or unreadable), which means a SNAP.
+fn read_log_tail(
+    fs: std::sync::Arc<dyn Fs>,
+    dirs: &DataDirs,
+    from: Zxid,
+    up_to: Zxid,
+    factor: crate::storage::diff::SnapshotSizeFactor,
+) -> Option<crate::core::zab::leader::LogTail> {
+    use crate::storage::diff::{read_txns_after, txn_log_size_limit};
+    let limit = txn_log_size_limit(fs.as_ref(), &dirs.snap_dir, factor)
+        .map_err(|e| tracing::warn!(error = %e, "cannot size the newest snapshot"))
+        .ok()?;
+    let mut range = read_txns_after(fs, &dirs.log_dir, from, up_to, limit)
+        .map_err(|e| tracing::info!(reason = %e, "no DIFF from the txn log"))
+        .ok()?;
+    let mut txns = Vec::new();
+    for txn in range.by_ref() {
+        let txn = txn
+            .map_err(|e| tracing::warn!(error = %e, "reading the txn log for a DIFF"))
+            .ok()?;
+        txns.push(TxnEntry::decode(&txn.entry, usize::MAX).ok()?);
+    }
+    let (before, start_logged) = range.start();
+    Some(crate::core::zab::leader::LogTail {
+        before,
+        start_logged,
+        txns,
+    })
 }

@@ -141,6 +141,7 @@ pub(crate) fn core_config(config: &ServerConfig) -> CoreConfig {
         super_digest: config.super_digest.clone(),
         extended_types: config.extended_types,
         enforce_quota: config.enforce_quota,
+        digest_enabled: config.digest_enabled,
         containers: config.containers,
         reply_bytes_max: config.outbound_queue_bytes_max,
         enforce_auth_schemes: config.enforce_auth_schemes.clone(),
@@ -409,6 +410,10 @@ impl Runtime {
                 now.sessions_expired - was.sessions_expired,
             ),
             (counter::STALE_REPLIES, now.stale_replies - was.stale_replies),
+            (
+                counter::DIGEST_MISMATCHES_COUNT,
+                now.digest_mismatches - was.digest_mismatches,
+            ),
         ] {
             if delta > 0 {
                 self.metrics.count(name, delta);

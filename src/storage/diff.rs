@@ -157,6 +157,9 @@ pub struct TxnRange {
     after: Zxid,
     up_to: Zxid,
     last: Option<Zxid>,
+    /// The last zxid read before `after`, and whether `after` itself was read.
+    before: Option<Zxid>,
+    saw_after: bool,
     done: bool,
 }
 
@@ -199,6 +202,8 @@ pub fn read_txns_after(
         after,
         up_to,
         last: None,
+        before: None,
+        saw_after: false,
         done: false,
     };
     range.open_file()?;
@@ -211,6 +216,12 @@ pub fn read_txns_after(
 }
 
 impl TxnRange {
+    /// Of the txns read so far up to the start: the last one before it, and whether the start zxid itself is
+    /// logged (what a leader needs to choose between DIFF and TRUNC).
+    pub fn start(&self) -> (Option<Zxid>, bool) {
+        (self.before, self.saw_after)
+    }
+
     fn path(&self) -> PathBuf {
         self.files[self.file].clone()
     }
@@ -333,7 +344,12 @@ impl TxnRange {
                 }
             }
             self.last = Some(zxid);
-            if zxid <= self.after {
+            if zxid < self.after {
+                self.before = Some(zxid);
+                continue;
+            }
+            if zxid == self.after {
+                self.saw_after = true;
                 continue;
             }
             if zxid > self.up_to {

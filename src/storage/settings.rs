@@ -28,6 +28,9 @@ pub struct StorageSettings {
     pub purge_interval_hours: u32,
     /// `snapshot.trust.empty`.
     pub trust_empty_snapshot: bool,
+    /// `snapshotSizeFactor` (`zookeeper.snapshotSizeFactor`): how much log a leader may read to sync a
+    /// learner by DIFF, as a share of the newest snapshot's size; negative turns that off.
+    pub snapshot_size_factor: Option<super::diff::SnapshotSizeFactor>,
 }
 
 impl Default for StorageSettings {
@@ -43,6 +46,7 @@ impl Default for StorageSettings {
             snap_retain_count: 3,
             purge_interval_hours: 0,
             trust_empty_snapshot: false,
+            snapshot_size_factor: None,
         }
     }
 }
@@ -60,6 +64,7 @@ impl StorageSettings {
         "autopurge.snapRetainCount",
         "autopurge.purgeInterval",
         "snapshot.trust.empty",
+        "snapshotSizeFactor",
     ];
 
     /// Applies one zoo.cfg entry; the error says why the value is refused.
@@ -68,6 +73,11 @@ impl StorageSettings {
         match key {
             // SyncRequestProcessor: a snapCount below 2 is raised to 2.
             "snapCount" => self.snap_count = long()?.max(2) as u64,
+            // ZooKeeper refuses a zoo.cfg value that is not a number (`Double.parseDouble`).
+            "snapshotSizeFactor" => {
+                value.trim().parse::<f64>().map_err(|e| e.to_string())?;
+                self.snapshot_size_factor = Some(super::diff::SnapshotSizeFactor::parse(value))
+            }
             "snapSizeLimitInKb" => self.snap_size_limit_bytes = long()?.max(0) as u64 * 1024,
             "preAllocSize" => self.pre_alloc_bytes = long()?.max(0) as u64 * 1024,
             "forceSync" => self.force_sync = value != "no",

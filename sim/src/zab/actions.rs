@@ -63,6 +63,30 @@ impl World {
                     self.break_conn(conn.0, &format!("leader drops it: {reason}"));
                     None
                 }
+                A::ReadLog { to, from, up_to } => {
+                    // The leader's durable log, as a reader of its log files sees it: it serves only if it
+                    // reaches back to `from` (`getProposalsFromTxnLog`).
+                    let log = &self.nodes[&me].disk.durable;
+                    let tail = log
+                        .first()
+                        .filter(|t| t.header.zxid <= from.0)
+                        .map(|_| leader::LogTail {
+                            before: log
+                                .iter()
+                                .map(|t| Zxid(t.header.zxid))
+                                .filter(|z| *z < from)
+                                .last(),
+                            start_logged: log.iter().any(|t| t.header.zxid == from.0),
+                            txns: log
+                                .iter()
+                                .filter(|t| t.header.zxid > from.0 && t.header.zxid <= up_to.0)
+                                .cloned()
+                                .collect(),
+                        });
+                    let (_, core) = self.leader.as_mut().expect("leader");
+                    queue.extend(core.log_read(to, tail));
+                    None
+                }
                 A::Forwarded { .. } | A::Touch(_) | A::Revalidate { .. } => None,
             };
             if let Some(what) = durable {

@@ -44,6 +44,39 @@ pub fn node_digest(node: &Node) -> u64 {
     u64::from(crc.finalize())
 }
 
+/// The CRC-32 of the part of a node hashed before its Stat: its path (the root as `""`) and its data. A
+/// pending change keeps it, so the digest of the node it leaves costs only the Stat block ([`digest_from_head`]).
+pub fn head_crc(path: &str, data: &[u8]) -> u32 {
+    let mut crc = crc32fast::Hasher::new();
+    if path != "/" {
+        crc.update(path.as_bytes());
+    }
+    crc.update(data);
+    crc.finalize()
+}
+
+/// [`head_crc`] of a node in the tree.
+pub fn node_head_crc(node: &Node) -> u32 {
+    let head = node.path_and_data();
+    let head = if node.path_bytes() == b"/" {
+        &head[1..]
+    } else {
+        head
+    };
+    crc32fast::hash(head)
+}
+
+/// The digest of the node at `path` whose path and data hash to `head` and whose Stat is `stat`: what
+/// [`node_digest`] gives for that node.
+pub fn digest_from_head(path: &str, head: u32, stat: &StatPersisted) -> u64 {
+    if path.starts_with("/zookeeper/") {
+        return 0;
+    }
+    let mut crc = crc32fast::Hasher::new_with_initial(head);
+    crc.update(&stat_block(stat));
+    u64::from(crc.finalize())
+}
+
 /// The persisted Stat as the digest hashes it: czxid, mzxid, pzxid, ctime, mtime, version, cversion, aversion,
 /// ephemeralOwner, big-endian.
 fn stat_block(s: &StatPersisted) -> [u8; STAT_BLOCK_LEN] {
@@ -80,6 +113,36 @@ mod tests {
         let mut crc = crc32fast::Hasher::new();
         crc.update(&[0u8; STAT_BLOCK_LEN]);
         assert_eq!(at("/"), u64::from(crc.finalize()));
+    }
+
+    #[test]
+    fn a_digest_from_the_head_crc_is_the_node_digest() {
+        let stat = StatPersisted {
+            czxid: 3,
+            mzxid: 4,
+            pzxid: 5,
+            ctime: 6,
+            mtime: 7,
+            version: 8,
+            cversion: 9,
+            aversion: 10,
+            ephemeral_owner: 11,
+        };
+        for (path, data) in [
+            ("/", &b""[..]),
+            ("/a", b"x"),
+            ("/zookeeper", b""),
+            ("/zookeeper/quota", b"q"),
+            ("/big", &[9u8; 2000][..]),
+        ] {
+            let node = Node::new(path, Some(data), 0, stat);
+            assert_eq!(node_head_crc(&node), head_crc(path, data), "{path}");
+            assert_eq!(
+                digest_from_head(path, head_crc(path, data), &stat),
+                node_digest(&node),
+                "{path}"
+            );
+        }
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! connections ([`Leader::connected`], [`Leader::disconnected`]) and their packets ([`Leader::receive`]), the
 //! leader's own durable writes ([`Leader::persisted`]), txns the front end prepared ([`Leader::propose`]),
 //! answers to REVALIDATE ([`Leader::revalidated`]), a learner's sync reaching the head of the request pipeline
-//! ([`Leader::sync`]) and [`Leader::tick`]. Outputs are [`Action`]s, carried out in order.
+//! ([`Leader::sync`]), the leader's on-disk log read for a learner behind the in-memory log
+//! ([`Leader::log_read`], after [`Action::ReadLog`]) and [`Leader::tick`]. Outputs are [`Action`]s, carried out
+//! in order.
 //!
 //! The order, as ZooKeeper 3.9 does it:
 //! - Discovery: the epoch is one more than the largest acceptedEpoch among the leader and the learners that
@@ -15,7 +17,8 @@
 //!   writes it as its acceptedEpoch, then sends LEADERINFO (zxid `epoch << 32`, protocol 0x10000) to each.
 //!   It waits for ACKEPOCH from a quorum of voters; a learner whose (currentEpoch, last zxid) is ahead of the
 //!   leader's is dropped. Then it writes currentEpoch.
-//! - Sync, per learner once currentEpoch is durable: DIFF, TRUNC or SNAP (`leader_sync`), the proposals
+//! - Sync, per learner once currentEpoch is durable: DIFF, TRUNC or SNAP (`leader_sync`; a learner behind the
+//!   in-memory committed log is sent what the on-disk log holds, if it reaches back far enough), the proposals
 //!   still outstanding, NEWLEADER (zxid `epoch << 32`, data = the configuration text). A quorum of voters
 //!   ACKing NEWLEADER establishes the epoch; every learner that ACKed gets UPTODATE, and a learner joining
 //!   later goes through LEADERINFO, sync, NEWLEADER and UPTODATE alone.
@@ -36,6 +39,7 @@ use jute::quorum::{ForwardedRequest, Payload, RevalidateReply, SessionTimeout};
 use jute::records::data::Id;
 use jute::txn_entry::TxnEntry;
 
+pub use super::leader_sync::LogTail;
 use super::quorum::QuorumVerifier;
 use crate::types::{ServerId, Zxid};
 use handler::{LearnerState, Stage};
@@ -119,6 +123,14 @@ pub enum Action {
     Revalidate {
         from: LearnerConn,
         session: SessionTimeout,
+    },
+    /// Read the leader's on-disk log for a learner behind the in-memory log (`getProposalsFromTxnLog`):
+    /// the txns from `from` (the learner's last zxid) up to `up_to`, within the size limit, given back at once
+    /// with [`Leader::log_read`] (`None` if the log cannot serve).
+    ReadLog {
+        to: LearnerConn,
+        from: Zxid,
+        up_to: Zxid,
     },
     /// Close this learner's connection (timeout, protocol error, ahead of the leader ...), with the reason.
     /// The leader has already forgotten it.
@@ -367,7 +379,7 @@ impl Leader {
             Stage::Info => self.registration(conn, zxid, payload),
             Stage::AckEpoch => self.ack_epoch(conn, zxid, payload),
             Stage::NewLeaderAck => self.new_leader_ack(conn, zxid, payload),
-            Stage::Epoch | Stage::Sync(_) => self.drop_learner(
+            Stage::Epoch | Stage::Sync(_) | Stage::ReadingLog(_) => self.drop_learner(
                 conn,
                 format!("{:?} while the leader was not reading", payload.packet_type()),
             ),

@@ -47,6 +47,8 @@ struct Ensemble {
     members: BTreeMap<u64, Member>,
     /// Packet types the leader sent each connection, in order.
     sent: BTreeMap<u64, Vec<PacketType>>,
+    /// Syncs the leader's log served (`Action::ReadLog` answered with txns).
+    from_log: usize,
 }
 
 fn zxids(txns: &[TxnEntry]) -> Vec<i64> {
@@ -71,6 +73,7 @@ impl Ensemble {
             db: history,
             members: BTreeMap::new(),
             sent: BTreeMap::new(),
+            from_log: 0,
         };
         e.leader_actions(actions);
         e
@@ -148,6 +151,32 @@ impl Ensemble {
                     let t = self.log.iter().find(|t| t.header.zxid == zxid.0).expect("logged");
                     self.db.push(t.clone());
                     continue;
+                }
+                Action::ReadLog { to, from, up_to } => {
+                    // The leader's whole log is at hand, as on disk; it serves only if it reaches back to
+                    // `from` (`getProposalsFromTxnLog`).
+                    if self.log.first().is_none_or(|t| t.header.zxid > from.0) {
+                        queue.extend(self.leader.log_read(to, None));
+                        continue;
+                    }
+                    let before = self
+                        .log
+                        .iter()
+                        .map(|t| Zxid(t.header.zxid))
+                        .filter(|z| *z < from)
+                        .last();
+                    let tail = LogTail {
+                        before,
+                        start_logged: self.log.iter().any(|t| t.header.zxid == from.0),
+                        txns: self
+                            .log
+                            .iter()
+                            .filter(|t| t.header.zxid > from.0 && t.header.zxid <= up_to.0)
+                            .cloned()
+                            .collect(),
+                    };
+                    self.from_log += 1;
+                    Ok(self.leader.log_read(to, Some(tail)))
                 }
                 Action::Drop { conn, reason } => panic!("connection {}: dropped: {reason}", conn.0),
                 Action::Established { .. }
@@ -390,4 +419,23 @@ fn a_member_rejoining_mid_broadcast_gets_the_commits_it_missed_and_the_outstandi
         !e.sent[&4].contains(&PacketType::Proposal),
         "the observer gets INFORM, never PROPOSAL, after its sync"
     );
+}
+
+#[test]
+fn a_member_behind_the_committed_log_is_synced_by_diff_from_the_leaders_log() {
+    // The leader keeps three committed txns in memory (1:8 to 1:10); its log holds all ten.
+    let leader_history = history(&(1..=10).map(|n| E1 | n).collect::<Vec<_>>());
+    let mut e = Ensemble::start(config(&[1, 2, 3], &[], 3), 1, 1, leader_history.clone());
+    e.join(2, 2, false, (1, 1), history(&[E1 | 1, E1 | 2]));
+    e.join(3, 3, false, (0, 0), vec![]);
+    e.settle();
+    assert!(e.leader.is_established());
+    // Member 2's last zxid is in the leader's log: DIFF from the log, then the committed log. Member 3 has
+    // nothing the log reaches back to: SNAP.
+    assert_eq!([2, 3].map(|c| e.mode(c)), ["DIFF", "SNAP"]);
+    assert_eq!(e.from_log, 1);
+    e.assert_agree();
+    e.propose(20);
+    e.settle();
+    e.assert_agree();
 }

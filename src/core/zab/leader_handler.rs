@@ -11,7 +11,7 @@ use jute::records::quorum::LearnerInfo;
 use jute::txn_entry::TxnEntry;
 
 use super::{Action, Leader, LearnerConn, Phase};
-use crate::core::zab::leader_sync::{plan_sync, SyncPlan};
+use crate::core::zab::leader_sync::{plan_sync, plan_sync_from_log, LogTail, SyncPlan};
 use crate::types::{ServerId, Zxid};
 
 /// Where one learner's handler is.
@@ -25,6 +25,8 @@ pub(super) enum Stage {
     AckEpoch,
     /// ACKEPOCH received (its last zxid), waiting for currentEpoch to be durable before the sync.
     Sync(Zxid),
+    /// Behind the in-memory log (its last zxid): waiting for the on-disk log to be read for a DIFF.
+    ReadingLog(Zxid),
     /// Synced and NEWLEADER sent: now receives proposals and commits; waiting for the NEWLEADER ACK.
     NewLeaderAck,
     /// NEWLEADER ACKed, waiting for the epoch to be established.
@@ -202,8 +204,37 @@ impl Leader {
         }
     }
 
-    /// `syncFollower`, `startForwarding` and NEWLEADER.
+    /// `syncFollower`, `startForwarding` and NEWLEADER; a learner behind the in-memory log first has the
+    /// on-disk log read ([`Action::ReadLog`], answered with [`Leader::log_read`]).
     pub(super) fn sync_learner(&mut self, conn: LearnerConn, peer_last: Zxid) {
+        let plan = plan_sync(&self.committed_log, self.last_processed, peer_last);
+        if let SyncPlan::FromLog { up_to } = plan {
+            if let Some(l) = self.learners.get_mut(&conn) {
+                l.stage = Stage::ReadingLog(peer_last);
+                self.out.push(Action::ReadLog {
+                    to: conn,
+                    from: peer_last,
+                    up_to,
+                });
+            }
+            return;
+        }
+        self.send_sync(conn, plan);
+    }
+
+    /// The caller's answer to [`Action::ReadLog`]: the on-disk log from the learner's last zxid, or `None` if
+    /// it cannot serve (reading from the log is off, the log does not reach back that far, or holds more than
+    /// the size limit). The sync goes on with the in-memory log as it is now.
+    pub fn log_read(&mut self, conn: LearnerConn, tail: Option<LogTail>) -> Vec<Action> {
+        let Some(Stage::ReadingLog(peer_last)) = self.learners.get(&conn).map(|l| l.stage) else {
+            return Vec::new();
+        };
+        let plan = plan_sync_from_log(tail.as_ref(), &self.committed_log, self.last_processed, peer_last);
+        self.send_sync(conn, plan);
+        self.take()
+    }
+
+    fn send_sync(&mut self, conn: LearnerConn, plan: SyncPlan) {
         let observer = match self.learners.get_mut(&conn) {
             Some(l) => {
                 l.stage = Stage::NewLeaderAck;
@@ -212,14 +243,14 @@ impl Leader {
             }
             None => return,
         };
-        let up_to = match plan_sync(&self.committed_log, self.last_processed, peer_last) {
+        let up_to = match plan {
             SyncPlan::Packets { packets, up_to } => {
                 for (zxid, payload) in packets {
                     self.send(conn, zxid, payload);
                 }
                 up_to
             }
-            SyncPlan::Snap => {
+            SyncPlan::Snap | SyncPlan::FromLog { .. } => {
                 self.send(conn, self.last_processed.0, Payload::Snap);
                 self.out.push(Action::SendSnapshot { to: conn });
                 self.last_processed

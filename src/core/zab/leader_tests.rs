@@ -12,7 +12,7 @@ use jute::txn_entry::TxnEntry;
 use serde_json::Value;
 
 use super::*;
-use crate::core::zab::leader_sync::{plan_sync, SyncPlan};
+use crate::core::zab::leader_sync::{plan_sync, plan_sync_from_log, SyncPlan};
 use crate::core::zab::learner::tests::{golden_dir, packets, txn};
 
 const E1: i64 = 1 << 32;
@@ -53,13 +53,19 @@ fn c(n: u64) -> LearnerConn {
     LearnerConn(n)
 }
 
-/// The leader's epoch writes made durable at once; every action, the writes included, in order.
+/// The leader's epoch writes made durable at once, and its log read with nothing there; every action, the
+/// writes included, in order.
 fn instant(leader: &mut Leader, actions: Vec<Action>) -> Vec<Action> {
     let mut out = Vec::new();
     for action in actions {
         let durable = match action {
             Action::WriteAcceptedEpoch(_) => Some(Durable::AcceptedEpoch),
             Action::WriteCurrentEpoch(_) => Some(Durable::CurrentEpoch),
+            Action::ReadLog { to, .. } => {
+                let more = leader.log_read(to, None);
+                out.extend(instant(leader, more));
+                continue;
+            }
             _ => None,
         };
         out.push(action);
@@ -342,9 +348,15 @@ fn sync_choice_follows_sync_follower() {
     let mut want = vec![(E2 | 2, Payload::Diff)];
     want.extend(pairs(&[E1 | 3, E2 | 1, E2 | 2]));
     assert_eq!(plan_sync(&l, last, Zxid(E1 | 2)), packets_plan(want, E2 | 2));
-    // Behind the log, or the log empty: SNAP.
-    assert_eq!(plan_sync(&l, last, Zxid(0)), SyncPlan::Snap);
-    assert_eq!(plan_sync(&VecDeque::new(), last, Zxid(E1 | 1)), SyncPlan::Snap);
+    // Behind the log, or the log empty: the on-disk log up to the oldest committed txn, if it holds them.
+    assert_eq!(
+        plan_sync(&l, last, Zxid(0)),
+        SyncPlan::FromLog { up_to: Zxid(E1 | 1) }
+    );
+    assert_eq!(
+        plan_sync(&VecDeque::new(), last, Zxid(E1 | 1)),
+        SyncPlan::FromLog { up_to: last }
+    );
     // An epoch's first zxid (no txn of its own) is never truncated: DIFF from there.
     let mut want = vec![(E2 | 2, Payload::Diff)];
     want.extend(pairs(&[E2 | 1, E2 | 2]));
@@ -359,6 +371,114 @@ fn sync_choice_follows_sync_follower() {
     );
     // ... unless that TRUNC would cross an epoch: SNAP.
     assert_eq!(plan_sync(&l, last, Zxid(E1 | 4)), SyncPlan::Snap);
+}
+
+fn tail(before: Option<i64>, start_logged: bool, zxids: &[i64]) -> LogTail {
+    LogTail {
+        before: before.map(Zxid),
+        start_logged,
+        txns: zxids.iter().map(|&z| txn(z)).collect(),
+    }
+}
+
+#[test]
+fn a_learner_behind_the_committed_log_is_synced_from_the_txn_log_as_sync_follower_does() {
+    let l = log(&[E1 | 4, E1 | 5, E1 | 6]);
+    let last = Zxid(E1 | 6);
+    // The learner's zxid is logged: DIFF, the logged txns up to the oldest committed one, then the rest.
+    let t = tail(Some(E1 | 1), true, &[E1 | 3, E1 | 4]);
+    let mut want = vec![(E1 | 6, Payload::Diff)];
+    want.extend(pairs(&[E1 | 3, E1 | 4, E1 | 5, E1 | 6]));
+    assert_eq!(
+        plan_sync_from_log(Some(&t), &l, last, Zxid(E1 | 2)),
+        packets_plan(want, E1 | 6)
+    );
+    // Logged txns past the oldest committed one are left to the committed log.
+    let t = tail(None, true, &[E1 | 3, E1 | 4, E1 | 5]);
+    let mut want = vec![(E1 | 6, Payload::Diff)];
+    want.extend(pairs(&[E1 | 3, E1 | 4, E1 | 5, E1 | 6]));
+    assert_eq!(
+        plan_sync_from_log(Some(&t), &l, last, Zxid(E1 | 2)),
+        packets_plan(want, E1 | 6)
+    );
+    // A zxid the leader never logged: TRUNC to the logged one before it, then what follows.
+    let t = tail(Some(E1 | 1), false, &[E1 | 3, E1 | 4]);
+    let mut want = vec![(E1 | 1, Payload::Trunc)];
+    want.extend(pairs(&[E1 | 3, E1 | 4, E1 | 5, E1 | 6]));
+    assert_eq!(
+        plan_sync_from_log(Some(&t), &l, last, Zxid(E1 | 2)),
+        packets_plan(want, E1 | 6)
+    );
+    // ... unless the TRUNC would cross an epoch: SNAP.
+    let l2 = log(&[E2 | 3, E2 | 4]);
+    let t = tail(Some(E1 | 1), false, &[E2 | 1, E2 | 2, E2 | 3]);
+    assert_eq!(
+        plan_sync_from_log(Some(&t), &l2, Zxid(E2 | 4), Zxid(E1 | 2)),
+        SyncPlan::Snap
+    );
+    // An epoch's first zxid: DIFF whatever came before.
+    let mut want = vec![(E2 | 4, Payload::Diff)];
+    want.extend(pairs(&[E2 | 1, E2 | 2, E2 | 3, E2 | 4]));
+    assert_eq!(
+        plan_sync_from_log(Some(&t), &l2, Zxid(E2 | 4), Zxid(E2)),
+        packets_plan(want, E2 | 4)
+    );
+    // A log that ends before the committed log begins leaves a gap; a log that cannot serve: SNAP.
+    let t = tail(None, true, &[E1 | 3]);
+    assert_eq!(
+        plan_sync_from_log(Some(&t), &l, last, Zxid(E1 | 2)),
+        SyncPlan::Snap
+    );
+    assert_eq!(plan_sync_from_log(None, &l, last, Zxid(E1 | 2)), SyncPlan::Snap);
+}
+
+#[test]
+fn the_leader_asks_for_the_txn_log_and_syncs_with_what_it_holds() {
+    let mut config = cfg(&[1], &[2, 3]);
+    config.committed_log_max = 2;
+    let persisted = LeaderPersisted {
+        accepted_epoch: 1,
+        current_epoch: 1,
+        last_zxid: Zxid(E1 | 4),
+    };
+    let recent: Vec<TxnEntry> = (1..=4).map(|n| txn(E1 | n)).collect();
+    let mut leader = leader_with(config, persisted, recent);
+    assert!(leader.is_established());
+    let observer = Payload::ObserverInfo(LearnerInfo {
+        serverid: 2,
+        protocol_version: PROTOCOL_VERSION,
+        config_version: 0,
+    });
+    for conn in [2, 3] {
+        leader.connected(c(conn));
+        recv(&mut leader, conn, E1, observer.clone());
+    }
+    // Behind the in-memory log (E1|3, E1|4): the leader asks for its on-disk log and sends nothing yet.
+    let out = leader.receive(c(2), E1 | 1, Payload::AckEpoch { current_epoch: 1 });
+    assert_eq!(
+        out,
+        vec![Action::ReadLog {
+            to: c(2),
+            from: Zxid(E1 | 1),
+            up_to: Zxid(E1 | 3)
+        }]
+    );
+    let out = leader.log_read(c(2), Some(tail(None, true, &[E1 | 2, E1 | 3])));
+    let sent = to(&out, 2);
+    let mut want = vec![(E1 | 4, Payload::Diff)];
+    want.extend(pairs(&[E1 | 2, E1 | 3, E1 | 4]));
+    assert_eq!(sent[..want.len()], want[..]);
+    assert!(
+        matches!(sent[want.len()].1, Payload::NewLeader { .. }),
+        "{sent:?}"
+    );
+    // The log cannot serve the other one: SNAP.
+    leader.receive(c(3), E1 | 1, Payload::AckEpoch { current_epoch: 1 });
+    let out = leader.log_read(c(3), None);
+    assert_eq!(to(&out, 3)[0].1, Payload::Snap);
+    assert!(out.contains(&Action::SendSnapshot { to: c(3) }));
+    // An answer for a learner that is not waiting for one is ignored.
+    assert_eq!(leader.log_read(c(3), None), vec![]);
 }
 
 #[test]
@@ -712,6 +832,8 @@ impl Replay {
                     }
                 }
                 Action::SendSnapshot { to } => self.sent.entry(to.0).or_default().push(b"snapshot".to_vec()),
+                // The captures hold no log to read: the in-memory log serves or a SNAP does.
+                Action::ReadLog { to, .. } => queue.extend(self.leader.log_read(to, None)),
                 Action::WriteAcceptedEpoch(_) => {
                     queue.extend(self.leader.persisted(Durable::AcceptedEpoch).expect("durable"))
                 }
