@@ -18,13 +18,12 @@ pub(in crate::core::zab) fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("jute/tests/golden/quorum")
 }
 
-/// Every packet of one captured stream of the 3.8.0 captures, in order (the database after SNAP skipped).
-pub(in crate::core::zab) fn packets(file: &str, from: Sender) -> Vec<(QuorumPacket, Payload)> {
-    packets_in(&golden_dir(), file, from)
-}
-
-/// As `packets`, for a stream in `dir`.
-fn packets_in(dir: &std::path::Path, file: &str, from: Sender) -> Vec<(QuorumPacket, Payload)> {
+/// Every packet of one captured stream in `dir`, in order (the database after SNAP skipped).
+pub(in crate::core::zab) fn packets_in(
+    dir: &std::path::Path,
+    file: &str,
+    from: Sender,
+) -> Vec<(QuorumPacket, Payload)> {
     let path = dir.join(file);
     let raw = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut d = Decoder::new(&raw);
