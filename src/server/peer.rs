@@ -182,9 +182,7 @@ async fn one_role(
                 last_logged_zxid: last,
                 needs_initial_snapshot: false,
             };
-            // The sync may truncate the log or install a snapshot: the database is opened again after it.
-            drop(opened);
-            follow(svc, quorum, election, addr, start, shutdown).await
+            follow(svc, quorum, election, addr, start, (opened, started), shutdown).await
         }
         // A leader serves the database it was elected with.
         ServerState::Leading => lead(svc, quorum, election, epochs, (opened, started), shutdown).await,
@@ -238,13 +236,16 @@ async fn refuse_clients(inbound: &mut mpsc::Receiver<Inbound>) {
     }
 }
 
-/// Follows the leader at `addr` until it is gone.
+/// Follows the leader at `addr` until it is gone, serving the database the member was elected with when the
+/// leader syncs it by DIFF (as ZooKeeper's learner keeps its in-memory database), and the one on disk after a
+/// TRUNC or a SNAP.
 async fn follow(
     svc: &mut Services,
     quorum: &QuorumSettings,
     election: &mut ElectionRunner,
     addr: SocketAddr,
     start: LearnerPersisted,
+    (opened, elected_with): (startup::Opened, std::time::Instant),
     shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
 ) -> io::Result<Stopped> {
     let config = svc.config.clone();
@@ -259,9 +260,10 @@ async fn follow(
     let fs: Arc<dyn crate::storage::fs::Fs> = Arc::new(crate::storage::fs::RealFs);
     let dirs = crate::storage::recovery::DataDirs::new(&config.data_dir, &config.data_log_dir);
     let connecting = std::time::Instant::now();
+    let mut kept = Some(opened);
     let registered = tokio::time::timeout(
         tick * quorum.init_limit,
-        register(addr, cfg, start, &config, fs.as_ref(), &dirs),
+        register(addr, cfg, start, &config, fs.as_ref(), &dirs, &mut kept),
     )
     .await;
     let (learner, reader, writer, leftover) = match registered {
@@ -273,8 +275,15 @@ async fn follow(
             )))
         }
     };
-    let started = std::time::Instant::now();
-    let opened = open_database(&config, started).await?;
+    // Reading the data directory again can take longer than initLimit for a large tree: only a sync that
+    // changed it on disk does.
+    let (opened, started) = match kept {
+        Some(opened) => (opened, elected_with),
+        None => {
+            let started = std::time::Instant::now();
+            (open_database(&config, started).await?, started)
+        }
+    };
     let mut core = opened.core;
     core.become_follower();
     let (events_tx, mut events) = mpsc::channel(logthread::EVENTS_MAX);
@@ -488,7 +497,8 @@ const COMMITTED_LOG_MAX: usize = 500;
 type Registered = (Learner, PacketReader, PacketWriter, Vec<Action>);
 
 /// Connects to the leader and runs the learner until the sync mode (DIFF, TRUNC or SNAP) is handled, writing
-/// the accepted epoch, truncating or installing the snapshot on disk on the way.
+/// the accepted epoch, truncating or installing the snapshot on disk on the way; `opened`, the database as
+/// recovered before the election, is closed before the data directory is changed.
 async fn register(
     addr: SocketAddr,
     cfg: LearnerConfig,
@@ -496,6 +506,7 @@ async fn register(
     config: &ServerConfig,
     fs: &dyn crate::storage::fs::Fs,
     dirs: &crate::storage::recovery::DataDirs,
+    opened: &mut Option<startup::Opened>,
 ) -> Result<Registered, String> {
     let stream = connect(addr).await?;
     let _ = stream.set_nodelay(true);
@@ -521,11 +532,13 @@ async fn register(
                     Some(Durable::AcceptedEpoch)
                 }
                 Action::TruncateLog(z) => {
+                    opened.take();
                     tracing::info!(zxid = %z, "truncating the log as the leader asks (TRUNC)");
                     truncate_log(fs, dirs, z).map_err(|e| e.to_string())?;
                     None
                 }
                 Action::InstallSnapshot(z) => {
+                    opened.take();
                     let bytes = reader.snapshot(SNAP_MAX_BYTES).await.map_err(|e| e.to_string())?;
                     install_snapshot(
                         fs,
