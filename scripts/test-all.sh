@@ -9,7 +9,7 @@ if [ -x compat-tests/install.sh ]; then
 fi
 
 cargo fmt --all -- --check
-cargo clippy --all-targets -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 cargo build --release
 cargo test --workspace
 

@@ -79,6 +79,13 @@ impl FourLetterWhitelist {
         FourLetterWhitelist::Only(words)
     }
 
+    /// Lets `word` run too.
+    fn allow(&mut self, word: &'static str) {
+        if let FourLetterWhitelist::Only(words) = self {
+            words.insert(word);
+        }
+    }
+
     /// True if `word` may run.
     pub fn allows(&self, word: &str) -> bool {
         match self {
@@ -156,6 +163,9 @@ pub struct ServerConfig {
     pub sasl_provider: bool,
     /// `letAnySaslUserDoX`.
     pub let_any_sasl_user: Option<String>,
+    /// `-Dreadonlymode.enabled=true`: an ensemble member cut off from its quorum serves reads to the clients
+    /// that allow it while it looks for a leader (`QuorumPeer.run`, `ReadOnlyZooKeeperServer`).
+    pub read_only_mode: bool,
 }
 
 impl ServerConfig {
@@ -199,6 +209,7 @@ impl ServerConfig {
             sasl: None,
             sasl_provider: false,
             let_any_sasl_user: None,
+            read_only_mode: false,
         }
     }
 
@@ -350,7 +361,6 @@ pub const ACCEPTED_IGNORED: &[&str] = &[
     "electionAlg",
     "electionPortBindRetry",
     "peerType",
-    "quorumListenOnAllIPs",
     "reconfigEnabled",
     "localSessionsEnabled",
     "localSessionsUpgradingEnabled",
@@ -468,8 +478,7 @@ fn java_decode_int(value: &str) -> Option<i32> {
 }
 
 /// True for an ensemble setting whose value asks for what a ferrokeeper member does not do yet: quorum TLS and
-/// SASL (which protect the quorum ports), local sessions, observer masters, listening on every address, a leader
-/// that serves no clients, and the observer role. A member refuses to start with any of them.
+/// SASL (which protect the quorum ports), local sessions, observer masters and a leader that serves no clients. A member refuses to start with any of them.
 fn quorum_unserved(key: &str, value: &str) -> bool {
     let on = value.trim().eq_ignore_ascii_case("true");
     match key {
@@ -478,11 +487,9 @@ fn quorum_unserved(key: &str, value: &str) -> bool {
         | "quorum.auth.enableSasl"
         | "quorum.auth.learnerRequireSasl"
         | "quorum.auth.serverRequireSasl"
-        | "localSessionsEnabled"
-        | "quorumListenOnAllIPs" => on,
+        | "localSessionsEnabled" => on,
         "observerMasterPort" => value.trim().parse::<i64>().is_ok_and(|p| p > 0),
         "leaderServes" => value.trim().eq_ignore_ascii_case("no"),
-        "peerType" => value.trim() == "observer",
         _ => false,
     }
 }
@@ -495,7 +502,9 @@ fn check_ignored(key: &str, value: &str) -> Result<(), ConfigError> {
     match key {
         // FastLeaderElection (3) is the only election ZooKeeper still has.
         "electionAlg" if value != "3" => Err(invalid(key, value, "only electionAlg=3 is supported")),
-        "peerType" if value != "observer" && value != "participant" => {
+        "peerType"
+            if !value.eq_ignore_ascii_case("observer") && !value.eq_ignore_ascii_case("participant") =>
+        {
             Err(invalid(key, value, "must be \"observer\" or \"participant\""))
         }
         "snapshotSizeFactor" => value
@@ -533,6 +542,7 @@ struct RawConfig {
     /// `server.N`, `group.N`, `weight.N` in file order, parsed once every key is known.
     ensemble_lines: Vec<(String, String)>,
     multi_address: Option<bool>,
+    listen_on_all_ips: bool,
     standalone_enabled: Option<bool>,
     init_limit: Option<u32>,
     sync_limit: Option<u32>,
@@ -586,6 +596,7 @@ impl RawConfig {
                 self.ensemble_lines.push((key.to_owned(), value.to_owned()));
             }
             "multiAddress.enabled" => self.multi_address = Some(parse_java_bool(key, value)),
+            "quorumListenOnAllIPs" => self.listen_on_all_ips = parse_java_bool(key, value),
             "standaloneEnabled" => self.standalone_enabled = Some(parse_strict_bool(key, value)?),
             _ if security::handles(key) => self.security.set(key, value)?,
             "initLimit" => self.init_limit = Some(parse_u32(key, value, 0)?),
@@ -644,6 +655,10 @@ impl RawConfig {
             )?),
             Err(e) => return Err(e),
         };
+        let quorum = quorum.map(|mut q| {
+            q.listen_on_all_ips = self.listen_on_all_ips;
+            q
+        });
         if quorum.is_some() {
             if let Some((key, value)) = self.quorum_unserved.first() {
                 return Err(ConfigError::Unimplemented {
@@ -653,14 +668,26 @@ impl RawConfig {
                 });
             }
         }
-        if jvm
+        // `Boolean.getBoolean`: "true" in any case. Only a member has a quorum to lose: a standalone server
+        // ignores it, as ZooKeeper's does.
+        let read_only_mode = jvm
             .get("readonlymode.enabled")
-            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-        {
-            tracing::info!(
-                "readonlymode.enabled only lets an ensemble member that lost its quorum serve reads; a standalone \
-                 server has no quorum to lose and ignores it, as ZooKeeper's does"
-            );
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        if read_only_mode {
+            if quorum.is_some() {
+                tracing::info!("readonlymode.enabled: serving reads while cut off from the quorum");
+            } else {
+                tracing::info!(
+                    "readonlymode.enabled only lets an ensemble member that lost its quorum serve reads; a \
+                     standalone server has no quorum to lose and ignores it, as ZooKeeper's does"
+                );
+            }
+        }
+        let read_only_mode = read_only_mode && quorum.is_some();
+        let mut four_letter_whitelist = self.four_letter_whitelist.unwrap_or_default();
+        // `FourLetterCommands.isEnabled`: `isro` is always allowed when the property is exactly "true".
+        if jvm.get("readonlymode.enabled") == Some("true") {
+            four_letter_whitelist.allow("isro");
         }
         let security = self.security.validate(jvm)?;
         Ok(ServerConfig {
@@ -675,7 +702,7 @@ impl RawConfig {
             global_outstanding_limit: self
                 .global_outstanding_limit
                 .unwrap_or(DEFAULT_GLOBAL_OUTSTANDING_LIMIT),
-            four_letter_whitelist: self.four_letter_whitelist.unwrap_or_default(),
+            four_letter_whitelist,
             skip_acl: self.skip_acl,
             super_digest: self.super_digest,
             extended_types: self.extended_types,
@@ -703,6 +730,7 @@ impl RawConfig {
             sasl: security.sasl,
             sasl_provider: security.sasl_provider,
             let_any_sasl_user: security.let_any_sasl_user,
+            read_only_mode,
         })
     }
 }
@@ -966,5 +994,44 @@ mod tests {
             (4000, 40000)
         );
         assert_eq!(c.data_dir, PathBuf::from("data"));
+    }
+
+    #[test]
+    fn read_only_mode_comes_only_from_the_jvm_flag_and_only_for_a_member() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("myid"), "1\n").expect("myid");
+        let with = |extra: &str, flags: &str| {
+            let text = format!(
+                "dataDir={}\nclientPort=2181\ninitLimit=10\nsyncLimit=5\nserver.1=127.0.0.1:2888:3888\nserver.2=127.0.0.2:2888:3888\n\
+                 server.3=127.0.0.3:2888:3888\n{extra}",
+                dir.path().display()
+            );
+            let mut entries = Vec::new();
+            java_properties::PropertiesIter::new(text.as_bytes())
+                .read_into(|k, v| entries.push((k, v)))
+                .expect("properties");
+            ServerConfig::from_properties(&entries, &JvmFlags::parse(flags)).expect("config")
+        };
+        let on = with("", "-Dreadonlymode.enabled=true");
+        assert!(on.read_only_mode);
+        assert!(on.four_letter_whitelist.allows("isro"));
+        // `Boolean.getBoolean` reads any case; the whitelist only adds `isro` for "true" as written.
+        let upper = with("", "-Dreadonlymode.enabled=TRUE");
+        assert!(upper.read_only_mode);
+        assert!(!upper.four_letter_whitelist.allows("isro"));
+        assert!(!with("", "").read_only_mode);
+        assert!(!with("", "-Dreadonlymode.enabled=yes").read_only_mode);
+        // zoo.cfg's key becomes the property `zookeeper.readonlymode.enabled`, which ZooKeeper never reads.
+        assert!(!with("readonlymode.enabled=true\n", "").read_only_mode);
+        assert!(!with("", "-Dzookeeper.readonlymode.enabled=true").read_only_mode);
+        let standalone = cfg("dataDir=d\nclientPort=1\n");
+        assert!(!standalone.expect("config").read_only_mode);
+        let mut entries = vec![("dataDir".to_string(), "d".to_string())];
+        entries.push(("clientPort".into(), "1".into()));
+        let flagged =
+            ServerConfig::from_properties(&entries, &JvmFlags::parse("-Dreadonlymode.enabled=true"))
+                .expect("config");
+        assert!(!flagged.read_only_mode);
+        assert!(flagged.four_letter_whitelist.allows("isro"));
     }
 }

@@ -42,12 +42,8 @@ fn ensembles_ferrokeeper_cannot_serve_are_refused_naming_the_reason() {
             "standaloneEnabled=false with the one voting member server.1; an ensemble of one voting member",
         ),
         (
-            "initLimit=10\nsyncLimit=5\nserver.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2:observer\n",
-            "2 voting members: server.1, server.2; observers are not served yet",
-        ),
-        (
-            "initLimit=10\nsyncLimit=5\nserver.1=a:1:2\nserver.2=b:1:2\nweight.1=2\nweight.2=1\n",
-            "2 voting members: server.1, server.2; hierarchical quorums",
+            "initLimit=10\nsyncLimit=5\nmultiAddress.enabled=true\nserver.1=a:1:2|b:3:4\nserver.2=c:1:2\n",
+            "2 voting members: server.1, server.2; more than one address per member",
         ),
     ] {
         let err = cfg(extra).expect_err(extra);
@@ -454,21 +450,25 @@ async fn enforce_auth_answers_124_and_closes_until_the_session_authenticates() {
     server.stop().await.expect("stop");
 }
 
+/// The zoo.cfg of member 1 of three (its data and myid in `dir`) with `extra` lines.
+fn member_one_of_three(dir: &std::path::Path, extra: &str) -> Result<ServerConfig, ConfigError> {
+    std::fs::write(dir.join("myid"), "1\n").expect("myid");
+    let text = format!(
+        "dataDir={}\nclientPort=2181\ninitLimit=10\nsyncLimit=5\nserver.1=127.0.0.1:24201:24202\n\
+         server.2=127.0.0.1:24203:24204\nserver.3=127.0.0.1:24205:24206\n{extra}",
+        dir.display()
+    );
+    ServerConfig::from_properties(&entries(&text), &JvmFlags::parse(""))
+}
+
 /// An ensemble member refuses the ensemble settings it does not serve yet, naming the key: the quorum's TLS and
-/// SASL above all (the quorum ports would be open without them), and local sessions, observer masters, listening
-/// on every address, a leader serving no clients, the observer role. The same keys off are accepted.
+/// SASL above all (the quorum ports would be open without them), and local sessions, observer masters, a leader
+/// serving no clients. The same keys off are accepted, and `peerType`, which the server
+/// lines overrule in ZooKeeper, is accepted either way.
 #[test]
 fn ensemble_settings_not_served_yet_stop_a_member() {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("myid"), "1\n").expect("myid");
-    let base = format!(
-        "dataDir={}\nclientPort=2181\ninitLimit=10\nsyncLimit=5\nserver.1=127.0.0.1:24201:24202\n\
-         server.2=127.0.0.1:24203:24204\nserver.3=127.0.0.1:24205:24206\n",
-        dir.path().display()
-    );
-    let member = |extra: &str| {
-        ServerConfig::from_properties(&entries(&format!("{base}{extra}")), &JvmFlags::parse(""))
-    };
+    let member = |extra: &str| member_one_of_three(dir.path(), extra);
     let c = member("").expect("a plain ensemble member");
     assert_eq!(c.quorum.as_ref().map(|q| q.my_id), Some(1));
     for (key, value) in [
@@ -478,10 +478,8 @@ fn ensemble_settings_not_served_yet_stop_a_member() {
         ("quorum.auth.learnerRequireSasl", "true"),
         ("quorum.auth.serverRequireSasl", "true"),
         ("localSessionsEnabled", "true"),
-        ("quorumListenOnAllIPs", "true"),
         ("observerMasterPort", "2191"),
         ("leaderServes", "no"),
-        ("peerType", "observer"),
     ] {
         let err = member(&format!("{key}={value}\n")).expect_err(key);
         assert!(
@@ -495,7 +493,51 @@ fn ensemble_settings_not_served_yet_stop_a_member() {
         "quorum.auth.enableSasl=false",
         "localSessionsEnabled=false",
         "leaderServes=yes",
+        "peerType=observer",
+        "peerType=Participant",
     ] {
         member(&format!("{off}\n")).unwrap_or_else(|e| panic!("{off}: {e}"));
     }
+}
+
+/// An observer's zoo.cfg: its own server line ends in `:observer`; it is a member (never served standalone) that
+/// does not vote, and `peerType` does not overrule the server lines, as in ZooKeeper.
+#[test]
+fn an_observer_member_is_read_as_a_non_voting_member() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("myid"), "3\n").expect("myid");
+    let text = format!(
+        "dataDir={}\nclientPort=2181\ninitLimit=10\nsyncLimit=5\nserver.1=127.0.0.1:24201:24202\n\
+         server.2=127.0.0.1:24203:24204\nserver.3=127.0.0.1:24205:24206:observer\npeerType=participant\n",
+        dir.path().display()
+    );
+    let c = ServerConfig::from_properties(&entries(&text), &JvmFlags::parse("")).expect("an observer");
+    let q = c.quorum.expect("an ensemble member");
+    assert!(q.me().observer);
+    assert_eq!(q.voters().map(|m| m.id).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(q.observers().map(|m| m.id).collect::<Vec<_>>(), [3]);
+    // One voter and an observer: ZooKeeper refuses it unless standaloneEnabled=false, which is not served yet.
+    let one = text.replace("server.2=127.0.0.1:24203:24204\n", "");
+    let err = ServerConfig::from_properties(&entries(&one), &JvmFlags::parse("")).expect_err("no quorum");
+    assert!(err.to_string().contains("observers without a quorum"), "{err}");
+}
+
+/// Groups and weights (`QuorumHierarchical`) are read as ZooKeeper reads them: every voter in exactly one group.
+#[test]
+fn hierarchical_quorums_need_every_voter_in_exactly_one_group() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let member = |extra: &str| member_one_of_three(dir.path(), extra);
+    let c = member("group.1=1:2\ngroup.2=3\nweight.3=0\n").expect("groups");
+    let q = c.quorum.expect("a member");
+    assert_eq!(q.groups, [(1, vec![1, 2]), (2, vec![3])]);
+    assert_eq!(q.weights, [(3, 0)]);
+    let err = member("group.1=1:2\n").expect_err("3 in no group");
+    assert!(err.to_string().contains("server 3 is not in a group"), "{err}");
+    let err = member("weight.1=2\n").expect_err("weights without groups");
+    assert!(err.to_string().contains("is not in a group"), "{err}");
+    let err = member("group.1=1:2:3\ngroup.2=3\n").expect_err("3 in two groups");
+    assert!(
+        err.to_string().contains("server 3 is in multiple groups"),
+        "{err}"
+    );
 }

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferrokeeper::core::zab::election::{Election, ElectionConfig, ElectionTimeouts, Persisted};
-use ferrokeeper::core::zab::quorum::QuorumMaj;
+use ferrokeeper::core::zab::quorum::QuorumVerifier;
 use ferrokeeper::quorum::election_port::{ElectionPort, ElectionPortConfig};
 use ferrokeeper::quorum::{Decision, ElectionRunner};
 use ferrokeeper::types::{ServerId, Zxid};
@@ -184,7 +184,7 @@ async fn our_member(ports: &Ports, me: i64, persisted: Persisted) -> ElectionRun
     })
     .await
     .expect("bind our election port");
-    let quorum = QuorumMaj::new([1, 2, 3].map(ServerId), [], 0).expect("quorum");
+    let quorum = QuorumVerifier::new([1, 2, 3].map(ServerId), [], 0).expect("quorum");
     let election = Election::new(
         ElectionConfig {
             my_id: ServerId(me),

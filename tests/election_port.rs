@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ferrokeeper::core::zab::election::{Election, ElectionConfig, ElectionTimeouts, Persisted};
-use ferrokeeper::core::zab::quorum::QuorumMaj;
+use ferrokeeper::core::zab::quorum::QuorumVerifier;
 use ferrokeeper::quorum::election_port::{ElectionPort, ElectionPortConfig};
 use ferrokeeper::quorum::ElectionRunner;
 use ferrokeeper::types::ServerId;
@@ -205,7 +205,7 @@ async fn three_members_elect_the_highest_over_real_sockets() {
         (3, free_addr().await),
     ]
     .into();
-    let quorum = QuorumMaj::new([1, 2, 3].map(ServerId), [], 0).expect("quorum");
+    let quorum = QuorumVerifier::new([1, 2, 3].map(ServerId), [], 0).expect("quorum");
     let mut tasks = Vec::new();
     for (&me, &addr) in &addrs {
         let peers = addrs

@@ -647,6 +647,106 @@ fn flapping_partitions_between_any_members_converge() {
     stop_and_check(load, &out, &ports, &members);
 }
 
+/// TRUNC between kinds: member 3 leads a mixed ensemble, is cut off from the others while its client writes
+/// (it logs the proposal and can never commit it), and the others elect a new leader of the other kind. The
+/// cut heals before the new leader commits anything, so the deposed leader, syncing from it, is ahead within
+/// the old epoch and must be truncated (TRUNC): its log says so, the write is nowhere, and every member ends
+/// with the same tree and zxid after more writes.
+fn a_deposed_leader_truncates_what_it_logged_alone(kinds: [Kind; 3]) {
+    let base = tempfile::tempdir().expect("tempdir");
+    let ids = [1, 2, 3];
+    let ports = Ports::new(&ids);
+    let net = Net::new(&ports);
+    let start = |id: u64| {
+        let kind = kinds[(id - 1) as usize];
+        Member::start_seeing(
+            base.path(),
+            id,
+            kind,
+            &ports,
+            net.view(id),
+            "admin.enableServer=false\n",
+        )
+    };
+    // Members 1 and 3 first: of two members with the same history, the higher id leads.
+    let pair = [start(1), start(3)];
+    assert_eq!(wait_for_quorum(&pair, QUORUM_WITHIN), 3);
+    let [one, three] = pair;
+    let members = vec![one, start(2), three];
+    let leader = wait_for_quorum(&members, QUORUM_WITHIN);
+    assert_eq!(leader, 3);
+    let all: Vec<u16> = members.iter().map(|m| m.client_port).collect();
+    kazoo(
+        &all,
+        "c = KazooClient(hosts=','.join(hosts), timeout=10); c.start(timeout=30)\n\
+         for i in range(20): c.create('/t/before-%d' % i, b'x', makepath=True)\nc.stop(); c.close()\n",
+    );
+    let mut probe = Probe::start(
+        &base.path().join("probe"),
+        "/t/alone",
+        &[members[2].client_port],
+        &members,
+    );
+    for other in [1, 2] {
+        net.cut(3, other);
+        net.cut(other, 3);
+    }
+    probe.go();
+    let new_leader = wait_for_leader_among(&members, &[1, 2], QUORUM_WITHIN);
+    // Healed before the new epoch commits anything: the deposed leader is then ahead of the new leader's
+    // history within one epoch, the case for TRUNC (across epochs ZooKeeper sends a snapshot instead).
+    net.heal();
+    let verdict = probe.finish(&members);
+    assert!(
+        verdict.contains("no acknowledgement without a quorum"),
+        "{verdict}"
+    );
+    wait_for_quorum(&members, QUORUM_WITHIN);
+    kazoo(
+        &all,
+        "c = KazooClient(hosts=','.join(hosts), timeout=10); c.start(timeout=30)\n\
+         for i in range(20): c.create('/t/after-%d' % i, b'y')\nc.stop(); c.close()\n",
+    );
+    let text = check_converged(&all, "/t", None, &members);
+    assert!(text.contains("converged"), "{text}");
+    zxids_agree(&members);
+    let log = std::fs::read_to_string(members[2].dir.join("server.log")).unwrap_or_default();
+    let truncated = match members[2].kind {
+        Kind::Ferrokeeper => "truncating the log as the leader asks (TRUNC)",
+        _ => "Truncating log to get in sync with the leader",
+    };
+    assert!(
+        log.contains(truncated),
+        "member 3 ({:?}) was not truncated by leader {new_leader} ({:?}); its sync lines:\n{}",
+        members[2].kind,
+        members[(new_leader - 1) as usize].kind,
+        log.lines()
+            .filter(|l| l.contains("from the leader") || l.contains("sync") || l.contains("TRUNC"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+/// An Apache ZooKeeper 3.9.5 leader truncates a deposed ferrokeeper leader.
+#[test]
+fn an_apache_zookeeper_leader_truncates_a_deposed_ferrokeeper_leader() {
+    a_deposed_leader_truncates_what_it_logged_alone([
+        Kind::ZooKeeper("3.9.5"),
+        Kind::ZooKeeper("3.9.5"),
+        Kind::Ferrokeeper,
+    ]);
+}
+
+/// A ferrokeeper leader truncates a deposed Apache ZooKeeper 3.9.5 leader.
+#[test]
+fn a_ferrokeeper_leader_truncates_a_deposed_apache_zookeeper_leader() {
+    a_deposed_leader_truncates_what_it_logged_alone([
+        Kind::Ferrokeeper,
+        Kind::Ferrokeeper,
+        Kind::ZooKeeper("3.9.5"),
+    ]);
+}
+
 /// A member that restarts into an established mixed ensemble finds its leader, whichever kind leads and
 /// whichever kind restarts.
 #[test]

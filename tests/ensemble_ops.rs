@@ -1,6 +1,6 @@
-//! What an operator sees of an ensemble, compared with Apache ZooKeeper 3.9.5: a three-member ferrokeeper
-//! ensemble and a three-member 3.9.5 ensemble, each with its AdminServer on, answer `mntr`, `srvr`, `stat`,
-//! `conf`, `isro` and the AdminServer's commands on the leader and on a follower. The keys of `mntr` and
+//! What an operator sees of an ensemble, compared with Apache ZooKeeper 3.9.5: a ferrokeeper ensemble and a 3.9.5
+//! ensemble of three voting members and an observer, each with its AdminServer on, answer `mntr`, `srvr`, `stat`,
+//! `conf`, `isro` and the AdminServer's commands on the leader, on a follower and on the observer. The keys of `mntr` and
 //! `monitor`, the lines of `srvr`, `stat` and `conf`, and the field names and JSON types of every command must be
 //! the same on both kinds of member; the values that describe the ensemble (state, peer state, learners, synced
 //! followers, quorum size, leader id, ZAB state, membership, `/zookeeper/config` as a client reads it) must agree,
@@ -17,7 +17,9 @@ use std::time::Duration;
 use ensemble::{four_letter, free_port, kazoo, wait_for_quorum, Kind, Member, Ports};
 use serde_json::Value;
 
-const IDS: [u64; 3] = [1, 2, 3];
+const IDS: [u64; 4] = [1, 2, 3, 4];
+/// The member whose server line ends in `:observer`.
+const OBSERVER: u64 = 4;
 
 /// AdminServer commands compared field by field on both members.
 const COMMANDS: [&str; 10] = [
@@ -61,7 +63,7 @@ impl Ensemble {
     /// Starts three members of `kind`, with ZooKeeper's Prometheus provider if `prometheus`.
     fn start(kind: Kind, prometheus: bool) -> Ensemble {
         let dir = tempfile::tempdir().expect("temp dir");
-        let ports = Ports::new(&IDS);
+        let ports = Ports::new(&IDS).with_observers(&[OBSERVER]);
         let pick = || -> BTreeMap<u64, u16> { IDS.iter().map(|&id| (id, free_port())).collect() };
         let admin = pick();
         let metrics = prometheus.then(pick);
@@ -104,7 +106,9 @@ impl Ensemble {
     }
 
     fn follower(&self) -> u64 {
-        *IDS.iter().find(|&&id| id != self.leader).expect("a follower")
+        *IDS.iter()
+            .find(|&&id| id != self.leader && id != OBSERVER)
+            .expect("a follower")
     }
 
     fn member(&self, id: u64) -> &Member {
@@ -258,6 +262,7 @@ fn compare(role: &str, zk: &Seen, fk: &Seen) {
         "zk_synced_followers",
         "zk_synced_non_voting_followers",
         "zk_pending_syncs",
+        "zk_observer_master_id",
     ] {
         assert_eq!(zk.mntr.get(key), fk.mntr.get(key), "{key} on the {role}");
     }
@@ -396,7 +401,14 @@ fn check_member(kind: &str, e: &Ensemble, id: u64, seen: &Seen) {
         "{kind} member {id}: {}",
         seen.conf
     );
-    let state = if leading { "leading" } else { "following" };
+    let observing = id == OBSERVER;
+    let state = if leading {
+        "leading"
+    } else if observing {
+        "observing"
+    } else {
+        "following"
+    };
     assert_eq!(
         seen.mntr.get("zk_peer_state").map(String::as_str),
         Some(format!("{state} - broadcast").as_str()),
@@ -421,6 +433,8 @@ fn check_member(kind: &str, e: &Ensemble, id: u64, seen: &Seen) {
     };
     let counted: &[&str] = if leading {
         &["zk_proposal_count", "zk_commit_count"]
+    } else if observing {
+        &[]
     } else {
         &[
             "zk_learner_proposal_received_count",
@@ -436,8 +450,13 @@ fn check_member(kind: &str, e: &Ensemble, id: u64, seen: &Seen) {
     };
     let mut counted: Vec<String> = counted.iter().map(|k| k.to_string()).collect();
     counted.push("zk_looking_count".into());
-    counted.push(summary_count("election_time"));
-    if !leading {
+    // An observer does not record how long its election took (ZooKeeper's Observer never does).
+    if !observing {
+        counted.push(summary_count("election_time"));
+    }
+    if observing {
+        counted.push(summary_count("observer_sync_time"));
+    } else if !leading {
         counted.push(summary_count("follower_sync_time"));
     }
     for key in &counted {
@@ -493,16 +512,20 @@ fn compare_ensembles(prometheus: bool) {
     let zk = Ensemble::start(Kind::ZooKeeper("3.9.5"), prometheus);
     let zk_leader = zk.seen(zk.leader);
     let zk_follower = zk.seen(zk.follower());
+    let zk_observer = zk.seen(OBSERVER);
     check_member("ZooKeeper", &zk, zk.leader, &zk_leader);
     check_member("ZooKeeper", &zk, zk.follower(), &zk_follower);
+    check_member("ZooKeeper", &zk, OBSERVER, &zk_observer);
     let zk_config_node = zk.config_node.clone();
     drop(zk);
 
     let fk = Ensemble::start(Kind::Ferrokeeper, prometheus);
     let fk_leader = fk.seen(fk.leader);
     let fk_follower = fk.seen(fk.follower());
+    let fk_observer = fk.seen(OBSERVER);
     check_member("ferrokeeper", &fk, fk.leader, &fk_leader);
     check_member("ferrokeeper", &fk, fk.follower(), &fk_follower);
+    check_member("ferrokeeper", &fk, OBSERVER, &fk_observer);
     check_logs(&fk);
 
     // The membership a member writes into /zookeeper/config, as clients (zkCli's `config`) read it.
@@ -521,6 +544,16 @@ fn compare_ensembles(prometheus: bool) {
     );
     compare("leader", &zk_leader, &fk_leader);
     compare("follower", &zk_follower, &fk_follower);
+    compare("observer", &zk_observer, &fk_observer);
+    // The leader lists its observer as ZooKeeper's `observers` command does.
+    for (kind, leader) in [("ZooKeeper", &zk_leader), ("ferrokeeper", &fk_leader)] {
+        let listed = &leader.admin["observers"]["observers"];
+        assert_eq!(listed[0]["sid"], Value::from(OBSERVER), "{kind}: {listed}");
+        assert!(
+            listed[0]["packets_sent"].as_i64().unwrap_or(0) > 0,
+            "{kind}: {listed}"
+        );
+    }
 }
 
 #[test]

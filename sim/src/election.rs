@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 
 use bytes::Bytes;
 use ferrokeeper::core::zab::election::{Election, ElectionConfig, ElectionTimeouts, Output, Persisted};
-use ferrokeeper::core::zab::quorum::QuorumMaj;
+use ferrokeeper::core::zab::quorum::QuorumVerifier;
 use ferrokeeper::core::zab::vote::Candidate;
 use ferrokeeper::types::{ServerId, Zxid};
 use jute::election::{Notification, ServerState};
@@ -116,7 +116,7 @@ pub struct World {
     seed: u64,
     rng: Rng,
     scenario: Scenario,
-    quorum: QuorumMaj,
+    quorum: QuorumVerifier,
     net: Network<Notification>,
     nodes: BTreeMap<Member, Node>,
     now: u64,
@@ -154,7 +154,7 @@ impl World {
     pub fn new(seed: u64) -> World {
         let mut rng = Rng::new(seed);
         let scenario = Scenario::draw(&mut rng);
-        let quorum = QuorumMaj::new(
+        let quorum = QuorumVerifier::new(
             scenario.voters.iter().copied().map(ServerId),
             scenario.observers.iter().copied().map(ServerId),
             0,

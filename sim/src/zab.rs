@@ -1,5 +1,6 @@
 //! ZAB discovery, sync and broadcast under faults: the real leader core (`core::zab::leader`) and learner
-//! cores (`core::zab::learner`) of 3 or 5 voters, connected by simulated TCP connections (in order, delayed,
+//! cores (`core::zab::learner`) of 3 or 5 voters and, in half the seeds, an observer, connected by simulated TCP
+//! connections (in order, delayed,
 //! never reordered; a fault breaks the whole connection), with disks whose unsynced writes a crash loses.
 //!
 //! What stands in for the rest of ZooKeeper: instead of Fast Leader Election, once a quorum of members is up
@@ -12,7 +13,7 @@
 //! Checks: every txn a leader commits follows the last one committed (by any leader) in zxid order, and a new
 //! leader, once established, holds everything committed before (no committed txn is lost); a serving
 //! learner's applied txns are always a prefix of the committed sequence; after the faults stop, within
-//! `CONVERGE_TICKS` every member serves the same leader with the committed sequence applied.
+//! `CONVERGE_TICKS` a quorum of voters and every observer serve the same leader with the committed sequence applied.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -104,6 +105,8 @@ pub struct World {
     seed: u64,
     rng: Rng,
     voters: Vec<Member>,
+    /// Members that learn every commit (INFORM) and never vote nor lead.
+    observers: Vec<Member>,
     nodes: BTreeMap<Member, Node>,
     leader: Option<(Member, Leader)>,
     conns: BTreeMap<u64, Conn>,
@@ -154,8 +157,10 @@ impl World {
         let mut rng = Rng::new(seed);
         let n: Member = if rng.chance(50) { 3 } else { 5 };
         let voters: Vec<Member> = (1..=n).collect();
+        let observers: Vec<Member> = if rng.chance(50) { vec![n + 1] } else { vec![] };
         let nodes = voters
             .iter()
+            .chain(&observers)
             .map(|&m| {
                 let node = Node {
                     up_at: None,
@@ -174,6 +179,7 @@ impl World {
             fault_per_mille: rng.between(2, 30),
             rng,
             voters,
+            observers,
             nodes,
             leader: None,
             conns: BTreeMap::new(),
@@ -297,7 +303,8 @@ impl World {
             .filter(|(_, n)| n.up_at.is_some_and(|t| t <= self.now))
             .map(|(m, _)| *m)
             .collect();
-        if up.len() * 2 <= self.voters.len() {
+        let voters_up = up.iter().filter(|m| self.voters.contains(m)).count();
+        if voters_up * 2 <= self.voters.len() {
             return Ok(());
         }
         for &m in &up {
@@ -308,6 +315,7 @@ impl World {
         }
         let chosen = *up
             .iter()
+            .filter(|m| self.voters.contains(m))
             .max_by_key(|m| {
                 (
                     self.nodes[m].disk.current_epoch,
@@ -332,7 +340,8 @@ impl World {
         let cfg = LeaderConfig {
             my_id: ServerId(chosen),
             voters: self.voters.iter().copied().map(ServerId).collect(),
-            observers: vec![],
+            observers: self.observers.iter().copied().map(ServerId).collect(),
+            groups: None,
             init_limit_ticks: INIT_LIMIT_TICKS,
             sync_limit_ticks: SYNC_LIMIT_TICKS,
             committed_log_max: COMMITTED_LOG_MAX,
@@ -368,7 +377,7 @@ impl World {
         node.db = node.disk.durable.clone();
         let cfg = LearnerConfig {
             my_id: ServerId(m),
-            observer: false,
+            observer: self.observers.contains(&m),
             config_version: 0,
             init_limit_ticks: INIT_LIMIT_TICKS,
             sync_limit_ticks: SYNC_LIMIT_TICKS,
@@ -426,10 +435,7 @@ impl World {
     fn deliver(&mut self) -> Result<(), String> {
         let ids: Vec<u64> = self.conns.keys().copied().collect();
         for id in ids {
-            loop {
-                let Some(conn) = self.conns.get_mut(&id) else {
-                    break;
-                };
+            while let Some(conn) = self.conns.get_mut(&id) {
                 let m = conn.learner;
                 let to_learner = conn.to_learner.front().is_some_and(|(t, _)| *t <= self.now);
                 let to_leader = conn.to_leader.front().is_some_and(|(t, _, _)| *t <= self.now);
@@ -534,7 +540,8 @@ impl World {
         Ok(())
     }
 
-    /// Clients done, every member up, and a quorum serving the leader with the committed sequence applied.
+    /// Clients done, every member up, a quorum serving the leader with the committed sequence applied, and every
+    /// observer serving with it applied too.
     /// (Pings never stop, so packets are always in flight. Not every member: a learner that accepted a higher epoch than this leader's
     /// cannot follow it, in ZooKeeper too, until the next election.)
     fn converged(&self) -> bool {
@@ -551,11 +558,17 @@ impl World {
         let serving = self
             .nodes
             .iter()
+            .filter(|(m, _)| self.voters.contains(m))
             .filter(|(m, n)| {
                 zxids(&n.db) == self.committed
                     && (*m == leader_id || n.learner.as_ref().is_some_and(|(core, _)| core.is_serving()))
             })
             .count();
-        serving * 2 > self.voters.len()
+        // Observers never count towards the quorum, but once it serves, each must have caught up too.
+        let observers_caught_up = self.observers.iter().all(|m| {
+            let n = &self.nodes[m];
+            zxids(&n.db) == self.committed && n.learner.as_ref().is_some_and(|(core, _)| core.is_serving())
+        });
+        serving * 2 > self.voters.len() && observers_caught_up
     }
 }

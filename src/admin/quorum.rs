@@ -4,7 +4,7 @@
 
 use super::commands::{Command, Response};
 use super::json::{Json, Object};
-use crate::net::quorum_view::{address, QuorumView};
+use crate::net::quorum_view::{address, QuorumView, RoleView};
 use crate::types::Zxid;
 
 /// Answers `command` for a member; `last_zxid` is the last txn applied to its tree
@@ -39,16 +39,33 @@ pub fn command(r: &mut Response, command: Command, q: &QuorumView, last_zxid: Zx
                 .put("election_address", multiple_addresses(&q.election_address))
                 .put("client_address", address(&q.client_address))
                 // A member's own quorum and election addresses are those of its server line.
-                .put("voting", true)
+                .put("voting", q.role != RoleView::Observing)
                 .put("last_zxid", format!("0x{:x}", last_zxid.0))
                 .put("zab_epoch", i64::from(last_zxid.epoch()))
                 .put("zab_counter", i64::from(last_zxid.counter()))
                 .put("zabstate", q.zab_state.name());
         }
         Command::Observers => {
-            // Observers are refused at start-up: a leader has none to list, a follower never does.
-            r.put("synced_observers", 0u32)
-                .put("observers", Json::Array(Vec::new()));
+            // A follower lists observers only as an observer master, which is not served.
+            let observers = q.leader_facts().map_or(&[][..], |l| &l.observers[..]);
+            let list = observers
+                .iter()
+                .map(|o| {
+                    let mut info = Object::new();
+                    info.put("remote_socket_address", o.remote.as_str())
+                        .put("sid", o.sid)
+                        .put("established", o.established_ms)
+                        .put("queued_packets", o.queued_packets)
+                        .put("queued_packets_size", o.queued_bytes)
+                        .put("packets_received", o.packets_received)
+                        .put("packets_sent", o.packets_sent)
+                        .put("requests", o.requests)
+                        .put("last_zxid", o.last_zxid);
+                    info.into()
+                })
+                .collect();
+            r.put("synced_observers", observers.len() as u64)
+                .put("observers", Json::Array(list));
         }
         Command::IsReadOnly => {
             // A member that lost its quorum stops serving; it never answers read-only.

@@ -390,7 +390,7 @@ mod tests {
     }
 }
 
-/// One voting member as this member reaches it.
+/// One member as this member reaches it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     pub id: u64,
@@ -398,6 +398,8 @@ pub struct Member {
     pub quorum: SocketAddr,
     /// Where it listens to leader election.
     pub election: SocketAddr,
+    /// An observer (`:observer` on its server line): it learns every commit but never votes.
+    pub observer: bool,
 }
 
 /// What an ensemble member needs to take part: who it is and who the others are, checked as
@@ -410,14 +412,19 @@ pub struct QuorumSettings {
     pub init_limit: u32,
     /// `syncLimit`, in ticks: how long a learner may stay silent once synced.
     pub sync_limit: u32,
-    /// Every voting member, this one included, by id.
+    /// Every member, voters and observers, this one included, in server-line order.
     pub members: Vec<Member>,
+    /// `quorumListenOnAllIPs`: the quorum and election ports listen on every address, not only the one on the
+    /// member's server line.
+    pub listen_on_all_ips: bool,
+    /// `group.N` and `weight.N`: with either, the quorum is hierarchical (`QuorumHierarchical`).
+    pub groups: Vec<(u64, Vec<u64>)>,
+    pub weights: Vec<(u64, u64)>,
 }
 
 impl QuorumSettings {
     /// The settings of an ensemble `check_standalone` refused to run standalone (`why`). What ferrokeeper
-    /// does not serve yet (observers, weights and groups, more than one address per member) is refused,
-    /// naming it.
+    /// does not serve yet (more than one address per member) is refused, naming it.
     pub fn check(
         ensemble: &Ensemble,
         data_dir: &Path,
@@ -429,20 +436,39 @@ impl QuorumSettings {
         let refuse = |what: &str| ConfigError::Ensemble {
             reason: format!("{why}; {what}"),
         };
-        if ensemble.servers.iter().any(|s| s.role == Role::Observer) {
-            return Err(refuse("observers are not served yet"));
-        }
+        // `QuorumHierarchical`: every voter in exactly one group.
         if !ensemble.groups.is_empty() || !ensemble.weights.is_empty() {
-            return Err(refuse(
-                "hierarchical quorums (group.N, weight.N) are not served yet",
-            ));
+            let mut seen = std::collections::BTreeSet::new();
+            for (gid, members) in &ensemble.groups {
+                if let Some(m) = members.iter().find(|m| !seen.insert(**m)) {
+                    return Err(invalid(
+                        &format!("group.{gid}"),
+                        &m.to_string(),
+                        format_args!("server {m} is in multiple groups"),
+                    ));
+                }
+            }
+            let voters = ensemble.servers.iter().filter(|s| s.role == Role::Participant);
+            if let Some(s) = voters.into_iter().find(|s| !seen.contains(&s.id)) {
+                return Err(invalid(
+                    &format!("server.{}", s.id),
+                    "",
+                    format_args!("server {} is not in a group", s.id),
+                ));
+            }
         }
         if multi_address || ensemble.servers.iter().any(|s| s.addresses.len() > 1) {
             return Err(refuse(
                 "more than one address per member (multiAddress) is not served yet",
             ));
         }
-        if ensemble.servers.len() < 2 {
+        if ensemble
+            .servers
+            .iter()
+            .filter(|s| s.role == Role::Participant)
+            .count()
+            < 2
+        {
             return Err(refuse(
                 "an ensemble of one voting member (standaloneEnabled=false) is not served yet",
             ));
@@ -483,6 +509,7 @@ impl QuorumSettings {
                 id: s.id,
                 quorum: SocketAddr::new(ip, a.quorum_port),
                 election: SocketAddr::new(ip, a.election_port),
+                observer: s.role == Role::Observer,
             });
         }
         Ok(QuorumSettings {
@@ -490,7 +517,33 @@ impl QuorumSettings {
             init_limit,
             sync_limit,
             members,
+            listen_on_all_ips: false,
+            groups: ensemble.groups.clone(),
+            weights: ensemble.weights.clone(),
         })
+    }
+
+    /// The voting members.
+    pub fn voters(&self) -> impl Iterator<Item = &Member> {
+        self.members.iter().filter(|m| !m.observer)
+    }
+
+    /// The observers.
+    pub fn observers(&self) -> impl Iterator<Item = &Member> {
+        self.members.iter().filter(|m| m.observer)
+    }
+
+    /// Where this member listens for `port` of its server line: that address, or with `quorumListenOnAllIPs`
+    /// every address of its family (as ZooKeeper binds `new InetSocketAddress(port)`).
+    pub fn listen_address(&self, on_server_line: SocketAddr) -> SocketAddr {
+        if !self.listen_on_all_ips {
+            return on_server_line;
+        }
+        let any = match on_server_line.ip() {
+            IpAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        };
+        SocketAddr::new(any, on_server_line.port())
     }
 
     /// This member.

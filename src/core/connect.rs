@@ -39,6 +39,12 @@ impl Core {
                 sasl: Default::default(),
             },
         );
+        if self.role == super::Role::ReadOnly && req.read_only != Some(true) {
+            // `ZooKeeperServer.processConnectRequest`: closed before anything else is looked at.
+            tracing::info!(%conn, "refusing session request for not-read-only client");
+            self.close_conn(conn, &mut out);
+            return out;
+        }
         if req.last_zxid_seen > self.last_zxid().0 {
             // The client has seen more than this server: it must try another one (no response, just close).
             tracing::info!(
@@ -55,6 +61,10 @@ impl Core {
             .time_out
             .max(self.config.min_session_timeout_ms)
             .min(self.config.max_session_timeout_ms);
+        if self.role == super::Role::ReadOnly {
+            self.connect_read_only(now, conn, req.session_id, &req.passwd, timeout, &mut out);
+            return out;
+        }
         if req.session_id == 0 {
             let id = self.sessions.next_session_id();
             if self.role == super::Role::Follower {
@@ -118,7 +128,7 @@ impl Core {
                 time_out: 0,
                 session_id: 0,
                 passwd: Bytes::from_static(&[0; 16]),
-                read_only: read_only.map(|_| false),
+                read_only: read_only.map(|_| self.role == super::Role::ReadOnly),
             };
             self.send_connect_response(conn, &rsp, out);
             self.close_conn(conn, out);
@@ -156,7 +166,7 @@ impl Core {
             time_out: timeout,
             session_id: id.0,
             passwd: Bytes::copy_from_slice(&password(id)),
-            read_only: read_only.map(|_| false),
+            read_only: read_only.map(|_| self.role == super::Role::ReadOnly),
         };
         self.send_connect_response(conn, &rsp, out);
         let Some(c) = self.conns.get_mut(&conn) else {

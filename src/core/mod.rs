@@ -15,6 +15,7 @@ pub mod effects;
 pub mod namespace;
 mod pending;
 mod prep;
+mod read_only;
 mod reads;
 mod replica;
 pub mod reply;
@@ -205,6 +206,8 @@ pub struct Core {
     pending_syncs: VecDeque<(ConnId, i32, Option<String>)>,
     /// A follower's resumed sessions waiting for the leader's REVALIDATE answer: connection, timeout, read-only.
     pending_revalidations: std::collections::BTreeMap<i64, (ConnId, i32, Option<bool>)>,
+    /// A read-only server's connections and their idle timeouts.
+    read_only: read_only::ReadOnlyConns,
     /// Where SASL challenges draw their nonces from: seeded from `CoreConfig::nonce_seed`, so a simulation
     /// replays the same exchange.
     nonces: rand::rngs::StdRng,
@@ -252,6 +255,7 @@ impl Core {
             pending_connects: Default::default(),
             pending_syncs: VecDeque::new(),
             pending_revalidations: Default::default(),
+            read_only: Default::default(),
             nonces: rand::SeedableRng::from_seed(config.nonce_seed),
             policy,
             config,
@@ -393,6 +397,10 @@ impl Core {
             return;
         }
         self.touch_own(session, now);
+        self.touch_read_only(conn, now);
+        if self.refuse_read_only(conn, header, out) {
+            return;
+        }
         let request = match body {
             Ok(Request::Check(_)) | Err(RequestError::Unimplemented(_)) => {
                 // Top-level check and unknown opcodes: UNIMPLEMENTED with zxid -1, then close
@@ -530,6 +538,10 @@ impl Core {
         origin: Origin,
         out: &mut Vec<Effect>,
     ) {
+        assert!(
+            self.role != Role::ReadOnly,
+            "a read-only server never makes a txn"
+        );
         self.next_zxid += 1;
         let header = TxnHeader {
             client_id: session.0,
@@ -571,6 +583,7 @@ impl Core {
 
     /// The connection went away: its watches go, its session stays until it expires.
     pub fn disconnected(&mut self, _now: Now, conn: ConnId) -> Vec<Effect> {
+        self.forget_read_only(conn);
         if let Some(c) = self.conns.remove(&conn) {
             if let Some(s) = c.session {
                 if let Some(session) = self.sessions.get_mut(s) {
@@ -596,9 +609,15 @@ impl Core {
     /// Expires sessions whose time has passed: each becomes a closeSession txn.
     pub fn tick(&mut self, now: Now) -> Vec<Effect> {
         let mut out = Vec::new();
-        if self.role == Role::Follower {
+        match self.role {
             // Only the leader expires sessions and reaps containers.
-            return out;
+            Role::Follower => return out,
+            // A read-only server tracks no session: only idle connections are closed.
+            Role::ReadOnly => {
+                self.expire_read_only(now, &mut out);
+                return out;
+            }
+            Role::Standalone | Role::Leader => {}
         }
         for session in self.sessions.expire(now.mono_ms) {
             tracing::info!(session = %session, "session expired");
@@ -658,6 +677,8 @@ fn is_write(op: OpCode) -> bool {
 mod hostile_tests;
 #[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod read_only_tests;
 #[cfg(test)]
 mod replica_tests;
 #[cfg(test)]

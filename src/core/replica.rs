@@ -34,6 +34,8 @@ pub enum Role {
     Leader,
     /// A follower: forwards writes and applies what the leader commits.
     Follower,
+    /// A member cut off from its quorum: serves reads, refuses writes, changes nothing (`read_only`).
+    ReadOnly,
 }
 
 impl Core {
@@ -51,11 +53,14 @@ impl Core {
         self.tree.write().set_config(text, 0, time_ms);
     }
 
-    /// Serve as the leader of `epoch`: the next txn is `(epoch << 32) + 1`. Every session's timeout starts
-    /// again now, as the sessions of a new leader's tracker do: none expires for the time it took to elect.
+    /// Serve as the leader of `epoch`: the next txn is `(epoch << 32) + 1`, and the tree's last processed zxid
+    /// is `epoch << 32` (what `srvr` shows and a snapshot is named after, as on a ZooKeeper leader). Every
+    /// session's timeout starts again now, as the sessions of a new leader's tracker do: none expires for the
+    /// time it took to elect.
     pub fn start_epoch(&mut self, epoch: i64, now: Now) {
         self.role = Role::Leader;
         self.next_zxid = epoch << 32;
+        self.tree.write().raise_last_processed_zxid(Zxid(epoch << 32));
         let ids: Vec<SessionId> = self.sessions.iter().map(|s| s.id).collect();
         for id in ids {
             self.sessions.touch(id, now.mono_ms);

@@ -31,6 +31,9 @@ pub struct DumpFacts {
     /// Connection expiry buckets (idle connections are closed at these times), soonest first. A connection
     /// without a session shows session 0x0.
     pub connection_buckets: Vec<Bucket<(SocketAddr, SessionId)>>,
+    /// A follower's or read-only server's sessions with their timeouts, in place of the expiry buckets: its
+    /// tracker (`LearnerSessionTracker`) expires none and lists the database's sessions.
+    pub learner_sessions: Option<Vec<(SessionId, i32)>>,
 }
 
 /// The data-watch table, both ways round.
@@ -114,7 +117,18 @@ fn expiry_queue<T>(out: &mut String, title: &str, buckets: &[Bucket<T>], member:
 /// `dump`: sessions by expiry bucket, ephemeral nodes by session, connections by expiry bucket.
 pub fn dump(f: &DumpFacts) -> String {
     let mut out = String::from("SessionTracker dump:\n");
-    expiry_queue(&mut out, "Session", &f.session_buckets, |id| id.to_string());
+    match &f.learner_sessions {
+        Some(sessions) => {
+            // `LearnerSessionTracker.dumpSessions`: by id, as a `TreeSet<Long>` orders them.
+            let mut sessions = sessions.clone();
+            sessions.sort();
+            let _ = writeln!(out, "Global Sessions({}):", sessions.len());
+            for (id, timeout_ms) in sessions {
+                let _ = writeln!(out, "{id}\t{timeout_ms}ms");
+            }
+        }
+        None => expiry_queue(&mut out, "Session", &f.session_buckets, |id| id.to_string()),
+    }
     out.push_str("ephemeral nodes dump:\n");
     let _ = writeln!(out, "Sessions with Ephemerals ({}):", f.ephemerals.len());
     for (session, paths) in &f.ephemerals {
@@ -239,6 +253,7 @@ mod tests {
                     ("127.0.0.1:38166".parse().expect("addr"), SessionId(0)),
                 ],
             }],
+            learner_sessions: None,
         };
         assert_eq!(
             dump(&facts),

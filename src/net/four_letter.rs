@@ -9,7 +9,7 @@ use std::path::Path;
 
 use super::conn_stats::ConnStats;
 use super::java;
-use super::quorum_view::QuorumView;
+use super::quorum_view::{QuorumView, RoleView};
 use crate::config::ServerConfig;
 use crate::metrics::MonitorValue;
 use crate::types::{SessionId, Zxid};
@@ -133,10 +133,25 @@ pub fn ruok() -> &'static str {
     "imok"
 }
 
-/// `isro`: a standalone server is never read-only.
-pub fn isro() -> &'static str {
-    "rw"
+/// `isro` (`IsroCommand`): "ro" from a member serving read-only, "rw" from any other running server (a member
+/// between roles answers no four-letter word).
+pub fn isro(read_only: bool) -> &'static str {
+    if read_only {
+        "ro"
+    } else {
+        "rw"
+    }
 }
+
+/// The line `srvr` and `stat` add after the version on a read-only server (`StatCommand`).
+fn read_only_line(out: &mut String, f: &ServerFacts) {
+    if f.mode == READ_ONLY_MODE {
+        out.push_str("READ-ONLY mode; serving only read-only clients\n");
+    }
+}
+
+/// The mode of a member serving read-only, as `srvr` and `mntr` name it (`ReadOnlyZooKeeperServer.getState`).
+pub const READ_ONLY_MODE: &str = "read-only";
 
 fn server_stats(out: &mut String, f: &ServerFacts) {
     let l = &f.latency;
@@ -162,13 +177,16 @@ fn server_stats(out: &mut String, f: &ServerFacts) {
 /// `srvr`.
 pub fn srvr(f: &ServerFacts) -> String {
     let mut out = format!("Zookeeper version: {FULL_VERSION}\n");
+    read_only_line(&mut out, f);
     server_stats(&mut out, f);
     out
 }
 
 /// `stat`: `srvr` with the client list after the version line.
 pub fn stat(f: &ServerFacts) -> String {
-    let mut out = format!("Zookeeper version: {FULL_VERSION}\nClients:\n");
+    let mut out = format!("Zookeeper version: {FULL_VERSION}\n");
+    read_only_line(&mut out, f);
+    out.push_str("Clients:\n");
     for c in &f.connections {
         let _ = writeln!(
             out,
@@ -201,6 +219,32 @@ pub fn dir_size(dir: &Path) -> u64 {
 /// `conf` (`ZooKeeperServer.dumpConf`, and for an ensemble member `QuorumZooKeeperServer.dumpConf`); the
 /// directories are the `version-2` subdirectories where the files live.
 pub fn conf(config: &ServerConfig, quorum: Option<&QuorumView>) -> String {
+    let mut out = conf_server(config, quorum.map_or(0, |q| q.my_id));
+    if let Some(q) = quorum {
+        q.conf_lines(&mut out);
+    }
+    out
+}
+
+/// `conf` of a member serving read-only (`ReadOnlyZooKeeperServer.dumpConf`): the server's lines, then its
+/// quorum settings without the membership.
+pub fn conf_read_only(config: &ServerConfig) -> String {
+    let Some(q) = config.quorum.as_ref() else {
+        return conf(config, None);
+    };
+    let mut out = conf_server(config, q.my_id);
+    let me = q.me();
+    let _ = writeln!(out, "initLimit={}", q.init_limit);
+    let _ = writeln!(out, "syncLimit={}", q.sync_limit);
+    let _ = writeln!(out, "electionAlg=3");
+    let _ = writeln!(out, "electionPort={}", me.election.port());
+    let _ = writeln!(out, "quorumPort={}", me.quorum.port());
+    let _ = writeln!(out, "peerType=0");
+    out
+}
+
+/// The lines of `ZooKeeperServer.dumpConf`.
+fn conf_server(config: &ServerConfig, server_id: u64) -> String {
     let data_dir = std::path::absolute(&config.data_dir)
         .unwrap_or_else(|_| config.data_dir.clone())
         .join("version-2");
@@ -219,10 +263,7 @@ pub fn conf(config: &ServerConfig, quorum: Option<&QuorumView>) -> String {
     let _ = writeln!(out, "minSessionTimeout={}", config.min_session_timeout_ms);
     let _ = writeln!(out, "maxSessionTimeout={}", config.max_session_timeout_ms);
     let _ = writeln!(out, "clientPortListenBacklog=-1");
-    let _ = writeln!(out, "serverId={}", quorum.map_or(0, |q| q.my_id));
-    if let Some(q) = quorum {
-        q.conf_lines(&mut out);
-    }
+    let _ = writeln!(out, "serverId={server_id}");
     out
 }
 
@@ -438,9 +479,20 @@ pub fn provider_monitor_values(
     out
 }
 
-/// `peer_state`, which `QuorumZooKeeperServer.dumpMonitorValues` adds after `server_state` on a member.
-fn peer_state(quorum: Option<&QuorumView>) -> Option<(String, MonitorValue)> {
-    quorum.map(|q| ("peer_state".to_owned(), MonitorValue::Text(q.peer_state())))
+/// `peer_state`, which `QuorumZooKeeperServer.dumpMonitorValues` adds after `server_state` on a member, and
+/// the `observer_master_id` an observer adds after it (`ObserverZooKeeperServer.dumpMonitorValues`).
+fn peer_state(quorum: Option<&QuorumView>) -> Vec<(String, MonitorValue)> {
+    let Some(q) = quorum else {
+        return Vec::new();
+    };
+    let mut out = vec![("peer_state".to_owned(), MonitorValue::Text(q.peer_state()))];
+    if q.role == RoleView::Observing {
+        out.push((
+            "observer_master_id".to_owned(),
+            MonitorValue::Int(q.leader_id as i64),
+        ));
+    }
+    out
 }
 
 /// `mntr`: `zk_<key>\t<value>` lines.

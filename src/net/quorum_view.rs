@@ -50,9 +50,27 @@ pub struct VoterView {
     pub client: String,
 }
 
+/// One learner connection as the AdminServer's `observers` lists it (`LearnerHandler.getLearnerHandlerInfo`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LearnerInfoView {
+    /// `/host:port`, as Java prints the learner's socket address.
+    pub remote: String,
+    pub sid: i64,
+    /// When it connected, in ms since the epoch.
+    pub established_ms: i64,
+    pub queued_packets: u64,
+    pub queued_bytes: i64,
+    pub packets_received: u64,
+    pub packets_sent: u64,
+    pub requests: u64,
+    pub last_zxid: i64,
+}
+
 /// What the leader reports of its learners (`LeaderZooKeeperServer.registerMetrics`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LeaderFacts {
+    /// The observers that receive INFORMs (`Leader.getObservingLearners`).
+    pub observers: Vec<LearnerInfoView>,
     /// Connections on the quorum port (`Leader.getLearners`).
     pub learners: u64,
     /// Followers that receive proposals (`Leader.getForwardingFollowers`).
@@ -70,6 +88,7 @@ pub struct LeaderFacts {
 pub enum RoleView {
     Leading(LeaderFacts),
     Following,
+    Observing,
 }
 
 /// The ensemble as one member sees it.
@@ -102,7 +121,7 @@ impl QuorumView {
     pub fn leader_facts(&self) -> Option<&LeaderFacts> {
         match &self.role {
             RoleView::Leading(l) => Some(l),
-            RoleView::Following => None,
+            RoleView::Following | RoleView::Observing => None,
         }
     }
 
@@ -110,7 +129,11 @@ impl QuorumView {
     /// ZooKeeper adds while a follower installs what its leader sends is never seen here: the member serves no
     /// four-letter words until that is done).
     pub fn peer_state(&self) -> String {
-        let role = if self.is_leader() { "leading" } else { "following" };
+        let role = match self.role {
+            RoleView::Leading(_) => "leading",
+            RoleView::Following => "following",
+            RoleView::Observing => "observing",
+        };
         format!("{role} - {}", self.zab_state.name())
     }
 
@@ -121,8 +144,9 @@ impl QuorumView {
         let _ = writeln!(out, "electionAlg={ELECTION_ALG}");
         let _ = writeln!(out, "electionPort={}", self.election_address.port());
         let _ = writeln!(out, "quorumPort={}", self.quorum_address.port());
-        // `LearnerType.ordinal()`: 0 for a participant; observers are not served.
-        let _ = writeln!(out, "peerType=0");
+        // `LearnerType.ordinal()`: 0 for a participant, 1 for an observer.
+        let peer_type = u8::from(self.role == RoleView::Observing);
+        let _ = writeln!(out, "peerType={peer_type}");
         let _ = writeln!(out, "membership: ");
         out.push_str(&self.membership);
     }
@@ -142,8 +166,7 @@ impl QuorumView {
         let mut out = vec![("quorum_size", int(self.voters.len() as u64))];
         if let Some(l) = self.leader_facts() {
             out.extend([
-                // Observers are refused at start-up, so none is ever synced.
-                ("synced_observers", int(0)),
+                ("synced_observers", int(l.observers.len() as u64)),
                 ("learners", int(l.learners)),
                 ("synced_followers", int(l.synced_followers)),
                 // Every follower votes: a non-voting follower exists only during a reconfiguration, which is
@@ -164,7 +187,7 @@ impl QuorumView {
     /// reports them as 0.
     pub fn null_gauges(&self) -> Vec<(&'static str, MonitorValue)> {
         match self.role {
-            RoleView::Leading(_) => Vec::new(),
+            RoleView::Leading(_) | RoleView::Observing => Vec::new(),
             RoleView::Following => vec![("synced_observers", MonitorValue::Int(0))],
         }
     }

@@ -182,6 +182,16 @@ impl Sampler {
 pub struct PacketWriter {
     tx: mpsc::Sender<(Instant, Outgoing)>,
     sampler: Arc<Mutex<Sampler>>,
+    /// The approximate bytes of the packets queued (`LearnerHandler.queuedPacketsSize`).
+    queued_bytes: Arc<std::sync::atomic::AtomicI64>,
+}
+
+/// `LearnerHandler.packetSize`: a packet's data plus an approximate 28 bytes for the rest of it.
+fn approximate_size(item: &Outgoing) -> i64 {
+    match item {
+        Outgoing::Packet(p) => 28 + p.data.as_ref().map_or(0, |d| d.len() as i64),
+        Outgoing::Raw(b) => b.len() as i64,
+    }
 }
 
 impl PacketWriter {
@@ -189,13 +199,36 @@ impl PacketWriter {
     pub fn spawn(wr: OwnedWriteHalf) -> PacketWriter {
         let (tx, rx) = mpsc::channel(QUEUE_MAX);
         let sampler = Arc::new(Mutex::new(Sampler::default()));
-        tokio::spawn(write_loop(wr, rx, Arc::clone(&sampler)));
-        PacketWriter { tx, sampler }
+        let queued_bytes = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        tokio::spawn(write_loop(
+            wr,
+            rx,
+            Arc::clone(&sampler),
+            Arc::clone(&queued_bytes),
+        ));
+        PacketWriter {
+            tx,
+            sampler,
+            queued_bytes,
+        }
     }
 
     /// Queues a packet; false if the queue is full or the connection is gone (the caller drops the peer).
     pub fn send(&self, packet: Outgoing) -> bool {
-        self.tx.try_send((Instant::now(), packet)).is_ok()
+        let size = approximate_size(&packet);
+        let sent = self.tx.try_send((Instant::now(), packet)).is_ok();
+        if sent {
+            self.queued_bytes
+                .fetch_add(size, std::sync::atomic::Ordering::Relaxed);
+        }
+        sent
+    }
+
+    /// The packets queued and not yet written, and their approximate size in bytes.
+    pub fn queued(&self) -> (u64, i64) {
+        let packets = self.tx.max_capacity() - self.tx.capacity();
+        let bytes = self.queued_bytes.load(std::sync::atomic::Ordering::Relaxed);
+        (packets as u64, bytes)
     }
 
     /// The queue samples taken since the last call.
@@ -211,6 +244,7 @@ async fn write_loop(
     wr: OwnedWriteHalf,
     mut rx: mpsc::Receiver<(Instant, Outgoing)>,
     sampler: Arc<Mutex<Sampler>>,
+    queued_bytes: Arc<std::sync::atomic::AtomicI64>,
 ) {
     let mut out = BufWriter::with_capacity(64 * 1024, wr);
     let mut scratch = Vec::new();
@@ -220,6 +254,7 @@ async fn write_loop(
             if let Ok(mut s) = sampler.lock() {
                 s.record(rx.len(), queued_at.elapsed());
             }
+            queued_bytes.fetch_sub(approximate_size(&item), std::sync::atomic::Ordering::Relaxed);
             let written = match item {
                 Outgoing::Packet(p) => {
                     scratch.clear();

@@ -32,6 +32,8 @@ pub(crate) enum QuorumEvent {
     /// A learner connected to the leader's quorum port.
     Accepted {
         conn: u64,
+        /// The learner's address.
+        peer: std::net::SocketAddr,
         writer: PacketWriter,
         reader: tokio::task::AbortHandle,
     },
@@ -51,6 +53,8 @@ pub(crate) enum Link {
     Standalone,
     Follower(Box<FollowerLink>),
     Leader(Box<LeaderLink>),
+    /// A member cut off from its quorum, serving reads while it looks for a leader (`server::read_only`).
+    ReadOnly,
 }
 
 /// A leader's learners and its ZAB core.
@@ -58,11 +62,27 @@ pub(crate) struct LeaderLink {
     pub(crate) leader: Leader,
     /// Each learner's writer and the task reading its packets.
     pub(crate) learners: BTreeMap<u64, (PacketWriter, tokio::task::AbortHandle)>,
+    /// What each learner's connection carried, for the operator (`LearnerHandler.getLearnerHandlerInfo`).
+    pub(crate) stats: BTreeMap<u64, LearnerStats>,
     pub(crate) fs: std::sync::Arc<dyn Fs>,
     pub(crate) dirs: DataDirs,
     pub(crate) established: bool,
     pub(crate) max_len: usize,
     pub(crate) ops: super::quorum_ops::RoleOps,
+}
+
+/// The figures the AdminServer's `observers` command lists for one learner connection.
+#[derive(Debug, Clone)]
+pub(crate) struct LearnerStats {
+    pub(crate) peer: std::net::SocketAddr,
+    /// When it connected, in ms since the epoch.
+    pub(crate) established_ms: i64,
+    pub(crate) packets_received: u64,
+    pub(crate) packets_sent: u64,
+    /// REQUEST packets: its clients' writes, syncs and new sessions.
+    pub(crate) requests: u64,
+    /// The zxid of the last packet sent with one, -1 before.
+    pub(crate) last_zxid: i64,
 }
 
 /// A follower's side of its connection to the leader.
@@ -76,6 +96,8 @@ pub(crate) struct FollowerLink {
     /// The last zxid the log thread reported durable.
     pub(crate) durable: Zxid,
     pub(crate) serving: bool,
+    /// An observer: it gets INFORMs, never votes and never ACKs a proposal.
+    pub(crate) observer: bool,
     /// jute.maxbuffer for packets from the leader.
     pub(crate) max_len: usize,
     pub(crate) ops: super::quorum_ops::RoleOps,
@@ -104,6 +126,7 @@ impl Runtime {
             Link::Standalone => true,
             Link::Follower(f) => f.serving,
             Link::Leader(l) => l.established,
+            Link::ReadOnly => true,
         }
     }
 
@@ -111,8 +134,11 @@ impl Runtime {
     pub(crate) fn mode(&self) -> &'static str {
         match &self.link {
             Link::Standalone => "standalone",
+            Link::Follower(f) if f.observer => "observer",
             Link::Follower(_) => "follower",
             Link::Leader(_) => "leader",
+            // `ReadOnlyZooKeeperServer.getState`.
+            Link::ReadOnly => crate::net::four_letter::READ_ONLY_MODE,
         }
     }
 
@@ -207,7 +233,7 @@ impl Runtime {
     pub(crate) fn link_tick(&mut self) -> io::Result<Option<RoleEnd>> {
         self.collect_learner_queues();
         match &mut self.link {
-            Link::Standalone => Ok(None),
+            Link::Standalone | Link::ReadOnly => Ok(None),
             Link::Follower(f) => Ok(f.learner.tick().err().map(|e| e.to_string())),
             Link::Leader(l) => match l.leader.tick() {
                 Ok(actions) => self.leader_actions(actions),
@@ -243,19 +269,45 @@ impl Runtime {
             return Ok(None);
         };
         let actions = match event {
-            QuorumEvent::Accepted { conn, writer, reader } => {
+            QuorumEvent::Accepted {
+                conn,
+                peer,
+                writer,
+                reader,
+            } => {
                 l.learners.insert(conn, (writer, reader));
+                let established_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64);
+                l.stats.insert(
+                    conn,
+                    LearnerStats {
+                        peer,
+                        established_ms,
+                        packets_received: 0,
+                        packets_sent: 0,
+                        requests: 0,
+                        last_zxid: -1,
+                    },
+                );
                 l.leader.connected(LearnerConn(conn));
                 Vec::new()
             }
             QuorumEvent::Closed { conn, why } => {
                 tracing::info!(learner = conn, reason = %why, "a learner's connection ended");
+                l.stats.remove(&conn);
                 if let Some((_, reader)) = l.learners.remove(&conn) {
                     reader.abort();
                 }
                 l.leader.disconnected(LearnerConn(conn))
             }
             QuorumEvent::Packet { conn, packet } => {
+                if let Some(s) = l.stats.get_mut(&conn) {
+                    s.packets_received += 1;
+                    if packet.packet_type == jute::codes::PacketType::Request.code() {
+                        s.requests += 1;
+                    }
+                }
                 match Payload::decode(&packet, Sender::Learner, l.max_len) {
                     Ok(payload) => {
                         let auth = packet.authinfo.clone().unwrap_or_default();
@@ -286,6 +338,12 @@ impl Runtime {
             match action {
                 LeaderAction::Send { to, zxid, payload } => {
                     super::quorum_ops::log_sync_mode(&l.leader, to, zxid, &payload);
+                    if let Some(s) = l.stats.get_mut(&to.0) {
+                        s.packets_sent += 1;
+                        if zxid > 0 {
+                            s.last_zxid = zxid;
+                        }
+                    }
                     let sent = match payload.to_packet(zxid) {
                         Ok(packet) => l
                             .learners
@@ -445,7 +503,7 @@ impl Runtime {
                 }
                 Action::StartServing => {
                     tracing::info!(zxid = %self.core.last_zxid(), "synchronised with the leader; serving clients");
-                    f.ops.synced(&mut self.metrics);
+                    f.ops.synced(&mut self.metrics, f.observer);
                     f.serving = true;
                     self.established_epoch = Some(f.learner.new_epoch());
                     None

@@ -14,6 +14,7 @@ mod ops;
 mod outbox;
 mod peer;
 mod quorum_ops;
+mod read_only;
 mod runtime;
 mod snapshots;
 pub mod startup;

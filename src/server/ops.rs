@@ -50,10 +50,11 @@ impl Runtime {
         }
         Some(match word {
             "ruok" => fl::ruok().to_owned(),
-            "isro" => fl::isro().to_owned(),
+            "isro" => fl::isro(matches!(self.link, super::link::Link::ReadOnly)).to_owned(),
             "srvr" => fl::srvr(&self.facts()),
             "stat" => fl::stat(&self.facts()),
             "mntr" => fl::mntr(&self.monitor_values()),
+            "conf" if matches!(self.link, super::link::Link::ReadOnly) => fl::conf_read_only(&self.config),
             "conf" => fl::conf(&self.config, self.quorum_view().as_ref()),
             "envi" => fl::envi(),
             "cons" => dumps::cons(&self.connection_facts()),
@@ -180,6 +181,9 @@ impl Runtime {
                 cmd::watches(&mut r, command, &self.watch_facts())
             }
             Command::Ruok | Command::ObserverConnectionStatReset => {}
+            Command::IsReadOnly if matches!(self.link, super::link::Link::ReadOnly) => {
+                r.put("read_only", true);
+            }
             Command::IsReadOnly
             | Command::Leader
             | Command::Observers
@@ -329,6 +333,15 @@ impl Runtime {
             session_buckets,
             ephemerals: java::hash_order(ephemerals, |(s, _)| java::long_hash(s.0)),
             connection_buckets: self.connection_buckets(&wall),
+            learner_sessions: matches!(
+                self.link,
+                super::link::Link::Follower(_) | super::link::Link::ReadOnly
+            )
+            .then(|| {
+                (self.core.sessions().iter())
+                    .map(|s| (s.id, s.timeout_ms))
+                    .collect()
+            }),
         }
     }
 

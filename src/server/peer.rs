@@ -4,12 +4,14 @@
 //! committed is gone, as in ZooKeeper, whose members rebuild their server at every change of role.
 //!
 //! The client port, the AdminServer and the metrics endpoint stay up throughout; between roles client
-//! connections are closed as they arrive (ZooKeeper's "not currently serving requests").
+//! connections are closed as they arrive (ZooKeeper's "not currently serving requests"), or, with
+//! `readonlymode.enabled`, served read-only while the election lasts (`read_only`).
 //!
-//! A follower first registers with its leader and receives the sync mode (`core::zab::learner`) here, before
-//! its database is opened: a TRUNC truncates the log and a SNAP installs the leader's snapshot on disk, and
-//! the database is then recovered from what is there. The rest of the sync (the proposals up to NEWLEADER,
-//! UPTODATE) and the broadcast run in the serving loop (`link`).
+//! A follower first registers with its leader and receives the sync mode (`core::zab::learner`) here, with
+//! the database it recovered before the election still open: after a DIFF it serves that database (as
+//! ZooKeeper's learner keeps its in-memory one); a TRUNC truncates the log and a SNAP installs the leader's
+//! snapshot on disk, closing it first, and the database is then recovered from what is there. The rest of the
+//! sync (the proposals up to NEWLEADER, UPTODATE) and the broadcast run in the serving loop (`link`).
 
 use std::future::Future;
 use std::io;
@@ -26,18 +28,19 @@ use tokio::sync::mpsc;
 
 use super::link::{FollowerLink, LeaderLink, Link, QuorumEvent};
 use super::quorum_ops::{self, RoleOps};
+use super::read_only;
 use super::runtime::Runtime;
 use super::snapshots::Snapshotter;
 use super::{logthread, startup, Server, Services, Stopped, Turns};
-use crate::config::ensemble::QuorumSettings;
+use crate::config::ensemble::{QuorumSettings, Role};
 use crate::config::ServerConfig;
 use crate::core::zab::election::{
     Election, ElectionConfig, ElectionTimeouts, Persisted as ElectionPersisted,
 };
+use crate::core::zab::leader::Groups;
 use crate::core::zab::leader::{Leader, LeaderConfig, LeaderPersisted};
 use crate::core::zab::learner::{Action, Durable, Learner, LearnerConfig, Persisted as LearnerPersisted};
-use crate::core::zab::quorum::QuorumMaj;
-use crate::net::Inbound;
+use crate::core::zab::quorum::{QuorumError, QuorumVerifier};
 use crate::quorum::election_port::{ElectionPort, ElectionPortConfig, CONNECT_TIMEOUT_MS_DEFAULT};
 use crate::quorum::link::{Outgoing, PacketReader, PacketWriter};
 use crate::quorum::ElectionRunner;
@@ -88,7 +91,7 @@ async fn bind_election(config: &ServerConfig, quorum: &QuorumSettings) -> io::Re
     let tick = Duration::from_millis(u64::from(config.tick_time_ms));
     let port = ElectionPort::bind(ElectionPortConfig {
         my_id: ServerId(quorum.my_id as i64),
-        listen: me.election,
+        listen: quorum.listen_address(me.election),
         advertised: vec![me.election.to_string()],
         multi_address: false,
         peers,
@@ -102,8 +105,7 @@ async fn bind_election(config: &ServerConfig, quorum: &QuorumSettings) -> io::Re
             format!("cannot listen on the election port {}: {e}", me.election),
         )
     })?;
-    let voters = quorum.members.iter().map(|m| ServerId(m.id as i64));
-    let majority = QuorumMaj::new(voters, [], 0).map_err(io::Error::other)?;
+    let majority = verifier(quorum).map_err(io::Error::other)?;
     let election = Election::new(
         ElectionConfig {
             my_id: ServerId(quorum.my_id as i64),
@@ -116,7 +118,36 @@ async fn bind_election(config: &ServerConfig, quorum: &QuorumSettings) -> io::Re
     Ok(ElectionRunner::new(port, election, Duration::from_millis(200)))
 }
 
-/// `QuorumMaj.toString`: the server lines as ZooKeeper prints them, then the version.
+/// The quorum of zoo.cfg: `QuorumHierarchical` with `group.N`/`weight.N` lines, `QuorumMaj` without.
+fn verifier(quorum: &QuorumSettings) -> Result<QuorumVerifier, QuorumError> {
+    let voters = quorum.voters().map(|m| ServerId(m.id as i64));
+    let observers = quorum.observers().map(|m| ServerId(m.id as i64));
+    match groups(quorum) {
+        None => QuorumVerifier::new(voters, observers, 0),
+        Some((groups, weights)) => QuorumVerifier::hierarchical(voters, observers, 0, &groups, &weights),
+    }
+}
+
+/// The groups and weights of a hierarchical quorum, if zoo.cfg has any.
+fn groups(quorum: &QuorumSettings) -> Option<Groups> {
+    if quorum.groups.is_empty() && quorum.weights.is_empty() {
+        return None;
+    }
+    let groups = quorum
+        .groups
+        .iter()
+        .map(|(gid, ids)| (*gid as i64, ids.iter().map(|id| ServerId(*id as i64)).collect()))
+        .collect();
+    let weights = quorum
+        .weights
+        .iter()
+        .map(|(id, w)| (ServerId(*id as i64), *w))
+        .collect();
+    Some((groups, weights))
+}
+
+/// `QuorumMaj.toString` (and `QuorumHierarchical.toString`): the server lines as ZooKeeper prints them, the
+/// groups and weights if any, then the version.
 pub(super) fn config_text(config: &ServerConfig) -> String {
     let mut lines: Vec<String> = config
         .ensemble
@@ -124,8 +155,12 @@ pub(super) fn config_text(config: &ServerConfig) -> String {
         .iter()
         .map(|s| {
             let a = &s.addresses[0];
+            let role = match s.role {
+                Role::Participant => "participant",
+                Role::Observer => "observer",
+            };
             let mut line = format!(
-                "server.{}={}:{}:{}:participant",
+                "server.{}={}:{}:{}:{role}",
                 s.id, a.host, a.quorum_port, a.election_port
             );
             if let Some((host, port)) = &s.client {
@@ -134,6 +169,11 @@ pub(super) fn config_text(config: &ServerConfig) -> String {
             line
         })
         .collect();
+    if let Some(q) = config.quorum.as_ref() {
+        if let Ok(v) = verifier(q) {
+            lines.extend(v.hierarchy_lines());
+        }
+    }
     lines.push("version=0".into());
     lines.join("\n")
 }
@@ -147,7 +187,7 @@ async fn one_role(
 ) -> io::Result<Stopped> {
     let config = svc.config.clone();
     let started = std::time::Instant::now();
-    let opened = open_database(&config, started).await?;
+    let mut opened = open_database(&config, started).await?;
     let last = opened.core.last_zxid();
     let epochs = load_epochs(opened.fs.as_ref(), &opened.dirs.snap_dir, last).map_err(io::Error::other)?;
     let persisted = ElectionPersisted {
@@ -156,14 +196,16 @@ async fn one_role(
     };
     quorum_ops::election_began(svc.metrics.as_mut(), quorum.my_id);
     let looking = std::time::Instant::now();
+    let mut serving = None;
     let decision = tokio::select! {
         () = &mut shutdown => return Ok(Stopped::Shutdown),
         d = election.elect(persisted) => d,
-        () = refuse_clients(&mut svc.inbound) => return Ok(Stopped::Shutdown),
+        r = read_only::serve_while_looking(svc, &mut opened.core, started, &mut serving) => return r,
     };
+    read_only::stop(svc, &mut opened.core, serving);
     quorum_ops::election_ended(svc.metrics.as_mut(), &decision, looking.elapsed());
     match decision.state {
-        ServerState::Following => {
+        ServerState::Following | ServerState::Observing => {
             let leader = decision.vote.candidate.leader;
             let Some(addr) = quorum
                 .members
@@ -227,15 +269,6 @@ fn spawn_reader(
     .abort_handle()
 }
 
-/// Closes client connections while no role serves them.
-async fn refuse_clients(inbound: &mut mpsc::Receiver<Inbound>) {
-    while let Some(message) = inbound.recv().await {
-        if let Inbound::Opened { handle, .. } = message {
-            handle.close();
-        }
-    }
-}
-
 /// Follows the leader at `addr` until it is gone, serving the database the member was elected with when the
 /// leader syncs it by DIFF (as ZooKeeper's learner keeps its in-memory database), and the one on disk after a
 /// TRUNC or a SNAP.
@@ -252,7 +285,7 @@ async fn follow(
     let tick = Duration::from_millis(u64::from(config.tick_time_ms));
     let cfg = LearnerConfig {
         my_id: ServerId(quorum.my_id as i64),
-        observer: false,
+        observer: quorum.me().observer,
         config_version: 0,
         init_limit_ticks: u64::from(quorum.init_limit),
         sync_limit_ticks: u64::from(quorum.sync_limit),
@@ -307,6 +340,7 @@ async fn follow(
         logged: Default::default(),
         durable,
         serving: false,
+        observer: quorum.me().observer,
         max_len: config.jute_max_buffer,
         ops: RoleOps::new(
             quorum
@@ -354,7 +388,7 @@ async fn lead(
     let config = svc.config.clone();
     let last = opened.core.last_zxid();
     let me = quorum.me().quorum;
-    let listener = match tokio::net::TcpListener::bind(me).await {
+    let listener = match tokio::net::TcpListener::bind(quorum.listen_address(me)).await {
         Ok(l) => l,
         Err(e) => {
             // As ZooKeeper's `makeLeader` failing: look for a leader again (after a pause, not in a hot loop).
@@ -374,8 +408,9 @@ async fn lead(
     let (leader, first) = Leader::start(
         LeaderConfig {
             my_id: ServerId(quorum.my_id as i64),
-            voters: quorum.members.iter().map(|m| ServerId(m.id as i64)).collect(),
-            observers: Vec::new(),
+            voters: quorum.voters().map(|m| ServerId(m.id as i64)).collect(),
+            observers: quorum.observers().map(|m| ServerId(m.id as i64)).collect(),
+            groups: groups(quorum),
             init_limit_ticks: u64::from(quorum.init_limit),
             sync_limit_ticks: u64::from(quorum.sync_limit),
             committed_log_max: COMMITTED_LOG_MAX,
@@ -403,6 +438,7 @@ async fn lead(
     runtime.link = Link::Leader(Box::new(LeaderLink {
         leader,
         learners: Default::default(),
+        stats: Default::default(),
         fs: opened.fs.clone(),
         dirs: opened.dirs.clone(),
         established: false,
@@ -427,6 +463,7 @@ async fn lead(
             if quorum_tx
                 .send(QuorumEvent::Accepted {
                     conn: next,
+                    peer,
                     writer,
                     reader,
                 })

@@ -16,7 +16,9 @@ use crate::config::ServerConfig;
 use crate::core::zab::leader::{Leader, LearnerConn};
 use crate::metrics::{summary_set, Metrics};
 use crate::net::four_letter::ResponseSizes;
-use crate::net::quorum_view::{address, host_port, LeaderFacts, QuorumView, RoleView, VoterView, ZabState};
+use crate::net::quorum_view::{
+    address, host_port, LeaderFacts, LearnerInfoView, QuorumView, RoleView, VoterView, ZabState,
+};
 use crate::quorum::link::QueueSamples;
 use crate::quorum::Decision;
 
@@ -24,6 +26,8 @@ use crate::quorum::Decision;
 const ELECTION_TIME: &str = "election_time";
 /// `ServerMetrics.FOLLOWER_SYNC_TIME`: how long a follower took to synchronise with its leader, in ms.
 const FOLLOWER_SYNC_TIME: &str = "follower_sync_time";
+/// `ServerMetrics.OBSERVER_SYNC_TIME`: the same for an observer.
+const OBSERVER_SYNC_TIME: &str = "observer_sync_time";
 /// `ServerMetrics.LOOKING_COUNT`: times the member entered LOOKING.
 const LOOKING_COUNT: &str = "looking_count";
 /// `ServerMetrics.PROPOSAL_COUNT`: proposals the leader made.
@@ -71,8 +75,13 @@ impl RoleOps {
 
     /// A follower is synchronised and serves (`Follower.followLeader`'s `follower_sync_time`; ZooKeeper starts
     /// its clock after the epoch exchange, this one when the follower connects, a few packets earlier).
-    pub(crate) fn synced(&self, metrics: &mut Metrics) {
-        metrics.observe(FOLLOWER_SYNC_TIME, self.began.elapsed().as_millis() as u64);
+    pub(crate) fn synced(&self, metrics: &mut Metrics, observer: bool) {
+        let name = if observer {
+            OBSERVER_SYNC_TIME
+        } else {
+            FOLLOWER_SYNC_TIME
+        };
+        metrics.observe(name, self.began.elapsed().as_millis() as u64);
     }
 
     /// The leader has a quorum (`Leader.startZkServer`).
@@ -135,7 +144,8 @@ pub(super) fn election_ended(metrics: Option<&mut Metrics>, decision: &Decision,
         peer_epoch = %format!("{:#x}", c.peer_epoch),
         "{state} - leader election took {ms} ms"
     );
-    if let Some(m) = metrics {
+    // A leader and a follower record it (`Leader.lead`, `Follower.followLeader`); an observer does not.
+    if let Some(m) = metrics.filter(|_| decision.state != ServerState::Observing) {
         m.observe(ELECTION_TIME, ms);
     }
 }
@@ -210,17 +220,45 @@ impl Runtime {
     pub(super) fn quorum_view(&self) -> Option<QuorumView> {
         let quorum = self.config.quorum.as_ref()?;
         let (ops, zab_state, role) = match &self.link {
-            Link::Standalone => return None,
+            // A read-only server is no quorum server: ZooKeeper's shows no peer state and no quorum figures.
+            Link::Standalone | Link::ReadOnly => return None,
             Link::Follower(f) => {
                 let zab = if f.serving {
                     ZabState::Broadcast
                 } else {
                     ZabState::Synchronization
                 };
-                (&f.ops, zab, RoleView::Following)
+                let role = if f.observer {
+                    RoleView::Observing
+                } else {
+                    RoleView::Following
+                };
+                (&f.ops, zab, role)
             }
             Link::Leader(l) => {
+                let observers = l
+                    .leader
+                    .synced_observers()
+                    .into_iter()
+                    .filter_map(|(conn, sid)| {
+                        let s = l.stats.get(&conn.0)?;
+                        let (queued_packets, queued_bytes) =
+                            l.learners.get(&conn.0).map_or((0, 0), |(w, _)| w.queued());
+                        Some(LearnerInfoView {
+                            remote: format!("/{}", address(&s.peer)),
+                            sid: sid.0,
+                            established_ms: s.established_ms,
+                            queued_packets,
+                            queued_bytes,
+                            packets_received: s.packets_received,
+                            packets_sent: s.packets_sent,
+                            requests: s.requests,
+                            last_zxid: s.last_zxid,
+                        })
+                    })
+                    .collect();
                 let facts = LeaderFacts {
+                    observers,
                     learners: l.learners.len() as u64,
                     synced_followers: l.leader.synced_followers().len() as u64,
                     pending_syncs: l.leader.pending_syncs() as u64,
@@ -255,6 +293,7 @@ fn voters(config: &ServerConfig, my_id: u64) -> Vec<VoterView> {
         .ensemble
         .servers
         .iter()
+        .filter(|s| s.role == crate::config::ensemble::Role::Participant)
         .filter_map(|s| {
             let a = s.addresses.first()?;
             let client = match &s.client {

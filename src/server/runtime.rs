@@ -512,6 +512,9 @@ impl Runtime {
             super::link::Link::Standalone => return self.apply_up_to(zxid),
             super::link::Link::Follower(_) => self.follower_durable(zxid)?,
             super::link::Link::Leader(_) => self.leader_durable(zxid)?,
+            super::link::Link::ReadOnly => {
+                return Err(io::Error::other("a read-only server has no txn log"));
+            }
         };
         if let Some(why) = end {
             self.role_end.get_or_insert(why);
@@ -721,14 +724,22 @@ impl Runtime {
         out_of_process(&self.counters, requests);
     }
 
-    /// Closes every connection (server shutdown), after what was queued for it.
+    /// Closes every connection (server shutdown, or the end of a member's role), after what was queued for
+    /// it. Their unanswered requests leave the server's count in process now: the runtime that serves next
+    /// does not know these connections and ignores their closing.
     pub(crate) fn close_all(&mut self) {
         if let Err(e) = self.flush_replies() {
             tracing::warn!(error = %e, "replies not handed over at shutdown");
         }
-        for entry in self.conns.values() {
+        for (_, entry) in std::mem::take(&mut self.conns) {
             entry.handle.close();
+            self.unanswered(&entry);
         }
+    }
+
+    /// The core, once the runtime is done with it (a read-only server hands it to the role that follows).
+    pub(crate) fn into_core(self) -> Core {
+        self.core
     }
 
     /// The zxid of the last txn the core applied.

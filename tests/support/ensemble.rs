@@ -75,6 +75,8 @@ pub struct Ports {
     pub client: BTreeMap<u64, u16>,
     pub quorum: BTreeMap<u64, u16>,
     pub election: BTreeMap<u64, u16>,
+    /// The members whose server lines end in `:observer`.
+    pub observers: Vec<u64>,
 }
 
 impl Ports {
@@ -84,7 +86,14 @@ impl Ports {
             client: pick(),
             quorum: pick(),
             election: pick(),
+            observers: Vec::new(),
         }
+    }
+
+    /// The same ports with `ids` observers.
+    pub fn with_observers(mut self, ids: &[u64]) -> Ports {
+        self.observers = ids.to_vec();
+        self
     }
 }
 
@@ -108,6 +117,9 @@ pub struct Member {
     pub client_port: u16,
     /// The heap of an Apache ZooKeeper member's JVM (`-Xmx`), in MiB.
     pub heap_mb: u32,
+    /// `-D` system properties: on the java command line, or in `SERVER_JVMFLAGS` for ferrokeeper (as
+    /// zkServer.sh hands them over).
+    pub jvm_flags: String,
 }
 
 impl Member {
@@ -135,7 +147,7 @@ impl Member {
         m
     }
 
-    /// Writes the member's zoo.cfg and myid as `start_seeing` does, without starting it.
+    /// Writes the member's zoo.cfg and myid as `start_seeing` does; it is not started.
     pub fn configure(base: &Path, id: u64, kind: Kind, ports: &Ports, view: &Ports, extra: &str) -> Member {
         let dir = base.join(format!("m{id}"));
         let data = dir.join("data");
@@ -149,8 +161,13 @@ impl Member {
         );
         for &s in ports.quorum.keys() {
             let seen = if s == id { ports } else { view };
+            let role = if ports.observers.contains(&s) {
+                ":observer"
+            } else {
+                ""
+            };
             cfg.push_str(&format!(
-                "server.{s}=127.0.0.1:{}:{}\n",
+                "server.{s}=127.0.0.1:{}:{}{role}\n",
                 seen.quorum[&s], seen.election[&s]
             ));
         }
@@ -162,7 +179,23 @@ impl Member {
             child: None,
             client_port: ports.client[&id],
             heap_mb: 256,
+            jvm_flags: String::new(),
         }
+    }
+
+    /// `start_with`, the JVM given the system properties in `jvm_flags` (`-Dname=value ...`).
+    pub fn start_with_flags(
+        base: &Path,
+        id: u64,
+        kind: Kind,
+        ports: &Ports,
+        extra: &str,
+        jvm_flags: &str,
+    ) -> Member {
+        let mut m = Member::configure(base, id, kind, ports, ports, extra);
+        m.jvm_flags = jvm_flags.to_owned();
+        m.restart();
+        m
     }
 
     /// Starts the member again on its data directory (after `kill`).
@@ -178,7 +211,8 @@ impl Member {
                 let mut c = Command::new(env!("CARGO_BIN_EXE_ferrokeeper"));
                 c.arg("start")
                     .arg(self.dir.join("zoo.cfg"))
-                    .env("RUST_LOG", "info");
+                    .env("RUST_LOG", "info")
+                    .env("SERVER_JVMFLAGS", &self.jvm_flags);
                 c
             }
             Kind::ZooKeeper(_) | Kind::DebianZooKeeper => {
@@ -198,6 +232,7 @@ impl Member {
                     &format!("-Dlogback.configurationFile={}", logback.display()),
                     "-Djava.awt.headless=true",
                 ])
+                .args(self.jvm_flags.split_whitespace())
                 .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
                 .arg(self.dir.join("zoo.cfg"));
                 c
@@ -257,8 +292,8 @@ pub fn four_letter(port: u16, word: &str) -> Option<String> {
     Some(out)
 }
 
-/// Waits until every running member answers `srvr` with a mode that is leader or follower and exactly one
-/// leads; returns the leader's id. Panics with the members' logs after `within`.
+/// Waits until every running member answers `srvr` with a mode that is leader, follower or observer and
+/// exactly one leads; returns the leader's id. Panics with the members' logs after `within`.
 pub fn wait_for_quorum(members: &[Member], within: Duration) -> u64 {
     let running: Vec<u64> = members.iter().filter(|m| m.is_running()).map(|m| m.id).collect();
     wait_for_leader_among(members, &running, within)
@@ -280,7 +315,7 @@ pub fn wait_for_leader_among(members: &[Member], ids: &[u64], within: Duration) 
             .collect();
         let all_up = modes
             .iter()
-            .all(|(_, m)| matches!(m.as_deref(), Some("leader" | "follower")));
+            .all(|(_, m)| matches!(m.as_deref(), Some("leader" | "follower" | "observer")));
         if all_up && leaders.len() == 1 {
             return leaders[0];
         }

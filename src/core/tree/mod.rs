@@ -272,6 +272,12 @@ impl DataTree {
         self.last_processed_zxid
     }
 
+    /// Moves the last processed zxid forward to `zxid` (never back), as a leader does when its quorum is
+    /// established (`Leader.startZkServer`: the tree's zxid becomes the epoch's first, `epoch << 32`).
+    pub fn raise_last_processed_zxid(&mut self, zxid: Zxid) {
+        self.last_processed_zxid = self.last_processed_zxid.max(zxid);
+    }
+
     /// The container nodes (candidates for the container manager).
     pub fn containers(&self) -> impl Iterator<Item = &String> {
         self.containers.iter()

@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, VecDeque};
 use bytes::Bytes;
 use jute::election::{config_version, Notification, ServerState};
 
-use super::quorum::{LearnerType, QuorumMaj};
+use super::quorum::{LearnerType, QuorumVerifier};
 use super::vote::{Candidate, Vote};
 use crate::types::{ServerId, Zxid};
 
@@ -66,7 +66,7 @@ impl ElectionTimeouts {
 #[derive(Debug, Clone)]
 pub struct ElectionConfig {
     pub my_id: ServerId,
-    pub quorum: QuorumMaj,
+    pub quorum: QuorumVerifier,
     /// The configuration text sent in every notification (`QuorumMaj.toString`).
     pub config_text: Bytes,
     pub timeouts: ElectionTimeouts,
@@ -171,7 +171,7 @@ impl Election {
         self.proposal
     }
 
-    pub fn quorum(&self) -> &QuorumMaj {
+    pub fn quorum(&self) -> &QuorumVerifier {
         &self.cfg.quorum
     }
 
@@ -304,6 +304,12 @@ impl Election {
         }
     }
 
+    /// `totalOrderPredicate`: a candidate of weight 0 (a hierarchical quorum's `weight.N=0`) never wins, then
+    /// the order of [`Candidate::beats`].
+    fn beats(&self, new: &Candidate, current: &Candidate) -> bool {
+        self.cfg.quorum.weight(new.leader) != 0 && new.beats(current)
+    }
+
     fn election_loop(&mut self, from: ServerId, n: &Notification, out: &mut Vec<Output>) {
         let theirs = Candidate {
             leader: ServerId(n.leader),
@@ -311,7 +317,7 @@ impl Election {
             peer_epoch: n.peer_epoch,
         };
         if self.finalizing.is_some() {
-            if !theirs.beats(&self.proposal) {
+            if !self.beats(&theirs, &self.proposal) {
                 // Taken off the queue and dropped; the wait starts again.
                 self.finalizing = Some(self.cfg.timeouts.finalize_wait_ticks);
                 return;
@@ -336,7 +342,7 @@ impl Election {
         if round > self.logical_clock {
             self.logical_clock = round;
             self.recvset.clear();
-            self.proposal = if theirs.beats(&self.initial) {
+            self.proposal = if self.beats(&theirs, &self.initial) {
                 theirs
             } else {
                 self.initial
@@ -344,7 +350,7 @@ impl Election {
             self.send_notifications(out);
         } else if round < self.logical_clock {
             return;
-        } else if theirs.beats(&self.proposal) {
+        } else if self.beats(&theirs, &self.proposal) {
             self.proposal = theirs;
             self.send_notifications(out);
         }

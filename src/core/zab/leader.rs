@@ -36,7 +36,7 @@ use jute::quorum::{ForwardedRequest, Payload, RevalidateReply, SessionTimeout};
 use jute::records::data::Id;
 use jute::txn_entry::TxnEntry;
 
-use super::quorum::QuorumMaj;
+use super::quorum::QuorumVerifier;
 use crate::types::{ServerId, Zxid};
 use handler::{LearnerState, Stage};
 
@@ -47,6 +47,8 @@ pub struct LeaderConfig {
     /// Every voting member, the leader included.
     pub voters: Vec<ServerId>,
     pub observers: Vec<ServerId>,
+    /// `group.N` and `weight.N` (a hierarchical quorum over `voters`), or `None` for a majority of them.
+    pub groups: Option<Groups>,
     /// initLimit: how long discovery and sync may take, and how long a syncing learner may stay silent.
     pub init_limit_ticks: u64,
     /// syncLimit: how long a learner may stay silent, or leave a proposal un-ACKed, once synced.
@@ -56,6 +58,9 @@ pub struct LeaderConfig {
     /// The configuration text NEWLEADER carries (`QuorumVerifier.toString`).
     pub config_text: Option<Bytes>,
 }
+
+/// A hierarchical quorum's groups (`group.N=a:b:c`) and weights (`weight.N=w`).
+pub type Groups = (Vec<(i64, Vec<ServerId>)>, Vec<(ServerId, u64)>);
 
 /// What the leader has persisted when it starts leading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -165,7 +170,7 @@ struct Proposal {
 #[derive(Debug, Clone)]
 pub struct Leader {
     cfg: LeaderConfig,
-    quorum: QuorumMaj,
+    quorum: QuorumVerifier,
     config_version: i64,
     persisted: LeaderPersisted,
     phase: Phase,
@@ -200,8 +205,12 @@ impl Leader {
         persisted: LeaderPersisted,
         recent: Vec<TxnEntry>,
     ) -> (Leader, Vec<Action>) {
-        let quorum = QuorumMaj::new(cfg.voters.iter().copied(), cfg.observers.iter().copied(), 0)
-            .unwrap_or_else(|e| panic!("leader started with an invalid configuration: {e}"));
+        let (voters, observers) = (cfg.voters.iter().copied(), cfg.observers.iter().copied());
+        let quorum = match &cfg.groups {
+            None => QuorumVerifier::new(voters, observers, 0),
+            Some((groups, weights)) => QuorumVerifier::hierarchical(voters, observers, 0, groups, weights),
+        }
+        .unwrap_or_else(|e| panic!("leader started with an invalid configuration: {e}"));
         assert!(
             quorum.is_voter(cfg.my_id),
             "leader {} is not among the voters",
@@ -274,6 +283,16 @@ impl Leader {
             .filter_map(|l| l.sid)
             .collect();
         set.into_iter().collect()
+    }
+
+    /// The observers that are synced or syncing and receive INFORMs (`Leader.getObservingLearners`), by
+    /// connection, with their server ids.
+    pub fn synced_observers(&self) -> Vec<(LearnerConn, ServerId)> {
+        self.learners
+            .iter()
+            .filter(|(_, l)| l.forwarding() && l.observer)
+            .filter_map(|(c, l)| Some((*c, l.sid?)))
+            .collect()
     }
 
     /// Where `lead()` is, as `QuorumPeer.ZabState` names it: `discovery` until a quorum acknowledged the

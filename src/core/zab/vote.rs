@@ -22,7 +22,7 @@ impl Candidate {
     };
 
     /// `totalOrderPredicate(new = self, cur = other)`: a higher epoch wins, then a higher zxid, then a higher
-    /// sid. `QuorumMaj` gives every sid weight 1, so the weight test of that method never fails here.
+    /// sid. (The method's weight test is the election's: it knows the quorum.)
     pub fn beats(&self, other: &Candidate) -> bool {
         (self.peer_epoch, self.zxid.0, self.leader.0) > (other.peer_epoch, other.zxid.0, other.leader.0)
     }

@@ -15,8 +15,8 @@ fn timeouts() -> ElectionTimeouts {
     }
 }
 
-fn quorum(voters: &[i64], observers: &[i64]) -> QuorumMaj {
-    QuorumMaj::new(
+fn quorum(voters: &[i64], observers: &[i64]) -> QuorumVerifier {
+    QuorumVerifier::new(
         voters.iter().copied().map(ServerId),
         observers.iter().copied().map(ServerId),
         0,
@@ -24,7 +24,7 @@ fn quorum(voters: &[i64], observers: &[i64]) -> QuorumMaj {
     .expect("valid quorum")
 }
 
-fn member(me: i64, q: &QuorumMaj) -> Election {
+fn member(me: i64, q: &QuorumVerifier) -> Election {
     Election::new(
         ElectionConfig {
             my_id: ServerId(me),
@@ -75,7 +75,7 @@ struct Net {
 }
 
 impl Net {
-    fn new(q: &QuorumMaj, state: &[(i64, Persisted)]) -> Net {
+    fn new(q: &QuorumVerifier, state: &[(i64, Persisted)]) -> Net {
         let mut net = Net {
             members: BTreeMap::new(),
             queue: VecDeque::new(),
