@@ -1,4 +1,4 @@
-//! A ferrokeeper member in an Apache ZooKeeper ensemble: two real members (3.9.5, then 3.8.6) and one
+//! A ferrokeeper member in an Apache ZooKeeper ensemble: two real members (3.9.5, 3.8.6, then Debian's 3.8.0) and one
 //! ferrokeeper member with the lowest id, so the real members elect one of their own and ferrokeeper follows
 //! it: it registers, takes the snapshot the leader sends (SNAP), and then serves kazoo clients, forwarding
 //! writes, syncs and session creations to the real leader and applying what it commits. Checked through
@@ -75,12 +75,12 @@ z.stop(); z.close()
 print("checks passed")
 "#;
 
-fn ferrokeeper_follows_a_real_leader(version: &'static str) {
+fn ferrokeeper_follows_a_real_leader(real: Kind) {
     let base = tempfile::tempdir().expect("tempdir");
     let ports = Ports::new(&[1, 2, 3]);
     let mut members = vec![
-        Member::start(base.path(), 2, Kind::ZooKeeper(version), &ports),
-        Member::start(base.path(), 3, Kind::ZooKeeper(version), &ports),
+        Member::start(base.path(), 2, real, &ports),
+        Member::start(base.path(), 3, real, &ports),
     ];
     wait_for_quorum(&members, Duration::from_secs(60));
     members.push(Member::start(base.path(), 1, Kind::Ferrokeeper, &ports));
@@ -120,18 +120,18 @@ print("after failover")
 /// ferrokeeper leads: it starts first with the highest id, with one real member, and the second real member
 /// joins the running epoch. Both real members sync from it (DIFF from its committed log or SNAP of its tree),
 /// follow its proposals and forward their clients' writes to it.
-fn real_members_follow_a_ferrokeeper_leader(version: &'static str) {
+fn real_members_follow_a_ferrokeeper_leader(real: Kind) {
     let base = tempfile::tempdir().expect("tempdir");
     let ports = Ports::new(&[1, 2, 3]);
     let mut members = vec![
         Member::start(base.path(), 3, Kind::Ferrokeeper, &ports),
-        Member::start(base.path(), 1, Kind::ZooKeeper(version), &ports),
+        Member::start(base.path(), 1, real, &ports),
     ];
     let leader = wait_for_quorum(&members, Duration::from_secs(60));
     assert_eq!(leader, 3, "ferrokeeper leads");
     let out = kazoo(&[ports.client[&1], ports.client[&3]], "f = KazooClient(hosts=hosts[0]); f.start(timeout=20); f.create('/before', b'1'); f.stop(); print('ok')");
     assert!(out.contains("ok"), "{out}");
-    members.push(Member::start(base.path(), 2, Kind::ZooKeeper(version), &ports));
+    members.push(Member::start(base.path(), 2, real, &ports));
     assert_eq!(wait_for_quorum(&members, Duration::from_secs(60)), 3);
     // The first real member's clients write through the ferrokeeper leader; the ferrokeeper leader's clients
     // read what they wrote after a sync.
@@ -147,20 +147,31 @@ fn real_members_follow_a_ferrokeeper_leader(version: &'static str) {
 
 #[test]
 fn apache_zookeeper_3_9_members_follow_a_ferrokeeper_leader() {
-    real_members_follow_a_ferrokeeper_leader("3.9.5");
+    real_members_follow_a_ferrokeeper_leader(Kind::ZooKeeper("3.9.5"));
 }
 
 #[test]
 fn apache_zookeeper_3_8_members_follow_a_ferrokeeper_leader() {
-    real_members_follow_a_ferrokeeper_leader("3.8.6");
+    real_members_follow_a_ferrokeeper_leader(Kind::ZooKeeper("3.8.6"));
+}
+
+/// Debian's 3.8.0 (the packages installed on the machine, not a Maven release).
+#[test]
+fn debian_zookeeper_3_8_0_members_follow_a_ferrokeeper_leader() {
+    real_members_follow_a_ferrokeeper_leader(Kind::DebianZooKeeper);
 }
 
 #[test]
 fn ferrokeeper_follows_an_apache_zookeeper_3_9_leader() {
-    ferrokeeper_follows_a_real_leader("3.9.5");
+    ferrokeeper_follows_a_real_leader(Kind::ZooKeeper("3.9.5"));
 }
 
 #[test]
 fn ferrokeeper_follows_an_apache_zookeeper_3_8_leader() {
-    ferrokeeper_follows_a_real_leader("3.8.6");
+    ferrokeeper_follows_a_real_leader(Kind::ZooKeeper("3.8.6"));
+}
+
+#[test]
+fn ferrokeeper_follows_a_debian_zookeeper_3_8_0_leader() {
+    ferrokeeper_follows_a_real_leader(Kind::DebianZooKeeper);
 }

@@ -1,6 +1,7 @@
-//! Golden test of the quorum port: every packet that real Apache ZooKeeper 3.8.0 members exchanged on their
-//! quorum connections while `tools/capture/quorum.py` made them join, sync by DIFF, SNAP and TRUNC, replicate
-//! client writes, ping, revalidate a moved session and forward requests and a sync.
+//! Golden test of the quorum port: every packet that real Apache ZooKeeper members (Debian's 3.8.0 in
+//! `quorum/`, 3.9.5 in `quorum/3.9.5/`) exchanged on their quorum connections while `tools/capture/quorum.py`
+//! made them join, sync by DIFF, SNAP and TRUNC, replicate client writes, ping, revalidate a moved session and
+//! forward requests and a sync.
 //!
 //! Each direction of each connection is one file, the packets back to back exactly as sent (the database after
 //! SNAP included). Every packet must decode into its typed body with the fields `quorum/manifest.json` gives,
@@ -21,20 +22,25 @@ use jute::txn_entry::{TxnBody, TxnEntry};
 use jute::{to_bytes, Decoder, DEFAULT_MAX_BUFFER};
 use serde_json::{json, Value};
 
+/// Debian's Apache ZooKeeper 3.8.0.
 const SET: &str = "quorum";
+/// Apache ZooKeeper 3.9.5.
+const SET_3_9: &str = "quorum/3.9.5";
 
-fn streams() -> Vec<Value> {
-    manifest(SET).as_array().expect("manifest is an array").clone()
+fn streams(set: &str) -> Vec<Value> {
+    manifest(set).as_array().expect("manifest is an array").clone()
 }
 
 #[test]
 fn every_fixture_file_is_in_the_manifest() {
-    let mut listed: Vec<String> = streams()
-        .iter()
-        .map(|s| s["file"].as_str().expect("file").to_owned())
-        .collect();
-    listed.sort();
-    assert_eq!(listed, fixture_files(SET));
+    for set in [SET, SET_3_9] {
+        let mut listed: Vec<String> = streams(set)
+            .iter()
+            .map(|s| s["file"].as_str().expect("file").to_owned())
+            .collect();
+        listed.sort();
+        assert_eq!(listed, fixture_files(set), "{set}");
+    }
 }
 
 fn txn_json(t: &TxnEntry) -> Value {
@@ -111,9 +117,9 @@ fn snapshot_json(s: &SyncSnapshot) -> Value {
 /// What one stream held: (packet type, sender, txn type of a proposal or op of a request, has sessions).
 type Seen = BTreeSet<(i32, &'static str, Option<i32>, bool)>;
 
-fn check_stream(stream: &Value, seen: &mut Seen) -> Result<usize, String> {
+fn check_stream(set: &str, stream: &Value, seen: &mut Seen) -> Result<usize, String> {
     let file = stream["file"].as_str().ok_or("no file")?;
-    let raw = fixture(SET, file);
+    let raw = fixture(set, file);
     let (sender, side) = match stream["sender"].as_str() {
         Some("leader") => (Sender::Leader, "leader"),
         Some("learner") => (Sender::Learner, "learner"),
@@ -190,22 +196,33 @@ fn check_stream(stream: &Value, seen: &mut Seen) -> Result<usize, String> {
 
 #[test]
 fn captured_quorum_streams_decode_into_typed_bodies_and_reencode_byte_for_byte() {
+    check_captures(SET);
+}
+
+#[test]
+fn captured_3_9_quorum_streams_decode_into_typed_bodies_and_reencode_byte_for_byte() {
+    check_captures(SET_3_9);
+}
+
+/// Every stream of `set` decodes and re-encodes; together they hold every packet type a join, a sync of each
+/// kind, replication, pings, revalidation and forwarded requests use.
+fn check_captures(set: &str) {
     let mut failures = Failures::default();
     let mut seen = Seen::new();
     let mut total = 0;
-    let all = streams();
+    let all = streams(set);
     for stream in &all {
         let file = stream["file"].as_str().unwrap_or("(no file)");
-        match check_stream(stream, &mut seen) {
+        match check_stream(set, stream, &mut seen) {
             Ok(n) => total += n,
             Err(e) => failures.add(file, e),
         }
     }
     report(&format!(
-        "golden quorum streams checked: {} streams, {total} packets",
+        "golden quorum streams checked ({set}): {} streams, {total} packets",
         all.len()
     ));
-    failures.assert_none("the quorum streams");
+    failures.assert_none(&format!("the quorum streams of {set}"));
 
     let has = |t: PacketType, side: &str| seen.iter().any(|(c, s, _, _)| *c == t.code() && *s == side);
     let from_leader = [

@@ -7,10 +7,11 @@
 //! connections are closed as they arrive (ZooKeeper's "not currently serving requests"), or, with
 //! `readonlymode.enabled`, served read-only while the election lasts (`read_only`).
 //!
-//! A follower first registers with its leader and receives the sync mode (`core::zab::learner`) here, before
-//! its database is opened: a TRUNC truncates the log and a SNAP installs the leader's snapshot on disk, and
-//! the database is then recovered from what is there. The rest of the sync (the proposals up to NEWLEADER,
-//! UPTODATE) and the broadcast run in the serving loop (`link`).
+//! A follower first registers with its leader and receives the sync mode (`core::zab::learner`) here, with
+//! the database it recovered before the election still open: after a DIFF it serves that database (as
+//! ZooKeeper's learner keeps its in-memory one); a TRUNC truncates the log and a SNAP installs the leader's
+//! snapshot on disk, closing it first, and the database is then recovered from what is there. The rest of the
+//! sync (the proposals up to NEWLEADER, UPTODATE) and the broadcast run in the serving loop (`link`).
 
 use std::future::Future;
 use std::io;
@@ -230,10 +231,8 @@ async fn one_role(
                 last_logged_zxid: last,
                 needs_initial_snapshot: false,
             };
-            // The sync may truncate the log or install a snapshot: the database is opened again after it.
-            drop(opened);
             let leader = (leader.0 as u64, addrs);
-            follow(svc, quorum, election, leader, start, shutdown).await
+            follow(svc, quorum, election, leader, start, (opened, started), shutdown).await
         }
         // A leader serves the database it was elected with.
         ServerState::Leading => lead(svc, quorum, election, epochs, (opened, started), shutdown).await,
@@ -278,13 +277,16 @@ fn spawn_reader(
     .abort_handle()
 }
 
-/// Follows the leader (its id and quorum addresses) until it is gone.
+/// Follows the leader (its id and quorum addresses) until it is gone, serving the database the member was
+/// elected with when the leader syncs it by DIFF (as ZooKeeper's learner keeps its in-memory database), and the
+/// one on disk after a TRUNC or a SNAP.
 async fn follow(
     svc: &mut Services,
     quorum: &QuorumSettings,
     election: &mut ElectionRunner,
     (leader_id, addrs): (u64, Vec<SocketAddr>),
     start: LearnerPersisted,
+    (opened, elected_with): (startup::Opened, std::time::Instant),
     shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
 ) -> io::Result<Stopped> {
     let config = svc.config.clone();
@@ -299,9 +301,10 @@ async fn follow(
     let fs: Arc<dyn crate::storage::fs::Fs> = Arc::new(crate::storage::fs::RealFs);
     let dirs = crate::storage::recovery::DataDirs::new(&config.data_dir, &config.data_log_dir);
     let connecting = std::time::Instant::now();
+    let mut kept = Some(opened);
     let registered = tokio::time::timeout(
         tick * quorum.init_limit,
-        register(&addrs, cfg, start, &config, fs.as_ref(), &dirs),
+        register(&addrs, cfg, start, &config, fs.as_ref(), &dirs, &mut kept),
     )
     .await;
     let (learner, reader, writer, leftover, addr) = match registered {
@@ -313,8 +316,15 @@ async fn follow(
             )))
         }
     };
-    let started = std::time::Instant::now();
-    let opened = open_database(&config, started).await?;
+    // Reading the data directory again can take longer than initLimit for a large tree: only a sync that
+    // changed it on disk does.
+    let (opened, started) = match kept {
+        Some(opened) => (opened, elected_with),
+        None => {
+            let started = std::time::Instant::now();
+            (open_database(&config, started).await?, started)
+        }
+    };
     let mut core = opened.core;
     core.become_follower();
     let (events_tx, mut events) = mpsc::channel(logthread::EVENTS_MAX);
@@ -535,7 +545,8 @@ const COMMITTED_LOG_MAX: usize = 500;
 type Registered = (Learner, PacketReader, PacketWriter, Vec<Action>, SocketAddr);
 
 /// Connects to the leader and runs the learner until the sync mode (DIFF, TRUNC or SNAP) is handled, writing
-/// the accepted epoch, truncating or installing the snapshot on disk on the way.
+/// the accepted epoch, truncating or installing the snapshot on disk on the way; `opened`, the database as
+/// recovered before the election, is closed before the data directory is changed.
 async fn register(
     addrs: &[SocketAddr],
     cfg: LearnerConfig,
@@ -543,6 +554,7 @@ async fn register(
     config: &ServerConfig,
     fs: &dyn crate::storage::fs::Fs,
     dirs: &crate::storage::recovery::DataDirs,
+    opened: &mut Option<startup::Opened>,
 ) -> Result<Registered, String> {
     let (stream, addr) = connect(addrs).await?;
     let _ = stream.set_nodelay(true);
@@ -568,11 +580,13 @@ async fn register(
                     Some(Durable::AcceptedEpoch)
                 }
                 Action::TruncateLog(z) => {
+                    opened.take();
                     tracing::info!(zxid = %z, "truncating the log as the leader asks (TRUNC)");
                     truncate_log(fs, dirs, z).map_err(|e| e.to_string())?;
                     None
                 }
                 Action::InstallSnapshot(z) => {
+                    opened.take();
                     let bytes = reader.snapshot(SNAP_MAX_BYTES).await.map_err(|e| e.to_string())?;
                     install_snapshot(
                         fs,

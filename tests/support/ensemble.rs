@@ -1,7 +1,7 @@
 //! Ensembles on 127.0.0.1 for the tests: members that are ferrokeeper processes (this build's binary) or
-//! Apache ZooKeeper JVMs (3.9.5 and 3.8.6 from compat-tests/.maven, which compat-tests/install.sh fills; a
-//! missing one fails the test naming what to install), each with its own data directory, zoo.cfg and log file.
-//! Members are killed with SIGKILL when dropped or when a test kills them.
+//! Apache ZooKeeper JVMs (3.9.5 and 3.8.6 from compat-tests/.maven, which compat-tests/install.sh fills, and
+//! Debian's 3.8.0 from /usr/share/java; a missing one fails the test naming what to install), each with its own
+//! data directory, zoo.cfg and log file. Members are killed with SIGKILL when dropped or when a test kills them.
 
 #![allow(dead_code)]
 
@@ -17,7 +17,13 @@ pub enum Kind {
     Ferrokeeper,
     /// Apache ZooKeeper of this version, from compat-tests/.maven.
     ZooKeeper(&'static str),
+    /// Apache ZooKeeper 3.8.0 as Debian packages it (`zookeeper`, `libzookeeper-java`: the jars in
+    /// /usr/share/java).
+    DebianZooKeeper,
 }
+
+#[path = "debian_zookeeper.rs"]
+mod debian_zookeeper;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -107,6 +113,15 @@ impl Ports {
 
 pub const TICK_TIME_MS: u64 = 300;
 
+/// logback's configuration for Apache ZooKeeper members: INFO and above, to the member's log.
+const LOGBACK_INFO: &str = r#"<configuration>
+  <appender name="out" class="ch.qos.logback.core.ConsoleAppender">
+    <encoder><pattern>%d{HH:mm:ss.SSS} [%thread] %level %logger{0} - %msg%n</pattern></encoder>
+  </appender>
+  <root level="INFO"><appender-ref ref="out"/></root>
+</configuration>
+"#;
+
 /// One member.
 pub struct Member {
     pub id: u64,
@@ -114,6 +129,8 @@ pub struct Member {
     pub dir: PathBuf,
     child: Option<Child>,
     pub client_port: u16,
+    /// The heap of an Apache ZooKeeper member's JVM (`-Xmx`), in MiB.
+    pub heap_mb: u32,
     /// `-D` system properties: on the java command line, or in `SERVER_JVMFLAGS` for ferrokeeper (as
     /// zkServer.sh hands them over).
     pub jvm_flags: String,
@@ -144,8 +161,8 @@ impl Member {
         m
     }
 
-    /// Writes the member's zoo.cfg and myid; it is not started.
-    fn configure(base: &Path, id: u64, kind: Kind, ports: &Ports, view: &Ports, extra: &str) -> Member {
+    /// Writes the member's zoo.cfg and myid as `start_seeing` does; it is not started.
+    pub fn configure(base: &Path, id: u64, kind: Kind, ports: &Ports, view: &Ports, extra: &str) -> Member {
         let dir = base.join(format!("m{id}"));
         let data = dir.join("data");
         std::fs::create_dir_all(&data).expect("data dir");
@@ -179,6 +196,7 @@ impl Member {
             dir,
             child: None,
             client_port: ports.client[&id],
+            heap_mb: 256,
             jvm_flags: String::new(),
         }
     }
@@ -215,12 +233,21 @@ impl Member {
                     .env("SERVER_JVMFLAGS", &self.jvm_flags);
                 c
             }
-            Kind::ZooKeeper(version) => {
-                let mut c = Command::new("java");
+            Kind::ZooKeeper(_) | Kind::DebianZooKeeper => {
+                let classpath = match self.kind {
+                    Kind::ZooKeeper(version) => maven_classpath(version),
+                    _ => debian_zookeeper::classpath(),
+                };
+                // The Maven releases log through logback, which logs everything (DEBUG) without a configuration:
+                // a line per znode touched, enough to slow a member down under load. Debian's logs at INFO.
+                let logback = self.dir.join("logback.xml");
+                std::fs::write(&logback, LOGBACK_INFO).expect("logback.xml");
+                let mut c = Command::new(debian_zookeeper::JAVA);
                 c.args([
                     "-cp",
-                    &maven_classpath(version),
-                    "-Xmx256m",
+                    &classpath,
+                    &format!("-Xmx{}m", self.heap_mb),
+                    &format!("-Dlogback.configurationFile={}", logback.display()),
                     "-Djava.awt.headless=true",
                 ])
                 .args(self.jvm_flags.split_whitespace())

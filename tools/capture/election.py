@@ -32,7 +32,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from zkserver import SERVER_JARS, SERVER_MAIN, classpath, server_mode, stop_process  # noqa: E402
+from zkserver import DEBIAN, SERVER_MAIN, server_java, server_mode, stop_process  # noqa: E402
+
+# The server the members run: Debian's 3.8.0 or a version under compat-tests/.maven (`--server`).
+SERVER = [DEBIAN]
 
 STATES = {0: "LOOKING", 1: "FOLLOWING", 2: "LEADING", 3: "OBSERVING"}
 V1, V2 = -65536, -65535
@@ -157,9 +160,8 @@ class Member:
         self.proc = None
 
     def start(self):
-        cmd = ["java", "-cp", classpath(SERVER_JARS), "-Djava.awt.headless=true",
-               "-Dorg.slf4j.simpleLogger.defaultLogLevel=info", *self.jvm_flags, SERVER_MAIN,
-               self.cfg]
+        cmd = [*server_java(SERVER[0], self.root), "-Djava.awt.headless=true", *self.jvm_flags,
+               SERVER_MAIN, self.cfg]
         self.proc = subprocess.Popen(cmd, stdout=open(self.log, "w"), stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
 
@@ -366,12 +368,20 @@ def run_multi(rec, base, keep):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=os.path.join(REPO, "jute", "tests", "golden", "election"))
+    ap.add_argument("--server", default=DEBIAN,
+                    help="3.8.0 (Debian's, the default) or a version under compat-tests/.maven")
+    ap.add_argument("--out", help="default jute/tests/golden/election, or election/VERSION for another server")
     ap.add_argument("--port-base", type=int, default=24300)
     ap.add_argument("--keep", action="store_true", help="keep the servers' directories")
     args = ap.parse_args()
-    shutil.rmtree(args.out, ignore_errors=True)
-    os.makedirs(args.out)
+    SERVER[0] = args.server
+    golden = os.path.join(REPO, "jute", "tests", "golden", "election")
+    args.out = args.out or (golden if args.server == DEBIAN else os.path.join(golden, args.server))
+    # The files of an earlier capture go; directories (another server's capture) stay.
+    os.makedirs(args.out, exist_ok=True)
+    for name in os.listdir(args.out):
+        if os.path.isfile(os.path.join(args.out, name)):
+            os.remove(os.path.join(args.out, name))
     rec = Recorder(args.out)
     run_plain(rec, args.port_base, args.keep)
     run_multi(rec, args.port_base + 50, args.keep)

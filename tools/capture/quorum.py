@@ -53,7 +53,7 @@ import datadir as D  # noqa: E402
 from election import read_exact  # noqa: E402
 import jutedec as J  # noqa: E402
 from jutedec import DecodeError, Reader  # noqa: E402
-from zkserver import SERVER_JARS, SERVER_MAIN, classpath, server_mode, stop_process  # noqa: E402
+from zkserver import DEBIAN, SERVER_MAIN, server_java, server_mode, stop_process  # noqa: E402
 
 PACKET_TYPES = {
     1: "REQUEST", 2: "PROPOSAL", 3: "ACK", 4: "COMMIT", 5: "PING", 6: "REVALIDATE",
@@ -262,7 +262,8 @@ class Relay:
 # Members.
 
 class Member:
-    def __init__(self, sid, root, ports):
+    def __init__(self, sid, root, ports, version):
+        self.version = version
         self.sid = sid
         self.ports = ports
         self.dir = os.path.join(root, f"m{sid}")
@@ -286,7 +287,7 @@ class Member:
 
     def start(self):
         self.write_config()
-        cmd = ["java", "-cp", classpath(SERVER_JARS), "-Djava.awt.headless=true",
+        cmd = [*server_java(self.version, self.dir), "-Djava.awt.headless=true",
                "-Dzookeeper.preAllocSize=16", SERVER_MAIN, os.path.join(self.dir, "zoo.cfg")]
         self.proc = subprocess.Popen(cmd, stdout=open(self.log, "a"), stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
@@ -304,10 +305,14 @@ class Member:
         return server_mode(addr(self.sid), self.ports[2])
 
 
-def wait_modes(want, seconds=90):
+def wait_modes(want, seconds=90, alive=()):
+    """Waits until the members have the modes wanted, pinging the sessions of `alive` meanwhile (a member's
+    start can take longer than a session's timeout)."""
     deadline = time.monotonic() + seconds
     got = {}
     while time.monotonic() < deadline:
+        for c in alive:
+            c.ping()
         got = {m.sid: m.mode() for m in want}
         if all(got[m.sid] == mode for m, mode in want.items()):
             return
@@ -419,10 +424,10 @@ def write_batch(c, tag, n):
 
 # ---------------------------------------------------------------------------
 
-def run(root, ports, log):
+def run(root, ports, version, log):
     q, e, cport = ports
     relays = {s: Relay(s, (q, e), q) for s in SIDS}
-    m = {s: Member(s, root, ports) for s in SIDS}
+    m = {s: Member(s, root, ports, version) for s in SIDS}
     try:
         log("1. members 2 and 3")
         m[3].start()
@@ -438,14 +443,14 @@ def run(root, ports, log):
         keep_alive(keeper, 2)
         log("3. member 1 from an empty data dir: SNAP")
         m[1].start()
-        wait_modes({m[1]: "follower"})
+        wait_modes({m[1]: "follower"}, alive=[keeper])
         write_batch(keeper, "b", 2)
         keep_alive(keeper, 2)
         log("4. member 1 stopped, writes, restarted: DIFF")
         m[1].stop()
         write_batch(keeper, "c", 2)
         m[1].start()
-        wait_modes({m[1]: "follower"})
+        wait_modes({m[1]: "follower"}, alive=[keeper])
         keep_alive(keeper, 1.5)
         log("5. sessions and writes through member 1")
         moved = Client(1, cport, session=(keeper.session_id, keeper.passwd))
@@ -491,16 +496,23 @@ def run(root, ports, log):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=os.path.join(REPO, "jute", "tests", "golden", "quorum"))
+    ap.add_argument("--server", default=DEBIAN,
+                    help="3.8.0 (Debian's, the default) or a version under compat-tests/.maven")
+    ap.add_argument("--out", help="default jute/tests/golden/quorum, or quorum/VERSION for another server")
     ap.add_argument("--port", type=int, default=24400,
                     help="quorum port; election port +1, client port +2")
     ap.add_argument("--keep", action="store_true", help="keep the servers' directories")
     args = ap.parse_args()
+    golden = os.path.join(REPO, "jute", "tests", "golden", "quorum")
+    args.out = args.out or (golden if args.server == DEBIAN else os.path.join(golden, args.server))
     root = tempfile.mkdtemp(prefix="fk-quorum-")
     ports = (args.port, args.port + 1, args.port + 2)
-    conns = run(root, ports, lambda s: print(s, flush=True))
-    shutil.rmtree(args.out, ignore_errors=True)
-    os.makedirs(args.out)
+    conns = run(root, ports, args.server, lambda s: print(s, flush=True))
+    # The files of an earlier capture go; directories (another server's capture) stay.
+    os.makedirs(args.out, exist_ok=True)
+    for name in os.listdir(args.out):
+        if os.path.isfile(os.path.join(args.out, name)):
+            os.remove(os.path.join(args.out, name))
     manifest = []
     for i, conn in enumerate(conns):
         streams = {}

@@ -58,6 +58,35 @@ def classpath(jars):
     return ":".join(os.path.join(JAVA_DIR, j) for j in jars)
 
 
+# The servers a quorum or election capture can run: Debian's 3.8.0 (the default), or a release that
+# compat-tests/install.sh put under compat-tests/.maven/zookeeper-VERSION.
+DEBIAN = "3.8.0"
+MAVEN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                         "compat-tests", ".maven")
+
+LOGBACK_INFO = """<configuration>
+  <appender name="out" class="ch.qos.logback.core.ConsoleAppender">
+    <encoder><pattern>%d %level [%thread] %logger{0}: %msg%n</pattern></encoder>
+  </appender>
+  <root level="INFO"><appender-ref ref="out"/></root>
+</configuration>
+"""
+
+
+def server_java(version, workdir):
+    """`java` and the class path and flags that start `SERVER_MAIN` of this version (its log at INFO)."""
+    if version == DEBIAN:
+        return ["java", "-cp", classpath(SERVER_JARS), "-Dorg.slf4j.simpleLogger.defaultLogLevel=info"]
+    jars_dir = os.path.join(MAVEN_DIR, f"zookeeper-{version}")
+    if not os.path.isdir(jars_dir):
+        raise SystemExit(f"{jars_dir} is missing: run compat-tests/install.sh")
+    jars = sorted(os.path.join(jars_dir, j) for j in os.listdir(jars_dir) if j.endswith(".jar"))
+    logback = os.path.join(workdir, "logback.xml")
+    with open(logback, "w") as f:
+        f.write(LOGBACK_INFO)
+    return ["java", "-cp", ":".join(jars), f"-Dlogback.configurationFile={logback}"]
+
+
 class RealServer:
     """One standalone server; `extra_cfg` and `jvm_flags` tune it per run."""
 

@@ -1,6 +1,6 @@
 //! The leader core rule by rule (each test names the `Leader` or `LearnerHandler` behaviour of ZooKeeper 3.9 it
-//! checks), the sync choice of `leader_sync`, and the captured traffic of real Apache ZooKeeper 3.8.0 leaders
-//! replayed: the real learners' packets go in, and what comes out must be what the real leader sent.
+//! checks), the sync choice of `leader_sync`, and the captured traffic of real Apache ZooKeeper 3.8.0 and 3.9.5
+//! leaders replayed: the real learners' packets go in, and what comes out must be what the real leader sent.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::*;
 use crate::core::zab::leader_sync::{plan_sync, plan_sync_from_log, SyncPlan};
-use crate::core::zab::learner::tests::{golden_dir, packets, txn};
+use crate::core::zab::learner::tests::{golden_dir, packets_in, txn};
 
 const E1: i64 = 1 << 32;
 const E2: i64 = 2 << 32;
@@ -866,8 +866,17 @@ type Event = (i64, usize, u64, bool, QuorumPacket, Payload);
 
 #[test]
 fn captured_learner_traffic_gives_what_the_real_leaders_sent() {
+    replay_captured_learner_traffic(&golden_dir());
+}
+
+#[test]
+fn captured_3_9_learner_traffic_gives_what_the_real_leaders_sent() {
+    replay_captured_learner_traffic(&golden_dir().join("3.9.5"));
+}
+
+fn replay_captured_learner_traffic(dir: &std::path::Path) {
     let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(golden_dir().join("manifest.json")).expect("manifest"))
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).expect("manifest"))
             .expect("json");
     let streams = manifest.as_array().expect("array");
     let stream = |conn: u64, side: &str| -> (Vec<i64>, Vec<(QuorumPacket, Payload)>) {
@@ -886,7 +895,7 @@ fn captured_learner_traffic_gives_what_the_real_leaders_sent() {
         } else {
             Sender::Learner
         };
-        (seqs, packets(s["file"].as_str().expect("file"), from))
+        (seqs, packets_in(dir, s["file"].as_str().expect("file"), from))
     };
     // Leader 3 led epoch 1 (connections 0 to 2); leader 2 led epoch 2 (3 and 4) with the txns of epoch 1 in
     // its log.
@@ -898,6 +907,8 @@ fn captured_learner_traffic_gives_what_the_real_leaders_sent() {
             _ => None,
         })
         .collect();
+    // Member 2 led epoch 2 with every txn of epoch 1 that leader 3 had sent it in its log.
+    let epoch1_last = epoch1_txns.last().expect("epoch 1 txns").header.zxid;
     let runs: [(i64, LeaderPersisted, Vec<TxnEntry>, &[u64]); 2] = [
         (3, LeaderPersisted::default(), vec![], &[0, 1, 2]),
         (
@@ -905,7 +916,7 @@ fn captured_learner_traffic_gives_what_the_real_leaders_sent() {
             LeaderPersisted {
                 accepted_epoch: 1,
                 current_epoch: 1,
-                last_zxid: Zxid(E1 | 0x27),
+                last_zxid: Zxid(epoch1_last),
             },
             epoch1_txns,
             &[3, 4],

@@ -1,6 +1,6 @@
-//! The learner driven by what real Apache ZooKeeper 3.8.0 leaders sent (`jute/tests/golden/quorum`, captured by
-//! `tools/capture/quorum.py`), its packets compared byte for byte with what the real followers answered, and
-//! the cases the captures do not reach.
+//! The learner driven by what real Apache ZooKeeper leaders sent (Debian's 3.8.0 in `jute/tests/golden/quorum`,
+//! 3.9.5 in its `3.9.5` directory, captured by `tools/capture/quorum.py`), its packets compared byte for byte
+//! with what the real followers answered, and the cases the captures do not reach.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -18,9 +18,13 @@ pub(in crate::core::zab) fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("jute/tests/golden/quorum")
 }
 
-/// Every packet of one captured stream, in order (the database after SNAP skipped).
-pub(in crate::core::zab) fn packets(file: &str, from: Sender) -> Vec<(QuorumPacket, Payload)> {
-    let path = golden_dir().join(file);
+/// Every packet of one captured stream in `dir`, in order (the database after SNAP skipped).
+pub(in crate::core::zab) fn packets_in(
+    dir: &std::path::Path,
+    file: &str,
+    from: Sender,
+) -> Vec<(QuorumPacket, Payload)> {
+    let path = dir.join(file);
     let raw = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut d = Decoder::new(&raw);
     let mut out = Vec::new();
@@ -113,8 +117,17 @@ fn expected_from(learner: &[(QuorumPacket, Payload)], diff_committed: &BTreeSet<
 
 #[test]
 fn captured_syncs_give_the_packets_the_real_followers_sent() {
+    replay_captured_syncs(&golden_dir());
+}
+
+#[test]
+fn captured_3_9_syncs_give_the_packets_the_real_followers_sent() {
+    replay_captured_syncs(&golden_dir().join("3.9.5"));
+}
+
+fn replay_captured_syncs(dir: &std::path::Path) {
     let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(golden_dir().join("manifest.json")).expect("manifest"))
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).expect("manifest"))
             .expect("json");
     let streams = manifest.as_array().expect("array");
     let mut modes = BTreeSet::new();
@@ -131,8 +144,8 @@ fn captured_syncs_give_the_packets_the_real_followers_sent() {
                 .expect("file")
                 .to_owned()
         };
-        let learner = packets(&file("learner"), Sender::Learner);
-        let leader = packets(&file("leader"), Sender::Leader);
+        let learner = packets_in(dir, &file("learner"), Sender::Learner);
+        let leader = packets_in(dir, &file("leader"), Sender::Leader);
         let Payload::FollowerInfo(info) = &learner[0].1 else {
             panic!("connection {conn}: first learner packet {:?}", learner[0].1)
         };
