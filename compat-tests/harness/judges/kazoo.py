@@ -50,7 +50,26 @@ def _env(ctx, cluster_size="1", port_offset=PORT_OFFSET, skiplist="skiplist.txt"
         COMPAT_KAZOO_SKIPLIST=ctx.path("kazoo", skiplist),
         COMPAT_KAZOO_OUTCOMES=os.path.join(ctx.work_dir, "outcomes.jsonl"),
     )
+    if ctx.layout:
+        env["COMPAT_MIX"] = ctx.layout  # kazoo/shim/java starts member N as the Nth letter says
     return env
+
+
+def leader_at_start(ctx, probe_log):
+    """`leader at start: member N (kind)` from the probe's log, when it saw the cluster elect ('' otherwise)."""
+    try:
+        with open(probe_log, errors="replace") as log:
+            lines = log.read().splitlines()
+    except OSError:
+        return ""
+    for line in lines:
+        if line.startswith("leader: member "):
+            sid = int(line.split()[-1])
+            kind = ctx.server
+            if ctx.layout and sid <= len(ctx.layout):
+                kind = servers.MEMBER_KINDS[ctx.layout[sid - 1]]
+            return f"leader at start: member {sid} ({servers.kind_name(kind)})"
+    return ""
 
 
 def summarise(outcomes_path):
@@ -180,6 +199,9 @@ def judge(ctx, name, env):
             failing = [n for n in failing if n not in second]
             passed, failed = passed + len(second), failed - len(second)
             note = f"{len(second)} passed on a second try: " + ", ".join(sorted(second))
+    if ctx.layout:
+        started = leader_at_start(ctx, probe.log_path)
+        note = "; ".join(n for n in (note, f"members by id {ctx.layout}", started) if n)
     res = results.Result(name, ctx.server, passed, failed, skipped, note=note)
     res.failures = failing
     return res
