@@ -15,6 +15,11 @@ cargo test --workspace
 
 if [ -x compat-tests/run.sh ]; then
   compat-tests/run.sh --server ferrokeeper --ratchet
-  # The judges that talk to one server, again with that server a follower of a 3-member ensemble.
-  compat-tests/run.sh --server ferrokeeper --no-build --ratchet --ensemble 3 --judge curator --judge cli --judge node
+  # The judges that talk to one server, again with that server a follower of a 3-member ensemble (the differential
+  # judge: the leaders of two ensembles), after that ensemble's leader is killed, and in ensembles mixing
+  # ferrokeeper and Apache ZooKeeper members (by id: f ferrokeeper, z Apache ZooKeeper; the last one leads).
+  compat-tests/run.sh --server ferrokeeper --no-build --ratchet --ensemble 3 --judge curator --judge cli --judge node --judge differential
+  compat-tests/run.sh --server ferrokeeper --no-build --ratchet --ensemble 3 --kill-leader --judge curator --judge cli --judge node
+  compat-tests/run.sh --server ferrokeeper --no-build --ratchet --mix fzz --judge curator --judge cli --judge node
+  compat-tests/run.sh --server ferrokeeper --no-build --ratchet --mix zzf --judge curator --judge cli --judge node --judge differential
 fi

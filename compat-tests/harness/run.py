@@ -37,9 +37,8 @@ JUDGES = ["kazoo", "curator", "cli", "node", "differential", "interchange", "ops
 # its own on 22150-22153, see judges/hostile.py).
 JUDGE_PORTS = {"curator": 22110, "cli": 22120, "node": 22130, "differential": 22140}
 # The judges whose servers can be ensembles (--ensemble, --mix): each talks to its server through one client
-# address, a follower's. The differential judge is sent to the leader of each ensemble instead (LEADER_JUDGES):
-# its random operations read from several sessions without syncing, and only a leader has applied every write
-# it answered before any other member (see README.md).
+# address, a follower's. The differential judge is sent to the leader of each ensemble instead (LEADER_JUDGES),
+# or to a follower of each with --differential-member follower (see README.md).
 ENSEMBLE_JUDGES = ["curator", "cli", "node"]
 LEADER_JUDGES = ["differential"]
 # The judges --kill-leader runs (against a follower of the ensemble the survivors elect).
@@ -101,6 +100,12 @@ def parse_args(argv):
         help="kill the ensemble's leader with SIGKILL once it has formed and judge a follower of the members "
         "that survive (with --ensemble or --mix; " + ", ".join(KILL_LEADER_JUDGES) + " only)",
     )
+    parser.add_argument(
+        "--differential-member",
+        choices=["leader", "follower"],
+        default="leader",
+        help="the member of each ensemble the differential judge talks to (default %(default)s)",
+    )
     args = parser.parse_args(argv)
     judges = args.judge or JUDGES
     if args.mix:
@@ -156,17 +161,20 @@ def ferrokeeper_binary(args):
     return binary
 
 
-def row_server(server, ref, ensemble=0, judge=None, mix=None, kill_leader=False):
+def row_server(server, ref, ensemble=0, judge=None, mix=None, kill_leader=False, member="leader"):
     """The server's name in RESULTS.md: the reference release, or ferrokeeper and the release it was judged
-    against; with `ensemble`, a follower of an ensemble of that many members (the leader for the differential
-    judge); with `mix`, a mixed ensemble of that layout (`mixed fzz (3.9.5)`, the note says which member the
-    clients used and which led); with `kill_leader`, after its first leader was killed."""
+    against; with `ensemble`, a follower of an ensemble of that many members (the differential judge: the
+    `member` of each of two); with `mix`, a mixed ensemble of that layout (`mixed fzz (3.9.5)`, the note says
+    which member the clients used and which led; the differential judge's `member` when a follower:
+    `mixed fzz (3.9.5) follower`); with `kill_leader`, after its first leader was killed."""
+    role = member if judge in LEADER_JUDGES else "follower"
     if mix:
         name = f"mixed {mix.lower()} ({ref.version})"
+        if judge in LEADER_JUDGES and role != "leader":
+            name = f"{name} {role}"
     else:
         name = ref.name if server == "zookeeper" else f"ferrokeeper ({ref.version})"
         if ensemble and judge != "kazoo-ensemble":
-            role = "leader" if judge in LEADER_JUDGES else "follower"
             name = f"{name} {role} of {ensemble}"
     return f"{name}, leader killed" if kill_leader else name
 
@@ -175,13 +183,14 @@ def reference_row(name, ref, args):
     """The row of the reference run that a run of judge `name` with these options compares with: an all-Apache
     ensemble of the same size (the leader killed the same way) for --ensemble and --mix, the reference's own
     kazoo-ensemble row for kazoo's cluster."""
-    return row_server("zookeeper", ref, args.ensemble, name, kill_leader=args.kill_leader)
+    return row_server("zookeeper", ref, args.ensemble, name, kill_leader=args.kill_leader,
+                      member=args.differential_member)
 
 
 def run_judge(name, args, ferrokeeper_bin, recorded):
     module = importlib.import_module(f"judges.{name.replace('-', '_')}")
     ref = servers.reference()
-    row = row_server(args.server, ref, args.ensemble, name, args.mix, args.kill_leader)
+    row = row_server(args.server, ref, args.ensemble, name, args.mix, args.kill_leader, args.differential_member)
     work_dir = os.path.join(COMPAT_DIR, ".work", row.replace(" ", "").replace(",", "-"), name)
     shutil.rmtree(work_dir, ignore_errors=True)
     os.makedirs(work_dir)
@@ -194,7 +203,7 @@ def run_judge(name, args, ferrokeeper_bin, recorded):
         if args.ensemble and name != "kazoo-ensemble":
             under_test = not reference
             kinds = args.layout if (args.layout and under_test) else [kind] * args.ensemble
-            client = "leader" if name in LEADER_JUDGES else "follower"
+            client = args.differential_member if name in LEADER_JUDGES else "follower"
             kill = args.kill_leader and under_test
             server = servers.Ensemble(kinds, port, ferrokeeper_bin, work_dir, jvm_props, extra_cfg, client, kill)
             if under_test:
@@ -252,7 +261,7 @@ def main(argv):
     began = time.monotonic()
     done = []
     for name in judges:
-        row = row_server(args.server, ref, args.ensemble, name, args.mix, args.kill_leader)
+        row = row_server(args.server, ref, args.ensemble, name, args.mix, args.kill_leader, args.differential_member)
         print(f"== {name} against {row}", flush=True)
         res = run_judge(name, args, ferrokeeper_bin, recorded)
         done.append(res)

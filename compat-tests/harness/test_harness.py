@@ -286,6 +286,22 @@ class References(unittest.TestCase):
                                  "ferrokeeper (3.9.5)", "ferrokeeper (3.8.0)"])
 
 
+class KazooSecondTry(unittest.TestCase):
+    def test_a_test_that_skips_itself_the_second_time_is_skipped_not_passed(self):
+        recs = [
+            {"nodeid": "a", "when": "setup", "outcome": "passed"},
+            {"nodeid": "a", "when": "call", "outcome": "passed"},
+            {"nodeid": "a", "when": "teardown", "outcome": "passed"},
+            {"nodeid": "s", "when": "setup", "outcome": "skipped"},
+            {"nodeid": "s", "when": "teardown", "outcome": "passed"},
+            {"nodeid": "f", "when": "setup", "outcome": "passed"},
+            {"nodeid": "f", "when": "call", "outcome": "failed"},
+            {"nodeid": "f", "when": "teardown", "outcome": "passed"},
+        ]
+        path = write("".join(json.dumps(r) + "\n" for r in recs))
+        self.assertEqual(kazoo.second_try(path, ["a", "s", "f", "never-ran"]), ({"a"}, {"s"}))
+
+
 class Ensembles(unittest.TestCase):
     def setUp(self):
         import run
@@ -313,12 +329,21 @@ class Ensembles(unittest.TestCase):
         self.assertEqual(row("zookeeper", self.ref, 3, "curator", kill_leader=True),
                          "zookeeper-3.9.5 follower of 3, leader killed")
         self.assertEqual(row("ferrokeeper", self.ref, 3, "curator", "zff", True), "mixed zff (3.9.5), leader killed")
+        self.assertEqual(row("zookeeper", self.ref, 3, "differential", member="follower"),
+                         "zookeeper-3.9.5 follower of 3")
+        self.assertEqual(row("ferrokeeper", self.ref, 3, "differential", "fzz", member="follower"),
+                         "mixed fzz (3.9.5) follower")
+        self.assertEqual(row("ferrokeeper", self.ref, 3, "cli", "fzz", member="follower"), "mixed fzz (3.9.5)")
 
     def test_a_mixed_run_compares_with_an_apache_ensemble_of_its_size(self):
         args = self.parse("--server", "ferrokeeper", "--mix", "zzf", "--judge", "node", "--judge", "differential")
         self.assertEqual((args.ensemble, args.layout), (3, ["zookeeper", "zookeeper", "ferrokeeper"]))
         self.assertEqual(self.run.reference_row("node", self.ref, args), "zookeeper-3.9.5 follower of 3")
         self.assertEqual(self.run.reference_row("differential", self.ref, args), "zookeeper-3.9.5 leader of 3")
+        on_followers = self.parse("--server", "ferrokeeper", "--mix", "fzz", "--judge", "differential",
+                                  "--differential-member", "follower")
+        self.assertEqual(self.run.reference_row("differential", self.ref, on_followers),
+                         "zookeeper-3.9.5 follower of 3")
         kazoo = self.parse("--server", "ferrokeeper", "--mix", "fzz", "--judge", "kazoo-ensemble")
         self.assertEqual(self.run.reference_row("kazoo-ensemble", self.ref, kazoo), "zookeeper-3.9.5")
         killed = self.parse("--server", "zookeeper", "--ensemble", "3", "--kill-leader", "--judge", "cli")
