@@ -108,7 +108,12 @@ impl Core {
             return;
         };
         c.queue.push_back(Queued::Remote { xid, op });
-        let auth = c.ids.as_slice().to_vec();
+        // In the order ZooKeeper's learner lists them (its `authInfo` is a hash set): an Apache ZooKeeper leader
+        // expands an `auth` ACL entry in the order the list comes in.
+        let auth = super::auth::java_set_order(c.ids.as_slice())
+            .into_iter()
+            .cloned()
+            .collect();
         if let ForwardedBody::Client(Request::Sync(ref s)) = body {
             self.pending_syncs.push_back((conn, xid, s.path.clone()));
         }

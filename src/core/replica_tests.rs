@@ -332,3 +332,57 @@ fn a_multi_that_does_not_decode_is_answered_through_the_leader_by_an_error_txn()
     let (h2, _) = p.send(true, 1, 3, create("/b", b""));
     assert_eq!((h2.err, h2.zxid), (0, h.zxid + 1));
 }
+
+/// A follower lists its client's ids in REQUEST in the order ZooKeeper's learner does (its `authInfo` set's
+/// iteration order, not the order they were added in): an Apache ZooKeeper leader expands an `auth` ACL entry
+/// in the order the list comes in, and getACL shows it.
+#[test]
+fn a_follower_forwards_its_clients_ids_in_the_order_a_java_set_iterates_them() {
+    let mut p = Pair::new();
+    p.connect(true, 1);
+    for user in ["alice:pw1", "nocolon", "carol:pw3", "alice:pw2"] {
+        let auth = AuthPacket {
+            auth_type: 0,
+            scheme: "digest".into(),
+            auth: Bytes::copy_from_slice(user.as_bytes()),
+        };
+        assert_eq!(p.send(true, 1, -4, Request::Auth(auth)).0.err, 0);
+    }
+    let header = RequestHeader {
+        xid: 1,
+        op: OpCode::SetAcl.code(),
+    };
+    let set_acl = Request::SetAcl(SetAclRequest {
+        path: "/".into(),
+        acl: vec![jute::records::data::Acl {
+            perms: 31,
+            id: jute::records::data::Id::new("auth", ""),
+        }],
+        version: -1,
+    });
+    let out = p.follower.request(p.now, ConnId(1), header, Ok(set_acl));
+    let forwarded: Vec<_> = out
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Forward { auth, .. } => Some(auth.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(forwarded.len(), 1);
+    let added: Vec<String> = p
+        .follower
+        .ids(ConnId(1))
+        .iter()
+        .map(|i| i.id_str().to_string())
+        .collect();
+    let sent: Vec<String> = forwarded[0].iter().map(|i| i.id_str().to_string()).collect();
+    let java: Vec<String> = super::auth::java_set_order(p.follower.ids(ConnId(1)))
+        .into_iter()
+        .map(|i| i.id_str().to_string())
+        .collect();
+    assert_ne!(
+        added, java,
+        "the ids were added in an order a Java set does not keep"
+    );
+    assert_eq!(sent, java);
+}
