@@ -314,6 +314,38 @@ fn a_forwarded_request_whose_record_does_not_decode_is_kept_as_sent() {
     assert!(Payload::decode(&packet, Sender::Learner, DEFAULT_MAX_BUFFER).is_err());
 }
 
+/// A REQUEST carries the client's bytes as they came (ZooKeeper's learner forwards them unread): a create with
+/// a null ACL list decodes as a client connection decodes it, to the request the leader then refuses with
+/// INVALIDACL, and is not taken for a broken packet.
+#[test]
+fn a_forwarded_create_with_a_null_acl_list_is_a_client_request() {
+    let mut data = Vec::new();
+    data.extend_from_slice(&0x0100_0000_0000_0001_i64.to_be_bytes());
+    data.extend_from_slice(&9_i32.to_be_bytes());
+    data.extend_from_slice(&1_i32.to_be_bytes());
+    // CreateRequest{path "/b", data "x", acl null, flags 0}
+    data.extend_from_slice(&[
+        0, 0, 0, 2, b'/', b'b', 0, 0, 0, 1, b'x', 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0,
+    ]);
+    let packet = QuorumPacket {
+        packet_type: PacketType::Request.code(),
+        zxid: 0,
+        data: Some(bytes::Bytes::copy_from_slice(&data)),
+        authinfo: None,
+    };
+    let payload = Payload::decode(&packet, Sender::Learner, DEFAULT_MAX_BUFFER).expect("a REQUEST");
+    let Payload::Request(r) = payload else {
+        panic!("not a request: {payload:?}");
+    };
+    let ForwardedBody::Client(jute::request::Request::Create(_, create)) = r.body else {
+        panic!("not a create: {:?}", r.body);
+    };
+    assert_eq!(
+        (create.path.as_str(), create.acl.len(), create.flags),
+        ("/b", 0, 0)
+    );
+}
+
 #[test]
 fn bodies_that_do_not_fill_their_data_are_refused() {
     let with = |t: PacketType, data: &[u8]| QuorumPacket {
