@@ -346,8 +346,9 @@ def kind_name(kind):
 class Ensemble:
     """Members of the given kinds (one per id, from 1) on 127.0.0.1, started together from the shared zoo.cfg
     plus the ensemble's lines (server.N, initLimit, syncLimit, a myid each). Member 1 listens on `port`. Started
-    empty, highest id first, the members elect the highest id (equal zxids), so member 1 follows, in an ensemble
-    of either kind or of both; which member leads is read from `srvr`, never assumed.
+    empty, highest id first, the members usually elect the highest id (equal zxids), so member 1 follows, in an
+    ensemble of either kind or of both (two fast members may elect before a slow one takes part); which member
+    leads is read from `srvr`, never assumed.
 
     `client` is the member clients are sent to: "follower" (the lowest id that follows) or "leader". With
     `kill_leader`, once the ensemble has formed its leader is killed with SIGKILL and clients are sent to a
