@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Differential judge: the same seeded operations against a reference ZooKeeper (A) and a server under test (B).
 
-    diff.py --a HOST:PORT --b HOST:PORT --seed S --ops N [--sessions K] [--stop-on-first]
+    diff.py --a HOST:PORT --b HOST:PORT --seed S --ops N [--sessions K] [--stop-on-first] [--ensemble]
 
 Each server gets K sessions (default 4). Operations are issued one at a time: the request goes to both servers,
 both replies are read, then every other live session of both servers sends a barrier read (exists "/") and its
@@ -356,6 +356,8 @@ class Judge:
         legacy_watches = reference_differs(self.args.reference_version, "3.9.0")
         if legacy_watches:
             self.avoid_mode_overwrite(op)
+        if self.args.ensemble:
+            self.avoid_ensemble_stall(op)
         if os.environ.get("DIFF_TRACE"):
             print(f"   persistent={sorted(self.persistent or ())} args={op.args}", file=sys.stderr)
         pairs = list(zip(self.sides, states))
@@ -422,6 +424,23 @@ class Judge:
     # one-shot fires. Later releases keep both. The reference cannot judge that case, so a one-shot watch on a
     # path where the session holds a persistent watch is asked for without the watch.
     persistent = None
+
+    ensemble_stalls_avoided = 0
+
+    def avoid_ensemble_stall(self, op):
+        """A multi whose create op carries a null ACL list stops an Apache ZooKeeper 3.9.5 ensemble: its leader
+        answers neither that request nor any later one, nor a new session (a standalone server answers
+        MARSHALLINGERROR and goes on). On ensembles such a list is sent empty instead (INVALIDACL): the operations
+        stay those of the seed otherwise."""
+        if op.opcode != jute.MULTI:
+            return
+        creates = (jute.CREATE, jute.CREATE2, jute.CREATE_CONTAINER, jute.CREATE_TTL)
+        subs = op.args.get("ops") or []
+        if not any(sub in creates and args.get("acl", []) is None for sub, args in subs):
+            return
+        self.ensemble_stalls_avoided += 1
+        op.args = dict(op.args, ops=[(sub, dict(args, acl=[]) if sub in creates and args.get("acl", []) is None
+                                      else args) for sub, args in subs])
 
     def avoid_mode_overwrite(self, op):
         if self.persistent is None:
@@ -542,6 +561,9 @@ class Judge:
         print(f"watch notifications compared: {self.event_count}; sessions opened: {self.sessions_opened}")
         for note, n in sorted(self.version_differences.items()):
             print(f"known version difference x{n}: {note}")
+        if self.ensemble_stalls_avoided:
+            print(f"multis whose create op had a null ACL list, sent with an empty one (--ensemble): "
+                  f"{self.ensemble_stalls_avoided}")
         print(f"RESULT passed={self.passed} failed={self.failed}")
 
 
@@ -644,6 +666,8 @@ def replay_command(args):
            f"--reference-version {args.reference_version}")
     if args.sessions != 4:
         cmd += f" --sessions {args.sessions}"
+    if args.ensemble:
+        cmd += " --ensemble"
     return cmd
 
 
@@ -661,6 +685,9 @@ def parse_args(argv):
     p.add_argument("--max-reports", type=int, default=50,
                    help="print full details for this many divergences, one line for the later ones")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for one reply")
+    p.add_argument("--ensemble", action="store_true",
+                   help="both servers are members of ensembles: a multi's create op never carries a null ACL list "
+                        "(it stops an Apache ZooKeeper 3.9.5 ensemble), an empty one instead")
     p.add_argument("--self-test-mutate", type=int, metavar="OP", default=None,
                    help="flip one bit in server B's reply to the first operation at or after index OP "
                         "(proves a wrong reply is caught: the run must then report failed=1)")

@@ -13,11 +13,30 @@ What two correct servers may legitimately disagree on, and how each is made comp
   ephemeralOwner.
 - getEphemerals lists and whoAmI lists are sorted (the servers keep them in hash sets). Child lists are
   compared as sent: both servers list a node's children in the iteration order of Java's HashSet.
+- the membership an ensemble keeps in /zookeeper/config (`server.N=host:quorumPort:electionPort:role` lines and
+  `version=`): every port becomes <port>, since two ensembles on one host cannot listen on the same ports. Only
+  data made of such lines alone is touched (see membership); hosts, ids, roles, the version and the length stay.
 Watch notification zxids are compared loosely (on 3.8 they are always -1): see loose_event_zxids.
 """
 
 import bisect
+import re
 import time
+
+MEMBER_LINE = re.compile(rb"^server\.\d+=[^\s:=;]+(:\d+){1,2}(:(participant|observer))?(;([^\s:;]+:)?\d+)?$")
+VERSION_LINE = re.compile(rb"^version=[0-9a-f]+$")
+PORT = re.compile(rb"(?<=[:;])\d+(?=$|[:;])")
+
+
+def membership(data):
+    """The data of a dynamic configuration (one `server.N=...` line per member, then `version=...`) with every
+    port replaced by <port>; any other data unchanged."""
+    if not isinstance(data, bytes) or not data.startswith(b"server."):
+        return data
+    lines = data.split(b"\n")
+    if not all(MEMBER_LINE.match(line) or VERSION_LINE.match(line) for line in lines):
+        return data
+    return b"\n".join(PORT.sub(b"<port>", line) if line.startswith(b"server.") else line for line in lines)
 
 from zkconn import java_session_password
 
@@ -93,6 +112,8 @@ class Normalizer:
                 value = sorted(value, key=repr)
             elif key == "results":
                 value = [self.body(item.get("type"), item) for item in value]
+            elif key == "data":
+                value = membership(value)
             out[key] = value
         return out
 

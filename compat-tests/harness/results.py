@@ -11,12 +11,14 @@ were recorded for the same server before the run.
 import dataclasses
 import datetime
 import os
+import re
 
 START = "<!-- results:start -->"
 END = "<!-- results:end -->"
 HEADER = "| judge | server | passed | failed | skipped | seconds | date | note |"
 RULE = "|---|---|---:|---:|---:|---:|---|---|"
-JUDGE_ORDER = ["kazoo", "curator", "cli", "node", "differential", "interchange", "ops", "hostile", "sasl"]
+JUDGE_ORDER = ["kazoo", "curator", "cli", "node", "differential", "interchange", "ops", "hostile", "sasl",
+               "kazoo-ensemble"]
 
 
 @dataclasses.dataclass
@@ -106,9 +108,10 @@ def load(path):
 def _sort_key(key):
     judge, server = key
     order = JUDGE_ORDER.index(judge) if judge in JUDGE_ORDER else len(JUDGE_ORDER)
-    # Per judge: the references first, then ferrokeeper's rows; the newest release first in each.
-    version = server.split("-", 1)[1] if server.startswith("zookeeper-") else server.strip("ferokp ()")
-    newest_first = tuple(-int(p) if p.isdigit() else 0 for p in version.split("."))
+    # Per judge: the references first, then ferrokeeper's rows (mixed ensembles among them); the newest release
+    # first in each, then by name (a release's standalone row before its ensembles').
+    version = re.search(r"(\d+)\.(\d+)\.(\d+)", server)
+    newest_first = tuple(-int(p) for p in version.groups()) if version else ()
     return (order, judge, 0 if server.startswith("zookeeper") else 1, newest_first, server)
 
 
@@ -123,6 +126,17 @@ def save(path, rows):
         "against that release. `run.sh --ratchet` fails when a judge passes fewer checks against a",
         "server than the row recorded here for that server, so each change that makes ferrokeeper",
         "pass more raises the bar by committing the regenerated file.",
+        "",
+        "Ensembles (README.md, \"Ensembles, mixed ensembles, a killed leader\"): `<server> follower of N`",
+        "is judged through a follower of an N-member ensemble of that server; for the differential",
+        "judge both sides are ensembles, `leader of N` compares through each side's leader and",
+        "`follower of N` through a follower of each. `, leader killed` means the ensemble's first",
+        "leader was killed with SIGKILL and a follower of the survivors judged. `mixed <layout>",
+        "(<version>)` is an ensemble of both servers, one letter per member by id (`f` ferrokeeper,",
+        "`z` Apache ZooKeeper of that release; `follower` added: the differential judge through",
+        "followers), whose passes are expected to equal the all-Apache ensemble's row of the same",
+        "judge (`zookeeper-<version> follower of N`, or `zookeeper-<version>` for kazoo-ensemble).",
+        "The note says which member led (the election decides it) and which member the clients used.",
         "",
         START,
         HEADER,

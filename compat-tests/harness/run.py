@@ -36,11 +36,15 @@ JUDGES = ["kazoo", "curator", "cli", "node", "differential", "interchange", "ops
 # servers on 23100-23107, the ops judge its own in 24000-24999, see judges/ops.py; hostile
 # its own on 22150-22153, see judges/hostile.py).
 JUDGE_PORTS = {"curator": 22110, "cli": 22120, "node": 22130, "differential": 22140}
-# The judges whose servers can be ensembles (--ensemble): each talks to its server through one client address,
-# which is then a follower's. (The differential judge's random operations read from several sessions without
-# syncing, which a follower may answer from before a write another session made through it was committed: two
-# Apache ZooKeeper ensembles already differ there, so it is not run on followers.)
+# The judges whose servers can be ensembles (--ensemble, --mix): each talks to its server through one client
+# address, a follower's. The differential judge is sent to the leader of each ensemble instead (LEADER_JUDGES),
+# or to a follower of each with --differential-member follower (see README.md).
 ENSEMBLE_JUDGES = ["curator", "cli", "node"]
+LEADER_JUDGES = ["differential"]
+# The judges --kill-leader runs (against a follower of the ensemble the survivors elect).
+KILL_LEADER_JUDGES = ENSEMBLE_JUDGES
+# The judges --mix runs: those above, and kazoo's suite on kazoo's own three-member cluster made of the layout.
+MIX_JUDGES = ENSEMBLE_JUDGES + LEADER_JUDGES + ["kazoo-ensemble"]
 
 
 def parse_args(argv):
@@ -82,13 +86,57 @@ def parse_args(argv):
         + ", ".join(ENSEMBLE_JUDGES)
         + " only)",
     )
+    parser.add_argument(
+        "--mix",
+        metavar="LAYOUT",
+        help="make the server under test a mixed ensemble: one letter per member by id, f = ferrokeeper, "
+        "z = Apache ZooKeeper of --reference (e.g. fzz: clients on member 1, ferrokeeper; "
+        + ", ".join(MIX_JUDGES)
+        + " only; with --server ferrokeeper)",
+    )
+    parser.add_argument(
+        "--kill-leader",
+        action="store_true",
+        help="kill the ensemble's leader with SIGKILL once it has formed and judge a follower of the members "
+        "that survive (with --ensemble or --mix; " + ", ".join(KILL_LEADER_JUDGES) + " only)",
+    )
+    parser.add_argument(
+        "--differential-member",
+        choices=["leader", "follower"],
+        default="leader",
+        help="the member of each ensemble the differential judge talks to (default %(default)s)",
+    )
     args = parser.parse_args(argv)
+    judges = args.judge or JUDGES
+    if args.mix:
+        try:
+            args.layout = servers.parse_layout(args.mix)
+        except ValueError as err:
+            parser.error(f"--mix {err}")
+        if args.server != "ferrokeeper":
+            parser.error("--mix is for --server ferrokeeper (the layout names the Apache ZooKeeper members)")
+        if args.ensemble and args.ensemble != len(args.layout):
+            parser.error(f"--ensemble {args.ensemble} and --mix {args.mix} disagree on the number of members")
+        args.ensemble = len(args.layout)
+        allowed = MIX_JUDGES
+        if "kazoo-ensemble" in judges and len(args.layout) != 3:
+            parser.error("kazoo-ensemble's cluster has 3 members: --mix needs 3 letters")
+    else:
+        args.layout = None
+        allowed = ENSEMBLE_JUDGES + LEADER_JUDGES
+    if args.kill_leader:
+        if not args.ensemble:
+            parser.error("--kill-leader needs --ensemble N or --mix LAYOUT")
+        if args.ensemble < 3:
+            parser.error("--kill-leader needs at least 3 members (the survivors must be a majority)")
+        allowed = KILL_LEADER_JUDGES
     if args.ensemble:
         if args.ensemble < 2:
             parser.error("--ensemble needs at least 2 members")
-        others = [j for j in (args.judge or JUDGES) if j not in ENSEMBLE_JUDGES]
+        others = [j for j in judges if j not in allowed]
         if others:
-            parser.error(f"--ensemble is for {', '.join(ENSEMBLE_JUDGES)}; not for {', '.join(others)}")
+            what = "--kill-leader" if args.kill_leader else "--mix" if args.mix else "--ensemble"
+            parser.error(f"{what} is for {', '.join(allowed)}; not for {', '.join(others)}")
     return args
 
 
@@ -113,25 +161,53 @@ def ferrokeeper_binary(args):
     return binary
 
 
-def row_server(server, ref, ensemble=0):
+def row_server(server, ref, ensemble=0, judge=None, mix=None, kill_leader=False, member="leader"):
     """The server's name in RESULTS.md: the reference release, or ferrokeeper and the release it was judged
-    against; with `ensemble`, a follower of an ensemble of that many members."""
-    name = ref.name if server == "zookeeper" else f"ferrokeeper ({ref.version})"
-    return f"{name} follower of {ensemble}" if ensemble else name
+    against; with `ensemble`, a follower of an ensemble of that many members (the differential judge: the
+    `member` of each of two); with `mix`, a mixed ensemble of that layout (`mixed fzz (3.9.5)`, the note says
+    which member the clients used and which led; the differential judge's `member` when a follower:
+    `mixed fzz (3.9.5) follower`); with `kill_leader`, after its first leader was killed."""
+    role = member if judge in LEADER_JUDGES else "follower"
+    if mix:
+        name = f"mixed {mix.lower()} ({ref.version})"
+        if judge in LEADER_JUDGES and role != "leader":
+            name = f"{name} {role}"
+    else:
+        name = ref.name if server == "zookeeper" else f"ferrokeeper ({ref.version})"
+        if ensemble and judge != "kazoo-ensemble":
+            name = f"{name} {role} of {ensemble}"
+    return f"{name}, leader killed" if kill_leader else name
+
+
+def reference_row(name, ref, args):
+    """The row of the reference run that a run of judge `name` with these options compares with: an all-Apache
+    ensemble of the same size (the leader killed the same way) for --ensemble and --mix, the reference's own
+    kazoo-ensemble row for kazoo's cluster."""
+    return row_server("zookeeper", ref, args.ensemble, name, kill_leader=args.kill_leader,
+                      member=args.differential_member)
 
 
 def run_judge(name, args, ferrokeeper_bin, recorded):
     module = importlib.import_module(f"judges.{name.replace('-', '_')}")
     ref = servers.reference()
-    row = row_server(args.server, ref, args.ensemble)
-    work_dir = os.path.join(COMPAT_DIR, ".work", row.replace(" ", ""), name)
+    row = row_server(args.server, ref, args.ensemble, name, args.mix, args.kill_leader, args.differential_member)
+    work_dir = os.path.join(COMPAT_DIR, ".work", row.replace(" ", "").replace(",", "-"), name)
     shutil.rmtree(work_dir, ignore_errors=True)
     os.makedirs(work_dir)
     started_servers = []
+    ensembles = []
 
-    def start_server(kind, port, jvm_props=(), extra_cfg=None):
-        if args.ensemble:
-            server = servers.Ensemble(kind, port, ferrokeeper_bin, work_dir, args.ensemble, jvm_props, extra_cfg)
+    def start_server(kind, port, jvm_props=(), extra_cfg=None, reference=False):
+        """Start a server of `kind`; `reference` marks a live Apache ZooKeeper a judge compares with (never
+        mixed, never killed): the server under test is every other one."""
+        if args.ensemble and name != "kazoo-ensemble":
+            under_test = not reference
+            kinds = args.layout if (args.layout and under_test) else [kind] * args.ensemble
+            client = args.differential_member if name in LEADER_JUDGES else "follower"
+            kill = args.kill_leader and under_test
+            server = servers.Ensemble(kinds, port, ferrokeeper_bin, work_dir, jvm_props, extra_cfg, client, kill)
+            if under_test:
+                ensembles.append(server)
         else:
             server = Server(kind, port, ferrokeeper_bin, work_dir, jvm_props, extra_cfg)
         started_servers.append(server)
@@ -143,8 +219,9 @@ def run_judge(name, args, ferrokeeper_bin, recorded):
         compat_dir=COMPAT_DIR,
         work_dir=work_dir,
         ferrokeeper_bin=ferrokeeper_bin,
-        reference=recorded.get((name, row_server("zookeeper", ref, args.ensemble))),
+        reference=recorded.get((name, reference_row(name, ref, args))),
         start_server=start_server,
+        layout=args.mix.lower() if args.mix else "",
     )
     began = time.monotonic()
     try:
@@ -160,6 +237,10 @@ def run_judge(name, args, ferrokeeper_bin, recorded):
     finally:
         for server in started_servers:
             server.stop()
+    described = sorted({e.describe() for e in ensembles if e.describe()})
+    if described:
+        # What the ensemble did (its leader, the member judged) goes into the row: the election decides it.
+        res.note = "; ".join(([res.note] if res.note else []) + described)
     res.server = row
     res.seconds = time.monotonic() - began
     res.date = results.today()
@@ -180,14 +261,15 @@ def main(argv):
     began = time.monotonic()
     done = []
     for name in judges:
-        print(f"== {name} against {row_server(args.server, ref, args.ensemble)}", flush=True)
+        row = row_server(args.server, ref, args.ensemble, name, args.mix, args.kill_leader, args.differential_member)
+        print(f"== {name} against {row}", flush=True)
         res = run_judge(name, args, ferrokeeper_bin, recorded)
         done.append(res)
         shown = "not available" if not res.available else (
             f"{res.passed} passed, {res.failed} failed, {res.skipped} skipped"
         )
         print(f"   {shown} in {res.seconds:.0f}s {res.note}".rstrip(), flush=True)
-    references = {name: recorded.get((name, row_server("zookeeper", ref, args.ensemble))) for name in judges}
+    references = {name: recorded.get((name, reference_row(name, ref, args))) for name in judges}
     print()
     print(results.table(done, references))
     print(f"\ntotal time {time.monotonic() - began:.0f}s; logs under compat-tests/.work/")

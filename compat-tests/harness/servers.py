@@ -210,8 +210,9 @@ class Server:
     def address(self):
         return f"127.0.0.1:{self.port}"
 
-    def start(self, wait_seconds=PORT_WAIT_SECONDS):
-        """Start the server and wait for its port; False (with .error) if it never opens."""
+    def start(self, wait_seconds=PORT_WAIT_SECONDS, wait_serving=True):
+        """Start the server and wait for its port (and, with wait_serving, until it serves); False (with .error)
+        if the port never opens. An ensemble member alone cannot serve: its ensemble waits for the election."""
         if port_open(self.port):
             self.error = f"port {self.port} is already in use by another process"
             return False
@@ -244,7 +245,8 @@ class Server:
         deadline = time.monotonic() + wait_seconds
         while time.monotonic() < deadline:
             if port_open(self.port):
-                self._wait_serving(deadline)
+                if wait_serving:
+                    self._wait_serving(deadline)
                 return True
             if self.process.poll() is not None:
                 self.error = (
@@ -324,47 +326,115 @@ def free_port():
         return s.getsockname()[1]
 
 
-class Ensemble:
-    """`size` members of one kind on 127.0.0.1, started together from the shared zoo.cfg plus the ensemble's
-    lines (server.N, initLimit, syncLimit, a myid each). Member 1 listens on `port` and is the one clients are
-    sent to: started together and empty, the members elect the highest id, so member 1 is a follower in an
-    ensemble of either kind. Stands in for a Server (address, error, stop)."""
+# The letters of a mixed ensemble's layout (run.py --mix): each member's kind, by id.
+MEMBER_KINDS = {"f": "ferrokeeper", "z": "zookeeper"}
 
-    def __init__(self, kind, port, ferrokeeper_bin, log_dir, size, jvm_props=(), extra_cfg=None):
-        self.kind = kind
+
+def parse_layout(layout):
+    """The kinds of a layout such as `fzz` (member 1 ferrokeeper, members 2 and 3 Apache ZooKeeper)."""
+    kinds = [MEMBER_KINDS.get(letter) for letter in layout.lower()]
+    if len(kinds) < 2 or None in kinds:
+        raise ValueError(f"{layout!r}: a layout is one letter per member (at least 2), f or z")
+    return kinds
+
+
+def kind_name(kind):
+    """A member kind as RESULTS.md names it: ferrokeeper, or the reference release."""
+    return "ferrokeeper" if kind == "ferrokeeper" else reference().name
+
+
+class Ensemble:
+    """Members of the given kinds (one per id, from 1) on 127.0.0.1, started together from the shared zoo.cfg
+    plus the ensemble's lines (server.N, initLimit, syncLimit, a myid each). Member 1 listens on `port`. Started
+    empty, highest id first, the members usually elect the highest id (equal zxids), so member 1 follows, in an
+    ensemble of either kind or of both (two fast members may elect before a slow one takes part); which member
+    leads is read from `srvr`, never assumed.
+
+    `client` is the member clients are sent to: "follower" (the lowest id that follows) or "leader". With
+    `kill_leader`, once the ensemble has formed its leader is killed with SIGKILL and clients are sent to a
+    member of the ensemble the survivors elect. `describe()` says what happened, for the row's note. Stands in
+    for a Server (address, error, stop)."""
+
+    def __init__(self, kinds, port, ferrokeeper_bin, log_dir, jvm_props=(), extra_cfg=None,
+                 client="follower", kill_leader=False):  # fmt: skip
+        self.kinds = list(kinds)
+        self.kind = self.kinds[0] if len(set(self.kinds)) == 1 else "mixed"
         self.port = port
         self.error = None
+        self.client = client
+        self.kill_leader = kill_leader
+        self.events = []  # what describe() reports
+        self.chosen = None  # the member (index) clients are sent to
+        size = len(self.kinds)
         ports = {sid: (port if sid == 1 else free_port(), free_port(), free_port()) for sid in range(1, size + 1)}
         lines = {"initLimit": "10", "syncLimit": "5"}
         for sid, (_, quorum, election) in ports.items():
             lines[f"server.{sid}"] = f"127.0.0.1:{quorum}:{election}"
         self.members = []
-        for sid, (client, _, _) in ports.items():
+        for sid, (client_port, _, _) in ports.items():
             cfg = dict(extra_cfg or {})
             cfg.update(lines)
-            member = Server(kind, client, ferrokeeper_bin, log_dir, jvm_props, cfg)
+            member = Server(self.kinds[sid - 1], client_port, ferrokeeper_bin, log_dir, jvm_props, cfg)
             with open(os.path.join(member.workdir, "data", "myid"), "w") as myid:
                 myid.write(f"{sid}\n")
             self.members.append(member)
 
     @property
     def address(self):
-        return f"127.0.0.1:{self.port}"
+        port = self.members[self.chosen].port if self.chosen is not None else self.port
+        return f"127.0.0.1:{port}"
+
+    def member_name(self, index):
+        return f"member {index + 1} ({kind_name(self.kinds[index])})"
+
+    def _elected(self, alive, deadline):
+        """Waits until exactly one of the members `alive` (indexes) leads and every other one follows; returns
+        the leader's index, or None when the deadline passes (self.error says the modes last seen)."""
+        modes = []
+        while time.monotonic() < deadline:
+            modes = [mode_of(srvr(self.members[i].port)) for i in alive]
+            if modes.count("leader") == 1 and all(m in ("leader", "follower") for m in modes):
+                return alive[modes.index("leader")]
+            time.sleep(0.2)
+        shown = ", ".join(f"{i + 1}: {m}" for i, m in zip(alive, modes))
+        self.error = f"the {self.kind} ensemble did not elect within the time given: modes by member {shown}"
+        return None
 
     def start(self, wait_seconds=PORT_WAIT_SECONDS):
-        """Start every member, then wait until one leads and member 1 follows; False (with .error) if not."""
-        for member in self.members:
-            if not member.start(wait_seconds):
+        """Start every member, wait until one leads and the others follow (with kill_leader: kill the leader and
+        wait for the survivors to elect), then pick the member clients use; False (with .error) if not."""
+        # Highest id first: the first two members up elect the higher of them, so the highest id leads however
+        # long each kind takes to start (as kazoo's harness starts its cluster).
+        for member in reversed(self.members):
+            if not member.start(wait_seconds, wait_serving=False):
                 self.error = member.error
                 return False
-        deadline = time.monotonic() + wait_seconds
-        while time.monotonic() < deadline:
-            modes = [mode_of(srvr(m.port)) for m in self.members]
-            if modes.count("leader") == 1 and modes[0] == "follower" and all(modes):
-                return True
-            time.sleep(0.2)
-        self.error = f"the {self.kind} ensemble did not form within {wait_seconds:.0f}s: modes {modes}"
-        return False
+        alive = list(range(len(self.members)))
+        leader = self._elected(alive, time.monotonic() + wait_seconds)
+        if leader is None:
+            return False
+        self.events.append(f"leader {self.member_name(leader)}")
+        if self.kill_leader:
+            killed_at = time.monotonic()
+            os.kill(self.members[leader].process.pid, signal.SIGKILL)
+            self.members[leader].process.wait()
+            alive.remove(leader)
+            leader = self._elected(alive, killed_at + wait_seconds)
+            if leader is None:
+                return False
+            self.events.append(f"killed with SIGKILL; the survivors elected {self.member_name(leader)} "
+                               f"in {time.monotonic() - killed_at:.1f} s")  # fmt: skip
+        if self.client == "leader":
+            self.chosen = leader
+            self.events.append("clients on the leader")
+        else:
+            self.chosen = min(i for i in alive if i != leader)
+            self.events.append(f"clients on {self.member_name(self.chosen)}, a follower")
+        return True
+
+    def describe(self):
+        """What the ensemble did: its leader (and the one elected after the kill) and the member clients used."""
+        return "; ".join(self.events)
 
     def stop(self):
         for member in self.members:

@@ -286,5 +286,107 @@ class References(unittest.TestCase):
                                  "ferrokeeper (3.9.5)", "ferrokeeper (3.8.0)"])
 
 
+class KazooSecondTry(unittest.TestCase):
+    def test_a_test_that_skips_itself_the_second_time_is_skipped_not_passed(self):
+        recs = [
+            {"nodeid": "a", "when": "setup", "outcome": "passed"},
+            {"nodeid": "a", "when": "call", "outcome": "passed"},
+            {"nodeid": "a", "when": "teardown", "outcome": "passed"},
+            {"nodeid": "s", "when": "setup", "outcome": "skipped"},
+            {"nodeid": "s", "when": "teardown", "outcome": "passed"},
+            {"nodeid": "f", "when": "setup", "outcome": "passed"},
+            {"nodeid": "f", "when": "call", "outcome": "failed"},
+            {"nodeid": "f", "when": "teardown", "outcome": "passed"},
+        ]
+        path = write("".join(json.dumps(r) + "\n" for r in recs))
+        self.assertEqual(kazoo.second_try(path, ["a", "s", "f", "never-ran"]), ({"a"}, {"s"}))
+
+
+class Ensembles(unittest.TestCase):
+    def setUp(self):
+        import run
+        import servers
+
+        self.run = run
+        self.servers = servers
+        self.ref = servers.REFERENCES["3.9"]
+
+    def parse(self, *argv):
+        with open(os.devnull, "w") as quiet:
+            old = sys.stderr
+            sys.stderr = quiet
+            try:
+                return self.run.parse_args(list(argv))
+            finally:
+                sys.stderr = old
+
+    def test_rows_name_the_ensemble_the_mix_and_the_kill(self):
+        row = self.run.row_server
+        self.assertEqual(row("ferrokeeper", self.ref, 3, "cli"), "ferrokeeper (3.9.5) follower of 3")
+        self.assertEqual(row("zookeeper", self.ref, 3, "differential"), "zookeeper-3.9.5 leader of 3")
+        self.assertEqual(row("ferrokeeper", self.ref, 3, "node", "FZZ"), "mixed fzz (3.9.5)")
+        self.assertEqual(row("ferrokeeper", self.ref, 3, "kazoo-ensemble", "fzz"), "mixed fzz (3.9.5)")
+        self.assertEqual(row("zookeeper", self.ref, 3, "curator", kill_leader=True),
+                         "zookeeper-3.9.5 follower of 3, leader killed")
+        self.assertEqual(row("ferrokeeper", self.ref, 3, "curator", "zff", True), "mixed zff (3.9.5), leader killed")
+        self.assertEqual(row("zookeeper", self.ref, 3, "differential", member="follower"),
+                         "zookeeper-3.9.5 follower of 3")
+        self.assertEqual(row("ferrokeeper", self.ref, 3, "differential", "fzz", member="follower"),
+                         "mixed fzz (3.9.5) follower")
+        self.assertEqual(row("ferrokeeper", self.ref, 3, "cli", "fzz", member="follower"), "mixed fzz (3.9.5)")
+
+    def test_a_mixed_run_compares_with_an_apache_ensemble_of_its_size(self):
+        args = self.parse("--server", "ferrokeeper", "--mix", "zzf", "--judge", "node", "--judge", "differential")
+        self.assertEqual((args.ensemble, args.layout), (3, ["zookeeper", "zookeeper", "ferrokeeper"]))
+        self.assertEqual(self.run.reference_row("node", self.ref, args), "zookeeper-3.9.5 follower of 3")
+        self.assertEqual(self.run.reference_row("differential", self.ref, args), "zookeeper-3.9.5 leader of 3")
+        on_followers = self.parse("--server", "ferrokeeper", "--mix", "fzz", "--judge", "differential",
+                                  "--differential-member", "follower")
+        self.assertEqual(self.run.reference_row("differential", self.ref, on_followers),
+                         "zookeeper-3.9.5 follower of 3")
+        kazoo = self.parse("--server", "ferrokeeper", "--mix", "fzz", "--judge", "kazoo-ensemble")
+        self.assertEqual(self.run.reference_row("kazoo-ensemble", self.ref, kazoo), "zookeeper-3.9.5")
+        killed = self.parse("--server", "zookeeper", "--ensemble", "3", "--kill-leader", "--judge", "cli")
+        self.assertEqual(self.run.reference_row("cli", self.ref, killed), "zookeeper-3.9.5 follower of 3, leader killed")
+
+    def test_options_that_do_not_fit_are_refused(self):
+        refused = [
+            ("--server", "zookeeper", "--mix", "fzz", "--judge", "node"),  # the layout names the Apache members
+            ("--server", "ferrokeeper", "--mix", "fxz", "--judge", "node"),
+            ("--server", "ferrokeeper", "--mix", "f", "--judge", "node"),
+            ("--server", "ferrokeeper", "--mix", "fzz", "--ensemble", "5", "--judge", "node"),
+            ("--server", "ferrokeeper", "--mix", "fzzzz", "--judge", "kazoo-ensemble"),  # kazoo's cluster is 3
+            ("--server", "ferrokeeper", "--mix", "fzz", "--judge", "kazoo"),
+            ("--server", "ferrokeeper", "--kill-leader", "--judge", "node"),  # no ensemble
+            ("--server", "ferrokeeper", "--ensemble", "2", "--kill-leader", "--judge", "node"),  # no majority left
+            ("--server", "ferrokeeper", "--ensemble", "3", "--kill-leader", "--judge", "differential"),
+            ("--server", "ferrokeeper", "--ensemble", "3", "--judge", "kazoo-ensemble"),
+            ("--server", "ferrokeeper", "--ensemble", "3"),  # every judge
+        ]
+        for argv in refused:
+            with self.subTest(argv=argv), self.assertRaises(SystemExit):
+                self.parse(*argv)
+        self.parse("--server", "ferrokeeper", "--mix", "ffz", "--kill-leader", "--judge", "cli")
+        self.parse("--server", "ferrokeeper", "--ensemble", "3", "--judge", "differential")
+
+    def test_layouts(self):
+        self.assertEqual(self.servers.parse_layout("fZz"), ["ferrokeeper", "zookeeper", "zookeeper"])
+        for bad in ("", "f", "fq", "f z"):
+            with self.subTest(layout=bad), self.assertRaises(ValueError):
+                self.servers.parse_layout(bad)
+
+    def test_the_kazoo_row_names_the_leader_the_probe_saw(self):
+        from judges.common import Context
+
+        ctx = Context(server="ferrokeeper", compat_dir="", work_dir="", ferrokeeper_bin="", layout="zzf")
+        log = write("kazoo cluster is serving\nleader: member 3\nmodes: member 1 follower, member 2 follower, "
+                    "member 3 leader\n")
+        self.assertEqual(kazoo.leader_at_start(ctx, log), "leader at start: member 3 (ferrokeeper)")
+        ctx.layout = "fzz"
+        self.assertEqual(kazoo.leader_at_start(ctx, log), "leader at start: member 3 (zookeeper-3.9.5)")
+        self.assertEqual(kazoo.leader_at_start(ctx, write("kazoo cluster is serving\n")), "")
+        self.assertEqual(kazoo._env(ctx)["COMPAT_MIX"], "fzz")
+
+
 if __name__ == "__main__":
     unittest.main()

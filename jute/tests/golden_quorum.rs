@@ -61,6 +61,7 @@ fn payload_json(p: &Payload) -> Option<Value> {
             let request = match &r.body {
                 ForwardedBody::CreateSession(t) => json!({"time_out": t.time_out}),
                 ForwardedBody::Client(req) => proto_json::request(req),
+                ForwardedBody::Undecoded(body) => json!({"undecoded": body}),
             };
             json!({"session_id": r.session_id, "cxid": r.cxid, "type": r.op, "type_name": op_name(r.op),
                    "request": request})
@@ -283,6 +284,83 @@ fn check_captures(set: &str) {
             "no packet of type {t} for txn/op {detail} among the fixtures"
         );
     }
+}
+
+/// A learner forwards what its client sent without reading it (ZooKeeper's `FollowerRequestProcessor`), so a
+/// REQUEST may carry a record that does not decode: it is kept as it came, for the leader to answer.
+#[test]
+fn a_forwarded_request_whose_record_does_not_decode_is_kept_as_sent() {
+    // A multi mixing setData /a and getData /a: MultiOperationRecord refuses it.
+    let mut record = Vec::new();
+    for part in [
+        &[0, 0, 0, 5, 0, 0xff, 0xff, 0xff, 0xff][..],
+        &[0, 0, 0, 2, b'/', b'a', 0, 0, 0, 1, b'x', 0xff, 0xff, 0xff, 0xff],
+        &[0, 0, 0, 4, 0, 0xff, 0xff, 0xff, 0xff],
+        &[0, 0, 0, 2, b'/', b'a', 0],
+        &[0xff, 0xff, 0xff, 0xff, 1, 0xff, 0xff, 0xff, 0xff],
+    ] {
+        record.extend_from_slice(part);
+    }
+    assert!(jute::request::Request::decode(14, &record, DEFAULT_MAX_BUFFER).is_err());
+    let mut data = Vec::new();
+    data.extend_from_slice(&0x0100_0000_0000_0001_i64.to_be_bytes());
+    data.extend_from_slice(&7_i32.to_be_bytes());
+    data.extend_from_slice(&14_i32.to_be_bytes());
+    data.extend_from_slice(&record);
+    let packet = QuorumPacket {
+        packet_type: PacketType::Request.code(),
+        zxid: 0,
+        data: Some(bytes::Bytes::copy_from_slice(&data)),
+        authinfo: None,
+    };
+    let payload = Payload::decode(&packet, Sender::Learner, DEFAULT_MAX_BUFFER).expect("a REQUEST");
+    let Payload::Request(ref r) = payload else {
+        panic!("not a request: {payload:?}");
+    };
+    assert_eq!((r.session_id, r.cxid, r.op), (0x0100_0000_0000_0001, 7, 14));
+    assert_eq!(r.body, ForwardedBody::Undecoded(record));
+    let again = payload.encode().expect("encodes").expect("has data");
+    assert_eq!(&again[..], &data[..]);
+    // An opcode no client may send is still refused: no learner forwards one.
+    let mut unknown = data.clone();
+    unknown[12..16].copy_from_slice(&99_i32.to_be_bytes());
+    let packet = QuorumPacket {
+        data: Some(bytes::Bytes::from(unknown)),
+        ..packet
+    };
+    assert!(Payload::decode(&packet, Sender::Learner, DEFAULT_MAX_BUFFER).is_err());
+}
+
+/// A REQUEST carries the client's bytes as they came (ZooKeeper's learner forwards them unread): a create with
+/// a null ACL list decodes as a client connection decodes it, to the request the leader then refuses with
+/// INVALIDACL, and is not taken for a broken packet.
+#[test]
+fn a_forwarded_create_with_a_null_acl_list_is_a_client_request() {
+    let mut data = Vec::new();
+    data.extend_from_slice(&0x0100_0000_0000_0001_i64.to_be_bytes());
+    data.extend_from_slice(&9_i32.to_be_bytes());
+    data.extend_from_slice(&1_i32.to_be_bytes());
+    // CreateRequest{path "/b", data "x", acl null, flags 0}
+    data.extend_from_slice(&[
+        0, 0, 0, 2, b'/', b'b', 0, 0, 0, 1, b'x', 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0,
+    ]);
+    let packet = QuorumPacket {
+        packet_type: PacketType::Request.code(),
+        zxid: 0,
+        data: Some(bytes::Bytes::copy_from_slice(&data)),
+        authinfo: None,
+    };
+    let payload = Payload::decode(&packet, Sender::Learner, DEFAULT_MAX_BUFFER).expect("a REQUEST");
+    let Payload::Request(r) = payload else {
+        panic!("not a request: {payload:?}");
+    };
+    let ForwardedBody::Client(jute::request::Request::Create(_, create)) = r.body else {
+        panic!("not a create: {:?}", r.body);
+    };
+    assert_eq!(
+        (create.path.as_str(), create.acl.len(), create.flags),
+        ("/b", 0, 0)
+    );
 }
 
 #[test]

@@ -34,6 +34,7 @@ fn send_undecodable(h: &mut Harness, conn: u64, op: OpCode) -> ReplyHeader {
     let body = Err(RequestError::Marshalling {
         op: op.code(),
         source,
+        body: vec![0],
     });
     let xid = h.next_xid;
     send_as(h, conn, xid, op, body)

@@ -32,6 +32,7 @@ use foldhash::HashMap;
 
 use bytes::Bytes;
 use jute::codes::{ErrorCode, EventType, OpCode};
+use jute::quorum::ForwardedBody;
 use jute::records::proto::RequestHeader;
 use jute::records::txn::{TxnDigest, TxnHeader};
 use jute::request::{Request, RequestError};
@@ -442,14 +443,24 @@ impl Core {
                 self.queue_read(conn, header, Err(ErrorCode::MarshallingError), out);
                 return;
             }
-            Err(RequestError::Marshalling { op, .. }) => {
+            Err(RequestError::Marshalling { op, body, .. }) => {
                 // ZooKeeper 3.9 reads a request's record before it takes a zxid (`PrepRequestProcessor.
                 // pRequestHelper`): a body that does not decode is answered MARSHALLINGERROR and the zxid does
                 // not move. It then logs an error txn under the zxid already used; nothing is written here.
-                // Only a multi takes its zxid before its record is read, so its error is a txn of its own.
+                // Only a multi takes its zxid before its record is read, so its error is a txn of its own:
+                // a follower hands the multi to its leader as it came, and is answered by that txn.
                 // (3.8 took a zxid for every write, and answered a client's deleteContainer BADARGUMENTS
                 // whatever its body.)
-                if OpCode::from_code(op) == Some(OpCode::Multi) {
+                if OpCode::from_code(op) == Some(OpCode::Multi) && self.role == Role::Follower {
+                    self.forward(
+                        conn,
+                        session,
+                        header.xid,
+                        OpCode::Multi,
+                        ForwardedBody::Undecoded(body),
+                        out,
+                    );
+                } else if OpCode::from_code(op) == Some(OpCode::Multi) {
                     let body = TxnBody::Error(jute::records::txn::ErrorTxn {
                         err: ErrorCode::MarshallingError.code(),
                     });
@@ -471,7 +482,7 @@ impl Core {
         };
         let op = request.opcode();
         if self.role == Role::Follower && (is_write(op) || op == OpCode::Sync) {
-            return self.forward(conn, session, header.xid, request, out);
+            return self.forward(conn, session, header.xid, op, ForwardedBody::Client(request), out);
         }
         if self.role == Role::Leader && !is_write(op) {
             // A leader's reads, syncs and pings go through its prep, which checks who owns the session: one

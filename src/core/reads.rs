@@ -228,7 +228,7 @@ impl Core {
         Ok(frame)
     }
 
-    fn ids(&self, conn: ConnId) -> &[jute::records::data::Id] {
+    pub(super) fn ids(&self, conn: ConnId) -> &[jute::records::data::Id] {
         self.conns.get(&conn).map_or(&[], |c| c.ids.as_slice())
     }
 

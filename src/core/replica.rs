@@ -128,23 +128,28 @@ impl Core {
         }
     }
 
-    /// Follower: a write or sync of a connected session goes to the leader; the connection's later requests
-    /// wait behind it.
+    /// Follower: a write or sync of a connected session (or a multi whose record does not decode, as it came)
+    /// goes to the leader; the connection's later requests wait behind it.
     pub(super) fn forward(
         &mut self,
         conn: ConnId,
         session: SessionId,
         xid: i32,
-        request: Request,
+        op: OpCode,
+        body: ForwardedBody,
         out: &mut Vec<Effect>,
     ) {
-        let op = request.opcode();
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
         c.queue.push_back(Queued::Remote { xid, op });
-        let auth = c.ids.as_slice().to_vec();
-        if let Request::Sync(ref s) = request {
+        // In the order ZooKeeper's learner lists them (its `authInfo` is a hash set): an Apache ZooKeeper leader
+        // expands an `auth` ACL entry in the order the list comes in.
+        let auth = super::auth::java_set_order(c.ids.as_slice())
+            .into_iter()
+            .cloned()
+            .collect();
+        if let ForwardedBody::Client(Request::Sync(ref s)) = body {
             self.pending_syncs.push_back((conn, xid, s.path.clone()));
         }
         out.push(Effect::Forward {
@@ -152,7 +157,7 @@ impl Core {
                 session_id: session.0,
                 cxid: xid,
                 op: op.code(),
-                body: ForwardedBody::Client(request),
+                body,
             },
             auth,
         });
@@ -303,6 +308,25 @@ impl Core {
             }
             ForwardedBody::Client(r) => {
                 tracing::warn!(op = ?r.opcode(), session = %session, "a follower forwarded a request that is not a write; ignored");
+            }
+            // A multi whose record does not decode: MARSHALLINGERROR in an error txn, as for a client of ours.
+            ForwardedBody::Undecoded(_) if request.op == OpCode::Multi.code() => {
+                self.propose_txn(
+                    now,
+                    session,
+                    request.cxid,
+                    OpCode::Error,
+                    TxnBody::Error(jute::records::txn::ErrorTxn {
+                        err: ErrorCode::MarshallingError.code(),
+                    }),
+                    Origin::Learner,
+                    &mut out,
+                );
+            }
+            // Any other undecodable request ZooKeeper answers without a new zxid, which a follower could not
+            // tell its client of: a follower of ours answers those itself (`Core::request`) and forwards none.
+            ForwardedBody::Undecoded(_) => {
+                tracing::warn!(op = request.op, session = %session, "a follower forwarded a request whose record does not decode; not answered");
             }
         }
         out

@@ -3,9 +3,11 @@
 //! leader's clients see the follower's writes and their watches fire.
 
 use bytes::Bytes;
-use jute::codes::{EventType, OpCode};
+use jute::codes::{ErrorCode, EventType, OpCode, PacketType};
+use jute::quorum::{Payload, Sender};
 use jute::records::proto::*;
-use jute::request::Request;
+use jute::records::quorum::QuorumPacket;
+use jute::request::{Request, RequestError};
 use jute::Decoder;
 
 use super::txn::Txn;
@@ -66,6 +68,19 @@ impl Pair {
                         let out = self.follower.synced();
                         self.run(true, out);
                     } else {
+                        // As it travels: a REQUEST packet, decoded by the leader.
+                        let data = Payload::Request(request).encode().expect("encodes");
+                        let packet = QuorumPacket {
+                            packet_type: PacketType::Request.code(),
+                            zxid: 0,
+                            data,
+                            authinfo: None,
+                        };
+                        let Ok(Payload::Request(request)) =
+                            Payload::decode(&packet, Sender::Learner, 1 << 20)
+                        else {
+                            panic!("a REQUEST the leader cannot decode");
+                        };
                         let out = self.leader.forwarded(self.now, FOLLOWER_CONN, request, &auth);
                         self.run(false, out);
                     }
@@ -139,16 +154,25 @@ impl Pair {
     }
 
     fn send(&mut self, on_follower: bool, conn: u64, xid: i32, request: Request) -> (ReplyHeader, Vec<u8>) {
-        let header = RequestHeader {
-            xid,
-            op: request.opcode().code(),
-        };
+        let op = request.opcode().code();
+        self.send_decoded(on_follower, conn, RequestHeader { xid, op }, Ok(request))
+    }
+
+    /// Sends what the client connection decoded, a request or why its record does not decode.
+    fn send_decoded(
+        &mut self,
+        on_follower: bool,
+        conn: u64,
+        header: RequestHeader,
+        body: Result<Request, RequestError>,
+    ) -> (ReplyHeader, Vec<u8>) {
+        let xid = header.xid;
         let core = if on_follower {
             &mut self.follower
         } else {
             &mut self.leader
         };
-        let out = core.request(self.now, ConnId(conn), header, Ok(request));
+        let out = core.request(self.now, ConnId(conn), header, body);
         self.run(on_follower, out);
         let frames = self.take(on_follower, conn);
         let last = frames.last().expect("a reply");
@@ -620,4 +644,98 @@ fn a_multi_through_the_member_a_session_left_closes_that_connection() {
     assert!(p.take(true, 1).is_empty(), "no reply");
     assert!(p.closed.contains(&(true, ConnId(1))));
     assert!(p.leader.tree().get("/m").is_none());
+}
+
+/// A multi mixing read and write ops does not decode (`MultiOperationRecord`). ZooKeeper's leader answers it
+/// with a MARSHALLINGERROR error txn of its own zxid; a follower forwards it as it came and answers its client
+/// from that txn, preparing nothing itself (a txn of its own would take the zxid of the leader's next one).
+#[test]
+fn a_multi_that_does_not_decode_is_answered_through_the_leader_by_an_error_txn() {
+    let mut p = Pair::new();
+    p.connect(true, 1);
+    p.send(true, 1, 1, create("/a", b"x"));
+    let mut record = Vec::new();
+    for part in [
+        &[0, 0, 0, 5, 0, 0xff, 0xff, 0xff, 0xff][..],
+        &[0, 0, 0, 2, b'/', b'a', 0, 0, 0, 1, b'y', 0xff, 0xff, 0xff, 0xff],
+        &[0, 0, 0, 4, 0, 0xff, 0xff, 0xff, 0xff],
+        &[0, 0, 0, 2, b'/', b'a', 0],
+        &[0xff, 0xff, 0xff, 0xff, 1, 0xff, 0xff, 0xff, 0xff],
+    ] {
+        record.extend_from_slice(part);
+    }
+    let multi = OpCode::Multi.code();
+    let decoded = Request::decode(multi, &record, 1 << 20);
+    assert!(matches!(decoded, Err(RequestError::Marshalling { .. })));
+    let before = p.committed.len();
+    let header = RequestHeader { xid: 2, op: multi };
+    let (h, body) = p.send_decoded(true, 1, header, decoded);
+    assert_eq!((h.err, body.len()), (ErrorCode::MarshallingError.code(), 0));
+    assert_eq!(p.committed.len(), before + 1, "the leader's error txn");
+    assert_eq!(h.zxid, *p.committed.last().expect("a txn"));
+    for core in [&p.leader, &p.follower] {
+        assert_eq!(core.last_zxid().0, h.zxid);
+        assert_eq!(
+            core.tree().get("/a").map(|n| n.data_len()),
+            Some(1),
+            "the setData is not applied"
+        );
+    }
+    // The next write takes the next zxid on both members.
+    let (h2, _) = p.send(true, 1, 3, create("/b", b""));
+    assert_eq!((h2.err, h2.zxid), (0, h.zxid + 1));
+}
+
+/// A follower lists its client's ids in REQUEST in the order ZooKeeper's learner does (its `authInfo` set's
+/// iteration order, not the order they were added in): an Apache ZooKeeper leader expands an `auth` ACL entry
+/// in the order the list comes in, and getACL shows it.
+#[test]
+fn a_follower_forwards_its_clients_ids_in_the_order_a_java_set_iterates_them() {
+    let mut p = Pair::new();
+    p.connect(true, 1);
+    for user in ["alice:pw1", "nocolon", "carol:pw3", "alice:pw2"] {
+        let auth = AuthPacket {
+            auth_type: 0,
+            scheme: "digest".into(),
+            auth: Bytes::copy_from_slice(user.as_bytes()),
+        };
+        assert_eq!(p.send(true, 1, -4, Request::Auth(auth)).0.err, 0);
+    }
+    let header = RequestHeader {
+        xid: 1,
+        op: OpCode::SetAcl.code(),
+    };
+    let set_acl = Request::SetAcl(SetAclRequest {
+        path: "/".into(),
+        acl: vec![jute::records::data::Acl {
+            perms: 31,
+            id: jute::records::data::Id::new("auth", ""),
+        }],
+        version: -1,
+    });
+    let out = p.follower.request(p.now, ConnId(1), header, Ok(set_acl));
+    let forwarded: Vec<_> = out
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Forward { auth, .. } => Some(auth.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(forwarded.len(), 1);
+    let added: Vec<String> = p
+        .follower
+        .ids(ConnId(1))
+        .iter()
+        .map(|i| i.id_str().to_string())
+        .collect();
+    let sent: Vec<String> = forwarded[0].iter().map(|i| i.id_str().to_string()).collect();
+    let java: Vec<String> = super::auth::java_set_order(p.follower.ids(ConnId(1)))
+        .into_iter()
+        .map(|i| i.id_str().to_string())
+        .collect();
+    assert_ne!(
+        added, java,
+        "the ids were added in an order a Java set does not keep"
+    );
+    assert_eq!(sent, java);
 }

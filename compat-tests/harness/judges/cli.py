@@ -61,7 +61,7 @@ def run(ctx):
         why = servers.reference().installed() or f"missing {', '.join(missing)}: run compat-tests/install.sh"
         return results.unavailable(NAME, ctx.server, why)
 
-    reference = ctx.start_server("zookeeper", REFERENCE_PORT)
+    reference = ctx.start_server("zookeeper", REFERENCE_PORT, reference=True)
     ref_address = None if reference.error else reference.address
     res = results.Result(NAME, ctx.server)
     if reference.error:

@@ -17,7 +17,9 @@ class Context:
     ferrokeeper_bin: str
     address: str = ""  # host:port of the server run.py started, when NEEDS_SERVER
     reference: object = None  # the zookeeper row from RESULTS.md, or None
-    start_server: object = None  # callable(kind, port, jvm_props=(), extra_cfg=None) -> servers.Server
+    # callable(kind, port, jvm_props=(), extra_cfg=None, reference=False) -> servers.Server (or servers.Ensemble)
+    start_server: object = None
+    layout: str = ""  # run.py --mix: the kinds of the ensemble members by id (f ferrokeeper, z Apache ZooKeeper)
 
     def path(self, *parts):
         return os.path.join(self.compat_dir, *parts)

@@ -1,6 +1,7 @@
 """differential judge: differential/diff.py, the same seeded random operations
 sent to a fresh Apache ZooKeeper (--a) and a fresh server under test (--b).
 
+With run.py --ensemble or --mix both are ensembles and diff.py talks to each one's leader (with --ensemble).
 Every seed gets two fresh servers, both started from the shared zoo.cfg with
 the container manager held idle (diff.py's requirement: when it fires is not
 deterministic). A seed counts its matched operations as passed, the operations
@@ -52,7 +53,7 @@ def parse_known(path):
 
 
 def run_seed(ctx, script, seed, res):
-    reference = ctx.start_server("zookeeper", REFERENCE_PORT, [CONTAINERS_IDLE])
+    reference = ctx.start_server("zookeeper", REFERENCE_PORT, [CONTAINERS_IDLE], reference=True)
     under_test = ctx.start_server(ctx.server, UNDER_TEST_PORT, [CONTAINERS_IDLE])
     try:
         if reference.error:
@@ -69,6 +70,8 @@ def run_seed(ctx, script, seed, res):
             "--seed", str(seed), "--ops", str(OPS),
             "--reference-version", servers.reference().version,
         ]  # fmt: skip
+        if isinstance(under_test, servers.Ensemble):
+            cmd.append("--ensemble")  # see diff.py: what stops an Apache ZooKeeper ensemble is not sent
         outcome = run_logged(cmd, ctx.log(f"seed-{seed}.log"), SEED_TIMEOUT)
         found = parse_result(outcome.log_path)
         passed = min(found[0], OPS) if found else 0

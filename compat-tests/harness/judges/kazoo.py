@@ -50,7 +50,26 @@ def _env(ctx, cluster_size="1", port_offset=PORT_OFFSET, skiplist="skiplist.txt"
         COMPAT_KAZOO_SKIPLIST=ctx.path("kazoo", skiplist),
         COMPAT_KAZOO_OUTCOMES=os.path.join(ctx.work_dir, "outcomes.jsonl"),
     )
+    if ctx.layout:
+        env["COMPAT_MIX"] = ctx.layout  # kazoo/shim/java starts member N as the Nth letter says
     return env
+
+
+def leader_at_start(ctx, probe_log):
+    """`leader at start: member N (kind)` from the probe's log, when it saw the cluster elect ('' otherwise)."""
+    try:
+        with open(probe_log, errors="replace") as log:
+            lines = log.read().splitlines()
+    except OSError:
+        return ""
+    for line in lines:
+        if line.startswith("leader: member "):
+            sid = int(line.split()[-1])
+            kind = ctx.server
+            if ctx.layout and sid <= len(ctx.layout):
+                kind = servers.MEMBER_KINDS[ctx.layout[sid - 1]]
+            return f"leader at start: member {sid} ({servers.kind_name(kind)})"
+    return ""
 
 
 def summarise(outcomes_path):
@@ -115,13 +134,14 @@ def run_suite(ctx, python, src, env):
 
 
 def retry_failures(ctx, python, src, env, failing):
-    """Runs the failed tests once more, in one pytest process; returns those that passed.
+    """Runs the failed tests once more, in one pytest process; returns (those that passed, those skipped).
 
     kazoo's suite has timing-dependent tests (session expiry, connection loss) that can fail
     on a loaded machine against either server; a second try tells them from real failures,
-    and the note names every test that needed it."""
+    and the note names every test that needed it. A test that skips itself on the second try (its
+    setUp failed the first time, before it could) counts as skipped."""
     if len(failing) > RETRY_AT_MOST:
-        return set()
+        return set(), set()
     retry_env = dict(env, COMPAT_KAZOO_OUTCOMES=os.path.join(ctx.work_dir, "retry-outcomes.jsonl"))
     cmd = pytest_command(python) + TIMEOUT_ARGS + list(failing)
     log = os.path.join(ctx.work_dir, "pytest", "retry.log")
@@ -129,16 +149,27 @@ def retry_failures(ctx, python, src, env, failing):
         run_logged(cmd, log, RETRY_SECONDS, cwd=src, env=retry_env)
     finally:
         stop_recorded_pids(env["COMPAT_PID_FILE"])
-    _, _, _, still = summarise(retry_env["COMPAT_KAZOO_OUTCOMES"])
-    outcomes = retry_env["COMPAT_KAZOO_OUTCOMES"]
-    ran = set()
+    return second_try(retry_env["COMPAT_KAZOO_OUTCOMES"], failing)
+
+
+def second_try(outcomes, failing):
+    """(passed, skipped): the tests of `failing` whose second run, recorded in `outcomes`, passed every phase it
+    ran, or skipped; a test with no record, or a failed phase, is neither."""
+    state = {}
     if os.path.exists(outcomes):
         with open(outcomes) as records:
             for line in records:
                 rec = json.loads(line)
-                if rec.get("nodeid") and rec.get("outcome") == "passed":
-                    ran.add(rec["nodeid"])
-    return {n for n in failing if n in ran and n not in still}
+                node, outcome = rec.get("nodeid"), rec.get("outcome")
+                if not node or state.get(node) == "failed":
+                    continue
+                if outcome == "failed" or (outcome == "skipped" and state.get(node) != "failed"):
+                    state[node] = outcome
+                elif outcome == "passed":
+                    state.setdefault(node, "passed")
+    passed = {n for n in failing if state.get(n) == "passed"}
+    skipped = {n for n in failing if state.get(n) == "skipped"}
+    return passed, skipped
 
 
 def run(ctx):
@@ -175,11 +206,19 @@ def judge(ctx, name, env):
     if timed_out:
         note = f"stopped at the {BUDGET_SECONDS}s budget; tests not run count as failed"
     elif failing:
-        second = retry_failures(ctx, python, src, env, failing)
+        second, skipped_then = retry_failures(ctx, python, src, env, failing)
+        failing = [n for n in failing if n not in second and n not in skipped_then]
+        passed, failed = passed + len(second), failed - len(second) - len(skipped_then)
+        skipped += len(skipped_then)
+        notes = []
         if second:
-            failing = [n for n in failing if n not in second]
-            passed, failed = passed + len(second), failed - len(second)
-            note = f"{len(second)} passed on a second try: " + ", ".join(sorted(second))
+            notes.append(f"{len(second)} passed on a second try: " + ", ".join(sorted(second)))
+        if skipped_then:
+            notes.append(f"{len(skipped_then)} skipped on a second try: " + ", ".join(sorted(skipped_then)))
+        note = "; ".join(notes)
+    if ctx.layout:
+        started = leader_at_start(ctx, probe.log_path)
+        note = "; ".join(n for n in (note, f"members by id {ctx.layout}", started) if n)
     res = results.Result(name, ctx.server, passed, failed, skipped, note=note)
     res.failures = failing
     return res
