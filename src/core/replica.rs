@@ -69,6 +69,10 @@ impl Core {
 
     /// A session touched by one of this server's own clients.
     pub(super) fn touch_own(&mut self, session: SessionId, now: Now) {
+        // A local session is touched here only: the leader never hears of it.
+        if self.touch_local(session, now) {
+            return;
+        }
         self.sessions.touch(session, now.mono_ms);
         if self.role == Role::Follower {
             if let Some(s) = self.sessions.get(session) {
@@ -215,7 +219,7 @@ impl Core {
 
     /// The connection of `session` here whose oldest outstanding request is the forwarded one with `cxid`.
     fn waiting_client(&self, session: SessionId, cxid: i32) -> Option<Origin> {
-        let conn = self.sessions.get(session)?.conn?;
+        let conn = self.conn_of_session(session)?;
         match self.conns.get(&conn)?.queue.front()? {
             Queued::Remote { xid, op } if *xid == cxid => Some(Origin::Client {
                 conn,
@@ -304,10 +308,7 @@ impl Core {
             );
         }
         let zxid = self.next_zxid + 1;
-        let session_check = match self.sessions.get(session) {
-            Some(s) if !s.closing => Ok(()),
-            _ => Err(ErrorCode::SessionExpired),
-        };
+        let session_check = self.session_check(session);
         let ids = match conn {
             Some(conn) => self.conns.get(&conn).map_or(&[][..], |c| c.ids.as_slice()),
             None => forwarded_ids,

@@ -78,10 +78,12 @@ impl SessionTracker {
         (t / self.tick_ms + 1) * self.tick_ms
     }
 
-    /// Adds (or re-adds) a session with `timeout_ms`, touched now.
+    /// Adds (or re-adds) a session with `timeout_ms`, touched now. A re-added session keeps its connection.
     pub fn add(&mut self, id: SessionId, timeout_ms: i32, now_ms: u64) {
+        let mut conn = None;
         if let Some(old) = self.sessions.remove(&id) {
             self.unbucket(id, old.expires_at_ms);
+            conn = old.conn;
         }
         let expires = self.round_up(now_ms.saturating_add_signed(i64::from(timeout_ms)));
         self.sessions.insert(
@@ -91,7 +93,7 @@ impl SessionTracker {
                 timeout_ms,
                 expires_at_ms: expires,
                 closing: false,
-                conn: None,
+                conn,
             },
         );
         self.buckets.entry(expires).or_default().insert(id);
