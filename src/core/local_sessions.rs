@@ -6,8 +6,9 @@
 //! (the member's id in the top byte), from a counter of their own. Their reads are served here and their
 //! writes go through the leader as any other. A create (or create2, or a multi with such a create) of an
 //! ephemeral node first makes the session global: it leaves the local table and a createSession txn goes
-//! ahead of the write (`localSessionsUpgradingEnabled`). With upgrading off the write still goes ahead and
-//! its client is answered EPHEMERALONLOCALSESSION (a multi gets its own result), as ZooKeeper answers.
+//! ahead of the write (`localSessionsUpgradingEnabled`). With upgrading off the write still goes to the
+//! leader, which refuses an ephemeral of a session that is not global (an error txn), and the client is
+//! answered EPHEMERALONLOCALSESSION (a multi gets the leader's result), as ZooKeeper answers.
 //!
 //! A leader with local sessions on accepts the writes of a session it does not know when the session's top
 //! byte names another server: it may be that server's local session (`LeaderSessionTracker.checkSession`).
@@ -132,7 +133,9 @@ impl Core {
             return;
         }
         if !self.config.local_sessions_upgrading {
-            if !matches!(request, Request::Multi(_)) {
+            // The leader's prep answers its own client with the error (see `ephemeral_check`); a follower's
+            // client gets it in place of the leader's error for the create (`FinalRequestProcessor`).
+            if self.role == Role::Follower && !matches!(request, Request::Multi(_)) {
                 self.refused
                     .insert((conn, xid), ErrorCode::EphemeralOnLocalSession);
             }
@@ -191,6 +194,22 @@ impl Core {
             Some(_) => Err(ErrorCode::SessionExpired),
             // Perhaps another member's local session; one of this server's own is expired.
             None if session.0 >> 56 != self.config.server_id => Ok(()),
+            None => Err(ErrorCode::SessionExpired),
+        }
+    }
+}
+
+impl Core {
+    /// The session check of an ephemeral create prepared here: the session must be global. A client of this
+    /// server whose local session could not be upgraded gets EPHEMERALONLOCALSESSION instead (the error
+    /// `checkUpgradeSession` leaves on the request; a forwarded request does not carry it).
+    pub(super) fn ephemeral_check(&self, session: SessionId, own_client: bool) -> Result<(), ErrorCode> {
+        match self.sessions.get(session) {
+            Some(s) if !s.closing => Ok(()),
+            Some(_) => Err(ErrorCode::SessionExpired),
+            None if own_client && self.local_sessions_on() && self.is_local(session) => {
+                Err(ErrorCode::EphemeralOnLocalSession)
+            }
             None => Err(ErrorCode::SessionExpired),
         }
     }

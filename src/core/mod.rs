@@ -609,6 +609,9 @@ impl Core {
     /// The connection went away: its watches go, its session stays until it expires.
     pub fn disconnected(&mut self, _now: Now, conn: ConnId) -> Vec<Effect> {
         self.forget_read_only(conn);
+        if !self.refused.is_empty() {
+            self.refused.retain(|(c, _), _| *c != conn);
+        }
         if let Some(c) = self.conns.remove(&conn) {
             if let Some(s) = c.session {
                 for tracker in [&mut self.sessions, &mut self.local] {
@@ -644,6 +647,7 @@ impl Core {
             }
             // A read-only server tracks no session: only idle connections are closed.
             Role::ReadOnly => {
+                self.expire_local(now, &mut out);
                 self.expire_read_only(now, &mut out);
                 return out;
             }

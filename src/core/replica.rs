@@ -237,6 +237,11 @@ impl Core {
         let session = SessionId(request.session_id);
         match request.body {
             ForwardedBody::CreateSession(txn) => {
+                // Tracked from the proposal on (`trackSession` at prep), so that the writes right behind it
+                // (an upgraded local session's ephemeral create) find it.
+                if self.sessions.get(session).is_none() {
+                    self.sessions.add(session, txn.time_out, now.mono_ms);
+                }
                 self.propose_txn(
                     now,
                     session,
@@ -309,6 +314,7 @@ impl Core {
         }
         let zxid = self.next_zxid + 1;
         let session_check = self.session_check(session);
+        let ephemeral_check = self.ephemeral_check(session, conn.is_some());
         let ids = match conn {
             Some(conn) => self.conns.get(&conn).map_or(&[][..], |c| c.ids.as_slice()),
             None => forwarded_ids,
@@ -322,6 +328,7 @@ impl Core {
             extended_types: self.config.extended_types,
             enforce_quota: self.config.enforce_quota,
             session_check,
+            ephemeral_check,
             session_id: session.0,
             zxid,
             time: now.wall_ms,

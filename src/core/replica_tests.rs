@@ -363,13 +363,18 @@ fn without_upgrading_an_ephemeral_create_is_answered_ephemeral_on_local_session(
     let session = p.connect(true, 1);
     let (h, _) = p.send(true, 1, 1, ephemeral("/e"));
     assert_eq!(h.err, jute::codes::ErrorCode::EphemeralOnLocalSession.code());
-    // The session stays local; the write still went through the leader, as ZooKeeper's does.
+    // The session stays local; the write still went to the leader, which refused an ephemeral of a session
+    // that is not global (an error txn), as ZooKeeper's does.
     assert_eq!(p.follower.stats().local_sessions, 1);
     assert_eq!(p.committed, [(1 << 32) + 1]);
-    assert_eq!(
-        p.leader.tree().get("/e").map(|n| n.stat.ephemeral_owner),
-        Some(session.session_id)
-    );
+    assert!(p.leader.tree().get("/e").is_none());
+    assert_eq!(session.session_id >> 56, 1);
+    // The leader's own client gets the same answer.
+    p.connect(false, 7);
+    let (h, _) = p.send(false, 7, 1, ephemeral("/e"));
+    assert_eq!(h.err, jute::codes::ErrorCode::EphemeralOnLocalSession.code());
+    assert!(p.leader.tree().get("/e").is_none());
+    assert_eq!(p.leader.stats().local_sessions, 1);
 }
 
 #[test]

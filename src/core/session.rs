@@ -170,6 +170,12 @@ impl SessionTracker {
         Some(s)
     }
 
+    /// Forgets every session; ids go on from where they were.
+    pub fn clear(&mut self) {
+        self.sessions.clear();
+        self.buckets.clear();
+    }
+
     pub fn get(&self, id: SessionId) -> Option<&Session> {
         self.sessions.get(&id)
     }

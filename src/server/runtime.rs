@@ -149,9 +149,8 @@ pub(crate) fn core_config(config: &ServerConfig) -> CoreConfig {
         let_any_sasl_user: config.let_any_sasl_user.clone(),
         // A fresh seed from the OS for every start: the SASL challenges' nonces must not repeat.
         nonce_seed: rand::random(),
-        // Refused at configuration (`localSessionsEnabled`) until members serve them end to end.
-        local_sessions: false,
-        local_sessions_upgrading: false,
+        local_sessions: config.local_sessions,
+        local_sessions_upgrading: config.local_sessions_upgrading,
     }
 }
 
