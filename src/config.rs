@@ -169,6 +169,10 @@ pub struct ServerConfig {
     /// `-Dreadonlymode.enabled=true`: an ensemble member cut off from its quorum serves reads to the clients
     /// that allow it while it looks for a leader (`QuorumPeer.run`, `ReadOnlyZooKeeperServer`).
     pub read_only_mode: bool,
+    /// `localSessionsEnabled` on an ensemble member: its new sessions are local (`LocalSessionTracker`).
+    pub local_sessions: bool,
+    /// `localSessionsUpgradingEnabled`: an ephemeral create makes a local session global.
+    pub local_sessions_upgrading: bool,
 }
 
 impl ServerConfig {
@@ -214,6 +218,8 @@ impl ServerConfig {
             sasl_provider: false,
             let_any_sasl_user: None,
             read_only_mode: false,
+            local_sessions: false,
+            local_sessions_upgrading: false,
         }
     }
 
@@ -366,8 +372,6 @@ pub const ACCEPTED_IGNORED: &[&str] = &[
     "electionPortBindRetry",
     "peerType",
     "reconfigEnabled",
-    "localSessionsEnabled",
-    "localSessionsUpgradingEnabled",
     "syncEnabled",
     "observerMasterPort",
     "clientPortListenBacklog",
@@ -480,7 +484,7 @@ fn java_decode_int(value: &str) -> Option<i32> {
 }
 
 /// True for an ensemble setting whose value asks for what a ferrokeeper member does not do yet: quorum TLS and
-/// SASL (which protect the quorum ports), local sessions, observer masters and a leader that serves no clients. A member refuses to start with any of them.
+/// SASL (which protect the quorum ports), observer masters and a leader that serves no clients. A member refuses to start with any of them.
 fn quorum_unserved(key: &str, value: &str) -> bool {
     let on = value.trim().eq_ignore_ascii_case("true");
     match key {
@@ -488,8 +492,7 @@ fn quorum_unserved(key: &str, value: &str) -> bool {
         | "portUnification"
         | "quorum.auth.enableSasl"
         | "quorum.auth.learnerRequireSasl"
-        | "quorum.auth.serverRequireSasl"
-        | "localSessionsEnabled" => on,
+        | "quorum.auth.serverRequireSasl" => on,
         "observerMasterPort" => value.trim().parse::<i64>().is_ok_and(|p| p > 0),
         "leaderServes" => value.trim().eq_ignore_ascii_case("no"),
         _ => false,
@@ -545,6 +548,8 @@ struct RawConfig {
     standalone_enabled: Option<bool>,
     init_limit: Option<u32>,
     sync_limit: Option<u32>,
+    local_sessions: bool,
+    local_sessions_upgrading: bool,
     /// Ensemble settings that are set to something ferrokeeper does not serve yet, as (key, value).
     quorum_unserved: Vec<(String, String)>,
     security: security::RawSecurity,
@@ -602,6 +607,14 @@ impl RawConfig {
             _ if security::handles(key) => self.security.set(key, value)?,
             "initLimit" => self.init_limit = Some(parse_u32(key, value, 0)?),
             "syncLimit" => self.sync_limit = Some(parse_u32(key, value, 0)?),
+            "localSessionsEnabled" | "localSessionsUpgradingEnabled" => {
+                let on = parse_strict_bool(key, value)?;
+                if key == "localSessionsEnabled" {
+                    self.local_sessions = on;
+                } else {
+                    self.local_sessions_upgrading = on;
+                }
+            }
             _ if ACCEPTED_IGNORED.contains(&key) => {
                 check_ignored(key, value)?;
                 if quorum_unserved(key, value) {
@@ -687,6 +700,8 @@ impl RawConfig {
             }
         }
         let read_only_mode = read_only_mode && quorum.is_some();
+        // A standalone server ignores the setting, as ZooKeeper's does.
+        let local_sessions = self.local_sessions && quorum.is_some();
         let mut four_letter_whitelist = self.four_letter_whitelist.unwrap_or_default();
         // `FourLetterCommands.isEnabled`: `isro` is always allowed when the property is exactly "true".
         if jvm.get("readonlymode.enabled") == Some("true") {
@@ -746,6 +761,8 @@ impl RawConfig {
             sasl_provider: security.sasl_provider,
             let_any_sasl_user: security.let_any_sasl_user,
             read_only_mode,
+            local_sessions,
+            local_sessions_upgrading: self.local_sessions_upgrading,
         })
     }
 }
@@ -1073,5 +1090,38 @@ mod tests {
                 .expect("config");
         assert!(!flagged.read_only_mode);
         assert!(flagged.four_letter_whitelist.allows("isro"));
+    }
+
+    #[test]
+    fn local_sessions_are_a_member_setting() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("myid"), "1\n").expect("myid");
+        let with = |extra: &str, flags: &str| {
+            let text = format!(
+                "dataDir={}\nclientPort=2181\ninitLimit=10\nsyncLimit=5\nserver.1=127.0.0.1:2888:3888\n\
+                 server.2=127.0.0.2:2888:3888\nserver.3=127.0.0.3:2888:3888\n{extra}",
+                dir.path().display()
+            );
+            let mut entries = Vec::new();
+            java_properties::PropertiesIter::new(text.as_bytes())
+                .read_into(|k, v| entries.push((k, v)))
+                .expect("properties");
+            ServerConfig::from_properties(&entries, &JvmFlags::parse(flags))
+        };
+        let c = with(
+            "localSessionsEnabled=true\nlocalSessionsUpgradingEnabled=TRUE\n",
+            "",
+        )
+        .expect("config");
+        assert!(c.local_sessions && c.local_sessions_upgrading);
+        let c = with("localSessionsEnabled=true\n", "").expect("config");
+        assert!(c.local_sessions && !c.local_sessions_upgrading);
+        // `QuorumPeerConfig.parseBoolean`: only true or false.
+        assert!(with("localSessionsEnabled=yes\n", "").is_err());
+        let c = with("localSessionsEnabled=true\n", "-Dreadonlymode.enabled=true").expect("config");
+        assert!(c.local_sessions && c.read_only_mode);
+        // A standalone server ignores it.
+        let standalone = cfg("dataDir=d\nclientPort=1\nlocalSessionsEnabled=true\n").expect("config");
+        assert!(!standalone.local_sessions);
     }
 }

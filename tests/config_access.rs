@@ -462,7 +462,7 @@ fn member_one_of_three(dir: &std::path::Path, extra: &str) -> Result<ServerConfi
 }
 
 /// An ensemble member refuses the ensemble settings it does not serve yet, naming the key: the quorum's TLS and
-/// SASL above all (the quorum ports would be open without them), and local sessions, observer masters, a leader
+/// SASL above all (the quorum ports would be open without them), and observer masters, a leader
 /// serving no clients. The same keys off are accepted, and `peerType`, which the server
 /// lines overrule in ZooKeeper, is accepted either way.
 #[test]
@@ -477,7 +477,6 @@ fn ensemble_settings_not_served_yet_stop_a_member() {
         ("quorum.auth.enableSasl", "true"),
         ("quorum.auth.learnerRequireSasl", "true"),
         ("quorum.auth.serverRequireSasl", "true"),
-        ("localSessionsEnabled", "true"),
         ("observerMasterPort", "2191"),
         ("leaderServes", "no"),
     ] {
@@ -492,6 +491,7 @@ fn ensemble_settings_not_served_yet_stop_a_member() {
         "sslQuorum=false",
         "quorum.auth.enableSasl=false",
         "localSessionsEnabled=false",
+        "localSessionsEnabled=true",
         "leaderServes=yes",
         "peerType=observer",
         "peerType=Participant",

@@ -65,6 +65,10 @@ impl Core {
             self.connect_read_only(now, conn, req.session_id, &req.passwd, timeout, &mut out);
             return out;
         }
+        if req.session_id == 0 && self.local_sessions_on() {
+            self.create_local(now, conn, timeout, req.read_only, &mut out);
+            return out;
+        }
         if req.session_id == 0 {
             let id = self.sessions.next_session_id();
             if self.role == super::Role::Follower {
@@ -80,6 +84,11 @@ impl Core {
             return out;
         }
         let id = SessionId(req.session_id);
+        if self.is_local(id) {
+            let password_ok = req.passwd.as_ref() == password(id);
+            self.resume_local(now, conn, id, password_ok, timeout, req.read_only, &mut out);
+            return out;
+        }
         // A session moves to its newest connection: the old one is closed first.
         if let Some(old) = self.sessions.get(id).and_then(|s| s.conn) {
             if old != conn {
@@ -153,7 +162,7 @@ impl Core {
     }
 
     /// The session is established on `conn`: answer the handshake and process what the client sent meanwhile.
-    fn settle(
+    pub(super) fn settle(
         &mut self,
         now: Now,
         conn: ConnId,
@@ -341,6 +350,8 @@ impl Core {
         let session = SessionId(txn.header.client_id);
         match &txn.body {
             TxnBody::CreateSession(c) => {
+                // An upgraded local session is global from now on (`commitSession`).
+                self.local.remove(session);
                 self.sessions.add(session, c.time_out, now.mono_ms);
                 // `setOwner` at prep: the member that asked for the session owns it.
                 let owner = match origin {
@@ -372,7 +383,10 @@ impl Core {
                 }
             }
             Origin::Client { conn, xid, op } => {
-                let frame = write_reply(xid, zxid, op, &result, &txn.body);
+                let frame = match self.refused.remove(&(conn, xid)) {
+                    Some(err) => reply::header_only(xid, zxid, err.code()),
+                    None => write_reply(xid, zxid, op, &result, &txn.body),
+                };
                 let Some(c) = self.conns.get_mut(&conn) else {
                     // Its connection closed while the write was in flight: the reply has nowhere to go
                     // (`Request.isStale`, which does not count closeSession).

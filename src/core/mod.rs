@@ -12,6 +12,7 @@ mod auth_ids;
 mod connect;
 pub mod containers;
 pub mod effects;
+mod local_sessions;
 pub mod namespace;
 mod pending;
 mod prep;
@@ -84,6 +85,10 @@ pub struct CoreConfig {
     /// `zookeeper.digest.enabled`: txns carry the tree digest they leave (`TxnDigest`), and applying a txn
     /// that carries one checks the tree against it.
     pub digest_enabled: bool,
+    /// `localSessionsEnabled`: a member's new sessions are its own until an ephemeral needs them global.
+    pub local_sessions: bool,
+    /// `localSessionsUpgradingEnabled`: an ephemeral create upgrades a local session (else it is refused).
+    pub local_sessions_upgrading: bool,
 }
 
 /// `reply_bytes_max` by default: the default cap on bytes queued for one connection.
@@ -109,6 +114,8 @@ impl Default for CoreConfig {
             digest_enabled: true,
             containers: Default::default(),
             reply_bytes_max: DEFAULT_REPLY_BYTES_MAX,
+            local_sessions: false,
+            local_sessions_upgrading: false,
         }
     }
 }
@@ -123,6 +130,8 @@ pub struct CoreStats {
     pub watched_data_paths: usize,
     pub watching_connections: usize,
     pub sessions: usize,
+    /// Local sessions of this member (`zk_local_sessions`); `sessions` counts the global ones.
+    pub local_sessions: usize,
     pub ephemerals_count: usize,
     pub approximate_data_size: u64,
     pub outstanding_requests: usize,
@@ -184,6 +193,11 @@ pub struct Core {
     policy: AclPolicy,
     tree: SharedTree,
     sessions: SessionTracker,
+    /// Local sessions (`LocalSessionTracker`): known to this member only, never in a txn or a snapshot.
+    local: SessionTracker,
+    /// Writes of local sessions answered with an error of their own once their txn commits, by connection
+    /// and xid (an ephemeral create refused while upgrading is off: the txn is still made, as in ZooKeeper).
+    refused: std::collections::BTreeMap<(ConnId, i32), ErrorCode>,
     watches: WatchManager,
     pending: Pending,
     conns: HashMap<ConnId, Conn>,
@@ -252,6 +266,8 @@ impl Core {
         Core {
             tree: SharedTree::new(DataTree::new(config.extended_types)),
             sessions: SessionTracker::new(config.server_id, config.tick_time_ms, now.wall_ms),
+            local: SessionTracker::new(config.server_id, config.tick_time_ms, now.wall_ms),
+            refused: Default::default(),
             watches: WatchManager::default(),
             pending: Pending::default(),
             sessions_expired: 0,
@@ -356,6 +372,7 @@ impl Core {
             watched_data_paths: self.watches.data_paths(),
             watching_connections: self.watches.watching_conns(),
             sessions: self.sessions.len(),
+            local_sessions: self.local.len(),
             ephemerals_count: tree.ephemeral_count(),
             approximate_data_size: tree.approximate_data_size(),
             outstanding_requests: self
@@ -481,6 +498,14 @@ impl Core {
             }
         };
         let op = request.opcode();
+        if op == OpCode::CloseSession && self.is_local(session) {
+            // No txn: answered in session order, after the writes before it (`setLocalSessionFlag`).
+            self.close_local(session);
+            return self.queue_read(conn, header, Ok(request), out);
+        }
+        if is_write(op) {
+            self.check_upgrade(now, conn, session, header.xid, &request, out);
+        }
         if self.role == Role::Follower && (is_write(op) || op == OpCode::Sync) {
             return self.forward(conn, session, header.xid, op, ForwardedBody::Client(request), out);
         }
@@ -620,11 +645,16 @@ impl Core {
     /// The connection went away: its watches go, its session stays until it expires.
     pub fn disconnected(&mut self, _now: Now, conn: ConnId) -> Vec<Effect> {
         self.forget_read_only(conn);
+        if !self.refused.is_empty() {
+            self.refused.retain(|(c, _), _| *c != conn);
+        }
         if let Some(c) = self.conns.remove(&conn) {
             if let Some(s) = c.session {
-                if let Some(session) = self.sessions.get_mut(s) {
-                    if session.conn == Some(conn) {
-                        session.conn = None;
+                for tracker in [&mut self.sessions, &mut self.local] {
+                    if let Some(session) = tracker.get_mut(s) {
+                        if session.conn == Some(conn) {
+                            session.conn = None;
+                        }
                     }
                 }
             }
@@ -646,15 +676,20 @@ impl Core {
     pub fn tick(&mut self, now: Now) -> Vec<Effect> {
         let mut out = Vec::new();
         match self.role {
-            // Only the leader expires sessions and reaps containers.
-            Role::Follower => return out,
+            // Only the leader expires global sessions and reaps containers; a member expires its local ones.
+            Role::Follower => {
+                self.expire_local(now, &mut out);
+                return out;
+            }
             // A read-only server tracks no session: only idle connections are closed.
             Role::ReadOnly => {
+                self.expire_local(now, &mut out);
                 self.expire_read_only(now, &mut out);
                 return out;
             }
             Role::Standalone | Role::Leader => {}
         }
+        self.expire_local(now, &mut out);
         for session in self.sessions.expire(now.mono_ms) {
             tracing::info!(session = %session, "session expired");
             self.sessions_expired += 1;

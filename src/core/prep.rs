@@ -53,6 +53,9 @@ pub struct Prep<'a> {
     pub enforce_quota: bool,
     /// The session's state: Ok, or the error a session check raises (SESSIONEXPIRED while closing).
     pub session_check: Result<(), ErrorCode>,
+    /// The check of an ephemeral create, which needs a global session (`checkGlobalSession`), or the error
+    /// a local session that could not be upgraded gets (`validateCreateRequest`).
+    pub ephemeral_check: Result<(), ErrorCode>,
     pub session_id: i64,
     pub zxid: i64,
     pub time: i64,
@@ -149,7 +152,11 @@ impl Prep<'_> {
         if !ttl_ok {
             return Err(ErrorCode::BadArguments);
         }
-        self.session_check?;
+        if mode.is_ephemeral() {
+            self.ephemeral_check?;
+        } else {
+            self.session_check?;
+        }
         if !r.path.contains('/') || r.path.contains('\0') {
             return Err(ErrorCode::BadArguments);
         }

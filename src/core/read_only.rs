@@ -1,5 +1,7 @@
-//! A member cut off from its quorum, serving reads (`ReadOnlyZooKeeperServer` with ZooKeeper's default of no
-//! local sessions; the runtime starts it while the member looks for a leader, `server::peer`).
+//! A member cut off from its quorum, serving reads (`ReadOnlyZooKeeperServer`; the runtime starts it while the
+//! member looks for a leader, `server::peer`). What follows is ZooKeeper's default of no local sessions; with
+//! `localSessionsEnabled` a new session is a local one (taken, read-only, closed and expired here without a
+//! txn), and only the server's own local sessions can be brought back.
 //!
 //! - **Handshake** (`ZooKeeperServer.processConnectRequest`): a client that did not say it can be read-only
 //!   is closed before anything else. A new session (id 0) takes an id, but `ReadOnlyRequestProcessor` refuses
@@ -82,6 +84,8 @@ impl Core {
     /// database was recovered, for the role that follows.
     pub fn leave_read_only(&mut self, now: Now) {
         assert!(self.inflight.is_empty(), "a read-only server made a txn");
+        // Its local sessions go with it, as its session tracker does.
+        self.local.clear();
         let conns: Vec<ConnId> = self.conns.keys().copied().collect();
         for conn in conns {
             self.disconnected(now, conn);
@@ -101,6 +105,16 @@ impl Core {
         timeout: i32,
         out: &mut Vec<Effect>,
     ) {
+        if session_id == 0 && self.config.local_sessions {
+            // With local sessions a read-only server's new sessions are local ones (`setLocalSessionFlag`).
+            self.create_local(now, conn, timeout, Some(true), out);
+            let idle = u64::try_from(timeout).unwrap_or(0);
+            let deadline = self.read_only.deadline(now, idle);
+            if let Some(id) = self.session_of(conn) {
+                self.read_only.idle.insert(conn, (id, idle, deadline));
+            }
+            return;
+        }
         if session_id == 0 {
             // `LearnerSessionTracker.createSession` takes the id; the createSession request is then refused.
             let id = self.sessions.next_session_id();
@@ -128,6 +142,22 @@ impl Core {
         for old in older {
             self.close_conn(old, out);
         }
+        if self.config.local_sessions {
+            // `revalidateSession` touches the session: only a local one of this server is known, the others
+            // are refused (without local sessions any id is taken, see above).
+            let password_ok = passwd == password(id);
+            if self.is_local(id) {
+                self.resume_local(now, conn, id, password_ok, timeout, Some(true), out);
+            } else {
+                self.finish_resume(now, conn, id, timeout, Some(true), false, out);
+            }
+            if let Some(id) = self.session_of(conn) {
+                let idle = u64::try_from(timeout).unwrap_or(0);
+                let deadline = self.read_only.deadline(now, idle);
+                self.read_only.idle.insert(conn, (id, idle, deadline));
+            }
+            return;
+        }
         let valid = passwd == password(id);
         if valid {
             let idle = u64::try_from(timeout).unwrap_or(0);
@@ -145,6 +175,11 @@ impl Core {
         out: &mut Vec<Effect>,
     ) -> bool {
         if self.role != Role::ReadOnly || !refused(header.op) {
+            return false;
+        }
+        // A local session's closeSession is served (`ReadOnlyRequestProcessor` lets local ones through).
+        if header.op == OpCode::CloseSession.code() && self.session_of(conn).is_some_and(|s| self.is_local(s))
+        {
             return false;
         }
         self.queue_read(conn, header, Err(ErrorCode::NotReadOnly), out);

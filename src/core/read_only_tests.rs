@@ -21,10 +21,16 @@ fn now(mono_ms: u64) -> Now {
 
 /// A standalone core with `/a` and one live session, then turned read-only.
 fn read_only_core() -> (Core, SessionId) {
+    read_only_core_with(false)
+}
+
+/// A read-only core whose database holds one global session, with `localSessionsEnabled` as given.
+fn read_only_core_with(local_sessions: bool) -> (Core, SessionId) {
     let config = CoreConfig {
         server_id: 2,
         min_session_timeout_ms: 2000,
         max_session_timeout_ms: 40_000,
+        local_sessions,
         ..Default::default()
     };
     let mut core = Core::new(config, now(0));
@@ -269,4 +275,73 @@ fn reads_are_served_and_writes_syncs_and_close_session_are_answered_notreadonly(
     assert_eq!(core.last_zxid(), last);
     assert!(core.tree().get("/b").is_none());
     assert_eq!(core.last_zxid(), Zxid(last.0));
+}
+
+#[test]
+fn with_local_sessions_a_new_session_is_local_reads_and_closes_without_a_txn() {
+    let (mut core, global) = read_only_core_with(true);
+    let last = core.last_zxid();
+    let out = core.connect(
+        now(5),
+        ConnId(1),
+        "127.0.0.1",
+        connect_request(0, &[0; 16], Some(true)),
+    );
+    no_txn(&out);
+    let frame = sent(&out, ConnId(1)).remove(0);
+    let rsp = ConnectResponse::decode(&frame[4..], 1 << 20).expect("connect response");
+    assert_eq!(rsp.read_only, Some(true));
+    assert_eq!(rsp.session_id >> 56, 2);
+    assert_eq!(core.stats().local_sessions, 1);
+    // Reads are served, writes refused, closeSession of the local session answered and the session gone.
+    let out = core.request(
+        now(6),
+        ConnId(1),
+        header(1, OpCode::Exists),
+        Ok(Request::Exists(ExistsRequest {
+            path: "/a".into(),
+            watch: false,
+        })),
+    );
+    assert_eq!(reply_header(&sent(&out, ConnId(1))[0]).err, 0);
+    let out = core.request(now(6), ConnId(1), header(2, OpCode::Create), Ok(create("/b")));
+    assert_eq!(
+        reply_header(&sent(&out, ConnId(1))[0]).err,
+        ErrorCode::NotReadOnly.code()
+    );
+    let out = core.request(
+        now(7),
+        ConnId(1),
+        header(3, OpCode::CloseSession),
+        Ok(Request::CloseSession),
+    );
+    no_txn(&out);
+    let h = reply_header(&sent(&out, ConnId(1))[0]);
+    assert_eq!((h.xid, h.zxid, h.err), (3, last.0, 0));
+    assert!(closed(&out, ConnId(1)));
+    assert_eq!(core.stats().local_sessions, 0);
+    // A global session, or an id this server does not hold as local, is refused.
+    for (conn, id) in [(2, global), (3, SessionId(7 << 56 | 1))] {
+        let out = core.connect(
+            now(8),
+            ConnId(conn),
+            "127.0.0.1",
+            connect_request(id.0, &password(id), Some(true)),
+        );
+        no_txn(&out);
+        assert!(closed(&out, ConnId(conn)));
+    }
+    // A local session expires on its timeout.
+    let out = core.connect(
+        now(10),
+        ConnId(4),
+        "127.0.0.1",
+        connect_request(0, &[0; 16], Some(true)),
+    );
+    no_txn(&out);
+    assert_eq!(core.stats().local_sessions, 1);
+    let out = core.tick(now(10 + 60_000));
+    no_txn(&out);
+    assert!(closed(&out, ConnId(4)));
+    assert_eq!(core.stats().local_sessions, 0);
 }

@@ -116,6 +116,18 @@ impl Core {
             return;
         }
         let zxid = self.last_zxid().0;
+        if matches!(request, Ok(Request::CloseSession)) {
+            // A local session's closeSession (the only one served here): forgotten, answered, closed.
+            if let Some(session) = self.session_of(conn) {
+                self.closed_local(session);
+            }
+            out.push(Effect::Send {
+                conn,
+                frame: reply::header_only(header.xid, zxid, 0),
+            });
+            self.close_conn(conn, out);
+            return;
+        }
         let result = request
             .map_err(Refusal::Error)
             .and_then(|request| self.answer(conn, header.xid, zxid, &request, out));

@@ -70,6 +70,10 @@ impl Core {
 
     /// A session touched by one of this server's own clients.
     pub(super) fn touch_own(&mut self, session: SessionId, now: Now) {
+        // A local session is touched here only: the leader never hears of it.
+        if self.touch_local(session, now) {
+            return;
+        }
         self.sessions.touch(session, now.mono_ms);
         if self.role == Role::Follower {
             if let Some(s) = self.sessions.get(session) {
@@ -124,7 +128,9 @@ impl Core {
                 Some(o) if o == owner => Ok(()),
                 Some(_) => Err(ErrorCode::SessionMoved),
             },
-            _ => Err(ErrorCode::SessionExpired),
+            Some(_) => Err(ErrorCode::SessionExpired),
+            // Not a global session: a local one here, or perhaps another member's (`LeaderSessionTracker`).
+            None => self.session_check(id),
         }
     }
 
@@ -250,7 +256,7 @@ impl Core {
 
     /// The connection of `session` here whose oldest outstanding request is the forwarded one with `cxid`.
     fn waiting_client(&self, session: SessionId, cxid: i32) -> Option<Origin> {
-        let conn = self.sessions.get(session)?.conn?;
+        let conn = self.conn_of_session(session)?;
         match self.conns.get(&conn)?.queue.front()? {
             Queued::Remote { xid, op } if *xid == cxid => Some(Origin::Client {
                 conn,
@@ -270,6 +276,11 @@ impl Core {
         match request.body {
             ForwardedBody::CreateSession(txn) => {
                 self.created_by.insert(session.0, Owner::Learner(from));
+                // Tracked from the proposal on (`trackSession` at prep), so that the writes right behind it
+                // (an upgraded local session's ephemeral create) find it.
+                if self.sessions.get(session).is_none() {
+                    self.sessions.add(session, txn.time_out, now.mono_ms);
+                }
                 self.propose_txn(
                     now,
                     session,
@@ -364,6 +375,7 @@ impl Core {
         }
         let zxid = self.next_zxid + 1;
         let session_check = self.check_session(session, owner);
+        let ephemeral_check = self.ephemeral_check(session, conn.is_some());
         let ids = match conn {
             Some(conn) => self.conns.get(&conn).map_or(&[][..], |c| c.ids.as_slice()),
             None => forwarded_ids,
@@ -377,6 +389,7 @@ impl Core {
             extended_types: self.config.extended_types,
             enforce_quota: self.config.enforce_quota,
             session_check,
+            ephemeral_check,
             session_id: session.0,
             zxid,
             time: now.wall_ms,

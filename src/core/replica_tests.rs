@@ -32,12 +32,19 @@ struct Pair {
 
 impl Pair {
     fn new() -> Pair {
+        Pair::with_local_sessions(false, false)
+    }
+
+    /// Both members with `localSessionsEnabled` and `localSessionsUpgradingEnabled` as given.
+    fn with_local_sessions(local: bool, upgrading: bool) -> Pair {
         let now = Now {
             wall_ms: 1_700_000_000_000,
             mono_ms: 1000,
         };
         let config = |id| CoreConfig {
             server_id: id,
+            local_sessions: local,
+            local_sessions_upgrading: upgrading,
             ..Default::default()
         };
         let mut leader = Core::new(config(3), now);
@@ -738,4 +745,160 @@ fn a_follower_forwards_its_clients_ids_in_the_order_a_java_set_iterates_them() {
         "the ids were added in an order a Java set does not keep"
     );
     assert_eq!(sent, java);
+}
+
+fn ephemeral(path: &str) -> Request {
+    Request::Create(
+        OpCode::Create,
+        CreateRequest {
+            path: path.into(),
+            data: None,
+            acl: jute::records::data::Acl::open_unsafe(),
+            flags: jute::codes::CreateMode::Ephemeral.code(),
+        },
+    )
+}
+
+#[test]
+fn a_local_session_reads_and_writes_without_a_session_txn_and_closes_without_one() {
+    let mut p = Pair::with_local_sessions(true, true);
+    let session = p.connect(true, 1);
+    let id = crate::types::SessionId(session.session_id);
+    // Local: no txn, the follower's id in the top byte, unknown to the leader, not reported in PINGs.
+    assert_eq!(session.session_id >> 56, 1);
+    assert!(p.committed.is_empty());
+    assert!(p.leader.sessions().get(id).is_none());
+    assert_eq!(
+        (p.follower.stats().sessions, p.follower.stats().local_sessions),
+        (0, 1)
+    );
+    // A persistent node is written through the leader, which takes it as another member's local session.
+    let (h, _) = p.send(true, 1, 1, create("/a", b"x"));
+    assert_eq!((h.err, h.zxid), (0, (1 << 32) + 1));
+    let (h, _) = p.send(
+        true,
+        1,
+        2,
+        Request::GetData(GetDataRequest {
+            path: "/a".into(),
+            watch: false,
+        }),
+    );
+    assert_eq!(h.err, 0);
+    assert!(p.follower.take_touched().is_empty());
+    // closeSession: answered here with the last zxid, no txn, the session forgotten.
+    let (h, _) = p.send(true, 1, 3, Request::CloseSession);
+    assert_eq!((h.err, h.zxid), (0, (1 << 32) + 1));
+    assert_eq!(p.committed, [(1 << 32) + 1]);
+    assert_eq!(p.follower.stats().local_sessions, 0);
+}
+
+#[test]
+fn an_ephemeral_create_upgrades_a_local_session_first() {
+    let mut p = Pair::with_local_sessions(true, true);
+    let session = p.connect(true, 1);
+    let id = crate::types::SessionId(session.session_id);
+    let (h, _) = p.send(true, 1, 1, ephemeral("/e"));
+    // createSession, then the create.
+    assert_eq!((h.err, h.zxid), (0, (1 << 32) + 2));
+    assert_eq!(p.committed, [(1 << 32) + 1, (1 << 32) + 2]);
+    for core in [&p.leader, &p.follower] {
+        assert!(core.sessions().get(id).is_some());
+        assert_eq!(core.tree().get("/e").map(|n| n.stat.ephemeral_owner), Some(id.0));
+    }
+    assert_eq!(
+        (p.follower.stats().sessions, p.follower.stats().local_sessions),
+        (1, 0)
+    );
+    // Global now: touches are reported, and closeSession is a txn removing the ephemeral.
+    let (h, _) = p.send(
+        true,
+        1,
+        2,
+        Request::Exists(ExistsRequest {
+            path: "/e".into(),
+            watch: false,
+        }),
+    );
+    assert_eq!(h.err, 0);
+    assert_eq!(p.follower.take_touched().len(), 1);
+    let (h, _) = p.send(true, 1, 3, Request::CloseSession);
+    assert_eq!((h.err, h.zxid), (0, (1 << 32) + 3));
+    assert!(p.leader.tree().get("/e").is_none());
+    assert!(p.follower.tree().get("/e").is_none());
+}
+
+#[test]
+fn without_upgrading_an_ephemeral_create_is_answered_ephemeral_on_local_session() {
+    let mut p = Pair::with_local_sessions(true, false);
+    let session = p.connect(true, 1);
+    let (h, _) = p.send(true, 1, 1, ephemeral("/e"));
+    assert_eq!(h.err, jute::codes::ErrorCode::EphemeralOnLocalSession.code());
+    // The session stays local; the write still went to the leader, which refused an ephemeral of a session
+    // that is not global (an error txn), as ZooKeeper's does.
+    assert_eq!(p.follower.stats().local_sessions, 1);
+    assert_eq!(p.committed, [(1 << 32) + 1]);
+    assert!(p.leader.tree().get("/e").is_none());
+    assert_eq!(session.session_id >> 56, 1);
+    // The leader's own client gets the same answer.
+    p.connect(false, 7);
+    let (h, _) = p.send(false, 7, 1, ephemeral("/e"));
+    assert_eq!(h.err, jute::codes::ErrorCode::EphemeralOnLocalSession.code());
+    assert!(p.leader.tree().get("/e").is_none());
+    assert_eq!(p.leader.stats().local_sessions, 1);
+}
+
+#[test]
+fn local_sessions_expire_on_their_member_without_a_txn() {
+    let mut p = Pair::with_local_sessions(true, true);
+    p.connect(true, 1);
+    p.connect(false, 7);
+    assert_eq!(p.leader.stats().local_sessions, 1);
+    let later = Now {
+        wall_ms: p.now.wall_ms + 60_000,
+        mono_ms: p.now.mono_ms + 60_000,
+    };
+    let out = p.follower.tick(later);
+    assert!(matches!(out.as_slice(), [Effect::Close { conn }] if *conn == ConnId(1)));
+    let out = p.leader.tick(later);
+    assert!(out.iter().all(|e| !matches!(e, Effect::Persist { .. })));
+    assert!(out
+        .iter()
+        .any(|e| matches!(e, Effect::Close { conn } if *conn == ConnId(7))));
+    assert_eq!(p.follower.stats().local_sessions, 0);
+    assert_eq!(p.leader.stats().local_sessions, 0);
+    assert!(p.committed.is_empty());
+}
+
+#[test]
+fn a_leader_with_local_sessions_refuses_only_unknown_sessions_of_its_own() {
+    let mut p = Pair::with_local_sessions(true, true);
+    let request = |session_id: i64| jute::quorum::ForwardedRequest {
+        session_id,
+        cxid: 1,
+        op: OpCode::SetData.code(),
+        body: jute::quorum::ForwardedBody::Client(Request::SetData(SetDataRequest {
+            path: "/".into(),
+            data: Some(Bytes::new()),
+            version: -1,
+        })),
+    };
+    let error_of = |out: &[Effect]| {
+        out.iter().find_map(|e| match e {
+            Effect::Persist { entry, .. } => {
+                Some(Txn::decode(entry, usize::MAX).expect("txn").header.txn_type)
+            }
+            _ => None,
+        })
+    };
+    // Another member's id in the top byte: perhaps its local session, so the write is made.
+    let out = p.leader.forwarded(p.now, FOLLOWER_CONN, request(1 << 56 | 5), &[]);
+    assert_eq!(error_of(&out), Some(OpCode::SetData.code()));
+    // The leader's own id: it would know it, so it has expired.
+    let out = p.leader.forwarded(p.now, FOLLOWER_CONN, request(3 << 56 | 5), &[]);
+    assert_eq!(error_of(&out), Some(OpCode::Error.code()));
+    // Without local sessions every unknown session has expired.
+    let mut q = Pair::new();
+    let out = q.leader.forwarded(q.now, FOLLOWER_CONN, request(1 << 56 | 5), &[]);
+    assert_eq!(error_of(&out), Some(OpCode::Error.code()));
 }

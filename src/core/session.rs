@@ -89,10 +89,13 @@ impl SessionTracker {
         (t / self.tick_ms + 1) * self.tick_ms
     }
 
-    /// Adds (or re-adds) a session with `timeout_ms`, touched now.
+    /// Adds (or re-adds) a session with `timeout_ms`, touched now. A re-added session keeps its connection.
     pub fn add(&mut self, id: SessionId, timeout_ms: i32, now_ms: u64) {
+        let (mut conn, mut owner) = (None, None);
         if let Some(old) = self.sessions.remove(&id) {
             self.unbucket(id, old.expires_at_ms);
+            conn = old.conn;
+            owner = old.owner;
         }
         let expires = self.round_up(now_ms.saturating_add_signed(i64::from(timeout_ms)));
         self.sessions.insert(
@@ -102,8 +105,8 @@ impl SessionTracker {
                 timeout_ms,
                 expires_at_ms: expires,
                 closing: false,
-                conn: None,
-                owner: None,
+                conn,
+                owner,
             },
         );
         self.buckets.entry(expires).or_default().insert(id);
@@ -178,6 +181,12 @@ impl SessionTracker {
         let s = self.sessions.remove(&id)?;
         self.unbucket(id, s.expires_at_ms);
         Some(s)
+    }
+
+    /// Forgets every session; ids go on from where they were.
+    pub fn clear(&mut self) {
+        self.sessions.clear();
+        self.buckets.clear();
     }
 
     pub fn get(&self, id: SessionId) -> Option<&Session> {

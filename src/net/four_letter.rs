@@ -72,6 +72,8 @@ pub struct ServerFacts {
     pub ephemerals_count: u64,
     pub approximate_data_size: u64,
     pub global_sessions: u64,
+    /// This member's local sessions (`localSessionsEnabled`).
+    pub local_sessions: u64,
     pub uptime_ms: u64,
     /// Sizes of the last, smallest and largest reply payloads, -1 before any (`BufferStats`).
     pub client_response: ResponseSizes,
@@ -410,8 +412,7 @@ pub fn gauges(f: &ServerFacts) -> Vec<(&'static str, MonitorValue)> {
         (EPHEMERALS_COUNT, int(f.ephemerals_count)),
         (APPROXIMATE_DATA_SIZE, int(f.approximate_data_size)),
         (GLOBAL_SESSIONS, int(f.global_sessions)),
-        // ferrokeeper has no local sessions (localSessionsEnabled is a quorum feature it does not offer).
-        (LOCAL_SESSIONS, int(0)),
+        (LOCAL_SESSIONS, int(f.local_sessions)),
         (UPTIME, int(f.uptime_ms)),
         // No connection is ever dropped on purpose: ZooKeeper's BlueThrottle is not configured.
         (CONNECTION_DROP_PROBABILITY, MonitorValue::Double(0.0)),

@@ -263,6 +263,7 @@ impl Runtime {
             ephemerals_count: core.ephemerals_count as u64,
             approximate_data_size: core.approximate_data_size,
             global_sessions: core.sessions as u64,
+            local_sessions: core.local_sessions as u64,
             uptime_ms: self.started.elapsed().as_millis() as u64,
             client_response: self.client_response,
             fsync_threshold_exceeded: self.fsync_threshold_exceeded,

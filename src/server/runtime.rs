@@ -150,6 +150,8 @@ pub(crate) fn core_config(config: &ServerConfig) -> CoreConfig {
         let_any_sasl_user: config.let_any_sasl_user.clone(),
         // A fresh seed from the OS for every start: the SASL challenges' nonces must not repeat.
         nonce_seed: rand::random(),
+        local_sessions: config.local_sessions,
+        local_sessions_upgrading: config.local_sessions_upgrading,
     }
 }
 
