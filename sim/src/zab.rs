@@ -1,10 +1,13 @@
 //! ZAB discovery, sync and broadcast under faults: the real leader core (`core::zab::leader`) and learner
 //! cores (`core::zab::learner`) of 3 or 5 voters and, in half the seeds, an observer, connected by simulated TCP
-//! connections (in order, delayed,
-//! never reordered; a fault breaks the whole connection), with disks whose unsynced writes a crash loses.
+//! connections (in order, delayed, never reordered), with disks that lose what was not synced when the process
+//! dies. The faults: crashes (the OS may have written some of the unsynced entries, in order; the rest is lost
+//! or torn and cut at recovery), fsync failures (the process exits), broken connections, one-way stalls of a
+//! connection (TCP holds what is sent until the connection breaks), members partitioned from all the others
+//! for a while, and clock jumps (a member ticks several times at once).
 //!
-//! What stands in for the rest of ZooKeeper: instead of Fast Leader Election, once a quorum of members is up
-//! and no one leads, the member highest in (currentEpoch, last logged zxid, sid) leads, as FLE would elect,
+//! What stands in for the rest of ZooKeeper: instead of Fast Leader Election, once a quorum of members is up (and
+//! not partitioned) and no one leads, the member highest in (currentEpoch, last logged zxid, sid) leads, as FLE would elect,
 //! and every other member that is up follows it. Everyone reloads its database from its disk at that point.
 //! A learner whose connection breaks (a fault, a timeout, or a drop by the leader) reconnects a few ticks
 //! later; a leader that steps down or crashes ends the era. The front end is a client that proposes txns
@@ -77,6 +80,8 @@ struct Node {
     learner: Option<(Learner, u64)>,
     /// Tick at which a learner without a connection reconnects.
     reconnect_at: Option<u64>,
+    /// Cut off from every other member (both ways) until this tick: no connection to it is made.
+    partitioned_until: u64,
 }
 
 enum Wire {
@@ -89,6 +94,9 @@ struct Conn {
     learner: Member,
     to_leader: VecDeque<(u64, i64, Payload)>,
     to_learner: VecDeque<(u64, Wire)>,
+    /// A one-way partition: nothing more arrives in that direction (TCP holds it) until the connection breaks.
+    stalled_to_leader: bool,
+    stalled_to_learner: bool,
 }
 
 /// What one seed did.
@@ -168,6 +176,7 @@ impl World {
                     db: Vec::new(),
                     learner: None,
                     reconnect_at: Some(rng.below(5)),
+                    partitioned_until: 0,
                 };
                 (m, node)
             })
@@ -234,22 +243,71 @@ impl World {
         if self.rng.below(1000) >= self.fault_per_mille {
             return Ok(());
         }
-        if self.rng.chance(30) {
-            let up: Vec<Member> = self
-                .nodes
-                .iter()
-                .filter(|(_, n)| n.up_at.is_some())
-                .map(|(m, _)| *m)
-                .collect();
+        let up: Vec<Member> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.up_at.is_some())
+            .map(|(m, _)| *m)
+            .collect();
+        let ids: Vec<u64> = self.conns.keys().copied().collect();
+        let roll = self.rng.below(100);
+        if roll < 25 {
             if let Some(&m) = up.get(self.rng.below(up.len() as u64) as usize) {
                 self.crash(m);
             }
-        } else if !self.conns.is_empty() {
-            let ids: Vec<u64> = self.conns.keys().copied().collect();
+        } else if roll < 45 && !ids.is_empty() {
             let id = ids[self.rng.below(ids.len() as u64) as usize];
             self.break_conn(id, "nemesis");
+        } else if roll < 65 && !ids.is_empty() {
+            // A one-way partition of one connection, either way.
+            let id = ids[self.rng.below(ids.len() as u64) as usize];
+            let to_leader = self.rng.chance(50);
+            self.log(format!(
+                "#{id} stalls towards the {}",
+                if to_leader { "leader" } else { "learner" }
+            ));
+            if let Some(c) = self.conns.get_mut(&id) {
+                if to_leader {
+                    c.stalled_to_leader = true;
+                } else {
+                    c.stalled_to_learner = true;
+                }
+            }
+        } else if roll < 80 {
+            // A member cut off from all the others for a while, both ways.
+            if let Some(&m) = up.get(self.rng.below(up.len() as u64) as usize) {
+                self.partition(m);
+            }
+        } else if let Some(&m) = up.get(self.rng.below(up.len() as u64) as usize) {
+            // A clock jump on one member: several ticks at once.
+            let ticks = self.rng.between(2, SYNC_LIMIT_TICKS);
+            self.log(format!("{m}'s clock jumps {ticks} ticks"));
+            for _ in 0..ticks {
+                self.tick_member(m)?;
+            }
         }
         Ok(())
+    }
+
+    /// Cuts `m` off from every other member until a later tick: its connections break and none is made.
+    fn partition(&mut self, m: Member) {
+        let until = self.now + self.rng.between(5, 60);
+        self.log(format!("{m} partitioned until t{until}"));
+        self.nodes.get_mut(&m).expect("node").partitioned_until = until;
+        let cut: Vec<u64> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.learner == m || self.leader.as_ref().is_some_and(|(l, _)| *l == m))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in cut {
+            self.break_conn(id, "partition");
+        }
+    }
+
+    /// True while `a` and `b` cannot reach each other.
+    fn apart(&self, a: Member, b: Member) -> bool {
+        self.nodes[&a].partitioned_until > self.now || self.nodes[&b].partitioned_until > self.now
     }
 
     /// The process dies: what it had not synced is lost; it comes back some ticks later.
@@ -263,7 +321,13 @@ impl World {
         if let Some((_, conn)) = self.nodes[&m].learner {
             self.break_conn(conn, "crash");
         }
+        // The OS may have written some of what was not synced, in order; a torn entry after them is cut at
+        // recovery, so the rest is lost.
+        let pending = self.nodes[&m].disk.pending.len() as u64;
+        let survive = self.rng.below(pending + 1) as usize;
         let node = self.nodes.get_mut(&m).expect("node");
+        let survived: Vec<TxnEntry> = node.disk.pending.drain(..survive).collect();
+        node.disk.durable.extend(survived);
         node.disk.pending.clear();
         node.up_at = None;
         node.reconnect_at = Some(back);
@@ -285,8 +349,15 @@ impl World {
                 node.db = node.disk.durable.clone();
                 self.log(format!("restart {m}"));
             }
-            if self.leader.as_ref().is_some_and(|(l, _)| *l != m) {
-                self.connect(m)?;
+            if let Some(l) = self.leader.as_ref().map(|(l, _)| *l).filter(|l| *l != m) {
+                if self.apart(l, m) {
+                    let until = self.nodes[&m]
+                        .partitioned_until
+                        .max(self.nodes[&l].partitioned_until);
+                    self.nodes.get_mut(&m).expect("node").reconnect_at = Some(until);
+                } else {
+                    self.connect(m)?;
+                }
             }
         }
         Ok(())
@@ -300,7 +371,7 @@ impl World {
         let up: Vec<Member> = self
             .nodes
             .iter()
-            .filter(|(_, n)| n.up_at.is_some_and(|t| t <= self.now))
+            .filter(|(_, n)| n.up_at.is_some_and(|t| t <= self.now) && n.partitioned_until <= self.now)
             .map(|(m, _)| *m)
             .collect();
         let voters_up = up.iter().filter(|m| self.voters.contains(m)).count();
@@ -353,6 +424,12 @@ impl World {
         for m in up.into_iter().filter(|m| *m != chosen) {
             self.connect(m)?;
         }
+        // Members cut off now join once their partition ends.
+        for node in self.nodes.values_mut() {
+            if node.up_at.is_some() && node.partitioned_until > self.now && node.learner.is_none() {
+                node.reconnect_at = Some(node.partitioned_until);
+            }
+        }
         Ok(())
     }
 
@@ -398,6 +475,8 @@ impl World {
                 learner: m,
                 to_leader: VecDeque::new(),
                 to_learner: VecDeque::new(),
+                stalled_to_leader: false,
+                stalled_to_learner: false,
             },
         );
         if let Some((_, core)) = self.leader.as_mut() {
@@ -437,8 +516,10 @@ impl World {
         for id in ids {
             while let Some(conn) = self.conns.get_mut(&id) {
                 let m = conn.learner;
-                let to_learner = conn.to_learner.front().is_some_and(|(t, _)| *t <= self.now);
-                let to_leader = conn.to_leader.front().is_some_and(|(t, _, _)| *t <= self.now);
+                let to_learner =
+                    !conn.stalled_to_learner && conn.to_learner.front().is_some_and(|(t, _)| *t <= self.now);
+                let to_leader =
+                    !conn.stalled_to_leader && conn.to_leader.front().is_some_and(|(t, _, _)| *t <= self.now);
                 if to_learner {
                     let (_, wire) = conn.to_learner.pop_front().expect("front");
                     let Wire::Packet(zxid, payload) = wire else {
@@ -474,6 +555,12 @@ impl World {
             if !self.rng.chance(50) || self.nodes[&m].up_at.is_none() {
                 continue;
             }
+            if self.now <= self.faults_until && self.rng.below(1000) < 3 {
+                // fsync fails: the process exits (as ZooKeeper's SyncRequestProcessor does) and comes back.
+                self.log(format!("{m}'s fsync fails"));
+                self.crash(m);
+                continue;
+            }
             let Some(last) = self.nodes.get_mut(&m).expect("node").disk.flush() else {
                 continue;
             };
@@ -496,27 +583,34 @@ impl World {
     }
 
     fn tick(&mut self) -> Result<(), String> {
-        if let Some((m, core)) = self.leader.as_mut() {
-            let m = *m;
-            match core.tick() {
-                Ok(actions) => self.leader_actions(actions)?,
-                Err(e) => {
-                    self.log(format!("{m} steps down: {e}"));
-                    self.nodes.get_mut(&m).expect("node").disk.flush();
-                    self.end_era();
+        let members: Vec<Member> = self.nodes.keys().copied().collect();
+        for m in members {
+            self.tick_member(m)?;
+        }
+        Ok(())
+    }
+
+    /// One tick of `m`'s clock: its leader core or its learner core.
+    fn tick_member(&mut self, m: Member) -> Result<(), String> {
+        if let Some((l, core)) = self.leader.as_mut() {
+            if *l == m {
+                match core.tick() {
+                    Ok(actions) => self.leader_actions(actions)?,
+                    Err(e) => {
+                        self.log(format!("{m} steps down: {e}"));
+                        self.nodes.get_mut(&m).expect("node").disk.flush();
+                        self.end_era();
+                    }
                 }
+                return Ok(());
             }
         }
-        let learners: Vec<(Member, u64)> = self
-            .nodes
-            .iter()
-            .filter_map(|(m, n)| n.learner.as_ref().map(|(_, c)| (*m, *c)))
-            .collect();
-        for (m, id) in learners {
-            let node = self.nodes.get_mut(&m).expect("node");
-            if let Some(Err(e)) = node.learner.as_mut().map(|(core, _)| core.tick()) {
-                self.break_conn(id, &format!("learner {m}: {e}"));
-            }
+        let node = self.nodes.get_mut(&m).expect("node");
+        let Some(id) = node.learner.as_ref().map(|(_, c)| *c) else {
+            return Ok(());
+        };
+        if let Some(Err(e)) = node.learner.as_mut().map(|(core, _)| core.tick()) {
+            self.break_conn(id, &format!("learner {m}: {e}"));
         }
         Ok(())
     }
