@@ -1,6 +1,7 @@
 //! A rolling migration from Apache ZooKeeper to ferrokeeper and back, under load (docs/MIGRATION.md is the
 //! runbook it follows): a 3-member Apache ZooKeeper ensemble (3.9.5 and 3.8.6 from compat-tests/.maven, and
-//! Debian's 3.8.0), with `extendedTypesEnabled`, gets two trees and two loads:
+//! Debian's 3.8.0; also five members of which one is an observer, 3.9.5), with `extendedTypesEnabled`, gets two
+//! trees and two loads:
 //!
 //! - from Curator (`support/MigrationCurator.java`): a tree under /big of 5,000 znodes, or 100,000 for the test
 //!   at scale, built with multi batches (persistent, sequential, with a digest ACL, containers with a child,
@@ -362,6 +363,9 @@ struct Plan {
     /// zoo.cfg's initLimit in ticks, in place of ensemble.rs's 20 (6 s): how long a leader waits for its
     /// followers to sync, which must cover the time a member takes to read its data directory.
     init_limit: Option<u32>,
+    /// The members, by id, and those of them that are observers (`:observer` on their server lines).
+    ids: &'static [u64],
+    observers: &'static [u64],
 }
 
 /// One migration at a time: each is a whole ensemble, two JVMs of load and a tree, on a machine of two cores.
@@ -372,8 +376,8 @@ fn migrate(plan: Plan) {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let began = Instant::now();
     let base = tempfile::tempdir().expect("tempdir");
-    let ids = [1, 2, 3];
-    let ports = Ports::new(&ids);
+    let ids = plan.ids;
+    let ports = Ports::new(ids).with_observers(plan.observers);
     // A later line wins in zoo.cfg, for both kinds.
     let extra = format!(
         "admin.enableServer=false\nextendedTypesEnabled=true\n{}",
@@ -431,6 +435,8 @@ fn rolling_migration_from_apache_zookeeper_3_9_and_back() {
         znodes: 5_000,
         crash_after: None,
         init_limit: None,
+        ids: &[1, 2, 3],
+        observers: &[],
     });
 }
 
@@ -444,6 +450,8 @@ fn rolling_migration_from_apache_zookeeper_3_8_and_back() {
         znodes: 5_000,
         crash_after: Some(1),
         init_limit: None,
+        ids: &[1, 2, 3],
+        observers: &[],
     });
 }
 
@@ -455,6 +463,8 @@ fn rolling_migration_from_debian_zookeeper_3_8_0_and_back() {
         znodes: 5_000,
         crash_after: Some(1),
         init_limit: None,
+        ids: &[1, 2, 3],
+        observers: &[],
     });
 }
 
@@ -475,5 +485,21 @@ fn rolling_migration_at_scale_from_apache_zookeeper_3_9_and_back() {
         // near or past the 6 s of initLimit=20, after which a leader gives up on its followers and every member
         // starts over (docs/MIGRATION.md).
         init_limit: Some(150),
+        ids: &[1, 2, 3],
+        observers: &[],
+    });
+}
+
+/// Five members, one of them an observer (4 voters), from Apache ZooKeeper 3.9.5 to ferrokeeper and back: the
+/// observer is replaced like a follower, and its clients' writes, locks and session go on through it.
+#[test]
+fn rolling_migration_of_five_members_with_an_observer_from_apache_zookeeper_3_9_and_back() {
+    migrate(Plan {
+        from: Kind::ZooKeeper("3.9.5"),
+        znodes: 5_000,
+        crash_after: None,
+        init_limit: None,
+        ids: &[1, 2, 3, 4, 5],
+        observers: &[5],
     });
 }

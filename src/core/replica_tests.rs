@@ -892,13 +892,19 @@ fn a_leader_with_local_sessions_refuses_only_unknown_sessions_of_its_own() {
         })
     };
     // Another member's id in the top byte: perhaps its local session, so the write is made.
-    let out = p.leader.forwarded(p.now, FOLLOWER_CONN, request(1 << 56 | 5), &[]);
+    let out = p
+        .leader
+        .forwarded(p.now, FOLLOWER_CONN, request(1 << 56 | 5), &[]);
     assert_eq!(error_of(&out), Some(OpCode::SetData.code()));
     // The leader's own id: it would know it, so it has expired.
-    let out = p.leader.forwarded(p.now, FOLLOWER_CONN, request(3 << 56 | 5), &[]);
+    let out = p
+        .leader
+        .forwarded(p.now, FOLLOWER_CONN, request(3 << 56 | 5), &[]);
     assert_eq!(error_of(&out), Some(OpCode::Error.code()));
     // Without local sessions every unknown session has expired.
     let mut q = Pair::new();
-    let out = q.leader.forwarded(q.now, FOLLOWER_CONN, request(1 << 56 | 5), &[]);
+    let out = q
+        .leader
+        .forwarded(q.now, FOLLOWER_CONN, request(1 << 56 | 5), &[]);
     assert_eq!(error_of(&out), Some(OpCode::Error.code()));
 }
