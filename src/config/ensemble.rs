@@ -18,6 +18,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 use super::{invalid, resolve, ConfigError};
+use crate::core::zab::leader::Groups;
+use crate::core::zab::quorum::{QuorumError, QuorumVerifier};
+use crate::types::ServerId;
 
 /// A member's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -442,27 +445,6 @@ impl QuorumSettings {
         let refuse = |what: &str| ConfigError::Ensemble {
             reason: format!("{why}; {what}"),
         };
-        // `QuorumHierarchical`: every voter in exactly one group.
-        if !ensemble.groups.is_empty() || !ensemble.weights.is_empty() {
-            let mut seen = std::collections::BTreeSet::new();
-            for (gid, members) in &ensemble.groups {
-                if let Some(m) = members.iter().find(|m| !seen.insert(**m)) {
-                    return Err(invalid(
-                        &format!("group.{gid}"),
-                        &m.to_string(),
-                        format_args!("server {m} is in multiple groups"),
-                    ));
-                }
-            }
-            let voters = ensemble.servers.iter().filter(|s| s.role == Role::Participant);
-            if let Some(s) = voters.into_iter().find(|s| !seen.contains(&s.id)) {
-                return Err(invalid(
-                    &format!("server.{}", s.id),
-                    "",
-                    format_args!("server {} is not in a group", s.id),
-                ));
-            }
-        }
         if ensemble
             .servers
             .iter()
@@ -520,7 +502,7 @@ impl QuorumSettings {
                 observer: s.role == Role::Observer,
             });
         }
-        Ok(QuorumSettings {
+        let settings = QuorumSettings {
             my_id,
             init_limit,
             sync_limit,
@@ -529,7 +511,46 @@ impl QuorumSettings {
             multi_address,
             groups: ensemble.groups.clone(),
             weights: ensemble.weights.clone(),
-        })
+        };
+        // `QuorumHierarchical`: every voter in exactly one group, as the verifier the member runs with checks.
+        if let Err(e) = settings.verifier() {
+            let key = match e {
+                QuorumError::InTwoGroups(id) | QuorumError::NotInAGroup(id) | QuorumError::BothRoles(id) => {
+                    format!("server.{id}")
+                }
+                QuorumError::NoVoters => "server.N".to_owned(),
+            };
+            return Err(invalid(&key, "", e));
+        }
+        Ok(settings)
+    }
+
+    /// The quorum of zoo.cfg: `QuorumHierarchical` with `group.N`/`weight.N` lines, `QuorumMaj` without.
+    pub fn verifier(&self) -> Result<QuorumVerifier, QuorumError> {
+        let voters = self.voters().map(|m| ServerId(m.id as i64));
+        let observers = self.observers().map(|m| ServerId(m.id as i64));
+        match self.hierarchy() {
+            None => QuorumVerifier::new(voters, observers, 0),
+            Some((groups, weights)) => QuorumVerifier::hierarchical(voters, observers, 0, &groups, &weights),
+        }
+    }
+
+    /// The groups and weights of a hierarchical quorum, if zoo.cfg has any.
+    pub fn hierarchy(&self) -> Option<Groups> {
+        if self.groups.is_empty() && self.weights.is_empty() {
+            return None;
+        }
+        let groups = self
+            .groups
+            .iter()
+            .map(|(gid, ids)| (*gid as i64, ids.iter().map(|id| ServerId(*id as i64)).collect()))
+            .collect();
+        let weights = self
+            .weights
+            .iter()
+            .map(|(id, w)| (ServerId(*id as i64), *w))
+            .collect();
+        Some((groups, weights))
     }
 
     /// The voting members.

@@ -37,10 +37,9 @@ use crate::config::ServerConfig;
 use crate::core::zab::election::{
     Election, ElectionConfig, ElectionTimeouts, Persisted as ElectionPersisted,
 };
-use crate::core::zab::leader::Groups;
 use crate::core::zab::leader::{Leader, LeaderConfig, LeaderPersisted};
 use crate::core::zab::learner::{Action, Durable, Learner, LearnerConfig, Persisted as LearnerPersisted};
-use crate::core::zab::quorum::{QuorumError, QuorumVerifier};
+
 use crate::quorum::election_port::{ElectionPort, ElectionPortConfig, CONNECT_TIMEOUT_MS_DEFAULT};
 use crate::quorum::link::{Outgoing, PacketReader, PacketWriter};
 use crate::quorum::ElectionRunner;
@@ -109,7 +108,7 @@ async fn bind_election(config: &ServerConfig, quorum: &QuorumSettings) -> io::Re
             format!("cannot listen on the election port {}: {e}", me.election),
         )
     })?;
-    let majority = verifier(quorum).map_err(io::Error::other)?;
+    let majority = quorum.verifier().map_err(io::Error::other)?;
     let election = Election::new(
         ElectionConfig {
             my_id: ServerId(quorum.my_id as i64),
@@ -120,34 +119,6 @@ async fn bind_election(config: &ServerConfig, quorum: &QuorumSettings) -> io::Re
         ElectionPersisted::default(),
     );
     Ok(ElectionRunner::new(port, election, Duration::from_millis(200)))
-}
-
-/// The quorum of zoo.cfg: `QuorumHierarchical` with `group.N`/`weight.N` lines, `QuorumMaj` without.
-fn verifier(quorum: &QuorumSettings) -> Result<QuorumVerifier, QuorumError> {
-    let voters = quorum.voters().map(|m| ServerId(m.id as i64));
-    let observers = quorum.observers().map(|m| ServerId(m.id as i64));
-    match groups(quorum) {
-        None => QuorumVerifier::new(voters, observers, 0),
-        Some((groups, weights)) => QuorumVerifier::hierarchical(voters, observers, 0, &groups, &weights),
-    }
-}
-
-/// The groups and weights of a hierarchical quorum, if zoo.cfg has any.
-fn groups(quorum: &QuorumSettings) -> Option<Groups> {
-    if quorum.groups.is_empty() && quorum.weights.is_empty() {
-        return None;
-    }
-    let groups = quorum
-        .groups
-        .iter()
-        .map(|(gid, ids)| (*gid as i64, ids.iter().map(|id| ServerId(*id as i64)).collect()))
-        .collect();
-    let weights = quorum
-        .weights
-        .iter()
-        .map(|(id, w)| (ServerId(*id as i64), *w))
-        .collect();
-    Some((groups, weights))
 }
 
 /// `QuorumMaj.toString` (and `QuorumHierarchical.toString`): the server lines as ZooKeeper prints them, the
@@ -177,7 +148,7 @@ pub(super) fn config_text(config: &ServerConfig) -> String {
         })
         .collect();
     if let Some(q) = config.quorum.as_ref() {
-        if let Ok(v) = verifier(q) {
+        if let Ok(v) = q.verifier() {
             lines.extend(v.hierarchy_lines());
         }
     }
@@ -414,7 +385,7 @@ async fn lead(
             my_id: ServerId(quorum.my_id as i64),
             voters: quorum.voters().map(|m| ServerId(m.id as i64)).collect(),
             observers: quorum.observers().map(|m| ServerId(m.id as i64)).collect(),
-            groups: groups(quorum),
+            groups: quorum.hierarchy(),
             init_limit_ticks: u64::from(quorum.init_limit),
             sync_limit_ticks: u64::from(quorum.sync_limit),
             committed_log_max: COMMITTED_LOG_MAX,
